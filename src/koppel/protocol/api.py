@@ -1,0 +1,103 @@
+"""Request and response bodies of the agent API (JSON, described by the server's OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from koppel.protocol.errors import ErrorCode
+
+API_PREFIX = "/api/v1"
+
+
+class Workstation(BaseModel):
+    """The workstation a token is bound to: a stable id and a name people recognise."""
+
+    id: str = Field(min_length=8, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class LinkRequest(BaseModel):
+    """Exchange the enrollment codes of settings documents for user tokens, all or nothing."""
+
+    workstation: Workstation
+    settings: list[dict[str, Any]] = Field(min_length=1, max_length=5000)
+    dry_run: bool = False
+
+
+class LinkedEnvironment(BaseModel):
+    """One link made: the environment as the server knows it and the new user token."""
+
+    code: str
+    name: str
+    kind: Literal["firm", "client"]
+    update: str
+    api_url: str
+    main_site_url: str
+    login: str
+    display_name: str
+    token: str | None = None  # absent on a dry run
+    replaced_previous: bool = False
+
+
+class LinkResponse(BaseModel):
+    """The links made, in the order of the request."""
+
+    links: list[LinkedEnvironment]
+
+
+class StatusQuery(BaseModel):
+    """One linked environment the agent asks about."""
+
+    environment: str
+    token: str
+
+
+class StatusRequest(BaseModel):
+    """Ask about many linked environments on one server in one request."""
+
+    environments: list[StatusQuery] = Field(max_length=20000)
+
+
+class EnvironmentStatus(BaseModel):
+    """The server's view of one link: ``ok`` or the code of the first problem."""
+
+    environment: str
+    state: Literal["ok"] | ErrorCode
+    message: str = ""
+    name: str | None = None
+    update: str | None = None
+    login: str | None = None
+    connector_blocked: bool = False
+    missing_functions: list[str] = []
+
+
+class StatusResponse(BaseModel):
+    """Statuses in the order asked, plus the updates this server hosts."""
+
+    server_version: str
+    supported_updates: list[str]
+    statuses: list[EnvironmentStatus]
+
+
+class MeResponse(BaseModel):
+    """Who a token belongs to, and what that user may do in the environment."""
+
+    environment: str
+    environment_name: str
+    update: str
+    login: str
+    display_name: str
+    workstation: Workstation
+    functions: list[str]
+    token_created: datetime
+    token_last_used: datetime | None
+
+
+class ServerInfo(BaseModel):
+    """Anonymous description of a server: its version and the updates it hosts."""
+
+    server_version: str
+    supported_updates: list[str]

@@ -1,0 +1,52 @@
+"""Stable error codes and the JSON error body every API refusal carries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable reasons for a refusal. Never renamed once released."""
+
+    VALIDATION_ERROR = "validation_error"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_DISABLED = "account_disabled"
+    UNKNOWN_ENVIRONMENT = "unknown_environment"
+    NOT_A_MEMBER = "not_a_member"
+    NOT_AUTHORIZED = "not_authorized"
+    CONNECTOR_BLOCKED = "connector_blocked"
+    MAIN_SITE_MISSING = "main_site_missing"
+    API_URL_MISSING = "api_url_missing"
+    NOT_A_FIRM = "not_a_firm"
+    ENROLLMENT_UNKNOWN = "enrollment_unknown"
+    ENROLLMENT_USED = "enrollment_used"
+    ENROLLMENT_EXPIRED = "enrollment_expired"
+    SETTINGS_TAMPERED = "settings_tampered"
+    UPDATE_MISMATCH = "update_mismatch"
+    UPDATE_UNSUPPORTED = "update_unsupported"
+    TOKEN_MISSING = "token_missing"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_REVOKED = "token_revoked"
+    TOKEN_WRONG_ENVIRONMENT = "token_wrong_environment"
+    INSTALLATION_UNAVAILABLE = "installation_unavailable"
+    NOT_FOUND = "not_found"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ErrorDetail(BaseModel):
+    """One environment's part of a refusal that concerns several environments."""
+
+    code: ErrorCode
+    message: str
+    environment: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What the API answers on any refusal: a stable code and a message that says what to do."""
+
+    code: ErrorCode
+    message: str
+    environment: str | None = None
+    details: list[ErrorDetail] = []

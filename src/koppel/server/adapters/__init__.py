@@ -1,0 +1,1 @@
+"""Adapters around the domain: database, blob store, HTTP API, command line."""

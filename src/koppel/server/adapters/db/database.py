@@ -1,0 +1,74 @@
+"""Engines and units of work: one transaction per ``Database.transaction()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+from koppel.server.adapters.db import migrate
+from koppel.server.adapters.db.repository import SqlRepository
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN; take control so that every unit
+    # of work starts with BEGIN IMMEDIATE: writers queue on busy_timeout instead of
+    # failing with "database is locked" when a read turns into a write.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """The server's metadata store."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def upgrade(self) -> None:
+        """Apply pending migrations."""
+        migrate.upgrade(self.engine)
+        with self.transaction() as repo:
+            repo.signing_key()  # created once here, not raced by the first requests
+
+    def needs_upgrade(self) -> bool:
+        """Whether migrations are pending."""
+        return migrate.pending(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlRepository]:
+        """A repository whose changes commit when the block ends without an exception."""
+        with self.engine.begin() as connection:
+            yield SqlRepository(connection)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

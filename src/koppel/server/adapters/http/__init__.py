@@ -1,0 +1,1 @@
+"""The HTTP adapter: the agent API (FastAPI), thin over the domain."""

@@ -1,0 +1,148 @@
+"""Routes of the agent API (see docs/agent-api.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPBasicCredentials
+
+from koppel._version import __version__
+from koppel.protocol.api import (
+    API_PREFIX,
+    LinkRequest,
+    LinkResponse,
+    MeResponse,
+    ServerInfo,
+    StatusRequest,
+    StatusResponse,
+    Workstation,
+)
+from koppel.protocol.settings_file import SETTINGS_SUFFIX
+from koppel.protocol.updates import Update
+from koppel.server.adapters.http.dependencies import (
+    agent_update,
+    credentials,
+    services,
+    token_owner,
+)
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.domain import enrollment, linking
+from koppel.server.domain.model import TokenView
+from koppel.server.services import Services
+
+router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+Svc = Annotated[Services, Depends(services)]
+Login = Annotated[HTTPBasicCredentials, Depends(credentials)]
+
+
+def _info(svc: Services) -> ServerInfo:
+    return ServerInfo(
+        server_version=__version__,
+        supported_updates=[str(u) for u in svc.policy.supported_updates],
+    )
+
+
+def _download(document: dict[str, Any], filename: str) -> JSONResponse:
+    return JSONResponse(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        media_type="application/json",
+    )
+
+
+@router.get("/info", tags=["server"])
+def info(svc: Svc) -> ServerInfo:
+    """The server's version and the updates it hosts."""
+    return _info(svc)
+
+
+@router.get("/environments/{env}/settings", tags=["settings"])
+def save_settings(env: str, login: Login, svc: Svc) -> JSONResponse:
+    """ "Save settings": a settings file with a single-use enrollment code."""
+    with svc.transaction() as repo:
+        document = enrollment.save_settings(repo, svc.policy, login.username, login.password, env)
+    return _download(document, f"{document['environment']['code']}{SETTINGS_SUFFIX}")
+
+
+@router.get("/environments/{env}/settings-bundle", tags=["settings"])
+def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
+    """Settings for every client environment of this firm where the user may save them."""
+    with svc.transaction() as repo:
+        bundle = enrollment.save_bundle(repo, svc.policy, login.username, login.password, env)
+    return _download(bundle, f"{bundle['firm']}-clients{SETTINGS_SUFFIX}")
+
+
+@router.get(
+    "/environments/{env}/installation",
+    tags=["settings"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def save_installation(env: str, login: Login, svc: Svc) -> FileResponse:
+    """ "Save installation": the agent wheel of the environment's update."""
+    with svc.transaction() as repo:
+        environment = enrollment.authorize_installation(
+            repo, svc.policy, login.username, login.password, env
+        )
+    wheel = svc.packages.wheel_for(Update.parse(environment.update))
+    return FileResponse(
+        wheel,
+        media_type="application/octet-stream",
+        filename=wheel.name,
+        headers={"Koppel-Agent-Update": environment.update},
+    )
+
+
+@router.post("/links", tags=["linking"])
+def link(
+    request: LinkRequest, update: Annotated[str, Depends(agent_update)], svc: Svc
+) -> LinkResponse:
+    """Exchange settings documents for user tokens, all or nothing."""
+    with svc.transaction() as repo:
+        links = linking.link(
+            repo, svc.policy, update, request.workstation, request.settings, request.dry_run
+        )
+    return LinkResponse(links=links)
+
+
+@router.post("/status", tags=["linking"])
+def status(
+    request: StatusRequest, update: Annotated[str, Depends(agent_update)], svc: Svc
+) -> StatusResponse:
+    """The status of many links on this server, in one request."""
+    with svc.transaction() as repo:
+        answers = linking.statuses(repo, svc.policy, update, request.environments)
+    info = _info(svc)
+    return StatusResponse(
+        server_version=info.server_version,
+        supported_updates=info.supported_updates,
+        statuses=answers,
+    )
+
+
+@router.get("/environments/{env}/me", tags=["linking"])
+def me(owner: Annotated[TokenView, Depends(token_owner)], svc: Svc) -> MeResponse:
+    """Whose token this is, and which functions they hold in the environment."""
+    with svc.transaction() as repo:
+        functions = linking.functions_of(repo, owner)
+    return MeResponse(
+        environment=owner.environment.code,
+        environment_name=owner.environment.name,
+        update=owner.environment.update,
+        login=owner.account.login,
+        display_name=owner.account.display_name,
+        workstation=Workstation(id=owner.token.workstation_id, name=owner.token.workstation_name),
+        functions=sorted(f.value for f in functions),
+        token_created=owner.token.created_at,
+        token_last_used=owner.token.last_used_at,
+    )
+
+
+@router.delete("/environments/{env}/link", status_code=204, tags=["linking"])
+def unlink(owner: Annotated[TokenView, Depends(token_owner)], svc: Svc) -> Response:
+    """Revoke the calling workstation's token (``koppel unlink``)."""
+    with svc.transaction() as repo:
+        linking.unlink(repo, svc.policy, owner)
+    return Response(status_code=204)

@@ -1,0 +1,31 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from koppel._version import __version__
+from koppel.server.adapters.http import agent_routes
+from koppel.server.adapters.http.errors import install_handlers
+from koppel.server.config import ServerSettings
+from koppel.server.services import Services
+
+
+def create_app(svc: Services | None = None) -> FastAPI:
+    """The server app; builds its services from ``KOPPEL_*`` settings when none are given."""
+    svc = svc or Services.create(ServerSettings())
+    app = FastAPI(
+        title="Koppel environment host",
+        version=__version__,
+        description="The agent API of Koppel. Errors are `ErrorBody` objects with a stable "
+        "`code`; every agent request states its update in the `Koppel-Update` header.",
+    )
+    app.state.services = svc
+    install_handlers(app)
+    app.include_router(agent_routes.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Command-line adapters: ``koppel-server`` and ``koppel-admin``."""

@@ -1,0 +1,121 @@
+"""``koppel-server``: run the environment host."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from koppel._version import __version__
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _banner(public_url: str, data_dir: Path, database: str) -> None:
+    from koppel.server.demo import PASSWORD
+
+    server = public_url
+    typer.echo(
+        f"""
+Koppel environment host {__version__} with the demo practice
+  address     {server}   (API docs: {server}/docs)
+  data        {data_dir}   (database: {database.split('://')[0]})
+  firm        F10001 Dekker & Co Accountants (portal)
+  clients     C20001, C20002, C20003 (no portal of their own)
+  logins      anna / {PASSWORD}   and   bram / {PASSWORD}
+
+Try the agent in another terminal (same virtual environment):
+  export KOPPEL_PASSWORD={PASSWORD}
+  koppel settings download --server {server} --env F10001 --login anna
+  koppel link F10001.koppel
+  koppel settings download --server {server} --env F10001 --login anna --bundle
+  koppel link F10001-clients.koppel
+  koppel envs
+  koppel doctor
+and the administration:
+  koppel-admin --data-dir {data_dir} check --all
+""",
+        err=True,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [env KOPPEL_HOST; 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env KOPPEL_PORT; 8080].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the embedded database and blobs [env KOPPEL_DATA_DIR]."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Database URL, e.g. postgresql+psycopg://... [env KOPPEL_DATABASE_URL]."),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Address agents use to reach this server [env KOPPEL_PUBLIC_URL]."),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Create the demo practice (idempotent) and print how to try it.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Run the Koppel environment host: the agent API for every environment it hosts.
+
+    By default it keeps everything under one data folder (SQLite + blob folder) and
+    migrates the database at start. Every option can also be set as KOPPEL_<NAME>.
+    """
+    if version:
+        typer.echo(f"koppel-server {__version__}")
+        raise typer.Exit()
+    import uvicorn
+
+    from koppel.server.adapters.http.app import create_app
+    from koppel.server.config import ServerSettings
+    from koppel.server.services import Services
+
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "public_url": public_url,
+        }.items()
+        if v is not None
+    }
+    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    if not _port_free(settings.host, settings.port):
+        typer.echo(
+            f"error: port {settings.port} on {settings.host} is in use; stop the other "
+            "process or choose another with --port (or KOPPEL_PORT).",
+            err=True,
+        )
+        raise typer.Exit(4)
+    svc = Services.create(settings)
+    if demo:
+        from koppel.server.demo import create_demo
+
+        create_demo(svc)
+        _banner(settings.resolved_public_url, settings.data_dir, settings.resolved_database_url)
+    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
+
+
+def main() -> None:
+    """Entry point of ``koppel-server``."""
+    app()

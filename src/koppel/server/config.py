@@ -1,0 +1,75 @@
+"""Server configuration from ``KOPPEL_*`` environment variables (and CLI flags)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from koppel.server.domain.policy import Policy
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("koppel-server", appauthor=False))
+
+
+class ServerSettings(BaseSettings):
+    """Every setting of the server; each can be given as ``KOPPEL_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KOPPEL_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for the embedded database and the blob folder.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite in the data folder. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/db",
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8080, description="Port to listen on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address agents and browsers use to reach this server; "
+        "default http://HOST:PORT.",
+    )
+    enrollment_ttl_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a saved settings file can link."
+    )
+    token_lifetime_days: int = Field(
+        default=365, ge=0, description="How long a user token lives; 0 means no expiry."
+    )
+    auto_migrate: bool = Field(default=True, description="Apply database migrations at start-up.")
+    packages_dir: Path | None = Field(
+        default=None,
+        description="Folder of agent wheels per update; default: <data_dir>/packages.",
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL to use, defaulting to SQLite in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'koppel.sqlite3'}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """The public address, defaulting to the bind address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_packages_dir(self) -> Path:
+        """Where agent wheels are kept and cached."""
+        return self.packages_dir or self.data_dir / "packages"
+
+    def policy(self) -> Policy:
+        """The domain's view of these settings."""
+        return Policy(
+            public_url=self.resolved_public_url,
+            enrollment_ttl=timedelta(minutes=self.enrollment_ttl_minutes),
+            token_lifetime=timedelta(days=self.token_lifetime_days)
+            if self.token_lifetime_days
+            else None,
+        )

@@ -1,0 +1,48 @@
+"""The demo practice: one firm with a portal, three clients without, two employees
+authorized everywhere, the whole procedure applied. Idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from koppel.server.domain.administration import Admin
+from koppel.server.domain.model import Kind
+from koppel.server.domain.setup import setup_client, setup_firm
+from koppel.server.services import Services
+
+FIRM = ("F10001", "Dekker & Co Accountants")
+CLIENTS = (
+    ("C20001", "Bakkerij Jansen"),
+    ("C20002", "Garage Visser"),
+    ("C20003", "Bloemenhuis De Vries"),
+)
+EMPLOYEES = (("anna", "Anna de Boer"), ("bram", "Bram Visser"))
+PASSWORD = "koppel-demo"
+
+
+@dataclass(frozen=True)
+class DemoPractice:
+    """What the demo created, for the start-up banner."""
+
+    firm: str
+    clients: tuple[str, ...]
+    logins: tuple[str, ...]
+    password: str
+
+
+def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
+    """Create (or complete) the demo practice in one transaction."""
+    with svc.transaction() as repo:
+        admin = Admin(repo, svc.policy, actor)
+        for login, name in EMPLOYEES:
+            admin.create_account(login, name, PASSWORD)
+        admin.create_environment(FIRM[0], FIRM[1], Kind.FIRM, has_portal=True)
+        for login, _ in EMPLOYEES:
+            admin.add_user(FIRM[0], login)
+        setup_firm(admin, FIRM[0])
+        for code, name in CLIENTS:
+            admin.create_environment(code, name, Kind.CLIENT, has_portal=False, firm=FIRM[0])
+            setup_client(admin, code, FIRM[0], [login for login, _ in EMPLOYEES])
+    return DemoPractice(
+        FIRM[0], tuple(c for c, _ in CLIENTS), tuple(login for login, _ in EMPLOYEES), PASSWORD
+    )

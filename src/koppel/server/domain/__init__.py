@@ -1,0 +1,1 @@
+"""The server's rules, free of HTTP and SQL. Adapters implement ``Repository``."""

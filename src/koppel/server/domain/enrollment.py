@@ -1,0 +1,196 @@
+""" "Save settings" and "Save installation": what an authenticated user may take home.
+
+A settings file carries a single-use enrollment code bound to the user's membership; a
+bundle carries one for every client environment of a firm the user may link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from koppel.protocol.errors import ErrorCode, ErrorDetail
+from koppel.protocol.functions import Function
+from koppel.protocol.secrets import ENROLLMENT_PREFIX, new_secret
+from koppel.protocol.settings_file import (
+    Enrollment,
+    SettingsBundle,
+    SettingsEnvironment,
+    SettingsFile,
+    SettingsUser,
+)
+from koppel.server.domain import lookups, names
+from koppel.server.domain.audit import record
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.hashing import hash_secret, sign_document
+from koppel.server.domain.model import (
+    Account,
+    ConnectorName,
+    EnrollmentCode,
+    Environment,
+    Kind,
+    Membership,
+)
+from koppel.server.domain.passwords import verify_password
+from koppel.server.domain.policy import Policy
+from koppel.server.domain.repository import Repository
+
+
+def authenticate(repo: Repository, login: str, password: str) -> Account:
+    """The account for a login and password, or ``invalid_credentials``/``account_disabled``."""
+    try:
+        normalised = names.login(login)
+    except DomainError:
+        normalised = ""
+    acct = repo.account(normalised) if normalised else None
+    if not verify_password(acct.password_hash if acct else None, password) or acct is None:
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS,
+            "The login or password is wrong. Check them, or ask your administrator to reset "
+            "your password.",
+        )
+    if acct.disabled:
+        raise DomainError(
+            ErrorCode.ACCOUNT_DISABLED,
+            f"The account {acct.login} is disabled. Ask your administrator to enable it.",
+        )
+    return acct
+
+
+def _ready_membership(
+    repo: Repository, env: Environment, acct: Account, function: Function
+) -> Membership:
+    """The user's membership if they may use ``function`` in ``env`` now; else a refusal."""
+    member = lookups.membership(repo, env, acct)
+    if function not in repo.functions_of([member.id]).get(member.id, set()):
+        raise DomainError(
+            ErrorCode.NOT_AUTHORIZED,
+            f"You are not authorized for {function.value} in {env.code}. Ask the administrator "
+            f"of {env.code} to authorize you "
+            f"(koppel-admin users authorize {env.code} {acct.login} --function {function.value!r}).",
+            environment=env.code,
+        )
+    connector = next(
+        c for c in repo.connectors([env.id]) if c.name is ConnectorName.COMMUNICATION_CENTER
+    )
+    if connector.blocked:
+        raise DomainError(
+            ErrorCode.CONNECTOR_BLOCKED,
+            f"App connector is blocked: the Communication Center connector of {env.code} is "
+            f"still blocked. Ask its administrator to unblock it "
+            f"(koppel-admin connector unblock {env.code} communication-center).",
+            environment=env.code,
+        )
+    return member
+
+
+def _issue(
+    repo: Repository, policy: Policy, key: bytes, env: Environment, acct: Account
+) -> dict[str, Any]:
+    member = _ready_membership(repo, env, acct, Function.SAVE_SETTINGS)
+    if not env.main_site_url:
+        raise DomainError(
+            ErrorCode.MAIN_SITE_MISSING,
+            f"No main site is recorded for {env.code}, so settings cannot be saved yet. Ask its "
+            f"administrator to record it (koppel-admin env set-main-site {env.code} URL).",
+            environment=env.code,
+        )
+    if not env.api_url:
+        raise DomainError(
+            ErrorCode.API_URL_MISSING,
+            f"No API URL is recorded for {env.code}, so agents would not know where to reach "
+            f"it. Ask its administrator to record it (koppel-admin env set-api-url {env.code} URL).",
+            environment=env.code,
+        )
+    now = policy.clock()
+    code, parts = new_secret(ENROLLMENT_PREFIX)
+    expires = now + policy.enrollment_ttl
+    repo.add_enrollment(
+        EnrollmentCode(parts.public_id, hash_secret(parts.secret), member.id, now, expires)
+    )
+    settings = SettingsFile(
+        environment=SettingsEnvironment(
+            code=env.code,
+            name=env.name,
+            kind=env.kind.value,
+            update=env.update,
+            api_url=env.api_url,
+            main_site_url=env.main_site_url,
+        ),
+        user=SettingsUser(login=acct.login, display_name=acct.display_name),
+        enrollment=Enrollment(code=code, expires=expires),
+        issued=now,
+    )
+    document = settings.model_dump(mode="json")
+    document["signature"] = sign_document(key, document)
+    return document
+
+
+def save_settings(
+    repo: Repository, policy: Policy, login: str, password: str, code: str
+) -> dict[str, Any]:
+    """The settings file of one environment for this user, as a signed JSON document."""
+    acct = authenticate(repo, login, password)
+    env = lookups.environment(repo, code)
+    document = _issue(repo, policy, repo.signing_key(), env, acct)
+    record(repo, policy, acct.login, "settings.save", env.code)
+    return document
+
+
+def save_bundle(
+    repo: Repository, policy: Policy, login: str, password: str, firm: str
+) -> dict[str, Any]:
+    """Settings for every client environment of ``firm`` where the user may save settings.
+
+    Clients that are not ready (connector blocked, no main site, ...) are listed in
+    ``skipped`` with the reason, so the user knows whom to ask.
+    """
+    acct = authenticate(repo, login, password)
+    firm_env = lookups.environment(repo, firm)
+    if firm_env.kind is not Kind.FIRM:
+        raise DomainError(
+            ErrorCode.NOT_A_FIRM,
+            f"{firm_env.code} is a client environment; a bundle is saved from the firm's "
+            "environment.",
+            environment=firm_env.code,
+        )
+    lookups.membership(repo, firm_env, acct)
+    key = repo.signing_key()
+    documents: list[dict[str, Any]] = []
+    skipped: list[ErrorDetail] = []
+    clients = repo.clients_of(firm_env.id)
+    memberships = {
+        v.membership.environment_id: v
+        for v in repo.members([c.id for c in clients])
+        if v.account.id == acct.id
+    }
+    for client in clients:
+        if client.id not in memberships:
+            continue  # not a user there: nothing to offer, nothing to explain
+        try:
+            documents.append(_issue(repo, policy, key, client, acct))
+        except DomainError as exc:
+            if exc.code is not ErrorCode.NOT_AUTHORIZED:
+                skipped.append(
+                    ErrorDetail(code=exc.code, message=exc.message, environment=client.code)
+                )
+    now = policy.clock()
+    bundle = SettingsBundle(
+        firm=firm_env.code,
+        user=SettingsUser(login=acct.login, display_name=acct.display_name),
+        issued=now,
+        settings=[],
+        skipped=skipped,
+    ).model_dump(mode="json")
+    bundle["settings"] = documents
+    record(repo, policy, acct.login, "settings.bundle", firm_env.code, count=len(documents))
+    return bundle
+
+
+def authorize_installation(
+    repo: Repository, policy: Policy, login: str, password: str, code: str
+) -> Environment:
+    """The environment whose agent the user may download ("Save installation")."""
+    acct = authenticate(repo, login, password)
+    env = lookups.environment(repo, code)
+    _ready_membership(repo, env, acct, Function.SAVE_INSTALLATION)
+    return env

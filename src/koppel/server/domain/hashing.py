@@ -1,0 +1,36 @@
+"""Hashes and signatures for tokens, enrollment codes and settings files."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+from koppel.protocol.settings_file import canonical_bytes
+
+_SIGNATURE_SCHEME = "hmac-sha256:"
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a 256-bit random secret (no salt or stretching needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(stored_hash: str, secret: str) -> bool:
+    """Compare a presented secret with a stored hash in constant time."""
+    return hmac.compare_digest(stored_hash, hash_secret(secret))
+
+
+def sign_document(key: bytes, document: dict[str, Any]) -> str:
+    """The signature of a settings document's canonical JSON."""
+    digest = hmac.new(key, canonical_bytes(document), hashlib.sha256).digest()
+    return _SIGNATURE_SCHEME + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def signature_valid(key: bytes, document: dict[str, Any]) -> bool:
+    """Whether a settings document is exactly as the server issued it."""
+    presented = document.get("signature")
+    if not isinstance(presented, str):
+        return False
+    return hmac.compare_digest(presented, sign_document(key, document))

@@ -1,0 +1,34 @@
+"""Settings of the rules that an operator may tune, and the clock the rules read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from koppel.protocol.updates import AGENT_UPDATE, Update, supported_updates
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the rules need from configuration."""
+
+    public_url: str = "http://127.0.0.1:8080"
+    enrollment_ttl: timedelta = timedelta(minutes=15)
+    token_lifetime: timedelta | None = timedelta(days=365)
+    current_update: Update = AGENT_UPDATE
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def supported_updates(self) -> tuple[Update, Update]:
+        """The updates this server release hosts."""
+        return supported_updates(self.current_update)
+
+    def portal_url(self, code: str) -> str:
+        """The default portal ("main site") address of an environment with a portal."""
+        return f"{self.public_url.rstrip('/')}/portal/{code}"

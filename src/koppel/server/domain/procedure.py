@@ -1,0 +1,303 @@
+"""The procedure checklist: every set-up step of each environment, done or missing,
+with the exact command that fixes a missing one (the help page, step by step)."""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.functions import LINK_FUNCTIONS, Function
+from koppel.protocol.updates import Update
+from koppel.server.domain import names
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
+from koppel.server.domain.policy import Policy
+from koppel.server.domain.repository import Repository
+
+# What a firm's own users need to install the agent and link the firm environment.
+FIRM_FUNCTIONS: tuple[Function, ...] = (
+    Function.MY_FILES,
+    Function.SAVE_SETTINGS,
+    Function.SAVE_INSTALLATION,
+)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of one environment's procedure."""
+
+    key: str
+    title: str
+    done: bool
+    detail: str = ""
+    fix: str | None = None
+
+
+@dataclass
+class EnvironmentCheck:
+    """Every step of one environment."""
+
+    code: str
+    name: str
+    kind: Kind
+    update: str
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every step is done."""
+        return all(step.done for step in self.steps)
+
+
+def _cmd(*parts: str) -> str:
+    return "koppel-admin " + " ".join(shlex.quote(p) for p in parts)
+
+
+@dataclass
+class _Facts:
+    """Everything the checks read, loaded in a handful of bulk queries."""
+
+    members: dict[int, list[MemberView]]
+    functions: dict[int, set[Function]]
+    blocked: dict[int, bool]
+    firms: dict[int, Environment]
+
+
+def check_environments(
+    repo: Repository, policy: Policy, codes: Sequence[str] | None = None
+) -> list[EnvironmentCheck]:
+    """Check the named environments (all when ``codes`` is None), in code order."""
+    wanted = [names.environment_code(c) for c in codes] if codes is not None else None
+    envs = repo.environments(wanted)
+    if wanted is not None:
+        missing = sorted(set(wanted) - {e.code for e in envs})
+        if missing:
+            raise DomainError(
+                ErrorCode.UNKNOWN_ENVIRONMENT,
+                f"No environment {', '.join(missing)} on this server; list them with "
+                "`koppel-admin env list`.",
+                environment=missing[0],
+            )
+    facts = _load_facts(repo, envs)
+    return [_check(env, facts, policy) for env in envs]
+
+
+def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
+    firms = {e.id: e for e in envs if e.kind is Kind.FIRM}
+    for firm_id in {e.firm_id for e in envs if e.firm_id and e.firm_id not in firms}:
+        firm = repo.environment_by_id(firm_id) if firm_id else None
+        if firm:
+            firms[firm.id] = firm
+    env_ids = sorted({e.id for e in envs} | set(firms))
+    members: dict[int, list[MemberView]] = defaultdict(list)
+    for view in repo.members(env_ids):
+        members[view.membership.environment_id].append(view)
+    functions = repo.functions_of([v.membership.id for vs in members.values() for v in vs])
+    blocked = {
+        c.environment_id: c.blocked
+        for c in repo.connectors([e.id for e in envs])
+        if c.name is ConnectorName.COMMUNICATION_CENTER
+    }
+    return _Facts(members, functions, blocked, firms)
+
+
+def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
+    result = EnvironmentCheck(env.code, env.name, env.kind, env.update)
+    result.steps.append(_api_url_step(env, policy))
+    if env.kind is Kind.FIRM:
+        result.steps += [
+            _portal_step(env, facts),
+            _authorization_step(env, facts.members[env.id], facts, FIRM_FUNCTIONS, None),
+            _connector_step(env, facts),
+            _firm_main_site_step(env, policy),
+        ]
+    else:
+        firm = facts.firms.get(env.firm_id) if env.firm_id else None
+        result.steps += [_firm_step(env, firm), _update_step(env, firm)]
+        employees = _firm_employees(env, firm, facts)
+        result.steps += [
+            _authorization_step(env, employees, facts, LINK_FUNCTIONS, firm),
+            _connector_step(env, facts),
+            _client_main_site_step(env, firm, policy),
+        ]
+    return result
+
+
+def _api_url_step(env: Environment, policy: Policy) -> StepResult:
+    title = "Central local environment address (API URL) recorded"
+    if env.api_url:
+        return StepResult("api-url", title, True, env.api_url)
+    return StepResult(
+        "api-url",
+        title,
+        False,
+        "agents do not know where to reach this environment",
+        _cmd("env", "set-api-url", env.code, policy.public_url),
+    )
+
+
+def _portal_step(env: Environment, facts: _Facts) -> StepResult:
+    title = "Users have portal (InSite) access"
+    members = facts.members[env.id]
+    if not members:
+        return StepResult(
+            "portal-access",
+            title,
+            False,
+            "the environment has no users yet",
+            _cmd("users", "add", env.code, "LOGIN"),
+        )
+    without = sorted(v.account.login for v in members if not v.membership.portal_access)
+    if without:
+        return StepResult(
+            "portal-access",
+            title,
+            False,
+            "no portal access: " + ", ".join(without),
+            _cmd("portal", "grant", env.code, "--all"),
+        )
+    return StepResult("portal-access", title, True, f"{len(members)} user(s)")
+
+
+def _firm_employees(env: Environment, firm: Environment | None, facts: _Facts) -> list[MemberView]:
+    if firm is None:
+        return []
+    staff = {v.account.id for v in facts.members[firm.id]}
+    return [v for v in facts.members[env.id] if v.account.id in staff]
+
+
+def _authorization_step(
+    env: Environment,
+    users: list[MemberView],
+    facts: _Facts,
+    required: tuple[Function, ...],
+    firm: Environment | None,
+) -> StepResult:
+    short = " and ".join(f.value.rsplit("/", 1)[-1] for f in required)
+    who = "Firm employees" if env.kind is Kind.CLIENT else "Users"
+    title = f"{who} authorized for {short}"
+    if not users:
+        if env.kind is Kind.CLIENT and firm is not None:
+            staff = sorted(v.account.login for v in facts.members[firm.id])
+            args = [a for login in staff for a in ("--user", login)] or ["--user", "LOGIN"]
+            fix = _cmd("setup", "client", env.code, "--firm", firm.code, *args)
+        elif env.kind is Kind.CLIENT:
+            fix = None  # the firm step comes first
+        else:
+            fix = _cmd("users", "add", env.code, "LOGIN")
+        return StepResult("authorizations", title, False, "no users to authorize yet", fix)
+    lacking: list[tuple[str, list[Function]]] = []
+    for view in sorted(users, key=lambda v: v.account.login):
+        held = facts.functions.get(view.membership.id, set())
+        missing = [f for f in required if f not in held]
+        if missing:
+            lacking.append((view.account.login, missing))
+    if not lacking:
+        return StepResult("authorizations", title, True, f"{len(users)} user(s)")
+    login, missing = lacking[0]
+    fix_args = [a for f in missing for a in ("--function", f.value)]
+    detail = "; ".join(f"{who_}: missing " + ", ".join(f.value for f in fs) for who_, fs in lacking)
+    return StepResult(
+        "authorizations",
+        title,
+        False,
+        detail,
+        _cmd("users", "authorize", env.code, login, *fix_args),
+    )
+
+
+def _connector_step(env: Environment, facts: _Facts) -> StepResult:
+    title = "Communication Center app connector open"
+    if facts.blocked.get(env.id, True):
+        return StepResult(
+            "connector",
+            title,
+            False,
+            "App connector is blocked",
+            _cmd("connector", "unblock", env.code, str(ConnectorName.COMMUNICATION_CENTER)),
+        )
+    return StepResult("connector", title, True)
+
+
+def _firm_main_site_step(env: Environment, policy: Policy) -> StepResult:
+    title = "Portal main site recorded"
+    if not env.has_portal:
+        return StepResult(
+            "main-site",
+            title,
+            False,
+            "the firm environment has no portal recorded",
+            _cmd("env", "set", env.code, "--portal"),
+        )
+    if env.main_site_url:
+        return StepResult("main-site", title, True, env.main_site_url)
+    return StepResult(
+        "main-site",
+        title,
+        False,
+        "no main site recorded",
+        _cmd("env", "set-main-site", env.code, policy.portal_url(env.code)),
+    )
+
+
+def _firm_step(env: Environment, firm: Environment | None) -> StepResult:
+    title = "Managing firm recorded"
+    if firm is not None:
+        return StepResult("firm", title, True, firm.code)
+    return StepResult(
+        "firm", title, False, "no managing firm", _cmd("env", "set-firm", env.code, "FIRM")
+    )
+
+
+def _update_step(env: Environment, firm: Environment | None) -> StepResult:
+    title = "Same update as the firm environment"
+    if firm is None:
+        return StepResult("update", title, False, "no managing firm to compare with")
+    if firm.update == env.update:
+        return StepResult("update", title, True, env.update)
+    return StepResult(
+        "update",
+        title,
+        False,
+        f"{env.code} is on {env.update}, {firm.code} on {firm.update}",
+        _cmd(
+            "env",
+            "convert",
+            env.code,
+            "--to",
+            str(max(Update.parse(env.update), Update.parse(firm.update))),
+        ),
+    )
+
+
+def _client_main_site_step(
+    env: Environment, firm: Environment | None, policy: Policy
+) -> StepResult:
+    if env.has_portal:
+        title = "Portal main site recorded (own portal)"
+        if env.main_site_url:
+            return StepResult("main-site", title, True, env.main_site_url)
+        return StepResult(
+            "main-site",
+            title,
+            False,
+            "no main site recorded",
+            _cmd("env", "set-main-site", env.code, policy.portal_url(env.code)),
+        )
+    title = "Main site recorded (the firm's portal)"
+    expected = firm.main_site_url if firm else None
+    if env.main_site_url:
+        note = (
+            "" if expected in (None, env.main_site_url) else f" (the firm's portal is {expected})"
+        )
+        return StepResult("main-site", title, True, env.main_site_url + note)
+    return StepResult(
+        "main-site",
+        title,
+        False,
+        "no main site recorded",
+        _cmd("env", "set-main-site", env.code, expected or "URL-OF-THE-FIRM-PORTAL"),
+    )
