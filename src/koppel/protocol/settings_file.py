@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from koppel.protocol.errors import ErrorDetail
 from koppel.protocol.updates import Update
 
-SETTINGS_FORMAT = "koppel-settings/1"
-BUNDLE_FORMAT = "koppel-bundle/1"
+SETTINGS_FORMAT: Final = "koppel-settings/1"
+BUNDLE_FORMAT: Final = "koppel-bundle/1"
 SETTINGS_SUFFIX = ".koppel"
 
 

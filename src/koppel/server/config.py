@@ -37,8 +37,8 @@ class ServerSettings(BaseSettings):
         description="The address agents and browsers use to reach this server; "
         "default http://HOST:PORT.",
     )
-    enrollment_ttl_minutes: int = Field(
-        default=15, ge=1, le=24 * 60, description="How long a saved settings file can link."
+    enrollment_ttl_minutes: float = Field(
+        default=15, gt=0, le=24 * 60, description="How long a saved settings file can link."
     )
     token_lifetime_days: int = Field(
         default=365, ge=0, description="How long a user token lives; 0 means no expiry."

@@ -65,8 +65,8 @@ def _ready_membership(
         raise DomainError(
             ErrorCode.NOT_AUTHORIZED,
             f"You are not authorized for {function.value} in {env.code}. Ask the administrator "
-            f"of {env.code} to authorize you "
-            f"(koppel-admin users authorize {env.code} {acct.login} --function {function.value!r}).",
+            f"of {env.code} to authorize you (koppel-admin users authorize {env.code} "
+            f"{acct.login} --function {function.value!r}).",
             environment=env.code,
         )
     connector = next(
@@ -98,7 +98,8 @@ def _issue(
         raise DomainError(
             ErrorCode.API_URL_MISSING,
             f"No API URL is recorded for {env.code}, so agents would not know where to reach "
-            f"it. Ask its administrator to record it (koppel-admin env set-api-url {env.code} URL).",
+            "it. Ask its administrator to record it "
+            f"(koppel-admin env set-api-url {env.code} URL).",
             environment=env.code,
         )
     now = policy.clock()

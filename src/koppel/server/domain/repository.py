@@ -36,6 +36,10 @@ class Repository(Protocol):
         """The account with this login, if any."""
         ...
 
+    def accounts(self) -> list[Account]:
+        """Every account, ordered by login."""
+        ...
+
     def add_account(self, account: Account) -> Account:
         """Store a new account and return it with its id."""
         ...

@@ -122,6 +122,10 @@ class SqlRepository:
         row = self.c.execute(select(t.accounts).where(t.accounts.c.login == login)).first()
         return _account(row) if row else None
 
+    def accounts(self) -> list[Account]:
+        rows = self.c.execute(select(t.accounts).order_by(t.accounts.c.login))
+        return [_account(r) for r in rows]
+
     def add_account(self, account: Account) -> Account:
         values = _fields(account, "login", "display_name", "password_hash", "disabled")
         account.id = self._insert(t.accounts, {**values, "created_at": _now()})

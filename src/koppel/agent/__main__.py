@@ -1,0 +1,5 @@
+"""``python -m koppel.agent``: the same as the ``koppel`` command."""
+
+from koppel.agent.cli import main
+
+main()

@@ -1,0 +1,332 @@
+"""The ``koppel`` command line: a thin layer over the agent's modules.
+
+Each command imports what it needs when it runs, so that fast commands stay fast
+(``koppel envs`` with 1,000 links does not load httpx, keyring or pydantic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from koppel.agent.errors import AgentError
+from koppel.agent.exit_codes import EPILOG, ExitCode
+from koppel.agent.output import error, note, print_json, print_table
+from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+
+app = typer.Typer(
+    name="koppel",
+    help="Koppel agent: link this workstation to your environments and check the links.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    add_completion=False,
+)
+settings_app = typer.Typer(
+    help='"Save settings": download a settings file to link an environment with.',
+    no_args_is_help=True,
+)
+installation_app = typer.Typer(
+    help='"Save installation": download the agent of an environment\'s update.',
+    no_args_is_help=True,
+)
+app.add_typer(settings_app, name="settings")
+app.add_typer(installation_app, name="installation")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@contextmanager
+def reporting(json_output: bool) -> Iterator[None]:
+    """Turn an AgentError into one sentence on stderr (and JSON on stdout) and its exit code."""
+    try:
+        yield
+    except AgentError as exc:
+        if json_output:
+            print_json({"error": exc.as_json()})
+        error(exc.message)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        error("Interrupted.")
+        raise typer.Exit(130) from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"koppel {VERSION} (update {AGENT_UPDATE_TEXT})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Koppel agent: link this workstation to your environments and check the links."""
+
+
+@app.command()
+def version(json_output: JsonOption = False) -> None:
+    """Show the agent's version and its update (the environments' update it works with)."""
+    if json_output:
+        print_json({"version": VERSION, "update": AGENT_UPDATE_TEXT})
+    else:
+        typer.echo(f"koppel {VERSION} (update {AGENT_UPDATE_TEXT})")
+
+
+@app.command()
+def link(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Settings files (*.koppel) or bundles saved from your environments."),
+    ],
+    workstation_name: Annotated[
+        str | None,
+        typer.Option(
+            "--workstation-name",
+            envvar="KOPPEL_WORKSTATION_NAME",
+            help="The name administrators see for this workstation (default: host name).",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Link the environments of settings files and bundles: all of them, or none.
+
+    Every environment must be on this agent's update (and the same as those already
+    linked). Linking an environment again replaces its previous link from this workstation.
+    """
+    with reporting(json_output):
+        from koppel.agent.linking import link_files
+
+        result = link_files(files, workstation_name)
+        for message in result.notes:
+            note(message)
+        if json_output:
+            print_json(result.as_json())
+            return
+        replaced = set(result.replaced)
+        print_table(
+            ("CODE", "NAME", "KIND", "UPDATE", "USER", "SERVER", "RESULT"),
+            [
+                (
+                    e.code,
+                    e.name,
+                    e.kind,
+                    e.update,
+                    e.login,
+                    e.api_url,
+                    "replaced" if e.code in replaced else "linked",
+                )
+                for e in result.linked
+            ],
+        )
+        note(f"Linked {len(result.linked)} environment(s) ({len(replaced)} replaced).")
+
+
+@app.command()
+def envs(json_output: JsonOption = False) -> None:
+    """List the linked environments: code, name, kind, update, user, server, last check."""
+    with reporting(json_output):
+        from koppel.agent import listing, state
+
+        loaded = state.read()
+        for message in loaded.notes:
+            note(message)
+        environments = sorted(loaded.state.environments.values(), key=lambda env: env.code)
+        if json_output:
+            print_json([listing.as_json(env) for env in environments])
+        elif not environments:
+            note("No environment is linked yet. Link one with `koppel link FILE`.")
+        else:
+            print_table(listing.HEADERS, [listing.row(env) for env in environments])
+
+
+@app.command()
+def unlink(
+    environment: Annotated[str, typer.Argument(help="The code of a linked environment.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Revoke the environment's token on its server and forget it on this workstation.
+
+    When the server cannot be reached (or already revoked the token) the environment is
+    still forgotten here; ask its administrator to revoke the token on the server.
+    """
+    with reporting(json_output):
+        from koppel.agent.environment import unlink as do_unlink
+
+        result = do_unlink(environment)
+        if json_output:
+            print_json(result.as_json())
+        if result.server_revoked:
+            note(f"Unlinked {result.code}: its token is revoked and it is forgotten here.")
+        else:
+            note(
+                f"Forgot {result.code} on this workstation, but its token on {result.server} "
+                f"could not be revoked ({result.reason}). Ask the administrator of "
+                f"{result.code} to revoke the token of this workstation."
+            )
+
+
+@app.command()
+def doctor(
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="Check only this environment (repeatable)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check every linked environment and print the fix for each problem.
+
+    Reachable server, token valid (not revoked), app connector open, authorizations
+    present, same update as this agent. One request per server. Exits 3 on any problem.
+    """
+    with reporting(json_output):
+        from koppel.agent import doctor as doctor_mod
+
+        findings, notes = doctor_mod.run(env or None)
+        for message in notes:
+            note(message)
+        problems = [finding for finding in findings if not finding.ok]
+        if json_output:
+            print_json(
+                {
+                    "ok": not problems,
+                    "checked": len(findings),
+                    "problems": len(problems),
+                    "environments": [finding.as_json() for finding in findings],
+                }
+            )
+        elif not findings:
+            note("No environment is linked yet. Link one with `koppel link FILE`.")
+        else:
+            print_table(
+                ("ENVIRONMENT", "STATE", "MESSAGE"),
+                [(f.environment, f.state, f.message) for f in findings],
+            )
+            for finding in problems:
+                note(f"{finding.environment}: {finding.fix}.")
+            note(
+                f"{len(findings) - len(problems)} of {len(findings)} environment(s) ok"
+                + (f", {len(problems)} with problems." if problems else ".")
+            )
+        if problems:
+            raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+@app.command()
+def info(
+    environment: Annotated[str, typer.Argument(help="The code of a linked environment.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Show who this link is in the environment and what it may do (asks the server)."""
+    with reporting(json_output):
+        from koppel.agent.environment import info as do_info
+
+        data = do_info(environment)
+        if json_output:
+            print_json(data)
+            return
+        workstation = data["workstation"]
+        lines = [
+            ("Environment", f"{data['environment']} - {data['environment_name']}"),
+            ("Update", data["update"]),
+            ("User", f"{data['login']} ({data['display_name']})"),
+            ("Workstation", f"{workstation['name']} ({workstation['id']})"),
+            ("Server", data["server"]),
+            ("Token", f"created {data['token_created']}, kept in {data['token_store']}"),
+            ("Functions", "\n".join(data["functions"]) or "(none)"),
+        ]
+        for label, value in lines:
+            first, *rest = str(value).splitlines() or [""]
+            typer.echo(f"{label + ':':<13}{first}")
+            for more in rest:
+                typer.echo(f"{'':<13}{more}")
+
+
+ServerOption = Annotated[
+    str, typer.Option("--server", help="The server address, e.g. https://koppel.example.com.")
+]
+EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g. F10001.")]
+LoginOption = Annotated[
+    str,
+    typer.Option(
+        "--login", help="Your login; the password comes from KOPPEL_PASSWORD or a prompt."
+    ),
+]
+
+
+@settings_app.command("download")
+def settings_download(
+    server: ServerOption,
+    env: EnvOption,
+    login: LoginOption,
+    bundle: Annotated[
+        bool,
+        typer.Option(
+            "--bundle", help="The firm's bundle: the settings of every client you may link."
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="File or folder (default: ./CODE.koppel, or FIRM-clients.koppel for a bundle).",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Save the settings of an environment (or a firm's bundle) to link it with `koppel link`."""
+    with reporting(json_output):
+        from koppel.agent.downloads import download_settings
+
+        target, count = download_settings(server, env, login, bundle=bundle, output=output)
+        if json_output:
+            print_json({"file": str(target), "environments": count})
+        else:
+            typer.echo(str(target))
+            note(
+                f"Saved the settings of {count} environment(s). Link within the enrollment's "
+                f"validity: koppel link {target}"
+            )
+
+
+@installation_app.command("download")
+def installation_download(
+    server: ServerOption,
+    env: EnvOption,
+    login: LoginOption,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The folder to save the wheel in (default: .)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Save the installation: the agent package of the environment's update."""
+    with reporting(json_output):
+        from koppel.agent.downloads import download_installation
+
+        target = download_installation(server, env, login, output)
+        if json_output:
+            print_json({"file": str(target), "install": f"pip install {target}"})
+        else:
+            typer.echo(str(target))
+            note(f"Install it with: pip install {target}")
+
+
+def main() -> None:
+    """Entry point of the ``koppel`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The HTTP client of the agent API: one httpx client per server, errors mapped to exceptions.
+
+Every request states the agent's update (``Koppel-Update``) and a ``koppel-agent/<version>``
+User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
+:class:`ServerUnreachable`. ``KOPPEL_CA_BUNDLE`` names extra CA certificates to trust.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from koppel.agent.atomic import atomic_writer
+from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
+from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
+from koppel.protocol.api import (
+    API_PREFIX,
+    LinkRequest,
+    LinkResponse,
+    MeResponse,
+    ServerInfo,
+    StatusRequest,
+    StatusResponse,
+)
+from koppel.protocol.updates import UPDATE_HEADER
+
+CA_BUNDLE_ENV = "KOPPEL_CA_BUNDLE"
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def server_base(url: str) -> str:
+    """The server's root address from an api_url or a typed URL (``/api/v1`` is optional)."""
+    base = url.strip().rstrip("/")
+    if base.endswith(API_PREFIX):
+        base = base[: -len(API_PREFIX)]
+    if not re.match(r"^https?://", base):
+        raise AgentError(f"{url!r} is not a server address; expected http(s)://host[:port].")
+    return base
+
+
+def env_path(environment: str, tail: str) -> str:
+    """The path of an environment-scoped route."""
+    return f"{API_PREFIX}/environments/{quote(environment, safe='')}/{tail}"
+
+
+class AgentClient:
+    """A connection to one Koppel server (one api_url), reused for all its environments."""
+
+    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = server_base(url)
+        verify: Any = os.environ.get(CA_BUNDLE_ENV) or True
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={UPDATE_HEADER: AGENT_UPDATE_TEXT, "User-Agent": USER_AGENT},
+            timeout=TIMEOUT,
+            verify=verify,
+            transport=transport,
+        )
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # -- the routes -------------------------------------------------------------------------
+
+    def info(self) -> ServerInfo:
+        """GET /info: the server version and the updates it hosts."""
+        return self._parse(ServerInfo, self._send("GET", f"{API_PREFIX}/info"))
+
+    def link(self, request: LinkRequest) -> LinkResponse:
+        """POST /links: exchange settings documents for tokens (all or nothing)."""
+        body = request.model_dump(mode="json")
+        return self._parse(LinkResponse, self._send("POST", f"{API_PREFIX}/links", json=body))
+
+    def status(self, request: StatusRequest) -> StatusResponse:
+        """POST /status: the state of many links on this server in one request."""
+        body = request.model_dump(mode="json")
+        return self._parse(StatusResponse, self._send("POST", f"{API_PREFIX}/status", json=body))
+
+    def me(self, environment: str, token: str) -> MeResponse:
+        """GET /environments/{env}/me: whose token this is and what they may do."""
+        response = self._send("GET", env_path(environment, "me"), token=token)
+        return self._parse(MeResponse, response)
+
+    def unlink(self, environment: str, token: str) -> None:
+        """DELETE /environments/{env}/link: revoke the calling token."""
+        self._send("DELETE", env_path(environment, "link"), token=token)
+
+    def settings(self, environment: str, login: str, password: str, *, bundle: bool) -> bytes:
+        """GET the settings file (or the firm's bundle) with HTTP Basic; the raw bytes."""
+        tail = "settings-bundle" if bundle else "settings"
+        response = self._send("GET", env_path(environment, tail), auth=(login, password))
+        return response.content
+
+    def installation(self, environment: str, login: str, password: str, folder: Path) -> Path:
+        """GET the agent wheel of the environment's update into ``folder``; its path."""
+        url = env_path(environment, "installation")
+        try:
+            with self._http.stream("GET", url, auth=(login, password)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._api_error(response)
+                name = attachment_name(response.headers.get("content-disposition", ""))
+                if not name:
+                    raise AgentError(
+                        "The server sent the installation without a file name; "
+                        "ask the administrator to check the server."
+                    )
+                target = folder / name
+                with atomic_writer(target, mode=0o644) as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from exc
+        return target
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        auth: tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            response = self._http.request(method, path, json=json, headers=headers, auth=auth)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from exc
+        if response.status_code >= 400:
+            raise self._api_error(response)
+        return response
+
+    def _api_error(self, response: httpx.Response) -> ApiError:
+        return error_from_response(response.status_code, response.content, self.base_url)
+
+    def _parse(self, model: type[Model], response: httpx.Response) -> Model:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise AgentError(
+                f"The server at {self.base_url} gave an answer this agent does not "
+                f"understand ({model.__name__}: {exc.errors()[0]['msg']}). Check that "
+                "api_url points to a Koppel server."
+            ) from exc
+
+
+def error_from_response(status: int, content: bytes, server: str) -> ApiError:
+    """Map an HTTP refusal to ApiError, from its ErrorBody when it has one.
+
+    Parsed leniently (not with the ErrorBody model) so that a code added by a newer
+    server still reaches the user with its message instead of a validation failure.
+    """
+    import json
+
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        details = [
+            ErrorItem(
+                code=str(item.get("code", "")),
+                message=str(item.get("message", "")),
+                environment=item.get("environment"),
+            )
+            for item in data.get("details") or []
+            if isinstance(item, dict)
+        ]
+        return ApiError(
+            data["code"],
+            str(data.get("message") or f"The server refused the request ({data['code']})."),
+            environment=data.get("environment"),
+            details=details,
+            status=status,
+        )
+    return ApiError(
+        "internal_error" if status >= 500 else "http_error",
+        f"The server at {server} answered HTTP {status} without an explanation. "
+        "Check that api_url points to a Koppel server, or try again later.",
+        status=status,
+    )
+
+
+def attachment_name(disposition: str) -> str | None:
+    """The file name of a Content-Disposition header, reduced to a plain base name."""
+    match = re.search(r"filename\*=UTF-8''([^;]+)", disposition, re.IGNORECASE)
+    if match:
+        from urllib.parse import unquote
+
+        name = unquote(match.group(1))
+    else:
+        match = re.search(r'filename="?([^";]+)"?', disposition, re.IGNORECASE)
+        if not match:
+            return None
+        name = match.group(1)
+    # Never let a server choose where the file goes, only its name.
+    name = os.path.basename(name.replace("\\", "/")).strip()
+    return name if name and name not in (".", "..") else None
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,155 @@
+"""The exceptions the agent raises; each carries the exit code and a message that says what to do.
+
+This module stays free of httpx and pydantic so that every command can import it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from koppel.agent.exit_codes import ExitCode
+
+# Server error codes (values of koppel.protocol.errors.ErrorCode) grouped by exit code.
+# Plain strings: importing ErrorCode would pull in pydantic for every command.
+_EXIT_BY_CODE: dict[str, ExitCode] = {
+    "token_revoked": ExitCode.TOKEN_REVOKED,
+    "token_invalid": ExitCode.TOKEN_REVOKED,
+    "token_missing": ExitCode.TOKEN_REVOKED,
+    "update_mismatch": ExitCode.UPDATE_MISMATCH,
+    "update_unsupported": ExitCode.UPDATE_MISMATCH,
+    "invalid_credentials": ExitCode.REFUSED,
+    "account_disabled": ExitCode.REFUSED,
+    "unknown_environment": ExitCode.REFUSED,
+    "not_a_member": ExitCode.REFUSED,
+    "not_authorized": ExitCode.REFUSED,
+    "connector_blocked": ExitCode.REFUSED,
+    "main_site_missing": ExitCode.REFUSED,
+    "api_url_missing": ExitCode.REFUSED,
+    "not_a_firm": ExitCode.REFUSED,
+    "token_wrong_environment": ExitCode.REFUSED,
+    "installation_unavailable": ExitCode.REFUSED,
+    "enrollment_unknown": ExitCode.INVALID_SETTINGS,
+    "enrollment_used": ExitCode.INVALID_SETTINGS,
+    "enrollment_expired": ExitCode.INVALID_SETTINGS,
+    "settings_tampered": ExitCode.INVALID_SETTINGS,
+}
+
+TOKEN_CODES = frozenset({"token_revoked", "token_invalid", "token_missing"})
+
+
+def exit_code_for(code: str) -> ExitCode:
+    """The exit code for a server error code; ERROR for codes without a specific one."""
+    return _EXIT_BY_CODE.get(code, ExitCode.ERROR)
+
+
+class AgentError(Exception):
+    """A failure the CLI reports as one sentence on stderr and a distinct exit code."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+    code: str = "error"
+
+    def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def as_json(self) -> dict[str, Any]:
+        """The error as the machine-readable object `--json` prints."""
+        return {"code": self.code, "message": self.message, "exit_code": int(self.exit_code)}
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    """One environment's part of a refusal that concerns several (ErrorBody.details)."""
+
+    code: str
+    message: str
+    environment: str | None = None
+
+
+class ApiError(AgentError):
+    """The server refused a request with an ErrorBody."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        environment: str | None = None,
+        details: list[ErrorItem] | None = None,
+        status: int = 0,
+    ) -> None:
+        super().__init__(message, exit_code_for(code))
+        self.code = code
+        self.environment = environment
+        self.details: list[ErrorItem] = details or []
+        self.status = status
+
+    def as_json(self) -> dict[str, Any]:
+        """The error with the server's code, environment and per-environment details."""
+        data = super().as_json()
+        data["environment"] = self.environment
+        data["status"] = self.status
+        data["details"] = [
+            {"code": d.code, "message": d.message, "environment": d.environment}
+            for d in self.details
+        ]
+        return data
+
+
+class ServerUnreachable(AgentError):
+    """The server could not be reached (DNS, refused connection, TLS, timeout)."""
+
+    exit_code = ExitCode.UNREACHABLE
+    code = "unreachable"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"Cannot reach the Koppel server at {url} ({reason}). Check the network "
+            "connection and that the environment's address (api_url) is right."
+        )
+        self.url = url
+        self.reason = reason
+
+    def as_json(self) -> dict[str, Any]:
+        """The error with the server address and the reason."""
+        data = super().as_json()
+        data["server"] = self.url
+        data["reason"] = self.reason
+        return data
+
+
+class NotLinked(AgentError):
+    """The environment named on the command line is not linked on this workstation."""
+
+    exit_code = ExitCode.NOT_LINKED
+    code = "not_linked"
+
+    def __init__(self, environment: str) -> None:
+        super().__init__(
+            f"{environment} is not linked on this workstation. See `koppel envs` for the "
+            "linked environments, or link it with `koppel link FILE`."
+        )
+        self.environment = environment
+
+
+class InvalidSettings(AgentError):
+    """A settings file that cannot be used (unreadable, damaged, wrong format)."""
+
+    exit_code = ExitCode.INVALID_SETTINGS
+    code = "invalid_settings"
+
+
+class UpdateConflict(AgentError):
+    """Linking would mix updates (the same-update rule), refused before any server call."""
+
+    exit_code = ExitCode.UPDATE_MISMATCH
+    code = "update_mismatch"
+
+
+class StateError(AgentError):
+    """The local state cannot be read or written."""
+
+    code = "state_error"

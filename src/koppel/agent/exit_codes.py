@@ -1,0 +1,33 @@
+"""The process exit codes of the ``koppel`` CLI: one per kind of outcome, so scripts can branch."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Distinct exit codes; documented in ``koppel --help``."""
+
+    OK = 0
+    ERROR = 1  # anything else: a bug, a local file problem, an unexpected server answer
+    USAGE = 2  # wrong command line (Typer/Click use 2 for this)
+    PROBLEMS = 3  # `koppel doctor` found at least one problem
+    UNREACHABLE = 4  # the server could not be reached
+    TOKEN_REVOKED = 5  # the environment's token was revoked, replaced, expired or lost
+    UPDATE_MISMATCH = 6  # environment and agent are not on the same update
+    REFUSED = 7  # the server refused: not authorized, connector blocked, account disabled, ...
+    INVALID_SETTINGS = 8  # settings file unreadable, altered, already used or expired
+    NOT_LINKED = 9  # the environment named is not linked on this workstation
+
+
+EPILOG = """**Exit codes:**
+
+* 0 ok, 1 error, 2 usage
+* 3 `doctor` found problems
+* 4 server unreachable
+* 5 token revoked, replaced or expired (link again)
+* 6 update mismatch (install the agent of the environment's update)
+* 7 refused by the server (authorization, blocked connector, disabled account)
+* 8 invalid settings file (unreadable, altered, already used or expired)
+* 9 environment not linked on this workstation
+"""

@@ -1,0 +1,352 @@
+"""``koppel link FILE…``: link the environments of settings files and bundles, all or nothing.
+
+Order of work: read every file; apply the same-update rule locally (refreshing links that
+an older agent recorded first); ask every server for a dry run when there are several;
+then link for real and store tokens and state only when the servers accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from koppel.agent import state as state_mod
+from koppel.agent.client import AgentClient, server_base
+from koppel.agent.errors import AgentError, ApiError, InvalidSettings, UpdateConflict
+from koppel.agent.output import progress
+from koppel.agent.state import LinkedEnv, State, now_iso
+from koppel.agent.status import query, record
+from koppel.agent.token_store import TokenVault, token_key
+from koppel.agent.version import AGENT_UPDATE_TEXT
+from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
+from koppel.protocol.settings_file import SettingsFile, SettingsFileError, read_documents
+from koppel.protocol.settings_file import parse_settings as _parse
+from koppel.protocol.updates import Update
+
+# LinkRequest.settings accepts at most this many documents.
+MAX_PER_REQUEST = 5000
+
+
+@dataclass
+class Source:
+    """One settings document and the file it came from."""
+
+    document: dict[str, Any]
+    settings: SettingsFile
+    file: str
+
+    @property
+    def code(self) -> str:
+        """The environment's code."""
+        return self.settings.environment.code
+
+
+@dataclass
+class LinkResult:
+    """What a link command did (also what it did not do, when it failed)."""
+
+    linked: list[LinkedEnv] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"linked": [...], "replaced": [...]}`` plus the environments' details."""
+        return {
+            "linked": [env.code for env in self.linked],
+            "replaced": self.replaced,
+            "environments": [
+                {
+                    "code": env.code,
+                    "name": env.name,
+                    "kind": env.kind,
+                    "update": env.update,
+                    "login": env.login,
+                    "server": env.api_url,
+                    "token_store": env.token_store,
+                }
+                for env in self.linked
+            ],
+            "notes": self.notes,
+        }
+
+
+def read_sources(files: list[Path]) -> list[Source]:
+    """Every settings document of every file, in order; raise naming the unusable file."""
+    sources: list[Source] = []
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InvalidSettings(
+                f"Cannot read {path}: {exc.strerror}. Check the file name, or save the "
+                "settings again."
+            ) from exc
+        try:
+            documents = read_documents(raw, str(path))
+        except SettingsFileError as exc:
+            raise InvalidSettings(str(exc)) from exc
+        sources.extend(Source(doc, _parse(doc, str(path)), str(path)) for doc in documents)
+    return sources
+
+
+def deduplicate(sources: list[Source]) -> tuple[list[Source], list[str]]:
+    """Keep the last document of each environment; notes say which duplicates were dropped."""
+    last: dict[str, Source] = {}
+    notes: list[str] = []
+    for source in sources:
+        earlier = last.pop(source.code, None)
+        if earlier is not None:
+            notes.append(
+                f"{source.code} appears more than once ({earlier.file} and {source.file}); "
+                f"the last one, from {source.file}, is used."
+            )
+        last[source.code] = source
+    return list(last.values()), notes
+
+
+def update_problems(
+    sources: list[Source], agent_update: str, linked: dict[str, LinkedEnv]
+) -> list[str]:
+    """The same-update rule: one sentence per environment that would break it.
+
+    Every new environment must be on the agent's update, and so must every environment
+    already linked that this command does not replace.
+    """
+    problems: list[str] = []
+    agent = Update.parse(agent_update)
+    for source in sources:
+        found = source.settings.environment.update
+        if found == agent_update:
+            continue
+        if Update.parse(found) > agent:
+            fix = (
+                f'install the agent of update {found} ("Save installation" on the portal of '
+                f"{source.code}); your existing links are kept"
+            )
+        else:
+            fix = f"ask the administrator to convert {source.code} to update {agent_update}"
+        problems.append(
+            f"{source.code} ({source.file}) is on update {found} but this agent is on update "
+            f"{agent_update}: {fix}."
+        )
+    if sources and not problems:
+        replacing = {source.code for source in sources}
+        for env in linked.values():
+            if env.code in replacing or env.update == agent_update:
+                continue
+            problems.append(
+                f"{env.code}, already linked, is on update {env.update} while this agent and "
+                f"the environments to link are on update {agent_update}: ask the "
+                f"administrator to convert {env.code} to update {agent_update}, or unlink it "
+                f"with `koppel unlink {env.code}`."
+            )
+    return problems
+
+
+def refresh_stale(state: State, skip: set[str]) -> list[str]:
+    """Ask the servers for the current update of links recorded on another update.
+
+    Right after an agent upgrade the recorded updates are the old ones although the
+    environments were converted; one /status call per server tells the truth.
+    """
+    stale = [env for env in state.needs_refresh() if env.code not in skip]
+    if not stale:
+        return []
+    vault = TokenVault(state)
+    outcomes = query(stale, vault.get_many(stale))
+    notes: list[str] = list(vault.warnings)
+    with state_mod.locked() as loaded:
+        for code, outcome in outcomes.items():
+            env = loaded.state.environments.get(code)
+            if env is None:
+                continue
+            if outcome.status is not None:
+                record(env, outcome, outcome.status.state)
+                state.environments[code] = env
+            elif outcome.error is not None:
+                notes.append(f"Could not refresh {code}: {outcome.error.message}")
+    return notes
+
+
+def link_files(files: list[Path], workstation_name: str | None = None) -> LinkResult:
+    """Link every environment of these files; store nothing unless the servers accept."""
+    loaded = state_mod.read()
+    state = loaded.state
+    result = LinkResult(notes=list(loaded.notes))
+    sources, duplicates = deduplicate(read_sources(files))
+    result.notes.extend(duplicates)
+    codes = {source.code for source in sources}
+    result.notes.extend(refresh_stale(state, skip=codes))
+    problems = update_problems(sources, AGENT_UPDATE_TEXT, state.environments)
+    if problems:
+        raise UpdateConflict(
+            "Nothing was linked. All environments linked to one agent must be on the same "
+            "update:\n  " + "\n  ".join(problems)
+        )
+    workstation = state.ensure_workstation(workstation_name)
+    station = Workstation(id=workstation.id, name=workstation.name)
+    calls = _calls(sources)
+    if len(calls) > 1:
+        # Each request is all-or-nothing by itself; with several (several servers, or more
+        # settings than one request takes) every one is checked with a dry run first.
+        for server, group in calls:
+            _call(server, group, station, dry_run=True, done=[])
+    made: list[tuple[Source, LinkedEnvironment]] = []
+    with progress(f"Linking {len(sources)} environments", len(sources)) as advance:
+        for server, group in calls:
+            try:
+                links = _call(server, group, station, dry_run=False, done=made)
+            except AgentError:
+                if made:
+                    # Tokens were issued and codes used by the earlier requests: keep them
+                    # rather than lose access (the server already replaced older tokens).
+                    _store(made, workstation, result)
+                raise
+            made.extend(zip(group, links, strict=True))
+            advance(len(group))
+    _store(made, workstation, result)
+    return result
+
+
+def _calls(sources: list[Source]) -> list[tuple[str, list[Source]]]:
+    """The link requests to make: per server, at most MAX_PER_REQUEST settings each."""
+    groups: dict[str, list[Source]] = {}
+    for source in sources:
+        groups.setdefault(server_base(source.settings.environment.api_url), []).append(source)
+    return [
+        (server, group[start : start + MAX_PER_REQUEST])
+        for server, group in groups.items()
+        for start in range(0, len(group), MAX_PER_REQUEST)
+    ]
+
+
+def _call(
+    server: str,
+    group: list[Source],
+    station: Workstation,
+    *,
+    dry_run: bool,
+    done: list[tuple[Source, LinkedEnvironment]],
+) -> list[LinkedEnvironment]:
+    request = LinkRequest(
+        workstation=station, settings=[source.document for source in group], dry_run=dry_run
+    )
+    try:
+        with AgentClient(server) as client:
+            answer = client.link(request)
+    except AgentError as exc:
+        raise LinkFailed(exc, server, group, done) from exc
+    if len(answer.links) != len(group):
+        raise AgentError(
+            f"The server at {server} answered {len(answer.links)} links for {len(group)} "
+            "settings; nothing more was linked. Ask the administrator to check the server."
+        )
+    return answer.links
+
+
+class LinkFailed(AgentError):
+    """A server refused (or could not be reached); says which files and what was done."""
+
+    def __init__(
+        self,
+        cause: AgentError,
+        server: str,
+        group: list[Source],
+        done: list[tuple[Source, LinkedEnvironment]],
+    ) -> None:
+        files = {source.code: source.file for source in group}
+        lines: list[str] = []
+        if isinstance(cause, ApiError) and cause.details:
+            for item in cause.details:
+                where = _where(item.environment, files)
+                lines.append(f"{where}{item.message}")
+        elif isinstance(cause, ApiError) and cause.environment:
+            lines.append(f"{_where(cause.environment, files)}{cause.message}")
+        else:
+            lines.append(cause.message)
+        if done:
+            summary = (
+                f"Linked {len(done)} environment(s) on other servers "
+                f"({', '.join(s.code for s, _ in done[:10])}); nothing linked on {server}."
+            )
+        else:
+            summary = "Nothing was linked."
+        super().__init__(
+            f"{server} refused the link. " + "\n  ".join(lines) + f"\n{summary}",
+            cause.exit_code,
+        )
+        self.cause = cause
+        self.code = cause.code
+
+    def as_json(self) -> dict[str, Any]:
+        """The cause's details with this summary message."""
+        data = self.cause.as_json()
+        data["message"] = self.message
+        return data
+
+
+def _where(environment: str | None, files: dict[str, str]) -> str:
+    if environment is None:
+        return ""
+    if environment in files:
+        return f"{environment} ({files[environment]}): "
+    return f"{environment}: "
+
+
+def _store(
+    made: list[tuple[Source, LinkedEnvironment]],
+    workstation: state_mod.Workstation,
+    result: LinkResult,
+) -> None:
+    """Record the links and their tokens, under the state lock, in one go."""
+    missing = [link.code for _, link in made if not link.token]
+    if missing:
+        raise AgentError(
+            f"The server gave no token for {', '.join(missing)}; nothing was stored. Ask the "
+            "administrator to check the server."
+        )
+    with state_mod.locked() as loaded:
+        state = loaded.state
+        # The identity the servers now know this workstation by (made on first link).
+        state.workstation = workstation
+        vault = TokenVault(state)
+        store = vault.choose()
+        fresh: list[LinkedEnv] = []
+        for source, link in made:
+            fresh.append(
+                LinkedEnv(
+                    code=link.code,
+                    name=link.name,
+                    kind=link.kind,
+                    update=link.update,
+                    login=link.login,
+                    display_name=link.display_name,
+                    api_url=link.api_url or source.settings.environment.api_url,
+                    main_site_url=link.main_site_url,
+                    token_store=store,
+                    linked_at=now_iso(),
+                    last_check=now_iso(),
+                    last_state="ok",
+                )
+            )
+            if link.code in state.environments or link.replaced_previous:
+                result.replaced.append(link.code)
+        used = vault.put_many(
+            [(env, link.token or "") for env, (_, link) in zip(fresh, made, strict=True)], store
+        )
+        # The old tokens of replaced links are dead on the server; drop them unless the
+        # new token went to the very same place (then it was overwritten already).
+        stale = []
+        for env in fresh:
+            env.token_store = used[env.code]
+            old = state.environments.get(env.code)
+            if old is not None and (token_key(old), old.token_store) != (
+                token_key(env),
+                env.token_store,
+            ):
+                stale.append(old)
+            state.environments[env.code] = env
+        vault.delete_many(stale)
+        result.linked.extend(fresh)
+        result.notes.extend(vault.warnings)

@@ -1,0 +1,233 @@
+"""Shared plumbing of ``koppel-admin``: settings, the one unit of work per command, the
+shared options, and how refusals become one line on stderr and a distinct exit code."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.functions import Function, parse_function
+
+if TYPE_CHECKING:
+    from koppel.server.config import ServerSettings
+    from koppel.server.domain.administration import Admin
+    from koppel.server.services import Services
+
+# Exit codes (documented in `koppel-admin --help`).
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+EXIT_NOT_FOUND = 4
+EXIT_REFUSED = 5
+
+_NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
+
+FUNCTION_HELP = (
+    "Function to grant; repeat for several. A full path or its last segment: "
+    '"General/Output/My files", "General/User/Communication Center/Save settings", '
+    '"General/User/Communication Center/Save installation", '
+    '"General/Management/App connector" (e.g. --function "Save settings").'
+)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead.")
+]
+
+
+def exit_code_of(code: ErrorCode) -> int:
+    """The exit code for a domain refusal: 4 when something is not there, else 5."""
+    return EXIT_NOT_FOUND if code in _NOT_FOUND else EXIT_REFUSED
+
+
+class Refusal(Exception):
+    """A refusal decided by the CLI itself (before or around the domain)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_REFUSED, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.code = code or (
+            ErrorCode.VALIDATION_ERROR.value if exit_code != EXIT_NOT_FOUND else "not_found"
+        )
+
+
+@dataclass
+class State:
+    """What the global options decided, shared by every command of one invocation."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    actor_name: str | None = None
+    _settings: ServerSettings | None = None
+    _services: Services | None = None
+
+    @property
+    def actor(self) -> str:
+        """The audit actor: ``cli:<--actor or KOPPEL_ACTOR or the OS user>``."""
+        name = (self.actor_name or "").strip()
+        if not name:
+            try:
+                name = getpass.getuser()
+            except (OSError, KeyError):
+                name = "unknown"
+        return name if name.startswith("cli:") else f"cli:{name}"
+
+    def settings(self) -> ServerSettings:
+        """KOPPEL_* environment variables, overridden by the global options."""
+        if self._settings is None:
+            from pydantic import ValidationError
+
+            from koppel.server.config import ServerSettings
+
+            try:
+                self._settings = ServerSettings(**self.overrides)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise Refusal(f"invalid configuration: {problems}", EXIT_USAGE) from exc
+        return self._settings
+
+    def services(self, migrate: bool | None = None) -> Services:
+        """The database and policy (migrating the database first when configured)."""
+        if self._services is None:
+            from koppel.server.services import Services
+
+            settings = self.settings()
+            svc = Services.create(settings, migrate=migrate)
+            if migrate is None and not settings.auto_migrate and svc.database.needs_upgrade():
+                raise Refusal(
+                    "the database lacks migrations of this release; apply them with "
+                    "`koppel-admin db upgrade` (or set KOPPEL_AUTO_MIGRATE=true).",
+                    EXIT_REFUSED,
+                )
+            self._services = svc
+        return self._services
+
+
+def state_of(ctx: typer.Context) -> State:
+    """The invocation's state, set up by the app callback."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def _print_error(message: str, code: str, environment: str | None, json_mode: bool) -> None:
+    if json_mode:
+        body = {"error": {"code": code, "message": message, "environment": environment}}
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+    typer.echo(f"error: {message}", err=True)
+
+
+@contextmanager
+def reporting(json_mode: bool = False) -> Iterator[None]:
+    """Turn refusals and failures into one line on stderr and a distinct exit code."""
+    from koppel.server.domain.errors import DomainError
+
+    try:
+        yield
+    except DomainError as exc:
+        _print_error(exc.message, exc.code.value, exc.environment, json_mode)
+        raise typer.Exit(exit_code_of(exc.code)) from None
+    except Refusal as exc:
+        _print_error(exc.message, exc.code, None, json_mode)
+        raise typer.Exit(exc.exit_code) from None
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted; nothing was changed.", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("KOPPEL_DEBUG"):
+            traceback.print_exc()
+        message = f"unexpected failure ({type(exc).__name__}): {exc}".splitlines()[0]
+        _print_error(
+            message + " (set KOPPEL_DEBUG=1 for the traceback)",
+            ErrorCode.INTERNAL_ERROR.value,
+            None,
+            json_mode,
+        )
+        raise typer.Exit(EXIT_UNEXPECTED) from None
+
+
+@contextmanager
+def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]:
+    """One transaction for the whole command: it commits when the block ends, and a
+    refusal anywhere in it leaves the database as it was."""
+    from koppel.server.domain.administration import Admin
+
+    state = state_of(ctx)
+    with reporting(json_mode):
+        svc = state.services()
+        with svc.transaction() as repo:
+            yield Admin(repo, svc.policy, state.actor)
+
+
+def parse_functions(values: list[str] | None) -> list[Function]:
+    """``--function`` values as function paths, or a usage error naming the choices."""
+    if not values:
+        raise typer.BadParameter("give at least one --function", param_hint="--function")
+    found: list[Function] = []
+    for value in values:
+        try:
+            function = parse_function(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--function") from None
+        if function not in found:
+            found.append(function)
+    return found
+
+
+def split_logins(values: list[str] | None) -> list[str]:
+    """Logins from repeated options, also accepting comma-separated lists."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def read_password(stdin: bool, given: str | None) -> str:
+    """The password from stdin, the option, or a hidden prompt typed twice."""
+    if stdin and given is not None:
+        raise typer.BadParameter("give either --password-stdin or --password, not both")
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise Refusal("no password on standard input", EXIT_USAGE)
+        return password
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        value = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return str(value)
+    raise Refusal(
+        "no password given and no terminal to ask on; pipe it with --password-stdin "
+        "(or give --password).",
+        EXIT_USAGE,
+    )
+
+
+def data_dir_option_help() -> str:
+    """Help of --data-dir."""
+    return "Folder of the embedded database and blobs [env KOPPEL_DATA_DIR]."
+
+
+def path_or_stdin(path: Path) -> str:
+    """The text of a file, or of standard input for ``-``."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise Refusal(f"cannot read {path}: {exc.strerror}", EXIT_NOT_FOUND) from exc
