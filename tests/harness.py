@@ -80,8 +80,14 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "koppel-server"), "--port", str(self.port), "--log-level", "warning",
-                 *extra],
+                [
+                    str(BIN / "koppel-server"),
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                    *extra,
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -155,13 +161,28 @@ class Workstation:
         return result
 
     def save_settings(
-        self, server: Server, env: str, login: str, *, bundle: bool = False,
+        self,
+        server: Server,
+        env: str,
+        login: str,
+        *,
+        bundle: bool = False,
         password: str = DEMO_PASSWORD,
     ) -> Path:
-        """"Save settings" through the agent; returns the file written."""
+        """ "Save settings" through the agent; returns the file written."""
         target = self.home / f"{env}{'-bundle' if bundle else ''}-{uuid.uuid4().hex[:6]}.koppel"
-        args = ["settings", "download", "--server", server.url, "--env", env, "--login", login,
-                "-o", str(target)]
+        args = [
+            "settings",
+            "download",
+            "--server",
+            server.url,
+            "--env",
+            env,
+            "--login",
+            login,
+            "-o",
+            str(target),
+        ]
         if bundle:
             args.append("--bundle")
         env_vars = dict(self.env, KOPPEL_PASSWORD=password)

@@ -347,3 +347,22 @@ def test_the_server_database_holds_no_plain_enrollment_codes(
     with sqlite3.connect(demo_server.data_dir / "koppel.sqlite3") as db:
         hashes = [row[0] for row in db.execute("select secret_hash from enrollments")]
     assert secret not in hashes and all(len(h) == 64 for h in hashes)
+
+
+def test_an_expired_token_is_refused_as_revoked(tmp_path: Path, workstation: Ws) -> None:
+    from harness import make_server
+
+    srv = make_server(tmp_path)
+    srv.env["KOPPEL_TOKEN_LIFETIME_DAYS"] = "0.00003"  # about 2.6 s
+    srv.start("--demo")
+    try:
+        ws = workstation()
+        ws.ok("link", str(ws.save_settings(srv, "F10001", "anna")))
+        import time
+
+        time.sleep(3)
+        result = ws.koppel("info", "F10001")
+        assert result.returncode == TOKEN_REVOKED
+        assert "expired" in result.stderr
+    finally:
+        srv.stop()

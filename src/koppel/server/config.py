@@ -40,7 +40,7 @@ class ServerSettings(BaseSettings):
     enrollment_ttl_minutes: float = Field(
         default=15, gt=0, le=24 * 60, description="How long a saved settings file can link."
     )
-    token_lifetime_days: int = Field(
+    token_lifetime_days: float = Field(
         default=365, ge=0, description="How long a user token lives; 0 means no expiry."
     )
     auto_migrate: bool = Field(default=True, description="Apply database migrations at start-up.")
