@@ -76,7 +76,9 @@ def main() -> None:
     log = (base / "server.log").open("wb")
     server = subprocess.Popen(
         [str(BIN / "koppel-server"), "--log-level", "info"],
-        env=server_env, stdout=log, stderr=subprocess.STDOUT,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(300):
@@ -87,32 +89,65 @@ def main() -> None:
                 time.sleep(0.1)
         print(f"setting up a firm and {n} client environments…", flush=True)
         start = time.perf_counter()
-        _timed(admin + ["accounts", "create", "anna", "--name", "Anna",
-                        "--password", "bench-password"], server_env, base)
-        _timed(admin + ["env", "create", "F10001", "--name", "Firm", "--kind", "firm"],
-               server_env, base)
-        _timed(admin + ["users", "add", "F10001", "anna"], server_env, base)
-        _timed(admin + ["setup", "firm", "F10001"], server_env, base)
+        _timed(
+            [
+                *admin,
+                "accounts",
+                "create",
+                "anna",
+                "--name",
+                "Anna",
+                "--password",
+                "bench-password",
+            ],
+            server_env,
+            base,
+        )
+        _timed(
+            [*admin, "env", "create", "F10001", "--name", "Firm", "--kind", "firm"],
+            server_env,
+            base,
+        )
+        _timed([*admin, "users", "add", "F10001", "anna"], server_env, base)
+        _timed([*admin, "setup", "firm", "F10001"], server_env, base)
         csv = base / "clients.csv"
         codes = [f"C{30000 + i}" for i in range(n)]
         csv.write_text("code,name,kind\n" + "".join(f"{c},Client {c},client\n" for c in codes))
-        _timed(admin + ["env", "import", str(csv), "--firm", "F10001"], server_env, base)
-        _timed(admin + ["setup", "client", *codes, "--firm", "F10001", "--user", "anna"],
-               server_env, base)
+        _timed([*admin, "env", "import", str(csv), "--firm", "F10001"], server_env, base)
+        _timed(
+            [*admin, "setup", "client", *codes, "--firm", "F10001", "--user", "anna"],
+            server_env,
+            base,
+        )
         setup_s = time.perf_counter() - start
-        bundle_s = _timed(koppel + ["settings", "download", "--server", url, "--env", "F10001",
-                                    "--login", "anna", "--bundle", "-o", "bundle.koppel"],
-                          agent_env, home)
+        bundle_s = _timed(
+            [
+                *koppel,
+                "settings",
+                "download",
+                "--server",
+                url,
+                "--env",
+                "F10001",
+                "--login",
+                "anna",
+                "--bundle",
+                "-o",
+                "bundle.koppel",
+            ],
+            agent_env,
+            home,
+        )
 
-        reference = _best_of(5, koppel + ["--version"], agent_env, home)
-        link_s = _timed(koppel + ["link", "bundle.koppel"], agent_env, home)
-        envs_s = _best_of(5, koppel + ["envs"], agent_env, home)
-        envs_json_s = _best_of(3, koppel + ["envs", "--json"], agent_env, home)
+        reference = _best_of(5, [*koppel, "--version"], agent_env, home)
+        link_s = _timed([*koppel, "link", "bundle.koppel"], agent_env, home)
+        envs_s = _best_of(5, [*koppel, "envs"], agent_env, home)
+        envs_json_s = _best_of(3, [*koppel, "envs", "--json"], agent_env, home)
         before = (base / "server.log").read_text().count("POST /api/v1/status")
-        doctor_s = _timed(koppel + ["doctor"], agent_env, home)
+        doctor_s = _timed([*koppel, "doctor"], agent_env, home)
         time.sleep(0.2)
         status_calls = (base / "server.log").read_text().count("POST /api/v1/status") - before
-        check_s = _best_of(3, admin + ["check", "--all"], server_env, base)
+        check_s = _best_of(3, [*admin, "check", "--all"], server_env, base)
     finally:
         server.terminate()
         server.wait(10)
@@ -120,24 +155,30 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
     rows = [
-        ("link 1 bundle of %d" % n, link_s, 10.0),
+        (f"link 1 bundle of {n}", link_s, 10.0),
         ("koppel envs (table)", envs_s, 0.5),
         ("koppel envs --json", envs_json_s, 0.5),
         ("koppel doctor", doctor_s, 10.0),
         ("koppel-admin check --all", check_s, 5.0),
     ]
-    print(f"\nset-up of {n} environments (untimed target): {setup_s:.1f} s; "
-          f"bundle download: {bundle_s:.2f} s")
+    print(
+        f"\nset-up of {n} environments (untimed target): {setup_s:.1f} s; "
+        f"bundle download: {bundle_s:.2f} s"
+    )
     print(f"reference: `koppel --version` start-up = {reference * 1000:.0f} ms\n")
     print(f"{'measure':<28}{'seconds':>9}{'target':>8}{'x ref':>8}  verdict")
     failed = False
     for name, seconds, target in rows:
         ok = seconds < target
         failed |= not ok
-        print(f"{name:<28}{seconds:>9.3f}{target:>8.1f}{seconds / reference:>8.1f}  "
-              f"{'ok' if ok else 'MISSED'}")
-    print(f"\ndoctor made {status_calls} status request(s) for {n + 1} environments "
-          "(one connection per server, not per environment)")
+        print(
+            f"{name:<28}{seconds:>9.3f}{target:>8.1f}{seconds / reference:>8.1f}  "
+            f"{'ok' if ok else 'MISSED'}"
+        )
+    print(
+        f"\ndoctor made {status_calls} status request(s) for {n + 1} environments "
+        "(one connection per server, not per environment)"
+    )
     failed |= status_calls != 1
     sys.exit(1 if failed else 0)
 

@@ -214,7 +214,7 @@ def test_revocation_reaches_the_next_command(demo_server: Server, workstation: W
     srv, ws = demo_server, workstation("laptop")
     ws.ok("link", str(ws.save_settings(srv, "C20001", "anna")))
     ws.ok("link", str(ws.save_settings(srv, "C20002", "anna")))
-    listed = srv.ok("tokens", "list", "C20001", "--json").json()
+    listed = srv.ok("tokens", "list", "C20001", "--json").json()["tokens"]
     assert len(listed) == 1
     srv.ok("tokens", "revoke", "C20001", "--user", "anna")
 
@@ -231,7 +231,7 @@ def test_revocation_reaches_the_next_command(demo_server: Server, workstation: W
     assert "koppel link" in states["C20001"]["fix"]
     assert states["C20002"]["state"] == "ok"
 
-    audit = srv.ok("audit", "--env", "C20001", "--json").json()
+    audit = srv.ok("audit", "--env", "C20001", "--json").json()["entries"]
     assert any(entry["action"] == "token.revoke" for entry in audit)
 
 
@@ -243,7 +243,7 @@ def test_relinking_replaces_the_token(demo_server: Server, workstation: Ws) -> N
     assert relinked["replaced"] == ["C20001"]
     new = tokens_of(ws)["C20001"]
     assert new != old
-    active = srv.ok("tokens", "list", "C20001", "--json").json()
+    active = srv.ok("tokens", "list", "C20001", "--json").json()["tokens"]
     assert len(active) == 1
     answer = httpx.get(
         f"{srv.url}/api/v1/environments/C20001/me",
@@ -260,7 +260,7 @@ def test_two_workstations_of_one_user(demo_server: Server, workstation: Ws) -> N
     laptop, desktop = workstation("laptop"), workstation("desktop")
     laptop.ok("link", str(laptop.save_settings(srv, "C20001", "anna")))
     desktop.ok("link", str(desktop.save_settings(srv, "C20001", "anna")))
-    tokens = srv.ok("tokens", "list", "C20001", "--json").json()
+    tokens = srv.ok("tokens", "list", "C20001", "--json").json()["tokens"]
     assert len(tokens) == 2
     srv.ok("tokens", "revoke", "C20001", "--workstation", "laptop")
     assert laptop.koppel("info", "C20001").returncode == TOKEN_REVOKED

@@ -26,9 +26,7 @@ def test_openapi_describes_every_agent_route(server: Server) -> None:
             refusal = operation["responses"]["403"]["content"]["application/json"]["schema"]
             assert refusal["$ref"].endswith("/ErrorBody")
     codes = spec["components"]["schemas"]["ErrorCode"]["enum"]
-    assert {"connector_blocked", "update_mismatch", "token_revoked", "not_authorized"} <= set(
-        codes
-    )
+    assert {"connector_blocked", "update_mismatch", "token_revoked", "not_authorized"} <= set(codes)
 
 
 def test_every_failure_is_an_error_body(server: Server) -> None:

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[postgres.Cluster]:
     if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH; .ci/run installs them")
+        pytest.fail(
+            "PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH; .ci/run installs them"
+        )
     running = postgres.start_cluster()
     try:
         yield running
@@ -64,6 +66,6 @@ def test_an_enrollment_code_links_once_under_concurrency(
     with ThreadPoolExecutor(len(stations)) as pool:
         results = list(pool.map(lambda w: w.koppel("link", str(w.home / "c.koppel")), stations))
     assert sorted(r.returncode for r in results) == [0, 8, 8, 8], [r.output for r in results]
-    tokens = pg_server.ok("tokens", "list", "C20001", "--json").json()
+    tokens = pg_server.ok("tokens", "list", "C20001", "--json").json()["tokens"]
     assert len(tokens) == 1
     assert json.loads(settings.read_text())["environment"]["code"] == "C20001"

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.adapters.db.database import Database
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.packages import AgentPackages
 from koppel.server.config import ServerSettings
+from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.policy import Policy
 
 
@@ -21,6 +23,7 @@ class Services:
     database: Database
     policy: Policy
     packages: AgentPackages
+    blobs: BlobStore
 
     @classmethod
     def create(cls, settings: ServerSettings, migrate: bool | None = None) -> Services:
@@ -34,6 +37,7 @@ class Services:
             database,
             settings.policy(),
             AgentPackages(settings.resolved_packages_dir),
+            LocalBlobStore(settings.data_dir / "blobs"),
         )
 
     @contextmanager

@@ -36,11 +36,14 @@ EXIT_REFUSED = 5
 _NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
 
 FUNCTION_HELP = (
-    "Function to grant; repeat for several. A full path or its last segment: "
-    '"General/Output/My files", "General/User/Communication Center/Save settings", '
-    '"General/User/Communication Center/Save installation", '
-    '"General/Management/App connector" (e.g. --function "Save settings").'
+    'Function: a full path or its last segment, e.g. "Save settings"; repeat for several.'
 )
+FUNCTIONS_DOC = """\b
+Functions (a full path, or its last segment, in any case):
+  General/Output/My files
+  General/User/Communication Center/Save settings
+  General/User/Communication Center/Save installation
+  General/Management/App connector"""
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead.")
@@ -216,11 +219,6 @@ def read_password(stdin: bool, given: str | None) -> str:
         "(or give --password).",
         EXIT_USAGE,
     )
-
-
-def data_dir_option_help() -> str:
-    """Help of --data-dir."""
-    return "Folder of the embedded database and blobs [env KOPPEL_DATA_DIR]."
 
 
 def path_or_stdin(path: Path) -> str:

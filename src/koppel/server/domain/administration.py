@@ -183,7 +183,8 @@ class Admin:
             current = self.repo.environment_by_id(env.firm_id)
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                f"{env.code} is managed by {current.code if current else '?'}, not {firm_env.code}.",
+                f"{env.code} is managed by {current.code if current else '?'}, "
+                f"not {firm_env.code}.",
                 environment=env.code,
             )
         env.firm_id = firm_env.id

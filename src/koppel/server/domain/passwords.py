@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()
-# Verifying against this keeps a failed login for an unknown account as slow as a real one.
-_DUMMY_HASH = _HASHER.hash("koppel-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verifying against this keeps a failed login for an unknown account as slow as a real
+    # one. Computed on first use, not at import (every CLI start would pay ~0.1 s for it).
+    return _HASHER.hash("koppel-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -18,6 +25,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; spends the same time when there is no account."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _HASHER.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False

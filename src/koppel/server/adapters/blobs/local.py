@@ -1,0 +1,88 @@
+"""Blobs as files under one folder: partial blobs in ``partial/``, committed in ``blobs/``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from koppel.server.domain.blobs import BlobNotFound
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
+_CHUNK = 1024 * 1024
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "posix":
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class LocalBlobStore:
+    """A ``BlobStore`` in a local folder (the embedded default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "partial").mkdir(parents=True, exist_ok=True)
+        (root / "blobs").mkdir(parents=True, exist_ok=True)
+
+    def _path(self, area: str, key: str) -> Path:
+        if not _KEY.match(key) or ".." in key:
+            raise ValueError(f"unsafe blob key {key!r}")
+        return self.root / area / key
+
+    def append(self, partial_key: str, chunks: Iterable[bytes]) -> int:
+        path = self._path("partial", partial_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())  # an acknowledged offset must survive a crash
+            return out.tell()
+
+    def partial_size(self, partial_key: str) -> int:
+        path = self._path("partial", partial_key)
+        return path.stat().st_size if path.exists() else 0
+
+    def discard_partial(self, partial_key: str) -> None:
+        self._path("partial", partial_key).unlink(missing_ok=True)
+
+    def commit(self, partial_key: str, key: str) -> None:
+        source = self._path("partial", partial_key)
+        if not source.exists():
+            raise BlobNotFound(partial_key)
+        target = self._path("blobs", key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self._path("blobs", key)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+        with handle:
+            handle.seek(start)
+            remaining = None if end is None else max(0, end - start)
+            while remaining is None or remaining > 0:
+                chunk = handle.read(_CHUNK if remaining is None else min(_CHUNK, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path("blobs", key).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+
+    def delete(self, key: str) -> None:
+        self._path("blobs", key).unlink(missing_ok=True)

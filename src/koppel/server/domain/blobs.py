@@ -1,0 +1,46 @@
+"""What the domain needs from a file-content store (local folder now, S3 later).
+
+Contents are written under a *partial* key that grows by appends (resumable uploads)
+and become visible under their final key only by ``commit``: never half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+
+class BlobNotFound(KeyError):
+    """No blob (or partial blob) under that key."""
+
+
+class BlobStore(Protocol):
+    """Durable storage of file contents by key."""
+
+    def append(self, partial_key: str, chunks: Iterable[bytes]) -> int:
+        """Append to a partial blob (created when absent); return its new size."""
+        ...
+
+    def partial_size(self, partial_key: str) -> int:
+        """How many bytes a partial blob holds (0 when absent)."""
+        ...
+
+    def discard_partial(self, partial_key: str) -> None:
+        """Delete a partial blob; nothing when absent."""
+        ...
+
+    def commit(self, partial_key: str, key: str) -> None:
+        """Make a partial blob durable and visible under ``key`` in one step."""
+        ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes ``start`` up to (not including) ``end`` of a committed blob."""
+        ...
+
+    def size(self, key: str) -> int:
+        """The size of a committed blob; BlobNotFound when absent."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete a committed blob; nothing when absent."""
+        ...
