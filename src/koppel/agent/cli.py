@@ -13,6 +13,10 @@ from typing import Annotated
 
 import typer
 
+from koppel.agent.commands import edit as edit_command
+from koppel.agent.commands import files as files_command
+from koppel.agent.commands import items as items_command
+from koppel.agent.commands import submit as submit_command
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import EPILOG, ExitCode
 from koppel.agent.output import error, note, print_json, print_table
@@ -321,6 +325,17 @@ def installation_download(
         else:
             typer.echo(str(target))
             note(f"Install it with: pip install {target}")
+
+
+# Commands in modules of their own (koppel/agent/commands/): one line each.
+app.command("items")(items_command.items)
+app.command("open")(items_command.open_)
+app.command("edit")(edit_command.edit)
+app.command("submit")(submit_command.submit)
+app.add_typer(submit_command.queue_app, name="queue")
+app.add_typer(files_command.files_app, name="files")
+app.add_typer(files_command.analyses_app, name="analyses")
+app.command("watch")(files_command.watch)
 
 
 def main() -> None:

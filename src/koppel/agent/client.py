@@ -7,8 +7,10 @@ User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failur
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -133,6 +135,49 @@ class AgentClient:
         except httpx.TransportError as exc:
             raise ServerUnreachable(self.base_url, _reason(exc)) from exc
         return target
+
+    # -- generic access (the dossier, uploads and files modules build on these) -------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        content: Iterable[bytes] | bytes | None = None,
+    ) -> httpx.Response:
+        """Any bearer-authenticated request; ApiError on a refusal, ServerUnreachable.
+
+        ``content`` may be an iterable of bytes: it is streamed, never joined in memory.
+        """
+        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+        try:
+            response = self._http.request(
+                method, path, json=json, headers=sent, params=params, content=content
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from exc
+        if response.status_code >= 400:
+            raise self._api_error(response)
+        return response
+
+    @contextlib.contextmanager
+    def stream(
+        self, path: str, *, token: str, headers: dict[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A streamed bearer-authenticated GET (the body is not read); ApiError on a
+        refusal (304 is not one), ServerUnreachable when the server cannot be reached."""
+        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+        try:
+            with self._http.stream("GET", path, headers=sent) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._api_error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from exc
 
     # -- plumbing -----------------------------------------------------------------------------
 

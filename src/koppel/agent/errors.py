@@ -29,6 +29,8 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "not_a_firm": ExitCode.REFUSED,
     "token_wrong_environment": ExitCode.REFUSED,
     "installation_unavailable": ExitCode.REFUSED,
+    "not_editable": ExitCode.REFUSED,
+    "version_conflict": ExitCode.REFUSED,
     "enrollment_unknown": ExitCode.INVALID_SETTINGS,
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,

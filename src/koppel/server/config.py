@@ -48,6 +48,18 @@ class ServerSettings(BaseSettings):
         default=None,
         description="Folder of agent wheels per update; default: <data_dir>/packages.",
     )
+    max_upload_mb: float = Field(
+        default=75, gt=0, description="The largest file one upload may carry, in MB (MiB)."
+    )
+    upload_expiry_hours: float = Field(
+        default=24, gt=0, description="How long an unfinished or unclaimed upload is kept."
+    )
+    workers: int = Field(
+        default=1,
+        ge=0,
+        le=32,
+        description="Job worker threads of this process (analyses); 0 runs no jobs here.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from koppel.server.demo_dossier import create_demo_dossier
 from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import Kind
 from koppel.server.domain.setup import setup_client, setup_firm
@@ -43,6 +44,7 @@ def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
         for code, name in CLIENTS:
             admin.create_environment(code, name, Kind.CLIENT, has_portal=False, firm=FIRM[0])
             setup_client(admin, code, FIRM[0], [login for login, _ in EMPLOYEES])
+        create_demo_dossier(repo, admin, (FIRM, *CLIENTS))
     return DemoPractice(
         FIRM[0], tuple(c for c, _ in CLIENTS), tuple(login for login, _ in EMPLOYEES), PASSWORD
     )

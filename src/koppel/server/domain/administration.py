@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
 from koppel.protocol.updates import Update
-from koppel.server.domain import lookups, names
+from koppel.server.domain import events, lookups, names
 from koppel.server.domain.audit import record
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.events import EventRepository
 from koppel.server.domain.model import (
     Account,
     Authorization,
@@ -44,9 +46,19 @@ class Admin:
     repo: Repository
     policy: Policy
     actor: str
+    # Where agents' events go (revocations, conversions, blocked connectors); None: nowhere.
+    events: EventRepository | None = None
 
     def _audit(self, action: str, environment: str | None = None, **detail: object) -> None:
         record(self.repo, self.policy, self.actor, action, environment, **detail)
+
+    def _event(
+        self, environment_id: int, kind: str, membership_id: int | None = None, **payload: Any
+    ) -> None:
+        if self.events is not None:
+            events.record(
+                self.events, self.policy.clock(), environment_id, kind, membership_id, **payload
+            )
 
     # --- accounts
     def create_account(self, login: str, display_name: str, password: str) -> Outcome:
@@ -209,6 +221,13 @@ class Admin:
         env.update = str(target)
         self.repo.save_environment(env)
         self._audit("environment.convert", env.code, **{"from": str(current), "to": str(target)})
+        self._event(
+            env.id,
+            events.ENVIRONMENT_CONVERTED,
+            environment=env.code,
+            from_update=str(current),
+            to_update=str(target),
+        )
         return Outcome(True, f"{env.code} converted from update {current} to {target}")
 
     # --- users, portal access, authorizations
@@ -331,6 +350,10 @@ class Admin:
         self._audit(
             "connector." + ("block" if blocked else "unblock"), env.code, connector=str(connector)
         )
+        if blocked:
+            self._event(
+                env.id, events.CONNECTOR_BLOCKED, environment=env.code, connector=str(connector)
+            )
         return Outcome(True, f"connector {connector} of {env.code} is now {word}")
 
     # --- tokens
@@ -379,6 +402,16 @@ class Admin:
             tokens=[v.token.public_id for v in views],
             logins=sorted({v.account.login for v in views}),
         )
+        for view in views:
+            self._event(
+                env.id,
+                events.TOKEN_REVOKED,
+                view.membership.id,
+                environment=env.code,
+                token=view.token.public_id,
+                workstation_id=view.token.workstation_id,
+                workstation_name=view.token.workstation_name,
+            )
         return Outcome(True, f"{count} token(s) revoked in {env.code}")
 
     # --- helpers

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from koppel._version import __version__
-from koppel.server.adapters.http import agent_routes
+from koppel.server.adapters.http import (
+    agent_routes,
+    dossier_routes,
+    event_routes,
+    files_routes,
+    tus_routes,
+)
+from koppel.server.adapters.http.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
@@ -19,10 +26,16 @@ def create_app(svc: Services | None = None) -> FastAPI:
         version=__version__,
         description="The agent API of Koppel. Errors are `ErrorBody` objects with a stable "
         "`code`; every agent request states its update in the `Koppel-Update` header.",
+        lifespan=lifespan,
     )
     app.state.services = svc
     install_handlers(app)
     app.include_router(agent_routes.router)
+    app.include_router(tus_routes.router)
+    app.add_middleware(tus_routes.TusHeaders)
+    app.include_router(dossier_routes.router)
+    app.include_router(files_routes.router)
+    app.include_router(event_routes.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

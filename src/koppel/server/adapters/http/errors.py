@@ -33,6 +33,16 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UPDATE_UNSUPPORTED: 409,
     ErrorCode.ENROLLMENT_EXPIRED: 410,
     ErrorCode.INSTALLATION_UNAVAILABLE: 503,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.CHECKSUM_MISMATCH: 460,  # tus checksum extension
+    ErrorCode.UPLOAD_EXPIRED: 410,
+    ErrorCode.OFFSET_MISMATCH: 409,
+    ErrorCode.UNSAFE_NAME: 400,
+    ErrorCode.EMPTY_FILE: 400,
+    ErrorCode.VERSION_CONFLICT: 412,
+    ErrorCode.NOT_EDITABLE: 403,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

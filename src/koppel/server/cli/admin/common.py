@@ -50,6 +50,11 @@ JsonOption = Annotated[
 ]
 
 
+def env_code(text: str) -> str:
+    """An environment code as stored and shown: trimmed, upper case."""
+    return text.strip().upper()
+
+
 def exit_code_of(code: ErrorCode) -> int:
     """The exit code for a domain refusal: 4 when something is not there, else 5."""
     return EXIT_NOT_FOUND if code in _NOT_FOUND else EXIT_REFUSED
@@ -171,13 +176,14 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
 def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]:
     """One transaction for the whole command: it commits when the block ends, and a
     refusal anywhere in it leaves the database as it was."""
+    from koppel.server.adapters.db.events_repository import SqlEventRepository
     from koppel.server.domain.administration import Admin
 
     state = state_of(ctx)
     with reporting(json_mode):
         svc = state.services()
         with svc.transaction() as repo:
-            yield Admin(repo, svc.policy, state.actor)
+            yield Admin(repo, svc.policy, state.actor, SqlEventRepository(repo.c))
 
 
 def parse_functions(values: list[str] | None) -> list[Function]:

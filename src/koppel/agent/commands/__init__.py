@@ -1,0 +1,1 @@
+"""Commands of the ``koppel`` CLI, one module per command (registered in ``cli.py``)."""

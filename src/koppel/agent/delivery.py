@@ -1,0 +1,124 @@
+"""Delivering My files to this workstation: into the downloads folder, verified, once.
+
+Files go to ``~/Downloads/Koppel/<environment name>/`` (``KOPPEL_DOWNLOADS_DIR`` replaces
+``~/Downloads/Koppel``). The agent remembers, per server, which files it placed and the
+last event it handled (``watch.json`` in its data folder), so that a file is never
+placed twice, even when marking it delivered on the server failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from koppel.agent import files_api, notify, paths
+from koppel.agent.atomic import atomic_write_bytes
+from koppel.agent.client import AgentClient
+from koppel.agent.errors import AgentError
+from koppel.protocol.files import OutputFileOut
+
+DOWNLOADS_ENV = "KOPPEL_DOWNLOADS_DIR"
+# How many delivered file ids are remembered per server (the newest).
+_REMEMBERED = 5000
+
+Log = Callable[[str], None]
+
+
+def downloads_root() -> Path:
+    """Where delivered files go: ``$KOPPEL_DOWNLOADS_DIR`` or ``~/Downloads/Koppel``."""
+    override = os.environ.get(DOWNLOADS_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / "Downloads" / "Koppel"
+
+
+def folder_for(environment_name: str, environment_code: str) -> Path:
+    """The download folder of one environment."""
+    return downloads_root() / files_api.safe_name(environment_name, environment_code)
+
+
+class Ledger:
+    """Per server: the last handled event id and the files placed here (``watch.json``)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.data_dir() / "watch.json"
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {"servers": {}}
+        if self.path.exists():
+            try:
+                loaded = json.loads(self.path.read_text())
+                if isinstance(loaded, dict) and isinstance(loaded.get("servers"), dict):
+                    self._data = loaded
+            except (OSError, ValueError):
+                pass  # a damaged ledger only costs a re-check with the server
+
+    def _server(self, server: str) -> dict[str, Any]:
+        entry: dict[str, Any] = self._data["servers"].setdefault(
+            server, {"cursor": None, "delivered": []}
+        )
+        return entry
+
+    def cursor(self, server: str) -> int | None:
+        """The last event handled from ``server`` (None: never followed)."""
+        with self._lock:
+            value = self._server(server).get("cursor")
+            return int(value) if value is not None else None
+
+    def set_cursor(self, server: str, event_id: int) -> None:
+        """Remember the last event handled."""
+        with self._lock:
+            entry = self._server(server)
+            if entry.get("cursor") is None or event_id > int(entry["cursor"]):
+                entry["cursor"] = event_id
+                self._save()
+
+    def placed(self, server: str, file_id: int) -> bool:
+        """Whether this workstation already has the file."""
+        with self._lock:
+            return file_id in self._server(server)["delivered"]
+
+    def add_placed(self, server: str, file_id: int) -> None:
+        """Remember that the file is here (before telling the server)."""
+        with self._lock:
+            delivered: list[int] = self._server(server)["delivered"]
+            if file_id not in delivered:
+                delivered.append(file_id)
+                del delivered[:-_REMEMBERED]
+                self._save()
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write_bytes(self.path, json.dumps(self._data).encode())
+
+
+def deliver(
+    client: AgentClient,
+    ledger: Ledger,
+    environment_code: str,
+    environment_name: str,
+    token: str,
+    file: OutputFileOut,
+    log: Log,
+) -> Path | None:
+    """Place one ready file here (verified), notify, and mark it delivered on the server.
+    None when it was already here."""
+    server = client.base_url
+    target: Path | None = None
+    if not ledger.placed(server, file.id):
+        folder = folder_for(environment_name, environment_code)
+        target = files_api.download(client, environment_code, token, file, folder)
+        ledger.add_placed(server, file.id)
+        log(f"{environment_code}: received {file.name} -> {target}")
+        notify.file_arrived(
+            f"Koppel: {environment_name}", f"{target.name} arrived; click to open it", target, log
+        )
+    try:
+        files_api.mark_delivered(client, environment_code, token, file.id)
+    except AgentError as exc:
+        # The ledger keeps it from being placed twice; the server hears next time.
+        log(f"{environment_code}: could not mark {file.name} delivered yet ({exc.message})")
+    return target

@@ -1,0 +1,332 @@
+"""``koppel watch``: receive My files as they become ready, on every linked environment.
+
+Per server ONE event session and ONE Server-Sent Events connection carry the events of
+all the environments linked there. On start and after every reconnect the watcher first
+asks, in one request per server, for ready files not yet delivered to this workstation,
+so nothing that became ready while it was away is missed; then it follows the stream
+from the last event it handled (``Last-Event-ID``). Reconnects back off exponentially
+(capped, with jitter). Threads block on their socket: an idle watcher uses no CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from koppel.agent import files_api, paths
+from koppel.agent.client import AgentClient
+from koppel.agent.delivery import Ledger, deliver
+from koppel.agent.errors import AgentError, ApiError
+from koppel.agent.sse import SseParser, events
+from koppel.agent.state import LinkedEnv
+from koppel.protocol.api import API_PREFIX, StatusQuery
+from koppel.protocol.events import HEARTBEAT_SECONDS, LAST_EVENT_ID_HEADER, EventOut
+from koppel.protocol.files import OutputFileOut
+
+BACKOFF_START = 1.0
+BACKOFF_CAP = 60.0
+QUEUE_INTERVAL = 60.0
+# The main thread looks at its followers this often (a wake-up costs nothing measurable).
+TICK = 5.0
+Log = Callable[[str], None]
+
+
+def log_line(message: str) -> None:
+    """One timestamped line on stdout, at once (the watcher's log)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"{stamp} {message}", flush=True)
+
+
+def backoff_delay(attempt: int, base: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**attempt``."""
+    ceiling: float = min(cap, base * 2.0 ** min(attempt, 16))
+    return ceiling / 2 + random.uniform(0.0, ceiling / 2)
+
+
+class Follower(threading.Thread):
+    """Follows one server: its session, its pending files, its event stream."""
+
+    def __init__(
+        self,
+        server: str,
+        envs: list[LinkedEnv],
+        tokens: dict[str, str],
+        workstation_id: str,
+        ledger: Ledger,
+        stop: threading.Event,
+        log: Log = log_line,
+    ) -> None:
+        super().__init__(name=f"watch {server}", daemon=True)
+        self.server = server
+        self.envs = {e.code: e for e in envs}
+        self.tokens = tokens
+        self.workstation_id = workstation_id
+        self.ledger = ledger
+        self.stop = stop
+        self.log = log
+        # Held while a file is being placed, so that stopping never leaves a part behind.
+        self.busy = threading.Lock()
+        self.sessions_opened = 0
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        attempt = 0
+        with AgentClient(self.server) as client:
+            while not self.stop.is_set() and self.envs:
+                try:
+                    retry_ms = self._follow_once(client)
+                    attempt = 0
+                    delay = retry_ms / 1000
+                except ApiError as exc:
+                    if exc.status and exc.status < 500:
+                        self.log(f"{self.server}: {exc.message} Not following this server.")
+                        return
+                    delay = backoff_delay(attempt)
+                    attempt += 1
+                    self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
+                except (AgentError, httpx.HTTPError, OSError, ValueError) as exc:
+                    delay = backoff_delay(attempt)
+                    attempt += 1
+                    reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc)
+                    self.log(
+                        f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s"
+                    )
+                if self.stop.wait(delay):
+                    return
+        if not self.envs:
+            self.log(f"{self.server}: no environment left to follow here")
+
+    def _queries(self) -> list[StatusQuery]:
+        return [StatusQuery(environment=c, token=self.tokens[c]) for c in sorted(self.envs)]
+
+    def _follow_once(self, client: AgentClient) -> int:
+        session = files_api.open_session(client, self._queries(), self.workstation_id)
+        self.sessions_opened += 1
+        for refused in session.refused:
+            self._drop(refused.environment, refused.message or refused.state)
+        if not self.envs:
+            return 0
+        start = self.ledger.cursor(self.server)
+        cursor = start if start is not None else session.last_event_id
+        self.log(f"{self.server}: following {len(self.envs)} environment(s) on one connection")
+        self._catch_up(client)
+        return self._stream(client, session.session, cursor)
+
+    def _catch_up(self, client: AgentClient) -> None:
+        """Deliver every ready file not yet delivered here (one request for all)."""
+        answer = files_api.pending(client, self._queries(), self.workstation_id)
+        for entry in answer.environments:
+            if entry.state != "ok":
+                self._drop(entry.environment, entry.message or entry.state)
+                continue
+            for file in entry.files:
+                if not self._deliver(client, entry.environment, file):
+                    return
+
+    def _stream(self, client: AgentClient, session: str, cursor: int) -> int:
+        headers = {"Accept": "text/event-stream", LAST_EVENT_ID_HEADER: str(cursor)}
+        # Three missed heartbeats mean the connection is dead.
+        timeout = httpx.Timeout(connect=10.0, read=HEARTBEAT_SECONDS * 3, write=30.0, pool=10.0)
+        parser = SseParser(str(cursor))
+        http = client._http  # the same connection pool, without a bearer token
+        with http.stream(
+            "GET", f"{API_PREFIX}/events/{session}", headers=headers, timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                from koppel.agent.client import error_from_response
+
+                raise error_from_response(response.status_code, response.content, self.server)
+            for event in events(response.iter_lines(), parser):
+                if self.stop.is_set():
+                    break
+                self._handle(client, event.event, event.data)
+                with contextlib.suppress(ValueError):
+                    self.ledger.set_cursor(self.server, int(event.last_event_id))
+        return parser.retry_ms or 3000
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _handle(self, client: AgentClient, kind: str, data: str) -> None:
+        try:
+            event = EventOut.model_validate(json.loads(data))
+        except ValueError:
+            self.log(f"{self.server}: ignored an event this agent does not understand")
+            return
+        code, payload = event.environment, event.payload
+        if code not in self.envs:
+            return  # an environment no longer followed
+        if kind == "file_ready":
+            file = OutputFileOut(
+                id=int(payload["file_id"]),
+                environment=code,
+                name=str(payload.get("name") or f"file-{payload['file_id']}"),
+                media_type="application/octet-stream",
+                size=payload.get("size"),
+                sha256=payload.get("sha256"),
+                state="ready",
+                source="job",
+                created=event.created,
+            )
+            self._deliver(client, code, file)
+        elif kind == "file_failed":
+            self.log(f"{code}: {payload.get('name')} could not be made: {payload.get('error')}")
+        elif kind == "token_revoked":
+            if payload.get("workstation_id") == self.workstation_id:
+                self._drop(
+                    code,
+                    f"access to {code} from this workstation was revoked by its administrator. "
+                    f"To link it again: save the settings for {code} and run `koppel link FILE`.",
+                )
+        elif kind == "environment_converted":
+            update, before = payload.get("to_update"), payload.get("from_update")
+            self._drop(
+                code,
+                f"{code} was converted from update {before} to {update}. Install "
+                f'the agent of update {update} ("Save installation" on its portal); your '
+                "links are kept.",
+            )
+        elif kind == "connector_blocked":
+            self.log(
+                f"{code}: the app connector {payload.get('connector')} of {code} was blocked "
+                "by its administrator; files cannot be received until it is opened again."
+            )
+        else:
+            self.log(f"{code}: event {kind}")
+
+    def _deliver(self, client: AgentClient, code: str, file: OutputFileOut) -> bool:
+        """Place a file unless stopping; False when stopping."""
+        env = self.envs.get(code)
+        if env is None:
+            return True
+        with self.busy:
+            if self.stop.is_set():
+                return False
+            try:
+                deliver(client, self.ledger, code, env.name, self.tokens[code], file, self.log)
+            except AgentError as exc:
+                self.log(f"{code}: could not receive {file.name}: {exc.message}")
+        return True
+
+    def _drop(self, code: str, message: str) -> None:
+        if self.envs.pop(code, None) is not None:
+            self.log(f"{code}: {message.rstrip('.')}. No longer following {code}.")
+
+
+@contextlib.contextmanager
+def _single_watcher() -> Iterator[None]:
+    """Refuse a second watcher of the same user: two would deliver files twice."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = paths.ensure_data_dir()
+    fd = os.open(folder / "watch.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise AgentError(
+                "Another `koppel watch` of this user is running; stop it first."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _send_queue(log: Log) -> None:
+    """Send what ``koppel queue`` holds, when this agent has the offline queue."""
+    try:
+        queue: Any = importlib.import_module("koppel.agent.queue")
+    except ImportError:
+        return
+    send = getattr(queue, "send_pending", None)
+    if send is None:
+        return
+    try:
+        results = send(progress=False)
+    except Exception as exc:  # the queue reports its own problems; keep watching
+        log(f"queue: sending failed ({exc})")
+        return
+    for result in results or []:
+        if getattr(result, "state", "queued") != "queued":
+            log(f"queue: {result.environment}: {result.state} {result.message}".rstrip())
+
+
+def run(only: list[str] | None = None, log: Log = log_line) -> int:
+    """Watch until SIGINT/SIGTERM; the exit code."""
+    from koppel.agent import state as state_mod
+    from koppel.agent.status import group_by_server
+    from koppel.agent.token_store import TokenVault
+
+    with _single_watcher():
+        loaded = state_mod.read()
+        state = loaded.state
+        envs = [
+            e
+            for e in state.environments.values()
+            if not only or e.code in {o.upper() for o in only}
+        ]
+        if not envs or state.workstation is None:
+            log("No environment is linked; link one with `koppel link FILE`.")
+            return 0
+        tokens = TokenVault(state).get_many(envs)
+        usable = [e for e in envs if tokens.get(e.code)]
+        for env in envs:
+            if not tokens.get(env.code):
+                log(f"{env.code}: its token is missing from this workstation; not following it.")
+        stop = threading.Event()
+        ledger = Ledger()
+        followers = [
+            Follower(
+                server,
+                group,
+                {e.code: str(tokens[e.code]) for e in group},
+                state.workstation.id,
+                ledger,
+                stop,
+                log,
+            )
+            for server, group in group_by_server(usable).items()
+        ]
+
+        def _stop(_signum: int, _frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        log(f"watching {len(usable)} environment(s) on {len(followers)} server(s)")
+        for follower in followers:
+            follower.start()
+        _send_queue(log)
+        queued_at = time.monotonic()
+        while not stop.wait(TICK):
+            if not any(f.is_alive() for f in followers):
+                log("nothing left to follow; stopping")
+                break
+            if time.monotonic() - queued_at >= QUEUE_INTERVAL:
+                _send_queue(log)
+                queued_at = time.monotonic()
+        stop.set()
+        # Let a file being placed finish (never leave a part behind), then leave: the
+        # followers' threads are daemons blocked on their sockets.
+        for follower in followers:
+            if follower.busy.acquire(timeout=60):
+                follower.busy.release()
+        log("stopped")
+        sys.stdout.flush()
+        return 0

@@ -1,0 +1,102 @@
+"""API models of the dossier: destinations, item types, items, attachments and versions.
+
+An agent submits files by uploading each with tus (``uploads.py``) and then creating an
+item that names the finished uploads. Editing uploads a new version the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DestinationKind = Literal["organisation", "person", "debtor", "creditor", "employee"]
+
+# Response headers of attachment downloads.
+SHA256_HEADER = "Koppel-Sha256"
+VERSION_HEADER = "Koppel-Version"
+
+
+class DestinationOut(BaseModel):
+    """Whom a dossier item is about."""
+
+    code: str
+    name: str
+    kind: DestinationKind
+
+
+class ItemTypeOut(BaseModel):
+    """A dossier item type and what it allows."""
+
+    name: str
+    editable: bool
+    confidential: bool
+
+
+class VersionOut(BaseModel):
+    """One version of an attachment. ``etag`` is what ``If-Match`` names."""
+
+    number: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    etag: str
+    created: datetime
+    author: str
+    workstation: str | None = None
+    conflict_of: int | None = None  # set on a version saved aside after an edit conflict
+
+
+class AttachmentOut(BaseModel):
+    """A file of a dossier item, with its newest version."""
+
+    id: int
+    name: str
+    current: VersionOut
+    versions: int
+
+
+class ItemOut(BaseModel):
+    """A dossier item."""
+
+    id: int
+    environment: str
+    subject: str
+    type: str
+    destination: DestinationOut
+    author: str
+    source_workstation: str | None
+    created: datetime
+    date: datetime | None = None  # the document's own date (e.g. an e-mail's Date)
+    submission_id: str | None = None
+    attachments: list[AttachmentOut] = []
+
+
+class CreateItemRequest(BaseModel):
+    """Create an item from finished uploads. ``submission_id`` makes retries idempotent:
+    the same id in the same environment returns the item created the first time."""
+
+    submission_id: str = Field(min_length=8, max_length=64)
+    subject: str = Field(min_length=1, max_length=500)
+    type: str
+    destination: str
+    uploads: list[str] = Field(min_length=1, max_length=200)
+    date: datetime | None = None
+
+
+class NewVersionRequest(BaseModel):
+    """Save an edited file as a new version of an attachment (with ``If-Match``)."""
+
+    upload: str
+    # When the If-Match check fails, keep the upload as a conflict version instead of
+    # refusing (the agent asks for this after telling the user).
+    keep_as_conflict: bool = False
+
+
+class ItemList(BaseModel):
+    """A page of items, newest first."""
+
+    items: list[ItemOut]
+    total: int

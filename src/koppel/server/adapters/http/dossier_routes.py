@@ -1,0 +1,336 @@
+"""Routes of the dossier: destinations, item types, items, attachment downloads and new
+versions (docs/agent-api.md). Thin: the rules are in ``domain/dossier.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.exc import IntegrityError
+
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.dossier import (
+    SHA256_HEADER,
+    VERSION_HEADER,
+    AttachmentOut,
+    CreateItemRequest,
+    DestinationOut,
+    ItemList,
+    ItemOut,
+    ItemTypeOut,
+    NewVersionRequest,
+    VersionOut,
+)
+from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
+from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.http.dependencies import services, token_owner
+from koppel.server.adapters.http.errors import ERROR_RESPONSES, error_response
+from koppel.server.domain import dossier, dossier_editing
+from koppel.server.domain.dossier import Claim, StoredFile
+from koppel.server.domain.dossier_model import Item, Version
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import TokenView
+from koppel.server.services import Services
+
+router = APIRouter(
+    prefix=API_PREFIX + "/environments/{env}", responses=ERROR_RESPONSES, tags=["dossier"]
+)
+Svc = Annotated[Services, Depends(services)]
+Owner = Annotated[TokenView, Depends(token_owner)]
+
+
+def _claim(repo: SqlRepository, who: TokenView) -> Claim:
+    """B's ``claim_completed`` bound to this unit of work and user."""
+    from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
+    from koppel.server.domain.uploads import claim_completed
+
+    def claim(upload_ids: Sequence[str]) -> Sequence[StoredFile]:
+        return claim_completed(
+            SqlUploadRepository(repo.c), who.environment.id, who.membership.id, upload_ids
+        )
+
+    return claim
+
+
+def version_out(version: Version) -> VersionOut:
+    """The API form of a version."""
+    return VersionOut(
+        number=version.number,
+        name=version.name,
+        media_type=version.media_type,
+        size=version.size,
+        sha256=version.sha256,
+        etag=version.etag,
+        created=version.created,
+        author=version.author,
+        workstation=version.workstation_name,
+        conflict_of=version.conflict_of,
+    )
+
+
+def item_out(item: Item) -> ItemOut:
+    """The API form of an item."""
+    return ItemOut(
+        id=item.id,
+        environment=item.environment,
+        subject=item.subject,
+        type=item.item_type.name,
+        destination=DestinationOut(
+            code=item.destination.code,
+            name=item.destination.name,
+            kind=item.destination.kind,
+        ),
+        author=item.author,
+        source_workstation=item.workstation_name,
+        created=item.created,
+        date=item.document_date,
+        submission_id=item.submission_id,
+        attachments=[
+            AttachmentOut(id=a.id, name=a.name, current=version_out(a.current), versions=a.versions)
+            for a in item.attachments
+        ],
+    )
+
+
+@router.get("/destinations")
+def list_destinations(owner: Owner, svc: Svc) -> list[DestinationOut]:
+    """Whom items of this environment can be about."""
+    with svc.transaction() as repo:
+        found = dossier.destinations(SqlDossierRepository(repo.c), owner.environment)
+    return [DestinationOut(code=x.code, name=x.name, kind=x.kind) for x in found]
+
+
+@router.get("/item-types")
+def list_item_types(owner: Owner, svc: Svc) -> list[ItemTypeOut]:
+    """The item types the calling user may file items of."""
+    with svc.transaction() as repo:
+        found = dossier.usable_types(SqlDossierRepository(repo.c), owner)
+    return [
+        ItemTypeOut(name=x.name, editable=x.editable, confidential=x.confidential) for x in found
+    ]
+
+
+@router.post("/items", status_code=201, response_model=ItemOut)
+def create_item(request: CreateItemRequest, owner: Owner, svc: Svc) -> JSONResponse:
+    """Create an item of finished uploads; 200 with the first item when the
+    ``submission_id`` was seen before (a retry)."""
+    try:
+        with svc.transaction() as repo:
+            created, item = dossier.create_item(
+                SqlDossierRepository(repo.c),
+                svc.policy,
+                owner,
+                _claim(repo, owner),
+                submission_id=request.submission_id,
+                subject=request.subject,
+                type_name=request.type,
+                destination_code=request.destination,
+                upload_ids=request.uploads,
+                document_date=request.date,
+            )
+    except (IntegrityError, DomainError):
+        # A retry racing the first attempt: it lost the submission id's unique key, or
+        # found the uploads already claimed. Answer with the first attempt's item.
+        with svc.transaction() as repo:
+            earlier = dossier.earlier_submission(
+                SqlDossierRepository(repo.c), owner, request.submission_id
+            )
+        if earlier is None:
+            raise
+        created, item = False, earlier
+    body = item_out(item).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@router.get("/items")
+def list_items(
+    owner: Owner,
+    svc: Svc,
+    destination: str | None = None,
+    type: str | None = None,
+    text: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=dossier.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ItemList:
+    """Items the caller may see, newest first, filtered and paged."""
+    with svc.transaction() as repo:
+        found, total = dossier.search(
+            SqlDossierRepository(repo.c),
+            owner,
+            destination=destination,
+            type_name=type,
+            text=text,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+    return ItemList(items=[item_out(i) for i in found], total=total)
+
+
+@router.get("/items/{item_id}")
+def get_item(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+    """One item with its attachments."""
+    with svc.transaction() as repo:
+        return item_out(dossier.get_item(SqlDossierRepository(repo.c), owner, item_id))
+
+
+@router.get("/items/{item_id}/edit")
+def check_edit(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+    """The item, if the caller may edit it now; else ``not_editable`` or
+    ``connector_blocked`` (the agent asks before it opens a working copy)."""
+    with svc.transaction() as repo:
+        return item_out(
+            dossier_editing.editable_item(repo, SqlDossierRepository(repo.c), owner, item_id)
+        )
+
+
+@router.get("/items/{item_id}/attachments/{attachment_id}/versions")
+def list_versions(item_id: int, attachment_id: int, owner: Owner, svc: Svc) -> list[VersionOut]:
+    """Every version of an attachment, oldest first (conflict versions included)."""
+    with svc.transaction() as repo:
+        found = dossier.versions(SqlDossierRepository(repo.c), owner, item_id, attachment_id)
+    return [version_out(v) for v in found]
+
+
+@router.post(
+    "/items/{item_id}/attachments/{attachment_id}/versions",
+    status_code=201,
+    response_model=VersionOut,
+)
+def new_version(
+    item_id: int,
+    attachment_id: int,
+    request: NewVersionRequest,
+    owner: Owner,
+    svc: Svc,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Save a finished upload as the next version (``If-Match``: the edited version's
+    ETag). 412 ``version_conflict`` when someone saved in between, unless
+    ``keep_as_conflict``: then the upload is kept as a conflict version."""
+    with svc.transaction() as repo:
+        saved = dossier_editing.new_version(
+            repo,
+            SqlDossierRepository(repo.c),
+            svc.policy,
+            owner,
+            _claim(repo, owner),
+            item_id=item_id,
+            attachment_id=attachment_id,
+            if_match=if_match,
+            upload_id=request.upload,
+            keep_as_conflict=request.keep_as_conflict,
+        )
+    return JSONResponse(
+        version_out(saved).model_dump(mode="json"),
+        status_code=201,
+        headers={"ETag": saved.etag},
+    )
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The single byte range ``[start, end)`` a Range header asks for; None for the whole
+    file (no header, or several ranges, which we answer whole as RFC 9110 allows).
+    Refuses a range outside the file with ``range_not_satisfiable``."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    try:
+        if not dash:
+            raise ValueError(spec)
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                raise ValueError(spec)
+            return (max(0, size - suffix), size) if size else _unsatisfiable(size)
+        start = int(first)
+        end = int(last) + 1 if last else None
+        if start < 0 or (end is not None and end <= start):
+            raise ValueError(spec)
+    except ValueError:
+        return None  # a malformed Range is ignored (RFC 9110)
+    if start >= size:
+        return _unsatisfiable(size)
+    return start, size if end is None else min(end, size)
+
+
+def _unsatisfiable(size: int) -> tuple[int, int]:
+    raise DomainError(
+        ErrorCode.RANGE_NOT_SATISFIABLE, f"The range lies outside the file ({size} bytes)."
+    )
+
+
+def _disposition(name: str) -> str:
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get(
+    "/items/{item_id}/attachments/{attachment_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "The requested byte range."},
+        304: {"description": "Not modified (If-None-Match)."},
+    },
+)
+def download(
+    item_id: int,
+    attachment_id: int,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    version: int | None = None,
+) -> Response:
+    """The content of an attachment's current (or a numbered) version, streamed from the
+    blob store. Supports one byte range, ``If-None-Match`` and ``If-Range``."""
+    with svc.transaction() as repo:
+        found = dossier.version(
+            SqlDossierRepository(repo.c), owner, item_id, attachment_id, version
+        )
+    headers = {
+        "ETag": found.etag,
+        "Accept-Ranges": "bytes",
+        SHA256_HEADER: found.sha256,
+        VERSION_HEADER: str(found.number),
+        "Content-Disposition": _disposition(found.name),
+        "Cache-Control": "private, no-cache",
+    }
+    none_match = request.headers.get("if-none-match")
+    if none_match and (
+        none_match.strip() == "*" or found.etag in {t.strip() for t in none_match.split(",")}
+    ):
+        return Response(status_code=304, headers=headers)
+    size = found.size
+    if_range = request.headers.get("if-range")
+    wanted = request.headers.get("range") if not if_range or if_range == found.etag else None
+    try:
+        chosen = parse_range(wanted, size)
+    except DomainError as exc:
+        refused = error_response(exc)
+        refused.headers["Content-Range"] = f"bytes */{size}"  # RFC 9110: the full length
+        return refused
+    start, end = chosen if chosen else (0, size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if chosen:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+
+    def body() -> Iterator[bytes]:
+        yield from svc.blobs.read(found.blob_key, start, end)
+
+    return StreamingResponse(
+        body(), status_code=status, media_type=found.media_type, headers=headers
+    )

@@ -1,0 +1,357 @@
+"""Routes of My files: listing, content (Range, ETag), delivery, analyses, the bulk
+"pending" call of ``koppel watch`` and the integration push."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPBasicCredentials
+from starlette.concurrency import run_in_threadpool
+
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.files import (
+    FILENAME_HEADER,
+    SHA256_HEADER,
+    AnalysisAccepted,
+    AnalysisRequest,
+    OutputFileList,
+    OutputFileOut,
+    PendingFiles,
+    PendingFilesRequest,
+    PendingFilesResponse,
+)
+from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
+from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.db.jobs_repository import SqlJobRepository
+from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
+from koppel.server.adapters.http.dependencies import (
+    agent_update,
+    credentials,
+    services,
+    token_owner,
+)
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.domain import analyses, linking
+from koppel.server.domain import outbox as ob
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import TokenView
+from koppel.server.services import Services
+
+router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, tags=["files"])
+Svc = Annotated[Services, Depends(services)]
+Owner = Annotated[TokenView, Depends(token_owner)]
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_BUFFER = 1024 * 1024
+
+
+def notify(request: Request) -> None:
+    """Wake this process's event streams and job workers after a commit."""
+    for name in ("event_broker", "job_worker"):
+        target = getattr(request.app.state, name, None)
+        if target is not None:
+            (target.notify if name == "event_broker" else target.wake)()
+
+
+def _out(file: ob.OutputFile, environment: str, delivered: bool) -> OutputFileOut:
+    return OutputFileOut(
+        id=file.id,
+        environment=environment,
+        name=file.name,
+        media_type=file.media_type,
+        size=file.size,
+        sha256=file.sha256,
+        state=file.state,
+        error=file.error,
+        source=file.source,
+        created=file.created_at,
+        ready_at=file.ready_at,
+        delivered=delivered,
+    )
+
+
+def _my_file(svc: Services, owner: TokenView, file_id: int) -> ob.OutputFile:
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        return ob.owned_file(SqlOutboxRepository(repo.c), file_id, owner.membership.id)
+
+
+@router.get("/environments/{env}/files")
+def list_files(owner: Owner, svc: Svc) -> OutputFileList:
+    """My files of the token's user, newest first; ``delivered`` is per this workstation."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        outbox = SqlOutboxRepository(repo.c)
+        files = outbox.of_memberships([owner.membership.id])
+        done = outbox.delivered([f.id for f in files], owner.token.workstation_id)
+    return OutputFileList(files=[_out(f, owner.environment.code, f.id in done) for f in files])
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single ``Range: bytes=`` header; None for all."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # unknown or multiple ranges: answer the whole file (RFC 9110 allows it)
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    else:
+        start, end = max(0, size - int(last)), size
+    if start >= size or end <= start:
+        raise DomainError(
+            ErrorCode.RANGE_NOT_SATISFIABLE,
+            f"The range {header!r} is outside the file ({size} bytes).",
+        )
+    return start, end
+
+
+@router.get(
+    "/environments/{env}/files/{file_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def file_content(
+    file_id: int,
+    owner: Owner,
+    svc: Svc,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """The content of a ready file, streamed; ``Koppel-Sha256``, ETag and Range."""
+    file = _my_file(svc, owner, file_id)
+    if file.state != ob.READY or file.blob_key is None or file.size is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"File {file_id} is {file.state}; its content is not available"
+            + (f" ({file.error})." if file.error else " yet."),
+        )
+    etag = f'"{file.sha256}"'
+    headers = {
+        SHA256_HEADER: file.sha256 or "",
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(file.name)}",
+    }
+    if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    span = _byte_range(range_header, file.size)
+    start, end = span or (0, file.size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if span:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
+    blob_key = file.blob_key
+
+    def body() -> Iterator[bytes]:
+        yield from svc.blobs.read(blob_key, start, end)
+
+    return StreamingResponse(body(), status, headers=headers, media_type=file.media_type)
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+@router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
+def file_delivered(file_id: int, owner: Owner, svc: Svc) -> Response:
+    """Record that the token's workstation has the file (idempotent)."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        outbox = SqlOutboxRepository(repo.c)
+        file = ob.owned_file(outbox, file_id, owner.membership.id)
+        ob.mark_delivered(outbox, file, owner.token.workstation_id, svc.policy.clock())
+    return Response(status_code=204)
+
+
+@router.post("/environments/{env}/analyses", status_code=202, tags=["analyses"])
+def request_analysis(
+    body: AnalysisRequest, owner: Owner, svc: Svc, request: Request
+) -> AnalysisAccepted:
+    """Queue an analysis; its file is pending in My files until it is ready (or failed)."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        file = analyses.request(
+            SqlOutboxRepository(repo.c),
+            SqlJobRepository(repo.c),
+            svc.policy.clock(),
+            owner.environment.id,
+            owner.environment.code,
+            owner.membership.id,
+            body.kind,
+            body.destination,
+        )
+    notify(request)
+    return AnalysisAccepted(file_id=file.id, state=file.state)
+
+
+@router.post("/files/pending")
+def pending_files(
+    body: PendingFilesRequest,
+    svc: Svc,
+    update: Annotated[str, Depends(agent_update)],
+) -> PendingFilesResponse:
+    """Ready files not yet delivered to the workstation, for many environments in one
+    request (tokens checked in bulk like ``/status``). Tokens of another workstation are
+    refused."""
+    workstation = body.workstation_id
+    with svc.transaction() as repo:
+        answers = linking.statuses(repo, svc.policy, update, body.environments)
+        ids = [p.public_id for q in body.environments if (p := split_secret(q.token, TOKEN_PREFIX))]
+        views = repo.tokens_by_public_id(ids)
+        outbox = SqlOutboxRepository(repo.c)
+        valid: dict[str, TokenView] = {}
+        result: list[PendingFiles] = []
+        for query, answer in zip(body.environments, answers, strict=True):
+            parts = split_secret(query.token, TOKEN_PREFIX)
+            view = views.get(parts.public_id) if parts else None
+            if answer.state == "ok" and view and view.token.workstation_id != workstation:
+                result.append(
+                    PendingFiles(
+                        environment=answer.environment,
+                        state=ErrorCode.TOKEN_INVALID.value,
+                        message="This token was issued to another workstation.",
+                    )
+                )
+            elif answer.state != "ok" or view is None:
+                result.append(
+                    PendingFiles(
+                        environment=answer.environment,
+                        state=str(answer.state),
+                        message=answer.message,
+                    )
+                )
+            else:
+                valid[answer.environment] = view
+                result.append(PendingFiles(environment=answer.environment, state="ok"))
+        by_membership = {v.membership.id: code for code, v in valid.items()}
+        files = ob.pending_delivery(outbox, list(by_membership), workstation)
+    grouped: dict[str, list[OutputFileOut]] = {}
+    for file in files:
+        code = by_membership[file.membership_id]
+        grouped.setdefault(code, []).append(_out(file, code, False))
+    for entry in result:
+        entry.files = grouped.get(entry.environment, [])
+    return PendingFilesResponse(environments=result)
+
+
+def _upload_name(request: Request, header_name: str | None) -> str:
+    disposition = request.headers.get("content-disposition", "")
+    match = re.search(r'filename="?([^";]+)"?', disposition)
+    name = header_name or (match.group(1) if match else None)
+    if not name:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Name the file: send it as multipart form field 'file', or raw with the "
+            f"{FILENAME_HEADER} header.",
+        )
+    return ob.check_name(name)
+
+
+@router.post(
+    "/environments/{env}/users/{login}/files",
+    status_code=201,
+    tags=["integration"],
+    openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+)
+async def push_file(
+    env: str,
+    login: str,
+    request: Request,
+    account: Annotated[HTTPBasicCredentials, Depends(credentials)],
+    svc: Svc,
+    filename: Annotated[str | None, Header(alias=FILENAME_HEADER)] = None,
+) -> OutputFileOut:
+    """Put a file into a user's My files (an integration holding ``General/Management/App
+    connector`` in the environment, with HTTP Basic). Multipart (field ``file``) or a raw
+    body with the ``Koppel-Filename`` header; streamed into the blob store."""
+
+    def authorize() -> tuple[int, str, int]:
+        with svc.transaction() as repo:
+            environment, target = ob.integration_target(
+                repo, account.username, account.password, env, login
+            )
+        return environment.id, environment.code, target.id
+
+    env_id, env_code, membership_id = await run_in_threadpool(authorize)
+    limit = int(svc.settings.max_upload_mb * 1024 * 1024)
+    partial = f"push-{uuid.uuid4().hex}"
+    digest = hashlib.sha256()
+    size = 0
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form(max_files=1)
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
+            name = ob.check_name(filename or upload.filename or "")
+            media_type = upload.content_type or "application/octet-stream"
+            while chunk := await upload.read(_BUFFER):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                digest.update(chunk)
+                await run_in_threadpool(svc.blobs.append, partial, [chunk])
+        else:
+            name = _upload_name(request, filename)
+            media_type = content_type or "application/octet-stream"
+            buffer = bytearray()
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                digest.update(chunk)
+                buffer.extend(chunk)
+                if len(buffer) >= _BUFFER:
+                    await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
+                    buffer.clear()
+            if buffer:
+                await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
+        if size == 0:
+            raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
+        key = f"outbox/{uuid.uuid4().hex}"
+        await run_in_threadpool(svc.blobs.commit, partial, key)
+    finally:
+        await run_in_threadpool(svc.blobs.discard_partial, partial)
+
+    def publish() -> ob.OutputFile:
+        with svc.transaction() as repo:
+            return ob.publish(
+                SqlOutboxRepository(repo.c),
+                SqlEventRepository(repo.c),
+                svc.policy.clock(),
+                env_id,
+                membership_id,
+                name=name,
+                media_type=media_type.split(";")[0].strip(),
+                size=size,
+                sha256=digest.hexdigest(),
+                blob_key=key,
+            )
+
+    try:
+        file = await run_in_threadpool(publish)
+    except Exception:
+        await run_in_threadpool(svc.blobs.delete, key)
+        raise
+    notify(request)
+    return _out(file, env_code, False)
+
+
+def _too_large(limit: int) -> DomainError:
+    return DomainError(
+        ErrorCode.TOO_LARGE, f"The file is larger than {limit // (1024 * 1024)} MB; nothing kept."
+    )

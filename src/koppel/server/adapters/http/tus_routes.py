@@ -1,0 +1,323 @@
+"""The tus 1.0 endpoint (core, creation, checksum, termination, expiration) of uploads.
+
+Thin: headers in, domain calls (``koppel.server.domain.uploads``), headers out. PATCH
+bodies are streamed to the blob store in pieces of at most ``_FLUSH_BYTES``; the whole body
+is never held in memory. ``TusHeaders`` adds ``Tus-Resumable`` to every response of the
+upload routes (refusals included) and answers 412 to clients of another protocol version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.errors import ErrorBody, ErrorCode
+from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
+from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
+from koppel.server.adapters.http.dependencies import services, token_owner
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.domain import uploads as domain
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import TokenView
+from koppel.server.services import Services
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/environments/{{env}}/uploads",
+    tags=["uploads"],
+    responses=ERROR_RESPONSES,
+)
+Svc = Annotated[Services, Depends(services)]
+Owner = Annotated[TokenView, Depends(token_owner)]
+
+OFFSET_STREAM = "application/offset+octet-stream"
+# Bytes gathered from the request before one append (and fsync) to the blob store.
+_FLUSH_BYTES = 1024 * 1024
+# How long a PATCH waits for another one on the same upload (e.g. a killed client's
+# request the server has not noticed ending yet) before answering offset_mismatch.
+_LOCK_WAIT_SECONDS = 15.0
+_UPLOAD_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/environments/[^/]+/uploads(/[^/]+)?/?$")
+
+
+def limits(svc: Services) -> domain.UploadLimits:
+    """The upload limits of the server's settings."""
+    return domain.UploadLimits(
+        max_bytes=int(svc.settings.max_upload_mb * 1024 * 1024),
+        expiry=timedelta(hours=svc.settings.upload_expiry_hours),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _capabilities(svc: Services) -> dict[str, str]:
+    return {
+        "Tus-Resumable": TUS_VERSION,
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": ",".join(TUS_EXTENSIONS),
+        "Tus-Max-Size": str(limits(svc).max_bytes),
+        "Tus-Checksum-Algorithm": ",".join(TUS_CHECKSUMS),
+    }
+
+
+def _refuse(status: int, message: str, **headers: str) -> JSONResponse:
+    body = ErrorBody(code=ErrorCode.VALIDATION_ERROR, message=message)
+    return JSONResponse(body.model_dump(mode="json"), status, headers=headers or None)
+
+
+def _non_negative(value: str | None, name: str) -> int:
+    if value is None or not value.strip().isdigit():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, f"{name} must be a non-negative integer.")
+    return int(value)
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """The ``Upload-Metadata`` pairs (``key base64value``, comma-separated), decoded."""
+    result: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        if not pair.strip():
+            continue
+        key, _, value = pair.strip().partition(" ")
+        try:
+            result[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                f"Upload-Metadata {key!r} is not base64-encoded UTF-8.",
+            ) from exc
+    return result
+
+
+class _Locks:
+    """One lock per upload in this process: two PATCHes must never append at once."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._held.get(key, (asyncio.Lock(), 0))
+        self._held[key] = (lock, users + 1)
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), _LOCK_WAIT_SECONDS)
+            except TimeoutError:
+                raise DomainError(
+                    ErrorCode.OFFSET_MISMATCH,
+                    "Another request is still writing to this upload; ask for the offset "
+                    "(HEAD) and continue from there.",
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._held[key]
+            if users <= 1:
+                del self._held[key]
+            else:
+                self._held[key] = (lock, users - 1)
+
+
+_locks = _Locks()
+
+
+def _find(svc: Services, owner: TokenView, upload_id: str) -> domain.Upload:
+    with svc.transaction() as repo:
+        return domain.find(
+            SqlUploadRepository(repo.c),
+            svc.blobs,
+            upload_id,
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            now=_now(),
+        )
+
+
+def _state_headers(upload: domain.Upload) -> dict[str, str]:
+    return {
+        "Upload-Offset": str(upload.offset),
+        "Upload-Expires": _http_date(upload.expires_at),
+    }
+
+
+@router.options("", include_in_schema=False)
+@router.options("/{upload_id}", include_in_schema=False)
+def capabilities(svc: Svc) -> Response:
+    """The tus capabilities: version, extensions, the size limit, checksum algorithms."""
+    return Response(status_code=204, headers=_capabilities(svc))
+
+
+@router.post("", status_code=201)
+def create_upload(
+    env: str,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
+    upload_metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None,
+    upload_defer_length: Annotated[str | None, Header(alias="Upload-Defer-Length")] = None,
+) -> Response:
+    """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata."""
+    if upload_defer_length is not None:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            "State the length (Upload-Length); deferring it is not supported.",
+        )
+    length = _non_negative(upload_length, "Upload-Length")
+    metadata = parse_metadata(upload_metadata)
+    with svc.transaction() as repo:
+        upload = domain.create(
+            SqlUploadRepository(repo.c),
+            svc.blobs,
+            limits(svc),
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            filename=metadata.get("filename"),
+            media_type=metadata.get("filetype") or metadata.get("filetype".upper()),
+            length=length,
+            now=_now(),
+        )
+    location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
+    return Response(
+        status_code=201,
+        headers={"Location": location, "Upload-Expires": _http_date(upload.expires_at)},
+    )
+
+
+@router.head("/{upload_id}")
+def upload_offset(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+    """tus core: how many bytes of the upload the server has."""
+    upload = _find(svc, owner, upload_id)
+    headers = _state_headers(upload)
+    headers["Upload-Length"] = str(upload.declared_length)
+    headers["Cache-Control"] = "no-store"
+    return Response(status_code=200, headers=headers)
+
+
+@router.patch("/{upload_id}", status_code=204)
+async def append_chunk(
+    env: str,
+    upload_id: str,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    upload_offset: Annotated[str | None, Header(alias="Upload-Offset")] = None,
+    content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
+    content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
+    upload_checksum: Annotated[str | None, Header(alias="Upload-Checksum")] = None,
+) -> Response:
+    """tus core: append the body at ``Upload-Offset`` (optionally checked by Upload-Checksum)."""
+    if (content_type or "").split(";")[0].strip().lower() != OFFSET_STREAM:
+        return _refuse(415, f"Send the bytes with Content-Type: {OFFSET_STREAM}.")
+    offset = _non_negative(upload_offset, "Upload-Offset")
+    length = _non_negative(content_length, "Content-Length") if content_length else None
+    checksum = domain.parse_checksum(upload_checksum)
+    async with _locks.hold(upload_id):
+        upload = await run_in_threadpool(_find, svc, owner, upload_id)
+        domain.check_append(upload, offset, length)
+        receiver = domain.ChunkReceiver(svc.blobs, upload, checksum)
+        refusal: DomainError | None = None
+        try:
+            await _receive(request, receiver)
+            await run_in_threadpool(receiver.finish)
+        except ClientDisconnect:
+            receiver.abandon()
+        except DomainError as exc:
+            refusal = exc
+        finally:
+            receiver.close()
+        upload = await run_in_threadpool(_record, svc, upload)
+    if refusal is not None:
+        raise refusal
+    return Response(status_code=204, headers=_state_headers(upload))
+
+
+async def _receive(request: Request, receiver: domain.ChunkReceiver) -> None:
+    buffer = bytearray()
+    async for piece in request.stream():
+        buffer += piece
+        if len(buffer) >= _FLUSH_BYTES:
+            await run_in_threadpool(receiver.feed, bytes(buffer))
+            buffer.clear()
+            if receiver.overflow:
+                return
+    if buffer:
+        await run_in_threadpool(receiver.feed, bytes(buffer))
+
+
+def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
+    with svc.transaction() as repo:
+        return domain.record_progress(SqlUploadRepository(repo.c), svc.blobs, upload, _now())
+
+
+@router.delete("/{upload_id}", status_code=204)
+async def terminate_upload(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+    """tus termination: delete the upload and its bytes."""
+    async with _locks.hold(upload_id):
+        await run_in_threadpool(_terminate, svc, owner, upload_id)
+    return Response(status_code=204)
+
+
+def _terminate(svc: Services, owner: TokenView, upload_id: str) -> None:
+    with svc.transaction() as repo:
+        uploads = SqlUploadRepository(repo.c)
+        upload = domain.find(
+            uploads,
+            svc.blobs,
+            upload_id,
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            now=_now(),
+        )
+        domain.terminate(uploads, svc.blobs, upload)
+
+
+class TusHeaders:
+    """ASGI middleware for the upload routes: ``Tus-Resumable`` on every response, and 412
+    (with ``Tus-Version``) for requests of another or no protocol version (OPTIONS aside)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _UPLOAD_PATH.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "OPTIONS":
+            stated = Headers(scope=scope).get("tus-resumable")
+            if stated != TUS_VERSION:
+                response = _refuse(
+                    412,
+                    f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.",
+                    **{"Tus-Version": TUS_VERSION, "Tus-Resumable": TUS_VERSION},
+                )
+                await response(scope, receive, send)
+                return
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Tus-Resumable"] = TUS_VERSION
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)

@@ -1,0 +1,108 @@
+"""In-process wake-ups, backed by polling the database so several replicas also work.
+
+``EventBroker`` keeps the newest event id of the database. Streams wait for it to pass
+their cursor. A thread reads ``max(events.id)`` once a second (one cheap query per
+process, however many streams are open) and at once when this process records an event
+(``notify``); waiting streams are woken through their event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+
+
+class EventBroker:
+    """The newest event id, and async waiting for it to grow."""
+
+    def __init__(self, read_last_id: Callable[[], int], poll: float = POLL_SECONDS) -> None:
+        self._read = read_last_id
+        self._poll = poll
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._thread: threading.Thread | None = None
+        self.latest = 0
+
+    def start(self) -> None:
+        """Start polling."""
+        self.latest = self._safe_read()
+        self._thread = threading.Thread(target=self._run, name="koppel-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and release every waiting stream."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(5)
+        self._release()
+
+    def close_streams(self) -> None:
+        """The server is shutting down: let every stream end now (the agents reconnect),
+        instead of holding the shutdown until their connections time out."""
+        self._closing.set()
+        self._release()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the server is shutting down (streams end)."""
+        return self._stop.is_set() or self._closing.is_set()
+
+    def notify(self) -> None:
+        """This process recorded an event: look now instead of within a second."""
+        self._wake.set()
+
+    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+        """Wait until an event newer than ``cursor`` may exist (or ``timeout``); the
+        newest id known."""
+        if self.latest > cursor or self.stopped:
+            return self.latest
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+        entry = (loop, woken)
+        with self._lock:
+            self._waiters.add(entry)
+        try:
+            if self.latest <= cursor:
+                await asyncio.wait_for(woken.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)
+        return self.latest
+
+    def _safe_read(self) -> int:
+        try:
+            return self._read()
+        except Exception:  # the database may be briefly unavailable; try again later
+            log.exception("reading the newest event id failed")
+            return self.latest
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._poll)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            newest = self._safe_read()
+            if newest > self.latest:
+                self.latest = newest
+                self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, woken in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(woken.set)

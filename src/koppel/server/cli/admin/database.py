@@ -1,0 +1,89 @@
+"""``koppel-admin db``: the metadata database and its migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from koppel.server.cli.admin import output as out
+from koppel.server.cli.admin.common import JsonOption, State, reporting, state_of
+from koppel.server.cli.admin.output import Done
+
+app = typer.Typer(help="The metadata database and its migrations.", no_args_is_help=True)
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://", 1)[0] + "://..."
+
+
+@app.command("upgrade")
+def db_upgrade(ctx: typer.Context, json_mode: JsonOption = False) -> None:
+    """Apply the migrations the database lacks (other commands do this at start unless
+    KOPPEL_AUTO_MIGRATE=false)."""
+    from koppel.server.adapters.db.migrate import revisions
+
+    state: State = state_of(ctx)
+    with reporting(json_mode):
+        svc = state.services(migrate=False)
+        before, head = revisions(svc.database.engine)
+        svc.database.upgrade()
+        after, _ = revisions(svc.database.engine)
+    if json_mode:
+        out.emit_json({"changed": before != after, "from": before, "to": after, "head": head})
+        return
+    out.show_outcomes(
+        [
+            Done(
+                None,
+                _outcome(
+                    before != after,
+                    f"database migrated from {before or 'empty'} to {after}"
+                    if before != after
+                    else f"database already at the newest revision {after}",
+                ),
+            )
+        ],
+        False,
+    )
+
+
+def _outcome(changed: bool, message: str) -> Any:
+    from koppel.server.domain.administration import Outcome
+
+    return Outcome(changed, message)
+
+
+@app.command("status")
+def db_status(ctx: typer.Context, json_mode: JsonOption = False) -> None:
+    """Show the database address and whether migrations are pending (changes nothing)."""
+    from koppel.server.adapters.db.migrate import revisions
+
+    state: State = state_of(ctx)
+    with reporting(json_mode):
+        svc = state.services(migrate=False)
+        current, head = revisions(svc.database.engine)
+    data = {
+        "url": _masked(svc.database.url),
+        "revision": current,
+        "head": head,
+        "pending": current != head,
+    }
+    if json_mode:
+        out.emit_json(data)
+        return
+    out.write(
+        f"database  {data['url']}\n"
+        f"revision  {current or '(empty)'}\n"
+        f"newest    {head}\n"
+        + (
+            "pending   yes: run `koppel-admin db upgrade`"
+            if current != head
+            else "pending   no: up to date"
+        )
+    )

@@ -1,0 +1,111 @@
+"""Analyses: a user asks, a job makes the file, it arrives in the user's My files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from koppel.protocol.errors import ErrorCode
+from koppel.server.domain import outbox as ob
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.events import EventRepository
+from koppel.server.domain.jobs import Job, JobRepository
+
+DOSSIER_OVERVIEW = "dossier-overview"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KINDS = (DOSSIER_OVERVIEW,)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Content written to the blob store."""
+
+    blob_key: str
+    size: int
+    sha256: str
+
+
+def request(
+    outbox: ob.OutboxRepository,
+    jobs: JobRepository,
+    at: datetime,
+    environment_id: int,
+    environment_code: str,
+    membership_id: int,
+    kind: str,
+    destination: str | None,
+) -> ob.OutputFile:
+    """Queue an analysis; its output file is pending until the job finishes."""
+    if kind not in KINDS:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown analysis {kind!r}; available: {', '.join(KINDS)}.",
+        )
+    stamp = at.strftime("%Y%m%d-%H%M%S")
+    suffix = f"-{destination}" if destination else ""
+    file = outbox.add(
+        ob.OutputFile(
+            environment_id,
+            membership_id,
+            ob.check_name(f"dossier-overview-{environment_code}{suffix}-{stamp}.xlsx"),
+            XLSX,
+            ob.PENDING,
+            "job",
+            at,
+        )
+    )
+    jobs.enqueue(
+        kind,
+        {
+            "file_id": file.id,
+            "environment_id": environment_id,
+            "destination": destination,
+        },
+        at,
+    )
+    return file
+
+
+def run(
+    job: Job,
+    outbox: ob.OutboxRepository,
+    events: EventRepository,
+    at: datetime,
+    rows: Callable[[int, str | None], Sequence[Any]],
+    render: Callable[[Sequence[Any]], bytes],
+    store: Callable[[bytes], Stored],
+) -> ob.OutputFile:
+    """Make the file of an analysis job; it becomes ready (or failed), and its owner hears."""
+    file = outbox.get(int(job.payload["file_id"]))
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"The output file of job {job.id} is gone.")
+    try:
+        content = render(rows(int(job.payload["environment_id"]), job.payload.get("destination")))
+        stored = store(content)
+    except DomainError as exc:
+        return fail(outbox, events, file, at, exc.message)
+    file.state = ob.READY
+    file.size = stored.size
+    file.sha256 = stored.sha256
+    file.blob_key = stored.blob_key
+    file.ready_at = at
+    outbox.save(file)
+    ob.announce(events, file, at)
+    return file
+
+
+def fail(
+    outbox: ob.OutboxRepository,
+    events: EventRepository,
+    file: ob.OutputFile,
+    at: datetime,
+    reason: str,
+) -> ob.OutputFile:
+    """Mark an analysis's file failed, with the reason its owner sees."""
+    file.state = ob.FAILED
+    file.error = reason[:1000]
+    outbox.save(file)
+    ob.announce(events, file, at)
+    return file

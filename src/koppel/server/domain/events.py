@@ -1,0 +1,201 @@
+"""Events: what agents learn about on their event stream (Server-Sent Events).
+
+Every event belongs to one environment and either to one user there (a membership) or,
+with no membership, to everyone in it. Its id grows with every event and is the SSE
+``id:``: an agent that reconnects with ``Last-Event-ID`` gets every later event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from koppel.protocol.api import StatusQuery
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
+from koppel.server.domain import linking
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.policy import Policy
+from koppel.server.domain.repository import Repository
+
+FILE_READY = "file_ready"
+FILE_FAILED = "file_failed"
+TOKEN_REVOKED = "token_revoked"
+ENVIRONMENT_CONVERTED = "environment_converted"
+CONNECTOR_BLOCKED = "connector_blocked"
+
+# A session is only a handle for one stream; the agent opens a new one when it expires.
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded event."""
+
+    id: int
+    environment_id: int
+    membership_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one subscriber may see: its users' own events and their environments' events."""
+
+    membership_ids: tuple[int, ...]
+    environment_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StreamSession:
+    """An event session: the scope of one agent on one server, until it expires."""
+
+    public_id: str
+    workstation_id: str
+    scope: Scope
+    environment_codes: dict[int, str]
+    created_at: datetime
+    expires_at: datetime
+    token_ids: tuple[str, ...] = ()  # public ids of the tokens that opened it
+
+
+@dataclass
+class SessionOpened:
+    """A session and the environments that could not join it."""
+
+    session: StreamSession
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (env, code, message)
+    last_event_id: int = 0
+
+
+class EventRepository(Protocol):
+    """Storage of events and event sessions."""
+
+    def add(
+        self,
+        environment_id: int,
+        membership_id: int | None,
+        kind: str,
+        payload: dict[str, Any],
+        at: datetime,
+    ) -> int:
+        """Record an event; its id."""
+        ...
+
+    def after(self, event_id: int, scope: Scope, limit: int = 500) -> list[Event]:
+        """Events after ``event_id`` in ``scope``, oldest first."""
+        ...
+
+    def last_id(self) -> int:
+        """The newest event's id (0 when there is none)."""
+        ...
+
+    def add_session(self, session: StreamSession) -> None:
+        """Store a new event session."""
+        ...
+
+    def session(self, public_id: str) -> StreamSession | None:
+        """An event session by its public id."""
+        ...
+
+
+def record(
+    events: EventRepository,
+    at: datetime,
+    environment_id: int,
+    kind: str,
+    membership_id: int | None = None,
+    **payload: Any,
+) -> int:
+    """Record one event for a user (``membership_id``) or for everyone in an environment."""
+    return events.add(environment_id, membership_id, kind, dict(payload), at)
+
+
+def open_session(
+    repo: Repository,
+    events: EventRepository,
+    policy: Policy,
+    agent_update: str,
+    queries: Sequence[StatusQuery],
+    workstation_id: str,
+) -> SessionOpened:
+    """Validate every token in bulk and open one session for all the valid ones."""
+    answers = linking.statuses(repo, policy, agent_update, queries)
+    ids = [p.public_id for q in queries if (p := split_secret(q.token, TOKEN_PREFIX))]
+    views = repo.tokens_by_public_id(ids)
+    memberships: list[int] = []
+    environments: dict[int, str] = {}
+    token_ids: list[str] = []
+    refused: list[tuple[str, str, str]] = []
+    for query, answer in zip(queries, answers, strict=True):
+        parts = split_secret(query.token, TOKEN_PREFIX)
+        view = views.get(parts.public_id) if parts else None
+        if answer.state != "ok" or view is None:
+            refused.append((answer.environment, str(answer.state), answer.message))
+            continue
+        if view.token.workstation_id != workstation_id:
+            refused.append(
+                (
+                    answer.environment,
+                    ErrorCode.TOKEN_INVALID.value,
+                    "This token was issued to another workstation.",
+                )
+            )
+            continue
+        memberships.append(view.membership.id)
+        environments[view.environment.id] = view.environment.code
+        token_ids.append(view.token.public_id)
+    if not environments:
+        raise DomainError(
+            ErrorCode(refused[0][1]) if refused else ErrorCode.VALIDATION_ERROR,
+            "No environment of this request may follow events: "
+            + "; ".join(f"{env}: {message}" for env, _, message in refused)
+            if refused
+            else "Name at least one environment and its token.",
+        )
+    now = policy.clock()
+    session = StreamSession(
+        public_id=secrets.token_urlsafe(24),
+        workstation_id=workstation_id,
+        scope=Scope(tuple(sorted(set(memberships))), tuple(sorted(environments))),
+        environment_codes=environments,
+        created_at=now,
+        expires_at=now + SESSION_LIFETIME,
+        token_ids=tuple(token_ids),
+    )
+    events.add_session(session)
+    return SessionOpened(session, refused, events.last_id())
+
+
+def session_for_stream(events: EventRepository, policy: Policy, public_id: str) -> StreamSession:
+    """The session to stream, or ``not_found`` when unknown or expired."""
+    session = events.session(public_id)
+    if session is None or session.expires_at <= policy.clock():
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            "This event session is unknown or expired; open a new one "
+            "(POST /api/v1/event-sessions).",
+        )
+    return session
+
+
+def still_allowed(repo: Repository, policy: Policy, session: StreamSession) -> set[int]:
+    """The environments (ids) whose token in the session is still valid: a revoked or
+    expired token's environment gets its ``token_revoked`` event, then nothing more."""
+    now = policy.clock()
+    views = repo.tokens_by_public_id(list(session.token_ids))
+    return {
+        v.environment.id
+        for v in views.values()
+        if v.token.revoked_at is None and (v.token.expires_at is None or v.token.expires_at > now)
+    }
+
+
+def visible(found: Sequence[Event], allowed: set[int]) -> list[Event]:
+    """The events a session may still see (see :func:`still_allowed`)."""
+    return [e for e in found if e.environment_id in allowed or e.kind == TOKEN_REVOKED]
