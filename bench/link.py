@@ -12,9 +12,7 @@ agent itself (``koppel --version``) measured in the same run, the floor of any c
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,13 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from _procs import clean_env, free_port
+
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _timed(args: list[str], env: dict[str, str], cwd: Path, expect: int = 0) -> float:
@@ -52,9 +46,9 @@ def main() -> None:
     options = parser.parse_args()
     n = options.clients
     base = Path(tempfile.mkdtemp(prefix="koppel-bench-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KOPPEL_", "XDG_"))}
+    clean = clean_env()
     server_env = dict(
         clean,
         KOPPEL_DATA_DIR=str(base / "server"),

@@ -22,13 +22,18 @@ from pathlib import Path
 
 from koppel.agent.client import AgentClient, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
+from koppel.protocol.dossier import SHA256_HEADER
 
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
 CHUNK_ENV = "KOPPEL_UPLOAD_CHUNK_BYTES"
 RETRY_ENV = "KOPPEL_UPLOAD_RETRY_SECONDS"
 PROGRESS_ENV = "KOPPEL_PROGRESS"
-DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+# "chunk" adds tus Upload-Checksum to every PATCH (the server spools and verifies each
+# one); the default verifies the whole file once, against the sha256 the server answers
+# with the last PATCH, in the same read pass that sends it.
+CHECKSUM_ENV = "KOPPEL_UPLOAD_CHECKSUM"
 DEFAULT_RETRY_SECONDS = 60.0
 _READ_BYTES = 256 * 1024
 # Refusals that mean "the upload is gone": start a new one instead of resuming.
@@ -156,26 +161,67 @@ def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield piece
 
 
-def _patch(client: AgentClient, token: str, url: str, path: Path, offset: int, length: int) -> int:
-    digest = hashlib.sha256()
-    for piece in _read_range(path, offset, length):  # first pass: the chunk's checksum
-        digest.update(piece)
-    checksum = base64.b64encode(digest.digest()).decode("ascii")
+class _WholeFile:
+    """The sha256 of the bytes sent so far, in order, to compare with the server's."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.digest = hashlib.sha256()
+        self.covered = 0
+        for piece in _read_range(path, 0, offset):  # after a resume: the part sent before
+            self._add(piece)
+
+    def _add(self, piece: bytes) -> None:
+        self.digest.update(piece)
+        self.covered += len(piece)
+
+    def passing(self, pieces: Iterator[bytes], offset: int) -> Iterator[bytes]:
+        """Yield ``pieces`` (starting at ``offset``), hashing them when in sequence."""
+        for piece in pieces:
+            if offset == self.covered:
+                self._add(piece)
+            offset += len(piece)
+            yield piece
+
+
+def _patch(
+    client: AgentClient,
+    token: str,
+    url: str,
+    path: Path,
+    offset: int,
+    length: int,
+    whole: _WholeFile,
+) -> tuple[int, str | None]:
+    headers = {
+        "Content-Type": OFFSET_STREAM,
+        "Content-Length": str(length),
+        "Upload-Offset": str(offset),
+    }
+    if os.environ.get(CHECKSUM_ENV, "").lower() == "chunk":
+        digest = hashlib.sha256()
+        for piece in _read_range(path, offset, length):  # first pass: the chunk's checksum
+            digest.update(piece)
+        headers["Upload-Checksum"] = "sha256 " + base64.b64encode(digest.digest()).decode()
     response = client.request(
         "PATCH",
         url,
         token=token,
-        headers=_tus(
-            {
-                "Content-Type": OFFSET_STREAM,
-                "Content-Length": str(length),
-                "Upload-Offset": str(offset),
-                "Upload-Checksum": f"sha256 {checksum}",
-            }
-        ),
-        content=_read_range(path, offset, length),
+        headers=_tus(headers),
+        content=whole.passing(_read_range(path, offset, length), offset),
     )
-    return int(response.headers["Upload-Offset"])
+    return int(response.headers["Upload-Offset"]), response.headers.get(SHA256_HEADER)
+
+
+def _verify(path: Path, whole: _WholeFile, size: int, server_sha256: str | None) -> None:
+    if server_sha256 is None:
+        return  # an older server: the dossier's sha256 is still compared on download
+    if whole.covered != size:  # retried pieces broke the sequence: hash the file again
+        whole = _WholeFile(path, size)
+    if whole.digest.hexdigest() != server_sha256:
+        raise AgentError(
+            f"{path.name} arrived damaged (sha256 differs from the file sent). "
+            "Submit it again; if it happens again, check the network."
+        )
 
 
 def _show_progress(progress: bool) -> bool:
@@ -253,11 +299,13 @@ def upload_file(
         if on_created is not None:
             on_created(url)
     chunk = chunk_bytes()
+    whole = _WholeFile(path, offset)
+    server_sha256: str | None = None
     with _bar(path.name, size, offset, _show_progress(progress)) as show:
         while offset < size:
             length = min(chunk, size - offset)
             try:
-                offset = _patch(client, token, url, path, offset, length)
+                offset, server_sha256 = _patch(client, token, url, path, offset, length, whole)
                 retry.reset()
                 show(offset)
                 continue
@@ -274,6 +322,7 @@ def upload_file(
                 retry.wait_or_raise(exc)
             offset = int(_with_retry(retry, partial(_offset, client, token, url, size)))
             show(offset)
+    _verify(path, whole, size, server_sha256)
     return upload_id_of(url)
 
 

@@ -17,8 +17,16 @@ class BlobNotFound(KeyError):
 class BlobStore(Protocol):
     """Durable storage of file contents by key."""
 
-    def append(self, partial_key: str, chunks: Iterable[bytes]) -> int:
-        """Append to a partial blob (created when absent); return its new size."""
+    def append(self, partial_key: str, chunks: Iterable[bytes], *, sync: bool = True) -> int:
+        """Append to a partial blob (created when absent); return its new size.
+
+        With ``sync=False`` the bytes may not survive a crash until ``sync_partial``:
+        a caller streaming one request appends piece by piece and syncs once.
+        """
+        ...
+
+    def sync_partial(self, partial_key: str) -> None:
+        """Make everything appended to a partial blob durable."""
         ...
 
     def partial_size(self, partial_key: str) -> int:

@@ -16,10 +16,11 @@ import mimetypes
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
@@ -301,6 +302,38 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     return parts[0].lower(), digest
 
 
+class _RunningDigests:
+    """The sha256 of each upload's bytes so far, kept while this process receives them,
+    so that completing a 75 MB upload does not read it all back. A cache only: after a
+    restart (or another replica's PATCH) the digest is computed from the blob instead."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._digests: dict[str, tuple[int, Any]] = {}
+
+    def take(self, upload_id: str, offset: int) -> Any:
+        """The running digest at ``offset`` (a fresh one at 0), or None when unknown."""
+        with self._lock:
+            found = self._digests.pop(upload_id, None)
+        if found is not None and found[0] == offset:
+            return found[1]
+        return hashlib.sha256() if offset == 0 else None
+
+    def put(self, upload_id: str, offset: int, digest: Any) -> None:
+        """Keep the digest of the first ``offset`` bytes."""
+        with self._lock:
+            self._digests[upload_id] = (offset, digest)
+
+    def pop(self, upload_id: str, length: int) -> str | None:
+        """The finished hex digest when it covers exactly ``length`` bytes."""
+        with self._lock:
+            found = self._digests.pop(upload_id, None)
+        return found[1].hexdigest() if found is not None and found[0] == length else None
+
+
+_RUNNING = _RunningDigests()
+
+
 class ChunkReceiver:
     """Receives one PATCH body piece by piece, never holding more than a piece in memory.
 
@@ -323,6 +356,9 @@ class ChunkReceiver:
         )
         self.received = 0
         self.overflow = False
+        self._upload_id = upload.id
+        self._start = upload.offset
+        self._running = _RUNNING.take(upload.id, upload.offset)
 
     def feed(self, data: bytes) -> None:
         """Take the next piece; bytes beyond the declared length are refused, not stored."""
@@ -336,7 +372,9 @@ class ChunkReceiver:
             self._hasher.update(data)
             self._spool.write(data)
         else:
-            self._blobs.append(self._key, [data])
+            self._blobs.append(self._key, [data], sync=False)
+            if self._running is not None:
+                self._running.update(data)
         self.received += len(data)
 
     def finish(self) -> None:
@@ -350,6 +388,7 @@ class ChunkReceiver:
                     "The request carried more bytes than the upload's declared length.",
                 )
             if self._spool is None or self._hasher is None or self._checksum is None:
+                self._sync()
                 return
             if not hmac.compare_digest(self._hasher.digest(), self._checksum[1]):
                 self.received = 0
@@ -359,14 +398,23 @@ class ChunkReceiver:
                     "discarded. Send it again.",
                 )
             self._spool.seek(0)
-            self._blobs.append(self._key, _pieces(self._spool))
+            self._blobs.append(self._key, _pieces(self._spool, self._running))
+            self._sync()
         finally:
             self.close()
+
+    def _sync(self) -> None:
+        # One fsync per request: the offset answered to the client must survive a crash.
+        self._blobs.sync_partial(self._key)
+        if self._running is not None:
+            _RUNNING.put(self._upload_id, self._start + self.received, self._running)
 
     def abandon(self) -> None:
         """The request broke off: a checksummed chunk is incomplete and dropped."""
         if self._spool is not None:
             self.received = 0
+        else:
+            self._sync()  # what arrived before the break is kept, as tus wants
         self.close()
 
     def close(self) -> None:
@@ -376,11 +424,13 @@ class ChunkReceiver:
             self._spool = None
 
 
-def _pieces(handle: IO[bytes]) -> Iterator[bytes]:
+def _pieces(handle: IO[bytes], running: Any = None) -> Iterator[bytes]:
     while True:
         piece = handle.read(_COPY_CHUNK)
         if not piece:
             return
+        if running is not None:
+            running.update(piece)
         yield piece
 
 
@@ -406,10 +456,12 @@ def _complete(uploads: UploadRepository, blobs: BlobStore, upload: Upload, now: 
     # sees the final key, and only once this row says completed.
     if blobs.partial_size(_partial_key(upload.id)) or _committed_size(blobs, upload.id) is None:
         blobs.commit(_partial_key(upload.id), final)
-    digest = hashlib.sha256()
-    for piece in blobs.read(final):
-        digest.update(piece)
-    sha256 = digest.hexdigest()
+    sha256 = _RUNNING.pop(upload.id, upload.declared_length)
+    if sha256 is None:
+        digest = hashlib.sha256()
+        for piece in blobs.read(final):
+            digest.update(piece)
+        sha256 = digest.hexdigest()
     uploads.set_completed(upload.id, sha256, final, now)
     return replace(upload, completed_at=now, sha256=sha256, blob_key=final)
 

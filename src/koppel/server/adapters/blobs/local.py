@@ -35,15 +35,25 @@ class LocalBlobStore:
             raise ValueError(f"unsafe blob key {key!r}")
         return self.root / area / key
 
-    def append(self, partial_key: str, chunks: Iterable[bytes]) -> int:
+    def append(self, partial_key: str, chunks: Iterable[bytes], *, sync: bool = True) -> int:
         path = self._path("partial", partial_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as out:
             for chunk in chunks:
                 out.write(chunk)
             out.flush()
-            os.fsync(out.fileno())  # an acknowledged offset must survive a crash
+            if sync:
+                os.fsync(out.fileno())  # an acknowledged offset must survive a crash
             return out.tell()
+
+    def sync_partial(self, partial_key: str) -> None:
+        path = self._path("partial", partial_key)
+        if path.exists():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def partial_size(self, partial_key: str) -> int:
         path = self._path("partial", partial_key)

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koppel.protocol.api import API_PREFIX
+from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
@@ -46,7 +47,7 @@ Owner = Annotated[TokenView, Depends(token_owner)]
 
 OFFSET_STREAM = "application/offset+octet-stream"
 # Bytes gathered from the request before one append (and fsync) to the blob store.
-_FLUSH_BYTES = 1024 * 1024
+_FLUSH_BYTES = 4 * 1024 * 1024
 # How long a PATCH waits for another one on the same upload (e.g. a killed client's
 # request the server has not noticed ending yet) before answering offset_mismatch.
 _LOCK_WAIT_SECONDS = 15.0
@@ -154,10 +155,14 @@ def _find(svc: Services, owner: TokenView, upload_id: str) -> domain.Upload:
 
 
 def _state_headers(upload: domain.Upload) -> dict[str, str]:
-    return {
+    headers = {
         "Upload-Offset": str(upload.offset),
         "Upload-Expires": _http_date(upload.expires_at),
     }
+    if upload.sha256:
+        # Lets the agent verify the whole file end to end in the same pass it sent it.
+        headers[SHA256_HEADER] = upload.sha256
+    return headers
 
 
 @router.options("", include_in_schema=False)
