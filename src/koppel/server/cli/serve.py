@@ -48,6 +48,9 @@ Try the agent in another terminal (same virtual environment):
   koppel link F10001-clients.koppel
   koppel envs
   koppel doctor
+  koppel submit invoice.pdf --to D0001 --type Invoice --env C20001
+  koppel items --env C20001
+  koppel watch            (files arrive in ~/Downloads/Koppel/<environment>/)
 and the administration:
   koppel-admin --data-dir {data_dir} check --all
 """,
