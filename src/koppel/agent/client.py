@@ -49,6 +49,17 @@ def server_base(url: str) -> str:
     return base
 
 
+def parse_model(model: type[Model], content: bytes, server: str) -> Model:
+    """A response body as ``model``, or an AgentError saying the answer was not understood."""
+    try:
+        return model.model_validate_json(content)
+    except ValidationError as exc:
+        raise AgentError(
+            f"The server at {server} gave an answer this agent does not understand "
+            f"({model.__name__}). Is the agent up to date?"
+        ) from exc
+
+
 def env_path(environment: str, tail: str) -> str:
     """The path of an environment-scoped route."""
     return f"{API_PREFIX}/environments/{quote(environment, safe='')}/{tail}"

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from koppel.agent.atomic import atomic_writer
-from koppel.agent.client import AgentClient, env_path
+from koppel.agent.client import AgentClient, env_path, parse_model
 from koppel.agent.errors import AgentError
 from koppel.protocol.dossier import (
     SHA256_HEADER,
@@ -25,33 +25,23 @@ from koppel.protocol.dossier import (
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _parse(model: type[Model], content: bytes, server: str) -> Model:
-    try:
-        return model.model_validate_json(content)
-    except ValidationError as exc:
-        raise AgentError(
-            f"The server at {server} gave an answer this agent does not understand "
-            f"({model.__name__}). Is the agent up to date?"
-        ) from exc
-
-
 def items(client: AgentClient, environment: str, token: str, params: dict[str, Any]) -> ItemList:
     """GET items: a page of the items the user may see."""
     wanted = {k: v for k, v in params.items() if v is not None}
     response = client.request("GET", env_path(environment, "items"), token=token, params=wanted)
-    return _parse(ItemList, response.content, client.base_url)
+    return parse_model(ItemList, response.content, client.base_url)
 
 
 def item(client: AgentClient, environment: str, token: str, item_id: int) -> ItemOut:
     """GET items/{id}."""
     response = client.request("GET", env_path(environment, f"items/{item_id}"), token=token)
-    return _parse(ItemOut, response.content, client.base_url)
+    return parse_model(ItemOut, response.content, client.base_url)
 
 
 def editable_item(client: AgentClient, environment: str, token: str, item_id: int) -> ItemOut:
     """GET items/{id}/edit: the item, or the refusal (not_editable, connector_blocked)."""
     response = client.request("GET", env_path(environment, f"items/{item_id}/edit"), token=token)
-    return _parse(ItemOut, response.content, client.base_url)
+    return parse_model(ItemOut, response.content, client.base_url)
 
 
 def new_version(
@@ -74,7 +64,7 @@ def new_version(
         json=body.model_dump(mode="json"),
         headers={"If-Match": etag},
     )
-    return _parse(VersionOut, response.content, client.base_url)
+    return parse_model(VersionOut, response.content, client.base_url)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from koppel.agent.client import AgentClient, env_path
+from koppel.agent.client import AgentClient, env_path, parse_model
 from koppel.agent.errors import AgentError
 from koppel.protocol.api import API_PREFIX, StatusQuery
 from koppel.protocol.events import EventSession, EventSessionRequest
@@ -29,20 +29,10 @@ Model = TypeVar("Model", bound=BaseModel)
 _CHUNK = 1024 * 1024
 
 
-def _parse(model: type[Model], content: bytes, server: str) -> Model:
-    try:
-        return model.model_validate_json(content)
-    except ValidationError as exc:
-        raise AgentError(
-            f"The server at {server} gave an answer this agent does not understand "
-            f"({model.__name__}). Is the agent up to date?"
-        ) from exc
-
-
 def list_files(client: AgentClient, environment: str, token: str) -> list[OutputFileOut]:
     """GET files: My files of the token's user, newest first."""
     response = client.request("GET", env_path(environment, "files"), token=token)
-    return _parse(OutputFileList, response.content, client.base_url).files
+    return parse_model(OutputFileList, response.content, client.base_url).files
 
 
 def request_analysis(
@@ -53,7 +43,7 @@ def request_analysis(
     response = client.request(
         "POST", env_path(environment, "analyses"), token=token, json=body.model_dump(mode="json")
     )
-    return _parse(AnalysisAccepted, response.content, client.base_url)
+    return parse_model(AnalysisAccepted, response.content, client.base_url)
 
 
 def mark_delivered(client: AgentClient, environment: str, token: str, file_id: int) -> None:
@@ -135,7 +125,7 @@ def pending(
     response = client._send(  # the tokens travel in the body, not in a header
         "POST", f"{API_PREFIX}/files/pending", json=body.model_dump(mode="json")
     )
-    return _parse(PendingFilesResponse, response.content, client.base_url)
+    return parse_model(PendingFilesResponse, response.content, client.base_url)
 
 
 def open_session(
@@ -146,4 +136,4 @@ def open_session(
     response = client._send(
         "POST", f"{API_PREFIX}/event-sessions", json=body.model_dump(mode="json")
     )
-    return _parse(EventSession, response.content, client.base_url)
+    return parse_model(EventSession, response.content, client.base_url)

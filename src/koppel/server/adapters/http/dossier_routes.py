@@ -3,10 +3,9 @@ versions (docs/agent-api.md). Thin: the rules are in ``domain/dossier.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -25,11 +24,11 @@ from koppel.protocol.dossier import (
     NewVersionRequest,
     VersionOut,
 )
-from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
 from koppel.server.adapters.http.dependencies import services, token_owner
-from koppel.server.adapters.http.errors import ERROR_RESPONSES, error_response
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain import dossier, dossier_editing
 from koppel.server.domain.dossier import Claim, StoredFile
 from koppel.server.domain.dossier_model import Item, Version
@@ -236,46 +235,6 @@ def new_version(
     )
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The single byte range ``[start, end)`` a Range header asks for; None for the whole
-    file (no header, or several ranges, which we answer whole as RFC 9110 allows).
-    Refuses a range outside the file with ``range_not_satisfiable``."""
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    try:
-        if not dash:
-            raise ValueError(spec)
-        if first == "":
-            suffix = int(last)
-            if suffix <= 0:
-                raise ValueError(spec)
-            return (max(0, size - suffix), size) if size else _unsatisfiable(size)
-        start = int(first)
-        end = int(last) + 1 if last else None
-        if start < 0 or (end is not None and end <= start):
-            raise ValueError(spec)
-    except ValueError:
-        return None  # a malformed Range is ignored (RFC 9110)
-    if start >= size:
-        return _unsatisfiable(size)
-    return start, size if end is None else min(end, size)
-
-
-def _unsatisfiable(size: int) -> tuple[int, int]:
-    raise DomainError(
-        ErrorCode.RANGE_NOT_SATISFIABLE, f"The range lies outside the file ({size} bytes)."
-    )
-
-
-def _disposition(name: str) -> str:
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
 @router.get(
     "/items/{item_id}/attachments/{attachment_id}/content",
     response_class=StreamingResponse,
@@ -299,38 +258,17 @@ def download(
         found = dossier.version(
             SqlDossierRepository(repo.c), owner, item_id, attachment_id, version
         )
-    headers = {
-        "ETag": found.etag,
-        "Accept-Ranges": "bytes",
-        SHA256_HEADER: found.sha256,
-        VERSION_HEADER: str(found.number),
-        "Content-Disposition": _disposition(found.name),
-        "Cache-Control": "private, no-cache",
-    }
-    none_match = request.headers.get("if-none-match")
-    if none_match and (
-        none_match.strip() == "*" or found.etag in {t.strip() for t in none_match.split(",")}
-    ):
-        return Response(status_code=304, headers=headers)
-    size = found.size
-    if_range = request.headers.get("if-range")
-    wanted = request.headers.get("range") if not if_range or if_range == found.etag else None
-    try:
-        chosen = parse_range(wanted, size)
-    except DomainError as exc:
-        refused = error_response(exc)
-        refused.headers["Content-Range"] = f"bytes */{size}"  # RFC 9110: the full length
-        return refused
-    start, end = chosen if chosen else (0, size)
-    headers["Content-Length"] = str(end - start)
-    status = 200
-    if chosen:
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-
-    def body() -> Iterator[bytes]:
-        yield from svc.blobs.read(found.blob_key, start, end)
-
-    return StreamingResponse(
-        body(), status_code=status, media_type=found.media_type, headers=headers
+    return blob_response(
+        svc.blobs,
+        found.blob_key,
+        found.size,
+        found.media_type,
+        found.etag,
+        request.headers,
+        {
+            SHA256_HEADER: found.sha256,
+            VERSION_HEADER: str(found.number),
+            "Content-Disposition": attachment_disposition(found.name),
+            "Cache-Control": "private, no-cache",
+        },
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -31,6 +30,7 @@ from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
+from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     credentials,
@@ -48,7 +48,6 @@ router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, tags=["files"])
 Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _BUFFER = 1024 * 1024
 
 
@@ -94,27 +93,6 @@ def list_files(owner: Owner, svc: Svc) -> OutputFileList:
     return OutputFileList(files=[_out(f, owner.environment.code, f.id in done) for f in files])
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, end exclusive) of a single ``Range: bytes=`` header; None for all."""
-    if not header:
-        return None
-    match = _RANGE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return None  # unknown or multiple ranges: answer the whole file (RFC 9110 allows it)
-    first, last = match.group(1), match.group(2)
-    if first:
-        start = int(first)
-        end = min(int(last) + 1, size) if last else size
-    else:
-        start, end = max(0, size - int(last)), size
-    if start >= size or end <= start:
-        raise DomainError(
-            ErrorCode.RANGE_NOT_SATISFIABLE,
-            f"The range {header!r} is outside the file ({size} bytes).",
-        )
-    return start, end
-
-
 @router.get(
     "/environments/{env}/files/{file_id}/content",
     response_class=StreamingResponse,
@@ -124,8 +102,7 @@ def file_content(
     file_id: int,
     owner: Owner,
     svc: Svc,
-    range_header: Annotated[str | None, Header(alias="Range")] = None,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    request: Request,
 ) -> Response:
     """The content of a ready file, streamed; ``Koppel-Sha256``, ETag and Range."""
     file = _my_file(svc, owner, file_id)
@@ -135,34 +112,18 @@ def file_content(
             f"File {file_id} is {file.state}; its content is not available"
             + (f" ({file.error})." if file.error else " yet."),
         )
-    etag = f'"{file.sha256}"'
-    headers = {
-        SHA256_HEADER: file.sha256 or "",
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(file.name)}",
-    }
-    if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
-        return Response(status_code=304, headers=headers)
-    span = _byte_range(range_header, file.size)
-    start, end = span or (0, file.size)
-    headers["Content-Length"] = str(end - start)
-    status = 200
-    if span:
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
-    blob_key = file.blob_key
-
-    def body() -> Iterator[bytes]:
-        yield from svc.blobs.read(blob_key, start, end)
-
-    return StreamingResponse(body(), status, headers=headers, media_type=file.media_type)
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+    return blob_response(
+        svc.blobs,
+        file.blob_key,
+        file.size,
+        file.media_type,
+        f'"{file.sha256}"',
+        request.headers,
+        {
+            SHA256_HEADER: file.sha256 or "",
+            "Content-Disposition": attachment_disposition(file.name),
+        },
+    )
 
 
 @router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
