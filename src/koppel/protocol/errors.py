@@ -42,6 +42,13 @@ class ErrorCode(StrEnum):
     NOT_EDITABLE = "not_editable"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     NOT_FOUND = "not_found"
+    ACCOUNT_LOCKED = "account_locked"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    NO_PORTAL_ACCESS = "no_portal_access"
+    NO_PORTAL = "no_portal"
+    SIGN_IN_REQUIRED = "sign_in_required"
+    CSRF_FAILED = "csrf_failed"
+    SECOND_FACTOR_INVALID = "second_factor_invalid"
     INTERNAL_ERROR = "internal_error"
 
 

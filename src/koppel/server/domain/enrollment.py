@@ -130,7 +130,11 @@ def save_settings(
     repo: Repository, policy: Policy, login: str, password: str, code: str
 ) -> dict[str, Any]:
     """The settings file of one environment for this user, as a signed JSON document."""
-    acct = authenticate(repo, login, password)
+    return settings_for(repo, policy, authenticate(repo, login, password), code)
+
+
+def settings_for(repo: Repository, policy: Policy, acct: Account, code: str) -> dict[str, Any]:
+    """The settings file of one environment for an already authenticated user (portal)."""
     env = lookups.environment(repo, code)
     document = _issue(repo, policy, repo.signing_key(), env, acct)
     record(repo, policy, acct.login, "settings.save", env.code)
@@ -145,7 +149,11 @@ def save_bundle(
     Clients that are not ready (connector blocked, no main site, ...) are listed in
     ``skipped`` with the reason, so the user knows whom to ask.
     """
-    acct = authenticate(repo, login, password)
+    return bundle_for(repo, policy, authenticate(repo, login, password), firm)
+
+
+def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> dict[str, Any]:
+    """The bundle of a firm's client settings for an already authenticated user (portal)."""
     firm_env = lookups.environment(repo, firm)
     if firm_env.kind is not Kind.FIRM:
         raise DomainError(
@@ -191,7 +199,11 @@ def authorize_installation(
     repo: Repository, policy: Policy, login: str, password: str, code: str
 ) -> Environment:
     """The environment whose agent the user may download ("Save installation")."""
-    acct = authenticate(repo, login, password)
+    return installation_for(repo, authenticate(repo, login, password), code)
+
+
+def installation_for(repo: Repository, acct: Account, code: str) -> Environment:
+    """The environment whose agent an already authenticated user may download (portal)."""
     env = lookups.environment(repo, code)
     _ready_membership(repo, env, acct, Function.SAVE_INSTALLATION)
     return env

@@ -22,6 +22,14 @@ class Policy:
     enrollment_ttl: timedelta = timedelta(minutes=15)
     token_lifetime: timedelta | None = timedelta(days=365)
     current_update: Update = AGENT_UPDATE
+    # The portal: a session ends after this much inactivity, and at the latest after
+    # session_max; sign_in_attempts failures within lockout lock the login for lockout.
+    session_idle: timedelta = timedelta(hours=1)
+    session_max: timedelta = timedelta(hours=12)
+    sign_in_attempts: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    # Failures from one address, over all logins, before that address must wait too.
+    address_attempts: int = 30
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @property

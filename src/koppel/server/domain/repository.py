@@ -36,6 +36,10 @@ class Repository(Protocol):
         """The account with this login, if any."""
         ...
 
+    def account_by_id(self, account_id: int) -> Account | None:
+        """The account with this id, if any."""
+        ...
+
     def accounts(self) -> list[Account]:
         """Every account, ordered by login."""
         ...

@@ -122,6 +122,10 @@ class SqlRepository:
         row = self.c.execute(select(t.accounts).where(t.accounts.c.login == login)).first()
         return _account(row) if row else None
 
+    def account_by_id(self, account_id: int) -> Account | None:
+        row = self.c.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+        return _account(row) if row else None
+
     def accounts(self) -> list[Account]:
         rows = self.c.execute(select(t.accounts).order_by(t.accounts.c.login))
         return [_account(r) for r in rows]

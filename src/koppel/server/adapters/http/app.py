@@ -14,6 +14,7 @@ from koppel.server.adapters.http import (
 )
 from koppel.server.adapters.http.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
+from koppel.server.adapters.web import install as install_portal
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
 
@@ -36,6 +37,7 @@ def create_app(svc: Services | None = None) -> FastAPI:
     app.include_router(dossier_routes.router)
     app.include_router(files_routes.router)
     app.include_router(event_routes.router)
+    install_portal(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

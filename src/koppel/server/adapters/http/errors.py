@@ -44,6 +44,13 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_EDITABLE: 403,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.ACCOUNT_LOCKED: 429,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.NO_PORTAL_ACCESS: 403,
+    ErrorCode.NO_PORTAL: 404,
+    ErrorCode.SIGN_IN_REQUIRED: 401,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.SECOND_FACTOR_INVALID: 401,
 }
 
 # The OpenAPI "responses" of every route that can refuse.

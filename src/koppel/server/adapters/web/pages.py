@@ -1,0 +1,43 @@
+"""Error pages: a portal refusal is a page that says what happened and what to do."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+
+from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.http.errors import STATUS
+from koppel.server.adapters.web.templating import render
+from koppel.server.domain.errors import DomainError
+
+TITLES: dict[ErrorCode, str] = {
+    ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.UNKNOWN_ENVIRONMENT: "Unknown environment",
+    ErrorCode.NO_PORTAL: "No portal here",
+    ErrorCode.CSRF_FAILED: "The form expired",
+    ErrorCode.NOT_AUTHORIZED: "Not authorized",
+    ErrorCode.CONNECTOR_BLOCKED: "App connector blocked",
+    ErrorCode.MAIN_SITE_MISSING: "Main site missing",
+    ErrorCode.TOO_LARGE: "File too large",
+}
+
+
+def portal_code(request: Request) -> str | None:
+    """The portal a request is for, from its path (``/portal/CODE/...``)."""
+    parts = request.url.path.split("/")
+    return parts[2].upper() if len(parts) > 2 and parts[1] == "portal" and parts[2] else None
+
+
+def error_page(request: Request, error: DomainError, status: int | None = None) -> Response:
+    """The HTML page of a refusal, with the status the API would use."""
+    return render(
+        request,
+        "error.html",
+        {"error": error, "title": TITLES.get(error.code, "Refused"), "code": portal_code(request)},
+        status or STATUS[error.code],
+    )
+
+
+def redirect(url: str) -> Response:
+    """A 303 See Other: after a form, the browser GETs the result page."""
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,51 @@
+"""Rendering portal pages with Jinja2 (autoescaped, templates shipped in the package)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from koppel._version import __version__
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _when(value: datetime | None) -> str:
+    # Times are shown in UTC with the zone named, the same as the CLI prints them.
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} bytes"
+
+
+jinja = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+jinja.filters["when"] = _when
+jinja.filters["size"] = _size
+jinja.globals["version"] = __version__
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """A page. ``context`` may hold ``user`` (a PortalUser) for the navigation and the
+    forms' CSRF token; ``request`` is always available to templates."""
+    page = jinja.get_template(template).render(request=request, **(context or {}))
+    return HTMLResponse(page, status_code=status)

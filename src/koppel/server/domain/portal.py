@@ -1,0 +1,150 @@
+"""What the portal shows a signed-in user: their environments and what each offers.
+
+The portal of a firm lists the firm's own environment and every client environment of
+that firm where the user is a user; a client with its own portal lists itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.functions import Function
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import (
+    Account,
+    ConnectorName,
+    Environment,
+    Kind,
+    Membership,
+    TokenView,
+    UserToken,
+)
+from koppel.server.domain.policy import Policy
+from koppel.server.domain.repository import Repository
+
+# Dossier items made in the portal name this as their source workstation.
+PORTAL_WORKSTATION_ID = "portal"
+PORTAL_WORKSTATION_NAME = "Web portal"
+
+
+@dataclass(frozen=True)
+class PortalEnvironment:
+    """One environment as the home page and the Communication Center page show it."""
+
+    environment: Environment
+    membership: Membership
+    functions: frozenset[Function]
+    connector_open: bool
+    # Why "Download settings" cannot be offered (empty when it can); each names the step.
+    settings_blockers: tuple[str, ...] = field(default=())
+    installation_blockers: tuple[str, ...] = field(default=())
+
+    @property
+    def ready(self) -> bool:
+        """Ready for the Communication Center: settings can be saved and linked."""
+        return not self.settings_blockers
+
+    @property
+    def administers(self) -> bool:
+        """Whether the user holds the app-connector management function here."""
+        return Function.APP_CONNECTOR in self.functions
+
+
+def _blockers(
+    env: Environment, login: str, functions: frozenset[Function], connector_open: bool,
+    function: Function,
+) -> tuple[str, ...]:  # fmt: skip
+    found: list[str] = []
+    if function not in functions:
+        found.append(
+            f"You are not authorized for {function.value} in {env.code}: ask its "
+            f"administrator (koppel-admin users authorize {env.code} {login} "
+            f"--function {function.value!r})."
+        )
+    if not connector_open:
+        found.append(
+            f"The Communication Center app connector of {env.code} is blocked: ask its "
+            f"administrator to unblock it (koppel-admin connector unblock {env.code} "
+            "communication-center)."
+        )
+    if function is Function.SAVE_SETTINGS and not env.main_site_url:
+        found.append(
+            f"No main site is recorded for {env.code}: ask its administrator to record it "
+            f"(koppel-admin env set-main-site {env.code} URL)."
+        )
+    if function is Function.SAVE_SETTINGS and not env.api_url:
+        found.append(
+            f"No API URL is recorded for {env.code}: ask its administrator to record it "
+            f"(koppel-admin env set-api-url {env.code} URL)."
+        )
+    return tuple(found)
+
+
+def environments_of(
+    repo: Repository, portal: Environment, account: Account
+) -> list[PortalEnvironment]:
+    """The environments this user sees on ``portal``: the portal's own first, then its
+    clients (by code) where the user is a user."""
+    envs = [portal]
+    if portal.kind is Kind.FIRM:
+        envs += sorted(repo.clients_of(portal.id), key=lambda e: e.code)
+    by_env = {
+        v.membership.environment_id: v.membership
+        for v in repo.members([e.id for e in envs])
+        if v.account.id == account.id
+    }
+    functions = repo.functions_of([m.id for m in by_env.values()])
+    open_connectors = {
+        c.environment_id
+        for c in repo.connectors(list(by_env))
+        if c.name is ConnectorName.COMMUNICATION_CENTER and not c.blocked
+    }
+    shown: list[PortalEnvironment] = []
+    for env in envs:
+        member = by_env.get(env.id)
+        if member is None:
+            continue
+        granted = frozenset(functions.get(member.id, set()))
+        is_open = env.id in open_connectors
+        shown.append(
+            PortalEnvironment(
+                env,
+                member,
+                granted,
+                is_open,
+                _blockers(env, account.login, granted, is_open, Function.SAVE_SETTINGS),
+                _blockers(env, account.login, granted, is_open, Function.SAVE_INSTALLATION),
+            )
+        )
+    return shown
+
+
+def environment_of(
+    repo: Repository, portal: Environment, account: Account, code: str
+) -> PortalEnvironment:
+    """One environment of this user on this portal, or ``not_found`` (never another
+    firm's client, nor one where the user is not a user)."""
+    for shown in environments_of(repo, portal, account):
+        if shown.environment.code == code.upper():
+            return shown
+    raise DomainError(
+        ErrorCode.NOT_FOUND,
+        f"{code} is not one of your environments on the portal of {portal.code}.",
+        environment=code.upper(),
+    )
+
+
+def acting_member(policy: Policy, shown: PortalEnvironment, account: Account) -> TokenView:
+    """The user as the dossier and My files rules know a caller: a view with a token that
+    is never stored, naming the portal as the source workstation."""
+    token = UserToken(
+        public_id="",
+        secret_hash="",
+        membership_id=shown.membership.id,
+        connector=ConnectorName.COMMUNICATION_CENTER,
+        workstation_id=PORTAL_WORKSTATION_ID,
+        workstation_name=PORTAL_WORKSTATION_NAME,
+        created_at=policy.clock(),
+    )
+    return TokenView(token, shown.membership, account, shown.environment)
