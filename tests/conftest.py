@@ -6,8 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from harness import Server, Workstation, make_server, make_workstation
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -38,3 +41,30 @@ def workstation(tmp_path: Path) -> Callable[..., Workstation]:
         return make_workstation(tmp_path, name, **extra)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright, headless (installed by .ci/run)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context (own cookies) and page, with downloads allowed."""
+    context = chromium.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -1,0 +1,89 @@
+"""The portal in a real browser: Debian's chromium, headless, driven by Playwright,
+against a real ``koppel-server`` and the real ``koppel`` agent.
+
+Set ``KOPPEL_SCREENSHOTS=docs/screenshots`` to refresh the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from harness import DEMO_PASSWORD, Server
+
+
+def shot(page: Page, tmp_path: Path, name: str) -> None:
+    """Screenshot the page (also into $KOPPEL_SCREENSHOTS when set); it must not be empty."""
+    target = tmp_path / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 5_000
+    if folder := os.environ.get("KOPPEL_SCREENSHOTS"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, server: Server, login: str = "anna", password: str = DEMO_PASSWORD,
+            portal: str = "F10001") -> None:  # fmt: skip
+    """Fill in and submit the sign-in form with the keyboard and the labels."""
+    page.goto(f"{server.url}/portal/{portal}/")
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_lands_on_the_home_page(demo_server: Server, page: Page, tmp_path: Path) -> None:
+    page.goto(f"{demo_server.url}/portal/F10001/")
+    expect(page).to_have_url(re.compile(r"/portal/F10001/sign-in"))
+    shot(page, tmp_path, "sign-in")
+    sign_in(page, demo_server)
+    expect(page.get_by_role("heading", name="Welcome, Anna de Boer")).to_be_visible()
+    table = page.get_by_role("table", name="Environments")
+    for code in ("F10001", "C20001", "C20002", "C20003"):
+        expect(table.get_by_role("link", name=re.compile(code))).to_be_visible()
+    expect(table).to_contain_text("2026.2")
+    expect(table).to_contain_text("Ready")
+    shot(page, tmp_path, "home")
+    # Sign out ends it: the home page asks to sign in again.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{demo_server.url}/portal/F10001/")
+    expect(page.get_by_role("heading", name=re.compile("Sign in"))).to_be_visible()
+
+
+def test_keyboard_only_sign_in(demo_server: Server, page: Page) -> None:
+    page.goto(f"{demo_server.url}/portal/F10001/sign-in")
+    # The login field has the focus; Tab reaches the password; Enter submits.
+    expect(page.get_by_label("Login")).to_be_focused()
+    page.keyboard.type("anna")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Welcome, Anna de Boer")).to_be_visible()
+
+
+def test_failed_sign_ins_then_lockout(demo_server: Server, page: Page, tmp_path: Path) -> None:
+    for _ in range(5):
+        sign_in(page, demo_server, password="wrong")
+        expect(page.get_by_role("alert")).to_contain_text("The login or password is wrong")
+    shot(page, tmp_path, "sign-in-failed")
+    # Now even the right password is refused, with the way out named.
+    sign_in(page, demo_server)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("locked")
+    expect(alert).to_contain_text("koppel-admin accounts unlock anna")
+    shot(page, tmp_path, "sign-in-locked")
+    # bram is not affected by anna's lockout.
+    page.context.clear_cookies()
+    sign_in(page, demo_server, login="bram")
+    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
+
+
+def test_phone_width_has_no_horizontal_scroll(demo_server: Server, page: Page) -> None:
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, demo_server)
+    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
