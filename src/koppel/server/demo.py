@@ -1,10 +1,13 @@
 """The demo practice: one firm with a portal, three clients without, two employees
-authorized everywhere, the whole procedure applied. Idempotent."""
+authorized everywhere, the whole procedure applied; anna administers every environment
+(General/Management/App connector), so the portal's administration pages have a user.
+Idempotent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from koppel.protocol.functions import Function
 from koppel.server.demo_dossier import create_demo_dossier
 from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import Kind
@@ -18,6 +21,7 @@ CLIENTS = (
     ("C20003", "Bloemenhuis De Vries"),
 )
 EMPLOYEES = (("anna", "Anna de Boer"), ("bram", "Bram Visser"))
+ADMINISTRATOR = "anna"
 PASSWORD = "koppel-demo"
 
 
@@ -44,6 +48,8 @@ def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
         for code, name in CLIENTS:
             admin.create_environment(code, name, Kind.CLIENT, has_portal=False, firm=FIRM[0])
             setup_client(admin, code, FIRM[0], [login for login, _ in EMPLOYEES])
+        for code, _ in (FIRM, *CLIENTS):
+            admin.authorize_user(code, ADMINISTRATOR, [Function.APP_CONNECTOR])
         create_demo_dossier(repo, admin, (FIRM, *CLIENTS))
     return DemoPractice(
         FIRM[0], tuple(c for c, _ in CLIENTS), tuple(login for login, _ in EMPLOYEES), PASSWORD

@@ -35,6 +35,7 @@ def _banner(public_url: str, data_dir: Path, database: str) -> None:
         f"""
 Koppel environment host {__version__} with the demo practice
   address     {server}   (API docs: {server}/docs)
+  portal      {server}/portal/F10001/   (sign in as anna; she administers every environment)
   data        {data_dir}   (database: {database.split("://")[0]})
   firm        F10001 Dekker & Co Accountants (portal)
   clients     C20001, C20002, C20003 (no portal of their own)

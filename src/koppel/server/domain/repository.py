@@ -212,8 +212,15 @@ class Repository(Protocol):
         actor: str | None = None,
         action: str | None = None,
         limit: int = 100,
+        *,
+        environments: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> list[AuditEntry]:
-        """Audit entries, newest first, filtered."""
+        """Audit entries, newest first, filtered: ``action`` is a prefix (``connector``
+        matches ``connector.unblock``), ``environments`` any of these codes, ``since``
+        inclusive and ``until`` exclusive; ``offset`` skips the newest entries (pages)."""
         ...
 
     # --- server secrets

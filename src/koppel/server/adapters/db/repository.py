@@ -500,11 +500,22 @@ class SqlRepository:
         actor: str | None = None,
         action: str | None = None,
         limit: int = 100,
+        *,
+        environments: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> list[AuditEntry]:
         c = t.audit_entries.c
-        query = select(t.audit_entries).order_by(c.id.desc()).limit(limit)
+        query = select(t.audit_entries).order_by(c.id.desc()).limit(limit).offset(offset)
         if environment:
             query = query.where(c.environment == environment)
+        if environments is not None:
+            query = query.where(c.environment.in_(list(environments)))
+        if since is not None:
+            query = query.where(c.at >= since)
+        if until is not None:
+            query = query.where(c.at < until)
         if actor:
             query = query.where(c.actor == actor)
         if action:

@@ -1,7 +1,188 @@
-"""(placeholder: filled in by its own change)"""
+"""Administration pages, for users holding General/Management/App connector: the procedure
+checklist with a button for each step a click can do, user tokens per connector with
+revoke, and the audit log. Thin: the rules are in ``domain/console.py``, the changes are
+``Admin`` operations audited with the signed-in login as the actor."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request, Response
+
+from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.pages import redirect
+from koppel.server.adapters.web.templating import render
+from koppel.server.domain import console
+from koppel.server.domain.administration import Admin
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.procedure import check_environments
 
 router = APIRouter()
+
+# A notice is a sentence of outcomes; a longer one (many users) is cut.
+_NOTICE_LIMIT = 400
+
+
+def _admin(user: ctx.PortalUser, repo: SqlRepository) -> Admin:
+    """Admin operations acting as the signed-in user, with events for their agents."""
+    return Admin(repo, user.svc.policy, user.account.login, SqlEventRepository(repo.c))
+
+
+def _notice(request: Request) -> str | None:
+    # Shown as escaped text, never as markup.
+    text = request.query_params.get("done", "").strip()
+    return text[:_NOTICE_LIMIT] or None
+
+
+def _after(url: str, message: str, anchor: str = "") -> Response:
+    if len(message) > _NOTICE_LIMIT:
+        message = message[: _NOTICE_LIMIT - 1] + "…"
+    return redirect(f"{url}?{urlencode({'done': message})}{anchor}")
+
+
+def _administered(user: ctx.PortalUser) -> list[str]:
+    codes = [shown.environment.code for shown in user.administers]
+    if not codes:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"You administer no environment on the portal of {user.portal.code}; "
+            "administering needs General/Management/App connector.",
+        )
+    return codes
+
+
+@router.get("/portal/{code}/admin", name="admin_checklist")
+def checklist(request: Request, user: ctx.SignedIn) -> Response:
+    """Every administered environment with every step of its procedure, done or missing,
+    the fix command, and a button where a click can do the step."""
+    codes = _administered(user)
+    with user.transaction() as repo:
+        checks = check_environments(repo, user.svc.policy, codes)
+        offers = console.offers(repo, user.svc.policy, checks)
+    # The portal's own environment first, then its clients, as on the home page.
+    checks.sort(key=lambda check: codes.index(check.code))
+    return render(
+        request,
+        "admin.html",
+        {"user": user, "checks": checks, "offers": offers, "notice": _notice(request)},
+    )
+
+
+@router.post("/portal/{code}/admin/{env}/steps/{step}")
+def do_step(user: ctx.CsrfChecked, env: str, step: str) -> Response:
+    """Do one missing step, then back to the checklist."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcomes = console.apply_step(_admin(user, repo), found.code, step)
+    return _after(user.path("admin"), console.summary(outcomes), f"#env-{found.code}")
+
+
+@router.get("/portal/{code}/admin/{env}/tokens", name="admin_tokens")
+def tokens(request: Request, user: ctx.SignedIn, env: str, show: str = "active") -> Response:
+    """User tokens of one environment per connector; active only, or all."""
+    everything = show == "all"
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        views = _admin(user, repo).list_tokens(found.code, include_revoked=everything)
+    groups = console.tokens_by_connector(views, user.svc.policy.clock())
+    # Whose tokens "revoke all of a user" can choose: those with an active one.
+    logins = sorted({row.view.account.login for _, rows in groups for row in rows if row.active})
+    return render(
+        request,
+        "admin_tokens.html",
+        {
+            "user": user,
+            "env": found,
+            "groups": groups,
+            "logins": logins,
+            "everything": everything,
+            "notice": _notice(request),
+        },
+    )
+
+
+@router.post("/portal/{code}/admin/{env}/tokens/revoke-user")
+def revoke_user(user: ctx.CsrfChecked, env: str, login: Annotated[str, Form()] = "") -> Response:
+    """Revoke every active token of one user in this environment."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcome = console.revoke_user_tokens(_admin(user, repo), found.code, login)
+    return _after(user.path("admin", found.code, "tokens"), outcome.message)
+
+
+@router.post("/portal/{code}/admin/{env}/tokens/{token}/revoke")
+def revoke_token(user: ctx.CsrfChecked, env: str, token: str) -> Response:
+    """Revoke one token: its workstation loses access at its next request."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcome = _admin(user, repo).revoke_tokens(found.code, token_ids=[token])
+    return _after(user.path("admin", found.code, "tokens"), outcome.message)
+
+
+def _detail(detail: dict[str, object]) -> str:
+    """An entry's detail as plain text: ``key: value; ...``, lists comma-separated."""
+    parts = []
+    for key, value in detail.items():
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
+def _date(value: str, label: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"The {label} date must look like 2026-01-31."
+        ) from None
+
+
+@router.get("/portal/{code}/admin/audit", name="admin_audit")
+def audit(
+    request: Request,
+    user: ctx.SignedIn,
+    environment: str = "",
+    actor: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 1,
+) -> Response:
+    """The audit log of the administered environments, newest first, filtered, paged."""
+    codes = _administered(user)
+    wanted = console.AuditFilter(
+        environment or None, actor or None, action or None,
+        _date(since, "from"), _date(until, "to"),
+    )  # fmt: skip
+    with user.transaction() as repo:
+        found = console.audit_page(repo, codes, wanted, page)
+    filters = {
+        k: v
+        for k, v in {
+            "environment": environment, "actor": actor, "action": action,
+            "since": since, "until": until,
+        }.items()
+        if v
+    }  # fmt: skip
+    base = user.path("admin", "audit")
+    rows = [(entry, _detail(entry.detail)) for entry in found.entries]
+    return render(
+        request,
+        "admin_audit.html",
+        {
+            "user": user,
+            "codes": codes,
+            "filters": filters,
+            "found": found,
+            "rows": rows,
+            "previous": f"{base}?{urlencode({**filters, 'page': found.page - 1})}",
+            "next": f"{base}?{urlencode({**filters, 'page': found.page + 1})}",
+        },
+    )
