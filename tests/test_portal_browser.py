@@ -87,3 +87,29 @@ def test_phone_width_has_no_horizontal_scroll(demo_server: Server, page: Page) -
     expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def test_administrator_checklist_goes_from_missing_to_done(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    from test_portal_admin import PASSWORD, partial_firm
+
+    partial_firm(server)
+    sign_in(page, server, login="boss", password=PASSWORD, portal="F30001")
+    page.get_by_role("link", name="Administration").click()
+    checklist = page.get_by_role("table", name="Checklist of F30001")
+    expect(checklist).to_contain_text("✗ Missing")
+    shot(page, tmp_path, "admin-checklist-missing")
+    steps = page.locator("form[action*='/steps/'] button")
+    clicks = 0
+    while steps.count():
+        steps.first.click()
+        expect(page.get_by_role("status")).to_be_visible()
+        clicks += 1
+        assert clicks < 20, "a button did not complete its step"
+    for code in ("F30001", "C30001"):
+        table = page.get_by_role("table", name=f"Checklist of {code}")
+        expect(table).to_contain_text("✓ Done")
+        expect(table).not_to_contain_text("✗ Missing")
+    assert server.admin("check", "F30001", "C30001").returncode == 0
+    shot(page, tmp_path, "admin-checklist-done")

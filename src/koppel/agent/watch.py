@@ -186,9 +186,14 @@ class Follower(threading.Thread):
             self.log(f"{code}: {payload.get('name')} could not be made: {payload.get('error')}")
         elif kind == "token_revoked":
             if payload.get("workstation_id") == self.workstation_id:
+                by = (
+                    "you, from the portal"
+                    if payload.get("reason") == "user"
+                    else "its administrator"
+                )
                 self._drop(
                     code,
-                    f"access to {code} from this workstation was revoked by its administrator. "
+                    f"access to {code} from this workstation was revoked by {by}. "
                     f"To link it again: save the settings for {code} and run `koppel link FILE`.",
                 )
         elif kind == "environment_converted":

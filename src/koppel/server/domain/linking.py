@@ -30,6 +30,7 @@ _REVOKED = {
     RevokeReason.REPLACED: "was replaced by a newer link from this workstation",
     RevokeReason.UNLINKED: "was unlinked from this workstation",
     RevokeReason.ENVIRONMENT_DELETED: "ended because the environment was removed",
+    RevokeReason.USER: "was revoked by its user from the portal",
 }
 
 

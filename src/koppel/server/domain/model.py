@@ -30,6 +30,7 @@ class RevokeReason(StrEnum):
     REPLACED = "replaced"
     UNLINKED = "unlinked"
     ENVIRONMENT_DELETED = "environment_deleted"
+    USER = "user"
 
 
 @dataclass

@@ -1,7 +1,115 @@
-"""(placeholder: filled in by its own change)"""
+"""The Communication Center page of an environment and its downloads: the agent
+("Download installation"), the settings file ("Download settings") and, on a firm's
+portal, the bundle of every client's settings.
+
+Thin: who may download what is decided by ``domain/enrollment.py`` (the same rules as the
+agent API's "Save settings"/"Save installation"); ``PortalEnvironment`` says beforehand
+why a button cannot be offered, so the page explains instead of showing it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from koppel.protocol.settings_file import SETTINGS_SUFFIX
+from koppel.protocol.updates import Update
+from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.templating import render
+from koppel.server.domain import enrollment
+from koppel.server.domain.model import Kind
+from koppel.server.domain.portal import PortalEnvironment
 
 router = APIRouter()
+
+# A settings file holds a single-use enrollment code: no cache may keep a copy.
+_NO_STORE = "no-store"
+
+
+def _attachment(document: dict[str, Any], filename: str) -> JSONResponse:
+    return JSONResponse(
+        document,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": _NO_STORE,
+        },
+    )
+
+
+def _bundle_clients(
+    user: ctx.PortalUser,
+) -> tuple[list[PortalEnvironment], list[PortalEnvironment]]:
+    """The user's client environments the bundle holds, and those it leaves out."""
+    if user.portal.kind is not Kind.FIRM:
+        return [], []
+    clients = [s for s in user.environments if s.environment.kind is Kind.CLIENT]
+    return [s for s in clients if s.ready], [s for s in clients if not s.ready]
+
+
+@router.get("/portal/{code}/environments/{env}", name="communication_center")
+def communication_center(request: Request, user: ctx.SignedIn, env: str) -> Response:
+    """The environment with its update, and the buttons to install and link the agent
+    (each replaced by what is missing when it cannot be offered)."""
+    shown = user.environment(env)
+    bundled, left_out = _bundle_clients(user)
+    offer_bundle = shown.environment.id == user.portal.id and user.portal.kind is Kind.FIRM
+    # The agent is the same for every environment of one update: point to where it is offered.
+    elsewhere = next(
+        (
+            s
+            for s in user.environments
+            if not s.installation_blockers and s.environment.update == shown.environment.update
+        ),
+        None,
+    )
+    return render(
+        request,
+        "communication.html",
+        {
+            "user": user,
+            "shown": shown,
+            "offer_bundle": offer_bundle,
+            "bundled": bundled,
+            "left_out": left_out,
+            "elsewhere": elsewhere,
+            "enrollment_minutes": int(user.svc.policy.enrollment_ttl.total_seconds() // 60),
+        },
+    )
+
+
+@router.get("/portal/{code}/environments/{env}/installation", name="download_installation")
+def download_installation(user: ctx.SignedIn, env: str) -> FileResponse:
+    """ "Save installation": the agent wheel of the environment's update."""
+    shown = user.environment(env)
+    with user.transaction() as repo:
+        environment = enrollment.installation_for(repo, user.account, shown.environment.code)
+    wheel = user.svc.packages.wheel_for(Update.parse(environment.update))
+    return FileResponse(
+        wheel,
+        media_type="application/octet-stream",
+        filename=wheel.name,
+        headers={"Koppel-Agent-Update": environment.update, "Cache-Control": _NO_STORE},
+    )
+
+
+@router.get("/portal/{code}/environments/{env}/settings", name="download_settings")
+def download_settings(user: ctx.SignedIn, env: str) -> JSONResponse:
+    """ "Save settings": the signed settings file, with a single-use enrollment code."""
+    shown = user.environment(env)
+    with user.transaction() as repo:
+        document = enrollment.settings_for(
+            repo, user.svc.policy, user.account, shown.environment.code
+        )
+    return _attachment(document, f"{document['environment']['code']}{SETTINGS_SUFFIX}")
+
+
+@router.get("/portal/{code}/bundle", name="download_bundle")
+def download_bundle(user: ctx.SignedIn) -> JSONResponse:
+    """Settings for every client environment of this firm where the user may save them;
+    the file lists the clients it skipped and why."""
+    with user.transaction() as repo:
+        bundle = enrollment.bundle_for(repo, user.svc.policy, user.account, user.portal.code)
+    return _attachment(bundle, f"{bundle['firm']}-clients{SETTINGS_SUFFIX}")
