@@ -49,7 +49,8 @@ def _minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() / 60))
 
 
-def _check_throttle(store: WebRepository, policy: Policy, login: str, address: str) -> None:
+def check_throttle(store: WebRepository, policy: Policy, login: str, address: str) -> None:
+    """Refuse while the login or the address is locked (before a password or a code)."""
     now = policy.clock()
     since = now - policy.lockout
     by_login = store.failures(login=login, since=since)
@@ -90,9 +91,8 @@ def sign_in(
     """
     portal = portal_environment(repo, portal_code)
     normalised = _normalised(login)
-    _check_throttle(store, policy, normalised, address)
+    check_throttle(store, policy, normalised, address)
     account = enrollment.authenticate(repo, normalised, password)
-    store.clear_failures(account.login)
     member = repo.membership(portal.id, account.id)
     if member is None:
         raise DomainError(
@@ -111,8 +111,13 @@ def sign_in(
             environment=portal.code,
         )
     factor = store.second_factor(account.id)
+    needs_second_factor = factor is not None and factor.confirmed_at is not None
+    if not needs_second_factor:
+        # With a second factor, failures are forgotten only once it is given
+        # (second_factor.verify): a right password alone must not reset wrong codes.
+        store.clear_failures(account.login)
     record(repo, policy, account.login, "portal.sign_in", portal.code, address=address)
-    return SignedIn(account, portal, factor is not None and factor.confirmed_at is not None)
+    return SignedIn(account, portal, needs_second_factor)
 
 
 def _normalised(login: str) -> str:

@@ -113,21 +113,29 @@ def clear_session_cookie(response: Response, code: str) -> None:
 def _load(request: Request, code: str, *, pending_ok: bool) -> PortalUser:
     svc = services(request)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # A redirect is raised after the transaction: raised inside, it would roll back the
+    # ending of an expired session or of one whose access was taken away.
+    elsewhere: str | None = None
+    shown: list[PortalEnvironment] = []
     with svc.transaction() as repo:
         portal = sign_in.portal_environment(repo, code)
         store = SqlWebRepository(repo.c)
         session = web_sessions.resume(store, svc.policy, request.cookies.get(SESSION_COOKIE))
-        if session is None or session.portal_environment_id != portal.id:
-            raise Redirect(portal_path(portal.code, f"sign-in?next={quote(here)}"))
-        account = repo.account_by_id(session.account_id)
+        account = repo.account_by_id(session.account_id) if session else None
         member = repo.membership(portal.id, account.id) if account else None
-        if account is None or account.disabled or member is None or not member.portal_access:
+        if session is None or session.portal_environment_id != portal.id:
+            elsewhere = portal_path(portal.code, f"sign-in?next={quote(here)}")
+        elif account is None or account.disabled or member is None or not member.portal_access:
             # Access was taken away since sign-in: the session ends with it.
             web_sessions.end(store, session)
-            raise Redirect(portal_path(portal.code, "sign-in"))
-        if not session.second_factor_done and not pending_ok:
-            raise Redirect(portal_path(portal.code, f"second-factor?next={quote(here)}"))
-        shown = portal_rules.environments_of(repo, portal, account)
+            elsewhere = portal_path(portal.code, "sign-in")
+        elif not session.second_factor_done and not pending_ok:
+            elsewhere = portal_path(portal.code, f"second-factor?next={quote(here)}")
+        else:
+            shown = portal_rules.environments_of(repo, portal, account)
+    if elsewhere is not None:
+        raise Redirect(elsewhere)
+    assert session is not None and account is not None
     return PortalUser(svc, portal, account, session, shown)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import JsonOption, read_password, reporting, unit_of_work
 from koppel.server.cli.admin.output import Done
+
+if TYPE_CHECKING:
+    from koppel.server.adapters.db.web_repository import SqlWebRepository
+    from koppel.server.domain.administration import Admin
 
 app = typer.Typer(
     help="Login identities (one per person, usable in many environments).",
@@ -128,3 +132,65 @@ def accounts_set_password(
     with unit_of_work(ctx, json_mode) as admin:
         done = [Done(None, admin.set_password(login, secret))]
     out.show_outcomes(done, json_mode)
+
+
+def _web_store(admin: Admin) -> SqlWebRepository:
+    """The portal's storage in the command's own transaction."""
+    from koppel.server.adapters.db.repository import SqlRepository
+    from koppel.server.adapters.db.web_repository import SqlWebRepository
+
+    assert isinstance(admin.repo, SqlRepository)
+    return SqlWebRepository(admin.repo.c)
+
+
+@app.command("unlock")
+def accounts_unlock(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The account's login.")],
+    json_mode: JsonOption = False,
+) -> None:
+    """Forget an account's failed portal sign-ins, ending its temporary lockout."""
+    from koppel.server.domain import lookups, sign_in
+    from koppel.server.domain.administration import Outcome
+    from koppel.server.domain.audit import record
+
+    with unit_of_work(ctx, json_mode) as admin:
+        acct = lookups.account(admin.repo, login)
+        count = sign_in.unlock(_web_store(admin), acct.login)
+        if count:
+            record(
+                admin.repo,
+                admin.policy,
+                admin.actor,
+                "account.unlock",
+                None,
+                login=acct.login,
+                failures=count,
+            )
+            outcome = Outcome(
+                True, f"account {acct.login} unlocked ({count} failed sign-ins forgotten)"
+            )
+        else:
+            outcome = Outcome(False, f"account {acct.login} has no failed sign-ins to forget")
+    out.show_outcomes([Done(None, outcome)], json_mode, failures=count)
+
+
+@app.command("reset-second-factor")
+def accounts_reset_second_factor(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The account's login.")],
+    json_mode: JsonOption = False,
+) -> None:
+    """Turn an account's two-step verification off (a lost phone): the next sign-in needs
+    only the password, and the user can enrol again on the portal's Security page."""
+    from koppel.server.domain import lookups, second_factor
+    from koppel.server.domain.administration import Outcome
+
+    with unit_of_work(ctx, json_mode) as admin:
+        acct = lookups.account(admin.repo, login)
+        store = _web_store(admin)
+        if second_factor.reset(admin.repo, store, admin.policy, admin.actor, acct):
+            outcome = Outcome(True, f"two-step verification of {acct.login} turned off")
+        else:
+            outcome = Outcome(False, f"{acct.login} has no two-step verification")
+    out.show_outcomes([Done(None, outcome)], json_mode)
