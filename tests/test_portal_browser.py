@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from harness import DEMO_PASSWORD, Server
+from harness import DEMO_PASSWORD, Server, Workstation
+
+TOKEN_REVOKED = 5  # the agent's exit code
 
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:
@@ -113,3 +116,74 @@ def test_administrator_checklist_goes_from_missing_to_done(
         expect(table).not_to_contain_text("✗ Missing")
     assert server.admin("check", "F30001", "C30001").returncode == 0
     shot(page, tmp_path, "admin-checklist-done")
+
+
+def download(page: Page, link_name: str, folder: Path) -> Path:
+    """Click a download button; the file as the browser saved it."""
+    with page.expect_download() as started:
+        page.get_by_role("link", name=link_name, exact=True).click()
+    saved = folder / started.value.suggested_filename
+    started.value.save_as(saved)
+    return saved
+
+
+def test_download_settings_link_with_the_agent_then_revoke_the_device(
+    demo_server: Server, page: Page, workstation: Callable[..., Workstation], tmp_path: Path
+) -> None:
+    ws = workstation("laptop")
+    sign_in(page, demo_server)
+    page.get_by_role("link", name=re.compile("C20001")).first.click()
+    expect(page.get_by_role("heading", name=re.compile("Bakkerij Jansen"))).to_be_visible()
+    shot(page, tmp_path, "communication-center")
+    settings = download(page, "Download settings", ws.home)
+    assert settings.name == "C20001.koppel"
+    assert ws.ok("link", str(settings), "--json").json()["linked"] == ["C20001"]
+
+    # The bundle from the firm's page links the other clients in one step.
+    page.get_by_role("link", name="Home").first.click()
+    page.get_by_role("link", name=re.compile("F10001")).first.click()
+    bundle = download(page, "Download settings for all my client environments", ws.home)
+    assert bundle.name == "F10001-clients.koppel"
+    ws.ok("link", str(bundle))
+    codes = sorted(e["code"] for e in ws.ok("envs", "--json").json())
+    assert codes == ["C20001", "C20002", "C20003"]
+
+    # My devices lists the workstation; revoking C20001 there cuts the agent off.
+    page.get_by_role("link", name="My devices").click()
+    expect(page.get_by_role("heading", name="laptop")).to_be_visible()
+    shot(page, tmp_path, "my-devices")
+    page.get_by_role("button", name="Revoke access of laptop to C20001").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    refused = ws.koppel("info", "C20001")
+    assert refused.returncode == TOKEN_REVOKED, refused.output
+    assert "revoked" in refused.output
+    assert ws.koppel("info", "C20002").returncode == 0
+
+
+def test_two_step_verification_with_the_qr_code(
+    demo_server: Server, page: Page, tmp_path: Path
+) -> None:
+    import time
+
+    from test_portal_totp import rfc6238
+
+    sign_in(page, demo_server)
+    page.get_by_role("link", name="Security").click()
+    page.get_by_role("button", name="Turn on two-step verification").click()
+    expect(page.locator(".qr-code svg")).to_be_visible()
+    shot(page, tmp_path, "security-two-step")
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code from the app").fill(rfc6238(secret, time.time()))
+    page.get_by_role("button", name="Confirm and turn on").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, demo_server)
+    # The password alone is not enough now: the code page comes first.
+    expect(page.get_by_label("Code")).to_be_visible()
+    page.goto(f"{demo_server.url}/portal/F10001/devices")
+    expect(page).to_have_url(re.compile("/second-factor"))
+    # A code of the next 30-second step (the current one was used to confirm).
+    page.get_by_label("Code").fill(rfc6238(secret, time.time() + 30))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="My devices")).to_be_visible()
