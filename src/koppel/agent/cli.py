@@ -16,6 +16,7 @@ import typer
 from koppel.agent.commands import edit as edit_command
 from koppel.agent.commands import files as files_command
 from koppel.agent.commands import items as items_command
+from koppel.agent.commands import links as links_command
 from koppel.agent.commands import submit as submit_command
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import EPILOG, ExitCode
@@ -336,6 +337,8 @@ app.add_typer(submit_command.queue_app, name="queue")
 app.add_typer(files_command.files_app, name="files")
 app.add_typer(files_command.analyses_app, name="analyses")
 app.command("watch")(files_command.watch)
+app.add_typer(links_command.handler_app, name="handler")
+app.command("open-link")(links_command.open_link)
 
 
 def main() -> None:

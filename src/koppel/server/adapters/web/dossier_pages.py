@@ -1,7 +1,301 @@
-"""(placeholder: filled in by its own change)"""
+"""The dossier of an environment: destinations, searching items, an item with its
+attachments and versions, downloads, uploads (a new item, an attachment, a new version)
+and the "Edit on my computer" button, a ``koppel://edit`` link the agent opens
+(docs/koppel-links.md).
+
+Thin: who may see, file and edit what is decided by the agent API's rules
+(``domain/dossier.py``, ``dossier_editing.py``; ``dossier_portal.py`` for what only the
+portal does), with the signed-in user acting as ``portal.acting_member``. Uploads are
+streamed into the blob store with the server's size limit (``form_upload.py``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from koppel.protocol.dossier import SHA256_HEADER, VERSION_HEADER
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.links import edit_link
+from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
+from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.form_upload import ReceivedFile, limits_of, receive_form
+from koppel.server.adapters.web.pages import redirect
+from koppel.server.adapters.web.templating import render
+from koppel.server.domain import dossier, dossier_editing, dossier_portal, web_sessions
+from koppel.server.domain.dossier_model import Item, Version
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import TokenView
+from koppel.server.domain.portal import acting_member
 
 router = APIRouter()
+
+PAGE_SIZE = 50
+_NOTICE_LIMIT = 300
+_BASE = "/portal/{code}/environments/{env}/dossier"
+
+
+def _who(user: ctx.PortalUser, env: str) -> TokenView:
+    return acting_member(user.svc.policy, user.environment(env), user.account)
+
+
+def _dossier_path(user: ctx.PortalUser, env: str, *parts: str) -> str:
+    return user.path("environments", env, "dossier", *parts)
+
+
+def _notice(request: Request) -> str | None:
+    return request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
+
+
+def _day(value: str, label: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"{label} {value!r} is not a date (YYYY-MM-DD)."
+        ) from None
+
+
+def _csrf_check(user: ctx.PortalUser) -> Any:
+    def check(presented: str | None) -> None:
+        if not web_sessions.csrf_matches(user.session, presented):
+            raise DomainError(
+                ErrorCode.CSRF_FAILED,
+                "This form expired or did not come from this portal, so nothing was uploaded. "
+                "Reload the page and try again.",
+            )
+
+    return check
+
+
+async def _received(request: Request, user: ctx.PortalUser) -> tuple[dict[str, str], ReceivedFile]:
+    form = await receive_form(
+        request, user.svc.blobs, limits_of(user.svc.settings.max_upload_mb), _csrf_check(user)
+    )
+    return form.fields, form.file
+
+
+async def _or_forget(user: ctx.PortalUser, stored: ReceivedFile, work: Any) -> Any:
+    """Run ``work`` (a domain call that takes the stored file); delete the blob if refused."""
+    try:
+        return await run_in_threadpool(work)
+    except Exception:
+        await run_in_threadpool(user.svc.blobs.delete, stored.blob_key)
+        raise
+
+
+# --- the dossier page: destinations, search, new item ----------------------------------
+@router.get(_BASE, name="dossier")
+def dossier_page(
+    request: Request,
+    user: ctx.SignedIn,
+    env: str,
+    destination: str = "",
+    type: str = "",
+    text: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 1,
+) -> Response:
+    """Destinations, the search form and the matching items (newest first, paged), and
+    the form that files a new item."""
+    who = _who(user, env)
+    first, last = _day(since, "From"), _day(until, "To")
+    page = max(page, 1)
+    with user.transaction() as repo:
+        store = SqlDossierRepository(repo.c)
+        destinations = dossier.destinations(store, who.environment)
+        items, total = dossier.search(
+            store,
+            who,
+            destination=destination.strip() or None,
+            type_name=type.strip() or None,
+            text=text,
+            since=datetime.combine(first, time(), UTC) if first else None,
+            # The form's "to" date is inclusive: items up to the end of that day.
+            until=datetime.combine(last + timedelta(days=1), time(), UTC) if last else None,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        types = dossier_portal.searchable_types(store, who)
+        usable = dossier.usable_types(store, who)
+    query = {"destination": destination, "type": type, "text": text, "since": since,
+             "until": until}  # fmt: skip
+    kept = {k: v for k, v in query.items() if v}
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(
+        request,
+        "dossier.html",
+        {
+            "user": user,
+            "shown": user.environment(env),
+            "destinations": destinations,
+            "items": items,
+            "total": total,
+            "types": types,
+            "usable": usable,
+            "query": query,
+            "page": page,
+            "pages": pages,
+            "previous": urlencode({**kept, "page": page - 1}) if page > 1 else None,
+            "next": urlencode({**kept, "page": page + 1}) if page < pages else None,
+            "notice": _notice(request),
+            "max_mb": limits_of(user.svc.settings.max_upload_mb).max_mb,
+        },
+    )
+
+
+@router.post(f"{_BASE}/items", name="dossier_new_item")
+async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
+    """File a new item with one attachment (multipart form, streamed; CSRF in the form)."""
+    who = await run_in_threadpool(_who, user, env)
+    fields, stored = await _received(request, user)
+
+    def create() -> Item:
+        with user.transaction() as repo:
+            subject = fields.get("subject", "").strip()
+            if not subject:
+                raise DomainError(ErrorCode.VALIDATION_ERROR, "Give the item a subject.")
+            _, item = dossier.create_item(
+                SqlDossierRepository(repo.c),
+                user.svc.policy,
+                who,
+                lambda _ids: [stored],
+                submission_id=f"portal-{uuid.uuid4().hex}",
+                subject=subject[:500],
+                type_name=fields.get("type", ""),
+                destination_code=fields.get("destination", ""),
+                upload_ids=["portal"],
+                document_date=None,
+            )
+            return item
+
+    item: Item = await _or_forget(user, stored, create)
+    done = f"Filed item {item.id} with {stored.filename}."
+    return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item.id))}?"
+                    + urlencode({"done": done}))  # fmt: skip
+
+
+# --- one item ----------------------------------------------------------------------------
+@router.get(f"{_BASE}/items/{{item_id}}", name="dossier_item")
+def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> Response:
+    """An item: its facts, attachments with every version and their downloads, the
+    "Edit on my computer" link (or why editing is not possible), and the upload forms."""
+    who = _who(user, env)
+    with user.transaction() as repo:
+        store = SqlDossierRepository(repo.c)
+        item = dossier.get_item(store, who, item_id)
+        chains: dict[int, list[Version]] = {
+            a.id: dossier.versions(store, who, item_id, a.id) for a in item.attachments
+        }
+        refusal = dossier_portal.edit_refusal(repo, who, item)
+        may_add = dossier.may_use(item.item_type, store.group_ids_of(who.membership.id))
+    server = who.environment.api_url or user.svc.policy.public_url
+    links = {
+        a.id: edit_link(server, who.environment.code, item.id, a.name) for a in item.attachments
+    }
+    return render(
+        request,
+        "dossier_item.html",
+        {
+            "user": user,
+            "shown": user.environment(env),
+            "item": item,
+            "chains": chains,
+            "edit_links": links if refusal is None else {},
+            "edit_refusal": refusal,
+            "may_add": may_add,
+            "notice": _notice(request),
+            "max_mb": limits_of(user.svc.settings.max_upload_mb).max_mb,
+        },
+    )
+
+
+@router.post(f"{_BASE}/items/{{item_id}}/attachments", name="dossier_add_attachment")
+async def add_attachment(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> Response:
+    """Add a file to an item as a new attachment (multipart form, streamed)."""
+    who = await run_in_threadpool(_who, user, env)
+    _, stored = await _received(request, user)
+
+    def add() -> Item:
+        with user.transaction() as repo:
+            return dossier_portal.add_attachment(
+                SqlDossierRepository(repo.c), user.svc.policy, who, item_id, stored
+            )
+
+    await _or_forget(user, stored, add)
+    done = f"Added {stored.filename} to item {item_id}."
+    return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item_id))}?"
+                    + urlencode({"done": done}))  # fmt: skip
+
+
+@router.post(
+    f"{_BASE}/items/{{item_id}}/attachments/{{attachment_id}}/versions",
+    name="dossier_new_version",
+)
+async def new_version(
+    request: Request, user: ctx.SignedIn, env: str, item_id: int, attachment_id: int
+) -> Response:
+    """Save an uploaded file as the next version of an attachment. The form names the
+    version it was shown (``if_match``): when someone saved since, nothing is replaced."""
+    who = await run_in_threadpool(_who, user, env)
+    fields, stored = await _received(request, user)
+
+    def save() -> Version:
+        with user.transaction() as repo:
+            return dossier_editing.new_version(
+                repo,
+                SqlDossierRepository(repo.c),
+                user.svc.policy,
+                who,
+                lambda _ids: [stored],
+                item_id=item_id,
+                attachment_id=attachment_id,
+                if_match=fields.get("if_match") or None,
+                upload_id="portal",
+            )
+
+    saved: Version = await _or_forget(user, stored, save)
+    done = f"Saved {saved.name} as version {saved.number}."
+    return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item_id))}?"
+                    + urlencode({"done": done}))  # fmt: skip
+
+
+@router.get(
+    f"{_BASE}/items/{{item_id}}/attachments/{{attachment_id}}/content",
+    name="dossier_attachment_content",
+)
+def attachment_content(
+    request: Request,
+    user: ctx.SignedIn,
+    env: str,
+    item_id: int,
+    attachment_id: int,
+    version: int | None = None,
+) -> Response:
+    """An attachment's current (or numbered) version, streamed as the agent API does."""
+    who = _who(user, env)
+    with user.transaction() as repo:
+        found = dossier.version(SqlDossierRepository(repo.c), who, item_id, attachment_id, version)
+    return blob_response(
+        user.svc.blobs,
+        found.blob_key,
+        found.size,
+        found.media_type,
+        found.etag,
+        request.headers,
+        {
+            SHA256_HEADER: found.sha256,
+            VERSION_HEADER: str(found.number),
+            "Content-Disposition": attachment_disposition(found.name),
+            "Cache-Control": "private, no-cache",
+        },
+    )

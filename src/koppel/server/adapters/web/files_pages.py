@@ -1,7 +1,145 @@
-"""(placeholder: filled in by its own change)"""
+"""My files of an environment: the user's output files (pushed, or made by analyses),
+their downloads, and the form that requests a new analysis. While a file is pending the
+page reloads itself (``<meta http-equiv="refresh">``: no script) until it is ready or
+failed.
+
+Thin: the rules are the agent API's (``domain/outbox.py``, ``domain/analyses.py``):
+the function ``General/Output/My files`` is needed, and only the user's own files exist.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request, Response
+
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.files import SHA256_HEADER
+from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
+from koppel.server.adapters.db.jobs_repository import SqlJobRepository
+from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
+from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.http.files_routes import notify
+from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.pages import redirect
+from koppel.server.adapters.web.templating import render
+from koppel.server.domain import analyses, dossier
+from koppel.server.domain import outbox as ob
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.portal import PortalEnvironment
 
 router = APIRouter()
+
+# Seconds between reloads of the page while a file is pending.
+REFRESH_SECONDS = 2
+_NOTICE_LIMIT = 300
+
+
+def _files_path(user: ctx.PortalUser, env: str) -> str:
+    return user.path("environments", env, "files")
+
+
+def _missing_function(shown: PortalEnvironment) -> DomainError | None:
+    try:
+        ob.require_my_files(set(shown.functions), shown.environment.code)
+    except DomainError as refusal:
+        return refusal
+    return None
+
+
+@router.get("/portal/{code}/environments/{env}/files", name="my_files")
+def my_files(request: Request, user: ctx.SignedIn, env: str) -> Response:
+    """The user's files here, newest first; pending ones make the page reload itself."""
+    shown = user.environment(env)
+    missing = _missing_function(shown)
+    if missing is not None:
+        # Explained on the page itself, with the step that grants the function.
+        return render(
+            request, "files.html", {"user": user, "shown": shown, "missing": missing}, 403
+        )
+    with user.transaction() as repo:
+        files = SqlOutboxRepository(repo.c).of_memberships([shown.membership.id])
+        destinations = dossier.destinations(SqlDossierRepository(repo.c), shown.environment)
+    pending = [f for f in files if f.state == ob.PENDING]
+    notice = request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
+    response = render(
+        request,
+        "files.html",
+        {
+            "user": user,
+            "shown": shown,
+            "files": files,
+            "pending": pending,
+            "destinations": destinations,
+            "refresh": REFRESH_SECONDS if pending else None,
+            "notice": notice,
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/portal/{code}/environments/{env}/files/{file_id}/content", name="my_file_content")
+def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: int) -> Response:
+    """A ready file of the user's, streamed (ETag, Range and its sha256 as the API sends)."""
+    shown = user.environment(env)
+    ob.require_my_files(set(shown.functions), shown.environment.code)
+    with user.transaction() as repo:
+        file = ob.owned_file(SqlOutboxRepository(repo.c), file_id, shown.membership.id)
+    if file.state != ob.READY or file.blob_key is None or file.size is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"File {file_id} is {file.state}; its content is not available"
+            + (f" ({file.error})." if file.error else " yet."),
+        )
+    return blob_response(
+        user.svc.blobs,
+        file.blob_key,
+        file.size,
+        file.media_type,
+        f'"{file.sha256}"',
+        request.headers,
+        {
+            SHA256_HEADER: file.sha256 or "",
+            "Content-Disposition": attachment_disposition(file.name),
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+@router.post("/portal/{code}/environments/{env}/analyses", name="request_analysis")
+def request_analysis(
+    request: Request,
+    user: ctx.CsrfChecked,
+    env: str,
+    kind: Annotated[str, Form()] = analyses.DOSSIER_OVERVIEW,
+    destination: Annotated[str, Form()] = "",
+) -> Response:
+    """Queue an analysis (the dossier overview of the environment or of one destination);
+    back on My files, its file is pending until the job has made it."""
+    shown = user.environment(env)
+    ob.require_my_files(set(shown.functions), shown.environment.code)
+    environment = shown.environment
+    with user.transaction() as repo:
+        chosen = destination.strip() or None
+        store = SqlDossierRepository(repo.c)
+        if chosen is not None and store.destination(environment.id, chosen) is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"Environment {environment.code} has no destination {chosen!r}.",
+                environment=environment.code,
+            )
+        file = analyses.request(
+            SqlOutboxRepository(repo.c),
+            SqlJobRepository(repo.c),
+            user.svc.policy.clock(),
+            environment.id,
+            environment.code,
+            shown.membership.id,
+            kind,
+            chosen,
+        )
+    notify(request)
+    done = f"Requested {file.name}; it appears below when it is ready."
+    return redirect(f"{_files_path(user, environment.code)}?{urlencode({'done': done})}")

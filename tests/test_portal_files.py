@@ -1,0 +1,148 @@
+"""My files on the portal: files published with koppel-admin listed and downloaded
+(byte-identical, sha256 header, ranges), an analysis requested from the page that is
+pending (the page reloads itself) until the worker has made it, failed files with their
+error, other users' files and a missing My files function. Real server processes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import sqlite3
+import time
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+from openpyxl import load_workbook
+
+from harness import Server
+from portal_client import Portal, text_of
+
+REFRESH = '<meta http-equiv="refresh" content="2">'
+
+
+def publish(srv: Server, env: str, login: str, path: Path) -> dict[str, Any]:
+    found: dict[str, Any] = srv.ok("files", "publish", env, login, str(path), "--json").json()
+    return found
+
+
+def download_links(html: str) -> list[str]:
+    return [unescape(h) for h in re.findall(r'href="([^"]+/files/\d+/content)"', html)]
+
+
+def test_published_file_is_listed_and_downloads_byte_identical(
+    demo_server: Server, tmp_path: Path
+) -> None:
+    content = b"%PDF-1.7 annual report\n" * 4000
+    source = tmp_path / "Jaarrekening 2025.pdf"
+    source.write_bytes(content)
+    published = publish(demo_server, "F10001", "anna", source)
+    with Portal(demo_server).signed_in("anna") as anna:
+        page = anna.get(anna.path("environments/F10001/files"))
+        assert page.status_code == 200
+        assert REFRESH not in page.text  # nothing pending: no reloading
+        row = text_of(page.text)
+        assert "Jaarrekening 2025.pdf" in row and "Ready" in row and "KB" in row
+        (link,) = download_links(page.text)
+        assert link == anna.path(f"environments/F10001/files/{published['id']}/content")
+        got = anna.get(link)
+        assert got.status_code == 200 and got.content == content
+        assert got.headers["Koppel-Sha256"] == hashlib.sha256(content).hexdigest()
+        assert "Jaarrekening" in got.headers["Content-Disposition"]
+        part = anna.get(link, headers={"Range": "bytes=0-7"})
+        assert part.status_code == 206 and part.content == content[:8]
+        assert anna.get(link, headers={"If-None-Match": got.headers["ETag"]}).status_code == 304
+
+        # bram cannot download anna's file: for him it does not exist.
+    with Portal(demo_server).signed_in("bram") as bram:
+        refused = bram.get(link)
+        assert refused.status_code == 404 and "no file" in text_of(refused.text)
+        assert "Jaarrekening" not in bram.get(bram.path("environments/F10001/files")).text
+    # Signed out, the content is not served either.
+    anonymous = httpx.get(demo_server.url + link)
+    assert anonymous.status_code in (303, 307) or "Sign in" in anonymous.text
+
+
+def test_analysis_requested_on_the_page_is_pending_then_ready(
+    tmp_path: Path, demo_server: Server
+) -> None:
+    srv = demo_server
+    # No job worker at first, so the pending state is certain to be seen.
+    srv.stop()
+    srv.env["KOPPEL_WORKERS"] = "0"
+    srv.start()
+    with Portal(srv).signed_in("anna") as anna:
+        page = anna.get(anna.path("environments/C20001/files"))
+        assert "Request the dossier overview" in page.text
+        assert 'value="D0001"' in page.text  # destinations offered
+        answer = anna.post(anna.path("environments/C20001/analyses"), {"destination": "D0001"})
+        assert answer.status_code == 200 and answer.url.path.endswith("/files")
+        assert "Requested dossier-overview-C20001-D0001-" in text_of(answer.text)
+        assert REFRESH in answer.text and 'id="files-pending"' in answer.text
+        assert "Being prepared" in text_of(answer.text) and not download_links(answer.text)
+
+        # A worker starts (the server again, with its default worker) and makes the file.
+        srv.stop()
+        srv.env.pop("KOPPEL_WORKERS")
+        srv.start()
+        deadline = time.monotonic() + 30
+        while True:
+            page = anna.get(anna.path("environments/C20001/files"))
+            if REFRESH not in page.text or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert REFRESH not in page.text and "Ready" in text_of(page.text)
+        (link,) = download_links(page.text)
+        workbook = anna.get(link)
+        assert workbook.status_code == 200
+        assert workbook.headers["content-type"].startswith(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        sheet = load_workbook(io.BytesIO(workbook.content), read_only=True)["Overview"]
+        header = next(sheet.iter_rows(values_only=True))
+        assert list(header[:3]) == ["Item", "Created (UTC)", "Subject"]
+
+        unknown = anna.post(anna.path("environments/C20001/analyses"), {"destination": "NOPE"})
+        assert unknown.status_code == 404 and "NOPE" in text_of(unknown.text)
+        forged = anna.post(anna.path("environments/C20001/analyses"), {}, csrf=False)
+        assert forged.status_code == 403
+    with sqlite3.connect(srv.data_dir / "koppel.sqlite3") as db:
+        assert db.execute("select count(*) from output_files").fetchone() == (1,)
+
+
+def test_a_failed_file_shows_its_error(demo_server: Server, tmp_path: Path) -> None:
+    source = tmp_path / "export.csv"
+    source.write_text("a,b\n")
+    file_id = publish(demo_server, "F10001", "anna", source)["id"]
+    with sqlite3.connect(demo_server.data_dir / "koppel.sqlite3") as db:
+        db.execute(
+            "update output_files set state = 'failed', error = 'The export timed out.' "
+            "where id = ?",
+            (file_id,),
+        )
+    with Portal(demo_server).signed_in("anna") as anna:
+        page = anna.get(anna.path("environments/F10001/files"))
+        shown = text_of(page.text)
+        assert "Failed" in shown and "The export timed out." in shown
+        assert not download_links(page.text) and REFRESH not in page.text
+        refused = anna.get(anna.path(f"environments/F10001/files/{file_id}/content"))
+        assert refused.status_code == 404 and "failed" in text_of(refused.text)
+
+
+def test_without_the_my_files_function_the_page_explains(demo_server: Server) -> None:
+    demo_server.ok(
+        "users", "unauthorize", "C20002", "bram", "--function", "General/Output/My files"
+    )
+    with Portal(demo_server).signed_in("bram") as bram:
+        page = bram.get(bram.path("environments/C20002/files"))
+        assert page.status_code == 403
+        shown = text_of(page.text)
+        assert "My files is not available to you in C20002" in shown
+        assert "General/Output/My files" in shown and "administrator" in shown
+        assert "Request the dossier overview" not in page.text
+        asked = bram.post(bram.path("environments/C20002/analyses"), {"destination": ""})
+        assert asked.status_code == 403
+        # Another environment where he has the function still works.
+        assert bram.get(bram.path("environments/C20001/files")).status_code == 200
