@@ -187,3 +187,53 @@ def test_two_step_verification_with_the_qr_code(
     page.get_by_label("Code").fill(rfc6238(secret, time.time() + 30))
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="My devices")).to_be_visible()
+
+
+def test_upload_and_download_in_the_dossier(
+    demo_server: Server, page: Page, tmp_path: Path
+) -> None:
+    import hashlib
+
+    demo_server.ok("connector", "unblock", "C20001", "temporary-office-access")
+    letter = tmp_path / "letter to the bakery.pdf"
+    letter.write_bytes(os.urandom(3 * 1024 * 1024))
+    sign_in(page, demo_server)
+    page.goto(f"{demo_server.url}/portal/F10001/environments/C20001/dossier")
+    form = page.get_by_role("region", name="File a new item")
+    form.get_by_label("Subject").fill("Letter about the annual accounts")
+    form.get_by_label("Type").select_option("Correspondence")
+    form.get_by_label("Destination").select_option("D0001")
+    form.get_by_label("File (at most 75 MB)").set_input_files(str(letter))
+    form.get_by_role("button", name="Upload").click()
+    expect(
+        page.get_by_role("heading", name=re.compile("Letter about the annual accounts"))
+    ).to_be_visible()
+    expect(page.get_by_role("status")).to_be_visible()
+    edit = page.get_by_role("link", name=f"Edit {letter.name} on my computer")
+    assert (edit.get_attribute("href") or "").startswith("koppel://edit?")
+    shot(page, tmp_path, "dossier-item")
+
+    with page.expect_download() as started:
+        page.get_by_role("link", name=f"Download {letter.name}").click()
+    saved = tmp_path / "downloaded.pdf"
+    started.value.save_as(saved)
+    assert started.value.suggested_filename == letter.name
+    assert (
+        hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(letter.read_bytes()).digest()
+    )
+
+    page.get_by_role("link", name="Dossier of C20001").click()
+    expect(page.get_by_role("table", name=re.compile("Items"))).to_contain_text(
+        "Letter about the annual accounts"
+    )
+    shot(page, tmp_path, "dossier")
+
+
+def test_my_files_page(demo_server: Server, page: Page, tmp_path: Path) -> None:
+    report = tmp_path / "Annual report 2026.pdf"
+    report.write_bytes(os.urandom(200_000))
+    demo_server.ok("files", "publish", "C20001", "anna", str(report))
+    sign_in(page, demo_server)
+    page.goto(f"{demo_server.url}/portal/F10001/environments/C20001/files")
+    expect(page.get_by_text("Annual report 2026.pdf").first).to_be_visible()
+    shot(page, tmp_path, "my-files")
