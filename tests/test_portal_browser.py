@@ -38,6 +38,8 @@ def sign_in(page: Page, server: Server, login: str = "anna", password: str = DEM
 
 
 def test_sign_in_lands_on_the_home_page(demo_server: Server, page: Page, tmp_path: Path) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{demo_server.url}/portal/F10001/")
     expect(page).to_have_url(re.compile(r"/portal/F10001/sign-in"))
     shot(page, tmp_path, "sign-in")
@@ -49,6 +51,8 @@ def test_sign_in_lands_on_the_home_page(demo_server: Server, page: Page, tmp_pat
     expect(table).to_contain_text("2026.2")
     expect(table).to_contain_text("Ready")
     shot(page, tmp_path, "home")
+    # Nothing is loaded from anywhere but the portal itself.
+    assert requested and all(url.startswith(demo_server.url) for url in requested), requested
     # Sign out ends it: the home page asks to sign in again.
     page.get_by_role("button", name="Sign out").click()
     page.goto(f"{demo_server.url}/portal/F10001/")

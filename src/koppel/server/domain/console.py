@@ -35,6 +35,7 @@ from koppel.server.domain.procedure import (
     EnvironmentCheck,
     StepResult,
     check_environments,
+    lacking_functions,
 )
 from koppel.server.domain.repository import Repository
 
@@ -181,12 +182,7 @@ def _authorization_plan(env: Environment, facts: _Facts) -> _Plan | None:
             )
     else:
         return None  # the managing firm must be recorded first
-    lacking: list[tuple[str, list[Function]]] = []
-    for view in sorted(users, key=lambda v: v.account.login):
-        held = facts.functions.get(view.membership.id, set())
-        missing = [f for f in required if f not in held]
-        if missing:
-            lacking.append((view.account.login, missing))
+    lacking = lacking_functions(users, facts.functions, required)
     if not lacking:
         return None
     return _Plan(

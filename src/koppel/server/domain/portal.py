@@ -125,7 +125,14 @@ def environment_of(
 ) -> PortalEnvironment:
     """One environment of this user on this portal, or ``not_found`` (never another
     firm's client, nor one where the user is not a user)."""
-    for shown in environments_of(repo, portal, account):
+    return pick(environments_of(repo, portal, account), portal, code)
+
+
+def pick(
+    environments: list[PortalEnvironment], portal: Environment, code: str
+) -> PortalEnvironment:
+    """The environment ``code`` among those a user sees on ``portal``, or ``not_found``."""
+    for shown in environments:
         if shown.environment.code == code.upper():
             return shown
     raise DomainError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from koppel.protocol.errors import ErrorCode
@@ -169,6 +169,21 @@ def _firm_employees(env: Environment, firm: Environment | None, facts: _Facts) -
     return [v for v in facts.members[env.id] if v.account.id in staff]
 
 
+def lacking_functions(
+    users: Sequence[MemberView],
+    functions: Mapping[int, set[Function]],
+    required: Sequence[Function],
+) -> list[tuple[str, list[Function]]]:
+    """Per login (in order), the required functions that user does not hold yet."""
+    lacking: list[tuple[str, list[Function]]] = []
+    for view in sorted(users, key=lambda v: v.account.login):
+        held = functions.get(view.membership.id, set())
+        missing = [f for f in required if f not in held]
+        if missing:
+            lacking.append((view.account.login, missing))
+    return lacking
+
+
 def _authorization_step(
     env: Environment,
     users: list[MemberView],
@@ -189,12 +204,7 @@ def _authorization_step(
         else:
             fix = _cmd("users", "add", env.code, "LOGIN")
         return StepResult("authorizations", title, False, "no users to authorize yet", fix)
-    lacking: list[tuple[str, list[Function]]] = []
-    for view in sorted(users, key=lambda v: v.account.login):
-        held = facts.functions.get(view.membership.id, set())
-        missing = [f for f in required if f not in held]
-        if missing:
-            lacking.append((view.account.login, missing))
+    lacking = lacking_functions(users, facts.functions, required)
     if not lacking:
         return StepResult("authorizations", title, True, f"{len(users)} user(s)")
     login, missing = lacking[0]

@@ -10,10 +10,13 @@ from urllib.parse import quote
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
+from koppel.protocol.dossier import SHA256_HEADER, VERSION_HEADER
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import error_response
 from koppel.server.domain.blobs import BlobStore
+from koppel.server.domain.dossier_model import Version
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.outbox import OutputFile
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -96,3 +99,42 @@ def blob_response(
         yield from blobs.read(blob_key, start, end)
 
     return StreamingResponse(body(), status_code=status, media_type=media_type, headers=headers)
+
+
+def version_download(
+    blobs: BlobStore, found: Version, request_headers: Mapping[str, str]
+) -> Response:
+    """The download of one attachment version (agent API and portal alike)."""
+    return blob_response(
+        blobs,
+        found.blob_key,
+        found.size,
+        found.media_type,
+        found.etag,
+        request_headers,
+        {
+            SHA256_HEADER: found.sha256,
+            VERSION_HEADER: str(found.number),
+            "Content-Disposition": attachment_disposition(found.name),
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+def output_file_download(
+    blobs: BlobStore, file: OutputFile, request_headers: Mapping[str, str]
+) -> Response:
+    """The download of one ready file of My files (agent API and portal alike)."""
+    return blob_response(
+        blobs,
+        file.blob_key or "",
+        file.size or 0,
+        file.media_type,
+        f'"{file.sha256}"',
+        request_headers,
+        {
+            SHA256_HEADER: file.sha256 or "",
+            "Content-Disposition": attachment_disposition(file.name),
+            "Cache-Control": "private, no-cache",
+        },
+    )

@@ -13,8 +13,6 @@ from sqlalchemy.exc import IntegrityError
 
 from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import (
-    SHA256_HEADER,
-    VERSION_HEADER,
     AttachmentOut,
     CreateItemRequest,
     DestinationOut,
@@ -26,7 +24,9 @@ from koppel.protocol.dossier import (
 )
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.http.blob_download import (
+    version_download,
+)
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain import dossier, dossier_editing
@@ -258,17 +258,4 @@ def download(
         found = dossier.version(
             SqlDossierRepository(repo.c), owner, item_id, attachment_id, version
         )
-    return blob_response(
-        svc.blobs,
-        found.blob_key,
-        found.size,
-        found.media_type,
-        found.etag,
-        request.headers,
-        {
-            SHA256_HEADER: found.sha256,
-            VERSION_HEADER: str(found.number),
-            "Content-Disposition": attachment_disposition(found.name),
-            "Cache-Control": "private, no-cache",
-        },
-    )
+    return version_download(svc.blobs, found, request.headers)

@@ -17,7 +17,6 @@ from koppel.protocol.api import API_PREFIX
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.files import (
     FILENAME_HEADER,
-    SHA256_HEADER,
     AnalysisAccepted,
     AnalysisRequest,
     OutputFileList,
@@ -30,7 +29,9 @@ from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.http.blob_download import (
+    output_file_download,
+)
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     credentials,
@@ -112,18 +113,7 @@ def file_content(
             f"File {file_id} is {file.state}; its content is not available"
             + (f" ({file.error})." if file.error else " yet."),
         )
-    return blob_response(
-        svc.blobs,
-        file.blob_key,
-        file.size,
-        file.media_type,
-        f'"{file.sha256}"',
-        request.headers,
-        {
-            SHA256_HEADER: file.sha256 or "",
-            "Content-Disposition": attachment_disposition(file.name),
-        },
-    )
+    return output_file_download(svc.blobs, file, request.headers)
 
 
 @router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)

@@ -5,7 +5,6 @@ revoke, and the audit log. Thin: the rules are in ``domain/console.py``, the cha
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,7 +14,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.web import context as ctx
-from koppel.server.adapters.web.pages import redirect
+from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import console
 from koppel.server.domain.administration import Admin
@@ -133,17 +132,6 @@ def _detail(detail: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
-def _date(value: str, label: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR, f"The {label} date must look like 2026-01-31."
-        ) from None
-
-
 @router.get("/portal/{code}/admin/audit", name="admin_audit")
 def audit(
     request: Request,
@@ -159,7 +147,7 @@ def audit(
     codes = _administered(user)
     wanted = console.AuditFilter(
         environment or None, actor or None, action or None,
-        _date(since, "from"), _date(until, "to"),
+        form_date(since, "from"), form_date(until, "to"),
     )  # fmt: skip
     with user.transaction() as repo:
         found = console.audit_page(repo, codes, wanted, page)

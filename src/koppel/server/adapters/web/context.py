@@ -75,14 +75,7 @@ class PortalUser:
 
     def environment(self, code: str) -> PortalEnvironment:
         """One of the user's environments here, or ``not_found``."""
-        for shown in self.environments:
-            if shown.environment.code == code.upper():
-                return shown
-        raise DomainError(
-            ErrorCode.NOT_FOUND,
-            f"{code} is not one of your environments on the portal of {self.portal.code}.",
-            environment=code.upper(),
-        )
+        return portal_rules.pick(self.environments, self.portal, code)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlRepository]:

@@ -12,21 +12,22 @@ streamed into the blob store with the server's size limit (``form_upload.py``).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from koppel.protocol.dossier import SHA256_HEADER, VERSION_HEADER
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.links import edit_link
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.http.blob_download import (
+    version_download,
+)
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.form_upload import ReceivedFile, limits_of, receive_form
-from koppel.server.adapters.web.pages import redirect
+from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import dossier, dossier_editing, dossier_portal, web_sessions
 from koppel.server.domain.dossier_model import Item, Version
@@ -51,17 +52,6 @@ def _dossier_path(user: ctx.PortalUser, env: str, *parts: str) -> str:
 
 def _notice(request: Request) -> str | None:
     return request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
-
-
-def _day(value: str, label: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR, f"{label} {value!r} is not a date (YYYY-MM-DD)."
-        ) from None
 
 
 def _csrf_check(user: ctx.PortalUser) -> Any:
@@ -108,7 +98,7 @@ def dossier_page(
     """Destinations, the search form and the matching items (newest first, paged), and
     the form that files a new item."""
     who = _who(user, env)
-    first, last = _day(since, "From"), _day(until, "To")
+    first, last = form_date(since, "from"), form_date(until, "to")
     page = max(page, 1)
     with user.transaction() as repo:
         store = SqlDossierRepository(repo.c)
@@ -285,17 +275,4 @@ def attachment_content(
     who = _who(user, env)
     with user.transaction() as repo:
         found = dossier.version(SqlDossierRepository(repo.c), who, item_id, attachment_id, version)
-    return blob_response(
-        user.svc.blobs,
-        found.blob_key,
-        found.size,
-        found.media_type,
-        found.etag,
-        request.headers,
-        {
-            SHA256_HEADER: found.sha256,
-            VERSION_HEADER: str(found.number),
-            "Content-Disposition": attachment_disposition(found.name),
-            "Cache-Control": "private, no-cache",
-        },
-    )
+    return version_download(user.svc.blobs, found, request.headers)

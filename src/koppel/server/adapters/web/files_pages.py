@@ -15,11 +15,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.protocol.files import SHA256_HEADER
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-from koppel.server.adapters.http.blob_download import attachment_disposition, blob_response
+from koppel.server.adapters.http.blob_download import (
+    output_file_download,
+)
 from koppel.server.adapters.http.files_routes import notify
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
@@ -93,19 +94,7 @@ def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: int
             f"File {file_id} is {file.state}; its content is not available"
             + (f" ({file.error})." if file.error else " yet."),
         )
-    return blob_response(
-        user.svc.blobs,
-        file.blob_key,
-        file.size,
-        file.media_type,
-        f'"{file.sha256}"',
-        request.headers,
-        {
-            SHA256_HEADER: file.sha256 or "",
-            "Content-Disposition": attachment_disposition(file.name),
-            "Cache-Control": "private, no-cache",
-        },
-    )
+    return output_file_download(user.svc.blobs, file, request.headers)
 
 
 @router.post("/portal/{code}/environments/{env}/analyses", name="request_analysis")

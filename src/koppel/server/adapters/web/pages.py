@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -41,3 +43,16 @@ def error_page(request: Request, error: DomainError, status: int | None = None) 
 def redirect(url: str) -> Response:
     """A 303 See Other: after a form, the browser GETs the result page."""
     return RedirectResponse(url, status_code=303)
+
+
+def form_date(value: str, label: str) -> date | None:
+    """A date typed in a filter form (``YYYY-MM-DD``), None when left empty."""
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"The {label} date {value.strip()!r} is not a date; write it like 2026-01-31.",
+        ) from None
