@@ -69,6 +69,14 @@ class WebRepository(Protocol):
         """End every session of an account (but ``keep``); how many ended."""
         ...
 
+    def delete_sessions_before(self, *, expired: datetime, idle: datetime) -> int:
+        """End sessions that expire before ``expired`` or were last seen before ``idle``."""
+        ...
+
+    def delete_failures_before(self, at: datetime) -> int:
+        """Forget failed sign-ins older than ``at``; how many."""
+        ...
+
     def add_failure(self, login: str, address: str, at: datetime) -> None:
         """Record a failed sign-in."""
         ...

@@ -66,3 +66,12 @@ def csrf_matches(session: WebSession, presented: str | None) -> bool:
 def end(store: WebRepository, session: WebSession) -> None:
     """Sign out: the session stops working at once."""
     store.delete_session(session.id)
+
+
+def purge(store: WebRepository, policy: Policy) -> tuple[int, int]:
+    """Housekeeping: delete ended sessions and failed sign-ins that no longer count
+    (older than the lockout window); how many of each."""
+    now = policy.clock()
+    sessions = store.delete_sessions_before(expired=now, idle=now - policy.session_idle)
+    failures = store.delete_failures_before(now - policy.lockout)
+    return sessions, failures

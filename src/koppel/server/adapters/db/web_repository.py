@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from koppel.server.adapters.db import tables_web as t
@@ -57,6 +57,17 @@ class SqlWebRepository:
         if keep is not None:
             query = query.where(t.web_sessions.c.id != keep)
         return int(self.c.execute(query).rowcount or 0)
+
+    def delete_sessions_before(self, *, expired: datetime, idle: datetime) -> int:
+        table = t.web_sessions
+        query = delete(table).where(
+            or_(table.c.expires_at <= expired, table.c.last_seen_at <= idle)
+        )
+        return int(self.c.execute(query).rowcount or 0)
+
+    def delete_failures_before(self, at: datetime) -> int:
+        table = t.sign_in_failures
+        return int(self.c.execute(delete(table).where(table.c.at < at)).rowcount or 0)
 
     def add_failure(self, login: str, address: str, at: datetime) -> None:
         self.c.execute(insert(t.sign_in_failures).values(login=login, address=address, at=at))

@@ -11,6 +11,7 @@ from types import FrameType
 from fastapi import FastAPI
 
 from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.adapters.signals import EventBroker
 from koppel.server.adapters.worker import Worker
 from koppel.server.services import Services
@@ -18,7 +19,8 @@ from koppel.server.services import Services
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the broker and ``settings.workers`` job threads; stop them at shutdown."""
+    """Start the broker, ``settings.workers`` job threads and housekeeping; stop them at
+    shutdown."""
     svc: Services = app.state.services
 
     def newest() -> int:
@@ -29,12 +31,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = Worker(svc, svc.settings.workers, broker.notify)
     app.state.event_broker = broker
     app.state.job_worker = worker
+    housekeeping = Housekeeping(svc)
     broker.start()
     worker.start()
+    housekeeping.start()
     _end_streams_on_exit(broker)
     try:
         yield
     finally:
+        housekeeping.stop()
         worker.stop()
         broker.stop()
 

@@ -1,0 +1,49 @@
+"""Housekeeping beside the requests: ended portal sessions and failed sign-ins that no
+longer count are deleted every few minutes, so those tables stay small."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.domain import web_sessions
+from koppel.server.services import Services
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 300.0
+
+
+class Housekeeping:
+    """One daemon thread that purges every ``interval`` seconds until stopped."""
+
+    def __init__(self, svc: Services, interval: float = INTERVAL_SECONDS) -> None:
+        self.svc, self.interval = svc, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread (its first purge runs at once)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread."""
+        self._stop.set()
+        self._thread.join(10)
+
+    def run_once(self) -> tuple[int, int]:
+        """Purge now: the numbers of sessions and failures deleted."""
+        with self.svc.transaction() as repo:
+            return web_sessions.purge(SqlWebRepository(repo.c), self.svc.policy)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sessions, failures = self.run_once()
+                if sessions or failures:
+                    log.info("purged %d ended sessions, %d old sign-in failures",
+                             sessions, failures)  # fmt: skip
+            except Exception:  # housekeeping must never stop the server
+                log.exception("housekeeping failed; trying again later")
+            self._stop.wait(self.interval)

@@ -1,0 +1,71 @@
+"""Housekeeping of the portal's tables on a real (SQLite) database with a set clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.housekeeping import Housekeeping
+from koppel.server.config import ServerSettings
+from koppel.server.domain import web_sessions
+from koppel.server.domain.administration import Admin
+from koppel.server.domain.model import Kind
+from koppel.server.services import Services
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[tuple[Services, Clock]]:
+    services = Services.create(ServerSettings(data_dir=tmp_path), migrate=True)
+    clock = Clock()
+    services.policy = replace(services.policy, clock=clock)
+    with services.transaction() as repo:
+        admin = Admin(repo, services.policy, "cli:test")
+        admin.create_account("anna", "Anna", "koppel-demo")
+        admin.create_environment("F10001", "Firm", Kind.FIRM, has_portal=True)
+    yield services, clock
+    services.database.dispose()
+
+
+def test_purge_deletes_only_what_no_longer_counts(svc: tuple[Services, Clock]) -> None:
+    services, clock = svc
+    policy = services.policy
+    with services.transaction() as repo:
+        store = SqlWebRepository(repo.c)
+        account = repo.account("anna")
+        portal = repo.environment("F10001")
+        assert account and portal
+        idle_cookie, _ = web_sessions.start(store, policy, account.id, portal.id, verified=True)
+        store.add_failure("anna", "127.0.0.1", clock.now)
+    clock.now += policy.session_idle / 2
+    with services.transaction() as repo:
+        store = SqlWebRepository(repo.c)
+        live_cookie, _ = web_sessions.start(store, policy, account.id, portal.id, verified=True)
+
+    # Past the first session's idle limit and the first failure's lockout window; a
+    # failure of a minute ago still counts.
+    clock.now += policy.session_idle / 2 + timedelta(minutes=1)
+    assert clock.now - policy.lockout > datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    with services.transaction() as repo:
+        SqlWebRepository(repo.c).add_failure("anna", "10.0.0.1", clock.now - timedelta(minutes=1))
+    sessions, failures = Housekeeping(services).run_once()
+    assert (sessions, failures) == (1, 1)
+    with services.transaction() as repo:
+        store = SqlWebRepository(repo.c)
+        assert web_sessions.resume(store, policy, idle_cookie) is None
+        assert web_sessions.resume(store, policy, live_cookie) is not None
+        since = clock.now - timedelta(days=1)
+        assert len(store.failures(login="anna", since=since)) == 1
+    assert Housekeeping(services).run_once() == (0, 0)
