@@ -338,3 +338,31 @@ def test_event_stream_protocol(demo_server: Server, workstation: Ws, tmp_path: P
     assert found[2]["payload"]["file_id"] == third
     resumed, _ = _sse(stream_url, found[1]["id"], 1)
     assert resumed == found[2:]
+
+
+def test_links_made_and_removed_while_watching_are_followed(
+    demo_server: Server, workstation: Ws, watchers: list[Watcher], tmp_path: Path
+) -> None:
+    srv = demo_server
+    root = tmp_path / "downloads"
+    ws = desktopless(workstation("laptop", KOPPEL_DOWNLOADS_DIR=str(root)))
+    ws.ok("link", str(ws.save_settings(srv, "C20001", "anna")))
+    (tmp_path / "new.pdf").write_bytes(b"%PDF for the new link")
+
+    watcher = Watcher(ws, tmp_path / "watch.log").start()
+    watchers.append(watcher)
+    watcher.wait_for("following 1 environment(s) on one connection")
+    # Linked while watching: followed without a restart, still on one connection.
+    ws.ok("link", str(ws.save_settings(srv, "C20002", "anna")))
+    watcher.wait_for("now following 2 environment(s)")
+    watcher.wait_for("following 2 environment(s) on one connection")
+    publish(srv, "C20002", "anna", tmp_path / "new.pdf")
+    found = wait_files(root, 1)
+    assert [p.relative_to(root).as_posix() for p in found] == ["Garage Visser/new.pdf"]
+
+    # Unlinked while watching: no longer followed; the rest still is.
+    ws.ok("unlink", "C20001")
+    watcher.wait_for("now following 1 environment(s)")
+    publish(srv, "C20002", "anna", tmp_path / "new.pdf")
+    assert len(wait_files(root, 2)) == 2
+    assert watcher.text().count("following 1 environment(s) on one connection") == 2

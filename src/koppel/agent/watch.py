@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import threading
 import time
@@ -79,6 +80,27 @@ class Follower(threading.Thread):
         # Held while a file is being placed, so that stopping never leaves a part behind.
         self.busy = threading.Lock()
         self.sessions_opened = 0
+        # Set by ``follow`` when the linked environments changed: the stream is cut and
+        # a new session for the new set is opened at once.
+        self._changed = threading.Event()
+        self._socket: Any = None
+
+    def follow(self, envs: list[LinkedEnv], tokens: dict[str, str]) -> bool:
+        """Follow exactly these environments from now on (links made or removed while
+        watching); whether anything changed. Called from the main thread."""
+        wanted = {e.code: e for e in envs}
+        if set(wanted) == set(self.envs) and all(
+            self.tokens.get(code) == tokens.get(code) for code in wanted
+        ):
+            return False
+        self.envs, self.tokens = wanted, dict(tokens)
+        self._changed.set()
+        # Waking the thread from its blocking read: shutting the socket down does it at
+        # once (closing it would not); without a socket the next heartbeat does.
+        with contextlib.suppress(OSError, AttributeError):
+            if self._socket is not None:
+                self._socket.shutdown(socket.SHUT_RDWR)
+        return True
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -90,24 +112,36 @@ class Follower(threading.Thread):
                     retry_ms = self._follow_once(client)
                     attempt = 0
                     delay = retry_ms / 1000
-                except ApiError as exc:
-                    if exc.status and exc.status < 500:
-                        self.log(f"{self.server}: {exc.message} Not following this server.")
-                        return
-                    delay = backoff_delay(attempt)
-                    attempt += 1
-                    self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
                 except (AgentError, httpx.HTTPError, OSError, ValueError) as exc:
-                    delay = backoff_delay(attempt)
-                    attempt += 1
-                    reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc)
-                    self.log(
-                        f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s"
-                    )
+                    if self._changed.is_set():
+                        delay = 0.0  # the cut was ours
+                    else:
+                        retry = self._retry_delay(exc, attempt)
+                        if retry is None:
+                            return
+                        delay, attempt = retry, attempt + 1
+                if self._changed.is_set():
+                    self._changed.clear()
+                    delay = 0.0
                 if self.stop.wait(delay):
                     return
         if not self.envs:
             self.log(f"{self.server}: no environment left to follow here")
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Log why the connection failed; the delay before trying again, or None to stop
+        following this server (a refusal that no retry can change)."""
+        if isinstance(exc, ApiError):
+            if exc.status and exc.status < 500:
+                self.log(f"{self.server}: {exc.message} Not following this server.")
+                return None
+            delay = backoff_delay(attempt)
+            self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
+            return delay
+        delay = backoff_delay(attempt)
+        reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc)
+        self.log(f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s")
+        return delay
 
     def _queries(self) -> list[StatusQuery]:
         return [StatusQuery(environment=c, token=self.tokens[c]) for c in sorted(self.envs)]
@@ -150,13 +184,22 @@ class Follower(threading.Thread):
                 from koppel.agent.client import error_from_response
 
                 raise error_from_response(response.status_code, response.content, self.server)
-            for event in events(response.iter_lines(), parser):
-                if self.stop.is_set():
+            stream = response.extensions.get("network_stream")
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
+            for event in events(self._lines(response), parser):
+                if self.stop.is_set() or self._changed.is_set():
                     break
                 self._handle(client, event.event, event.data)
                 with contextlib.suppress(ValueError):
                     self.ledger.set_cursor(self.server, int(event.last_event_id))
         return parser.retry_ms or 3000
+
+    def _lines(self, response: httpx.Response) -> Iterator[str]:
+        # Heartbeats arrive as lines too: a change of links is seen at the latest then.
+        for line in response.iter_lines():
+            if self._changed.is_set():
+                return
+            yield line
 
     # -- events -------------------------------------------------------------------------------
 
@@ -272,55 +315,86 @@ def _send_queue(log: Log) -> None:
             log(f"queue: {result.environment}: {result.state} {result.message}".rstrip())
 
 
-def run(only: list[str] | None = None, log: Log = log_line) -> int:
-    """Watch until SIGINT/SIGTERM; the exit code."""
+Groups = dict[str, tuple[list[LinkedEnv], dict[str, str]]]
+
+
+def _linked(only: list[str] | None, log: Log) -> tuple[str | None, Groups]:
+    """This workstation's id and, per server, the linked environments to follow with
+    their tokens (those whose token is missing are reported and left out)."""
     from koppel.agent import state as state_mod
     from koppel.agent.status import group_by_server
     from koppel.agent.token_store import TokenVault
 
+    state = state_mod.read().state
+    wanted = {o.upper() for o in only or []}
+    envs = [e for e in state.environments.values() if not wanted or e.code in wanted]
+    if state.workstation is None or not envs:
+        return None, {}
+    tokens = TokenVault(state).get_many(envs)
+    for env in envs:
+        if not tokens.get(env.code):
+            log(f"{env.code}: its token is missing from this workstation; not following it.")
+    usable = [e for e in envs if tokens.get(e.code)]
+    groups = {
+        server: (group, {e.code: str(tokens[e.code]) for e in group})
+        for server, group in group_by_server(usable).items()
+    }
+    return state.workstation.id, groups
+
+
+def _modified(path: os.PathLike[str]) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def run(only: list[str] | None = None, log: Log = log_line) -> int:
+    """Watch until SIGINT/SIGTERM; the exit code. Links made or removed while watching
+    are followed from the next look at the links (every few seconds)."""
     with _single_watcher():
-        loaded = state_mod.read()
-        state = loaded.state
-        envs = [
-            e
-            for e in state.environments.values()
-            if not only or e.code in {o.upper() for o in only}
-        ]
-        if not envs or state.workstation is None:
+        state_path = paths.state_file()
+        seen = _modified(state_path)
+        workstation, groups = _linked(only, log)
+        if workstation is None or not groups:
             log("No environment is linked; link one with `koppel link FILE`.")
             return 0
-        tokens = TokenVault(state).get_many(envs)
-        usable = [e for e in envs if tokens.get(e.code)]
-        for env in envs:
-            if not tokens.get(env.code):
-                log(f"{env.code}: its token is missing from this workstation; not following it.")
         stop = threading.Event()
         ledger = Ledger()
-        followers = [
-            Follower(
-                server,
-                group,
-                {e.code: str(tokens[e.code]) for e in group},
-                state.workstation.id,
-                ledger,
-                stop,
-                log,
-            )
-            for server, group in group_by_server(usable).items()
-        ]
+        followers: dict[str, Follower] = {}
+
+        def follow(server: str, envs: list[LinkedEnv], tokens: dict[str, str]) -> None:
+            follower = followers.get(server)
+            if follower is not None and follower.is_alive():
+                if follower.follow(envs, tokens):
+                    log(f"{server}: the links changed; now following {len(envs)} environment(s)")
+                return
+            if envs:
+                assert workstation is not None
+                follower = Follower(server, envs, tokens, workstation, ledger, stop, log)
+                followers[server] = follower
+                follower.start()
 
         def _stop(_signum: int, _frame: Any) -> None:
             stop.set()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        log(f"watching {len(usable)} environment(s) on {len(followers)} server(s)")
-        for follower in followers:
-            follower.start()
+        count = sum(len(group) for group, _tokens in groups.values())
+        log(f"watching {count} environment(s) on {len(groups)} server(s)")
+        for server, (group, tokens) in groups.items():
+            follow(server, group, tokens)
         _send_queue(log)
         queued_at = time.monotonic()
         while not stop.wait(TICK):
-            if not any(f.is_alive() for f in followers):
+            if (modified := _modified(state_path)) != seen:
+                seen = modified
+                changed_ws, groups = _linked(only, log)
+                if changed_ws == workstation:
+                    for server in set(followers) | set(groups):
+                        group, tokens = groups.get(server, ([], {}))
+                        follow(server, group, tokens)
+            if not any(f.is_alive() for f in followers.values()):
                 log("nothing left to follow; stopping")
                 break
             if time.monotonic() - queued_at >= QUEUE_INTERVAL:
@@ -329,7 +403,7 @@ def run(only: list[str] | None = None, log: Log = log_line) -> int:
         stop.set()
         # Let a file being placed finish (never leave a part behind), then leave: the
         # followers' threads are daemons blocked on their sockets.
-        for follower in followers:
+        for follower in followers.values():
             if follower.busy.acquire(timeout=60):
                 follower.busy.release()
         log("stopped")
