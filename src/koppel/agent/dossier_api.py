@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from koppel.agent.atomic import atomic_writer
 from koppel.agent.client import AgentClient, env_path, parse_model
 from koppel.agent.errors import AgentError
+from koppel.agent.verified_writer import VerifiedWriter
 from koppel.protocol.dossier import (
     SHA256_HEADER,
     VERSION_HEADER,
@@ -93,24 +94,21 @@ def download(
     path = env_path(environment, f"items/{item_id}/attachments/{attachment_id}/content")
     if version is not None:
         path += f"?version={version}"
-    digest = hashlib.sha256()
-    size = 0
     with client.stream(path, token=token) as response:
         expected = response.headers.get(SHA256_HEADER, "").lower()
         number = int(response.headers.get(VERSION_HEADER, "0") or 0)
         etag = response.headers.get("etag", "")
-        with atomic_writer(target, mode=0o600) as handle:
+        with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
             for chunk in response.iter_bytes():
-                digest.update(chunk)
-                size += len(chunk)
-                handle.write(chunk)
-            if expected and digest.hexdigest() != expected:
+                out.write(chunk)
+            digest, size = out.hexdigest(), out.size
+            if expected and digest != expected:
                 # Raising inside the writer removes the temporary file: nothing is kept.
                 raise AgentError(
                     f"The download of {target.name} was damaged on the way (its SHA-256 "
                     "differs from the server's); nothing was saved. Try again."
                 )
-    return Downloaded(target, number, digest.hexdigest(), etag, size)
+    return Downloaded(target, number, digest, etag, size)
 
 
 def sha256_of(path: Path) -> str:

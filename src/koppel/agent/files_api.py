@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import uuid
@@ -13,6 +12,7 @@ from pydantic import BaseModel
 
 from koppel.agent.client import AgentClient, env_path, parse_model
 from koppel.agent.errors import AgentError
+from koppel.agent.verified_writer import VerifiedWriter
 from koppel.protocol.api import API_PREFIX, StatusQuery
 from koppel.protocol.events import EventSession, EventSessionRequest
 from koppel.protocol.files import (
@@ -78,17 +78,16 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     name = safe_name(file.name)
     temp = folder / f".{name}.{uuid.uuid4().hex[:8]}.koppel-part"
-    digest = hashlib.sha256()
     path = env_path(environment, f"files/{file.id}/content")
     try:
-        with client.stream(path, token=token) as response, temp.open("wb") as out:
+        with client.stream(path, token=token) as response, temp.open("wb") as handle:
             announced = response.headers.get(SHA256_HEADER, "")
-            for chunk in response.iter_bytes(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digest.hexdigest()
+            with VerifiedWriter(handle) as out:
+                for chunk in response.iter_bytes(_CHUNK):
+                    out.write(chunk)
+                actual = out.hexdigest()
+            handle.flush()
+            os.fsync(handle.fileno())
         expected = {v for v in (announced, file.sha256) if v}
         if not expected or expected != {actual}:
             raise AgentError(
