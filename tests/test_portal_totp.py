@@ -120,8 +120,14 @@ def test_enrol_then_sign_in_with_a_code(demo_server: Server) -> None:
                    "second_factor.recovery_used"):  # fmt: skip
         assert action in actions
 
-    # Lost phone: the administrator turns it off, and the password alone signs in.
+    # Lost phone: the administrator turns it off, which also ends anna's open sessions;
+    # then the password alone signs in.
+    held = Portal(srv)
+    password_step(held)
+    assert held.post(SECOND_FACTOR, {"otp": codes[2]}).url.path == HOME
     reset = srv.ok("accounts", "reset-second-factor", "anna", "--json").json()
+    assert held.get(HOME).url.path.endswith("/sign-in")
+    held.http.close()
     assert reset["changed"] is True
     assert srv.ok("accounts", "reset-second-factor", "anna", "--json").json()["changed"] is False
     assert "second_factor.reset" in [

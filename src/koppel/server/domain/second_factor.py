@@ -341,11 +341,14 @@ def reset(
     repo: Repository, store: WebRepository, policy: Policy, actor: str, account: Account
 ) -> bool:
     """The administrator's reset for a lost phone: the second factor and its recovery
-    codes are removed. Whether there was one."""
+    codes are removed, and the account's sessions end (whoever has the phone may have
+    signed in with it). Whether there was one."""
     if store.second_factor(account.id) is None:
         return False
     store.delete_second_factor(account.id)
-    record(repo, policy, actor, "second_factor.reset", None, login=account.login)
+    ended = store.delete_sessions_of(account.id)
+    record(repo, policy, actor, "second_factor.reset", None, login=account.login,
+           sessions_ended=ended)  # fmt: skip
     return True
 
 
