@@ -88,12 +88,18 @@ def test_failed_sign_ins_then_lockout(demo_server: Server, page: Page, tmp_path:
     expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
 
 
-def test_phone_width_has_no_horizontal_scroll(demo_server: Server, page: Page) -> None:
+def test_phone_width_has_no_horizontal_scroll(
+    demo_server: Server, page: Page, tmp_path: Path
+) -> None:
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, demo_server)
     expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
+    for path in ("", "environments/C20001", "devices", "environments/C20001/dossier"):
+        page.goto(f"{demo_server.url}/portal/F10001/{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, path
+    page.goto(f"{demo_server.url}/portal/F10001/")
+    shot(page, tmp_path, "home-phone")
 
 
 def test_administrator_checklist_goes_from_missing_to_done(
