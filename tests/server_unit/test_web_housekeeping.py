@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.web_repository import SqlWebRepository
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.config import ServerSettings
 from koppel.server.domain import web_sessions
 from koppel.server.domain.administration import Admin
+from koppel.server.domain.events import EVENT_RETENTION
 from koppel.server.domain.model import Kind
 from koppel.server.services import Services
 
@@ -60,12 +62,30 @@ def test_purge_deletes_only_what_no_longer_counts(svc: tuple[Services, Clock]) -
     assert clock.now - policy.lockout > datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
     with services.transaction() as repo:
         SqlWebRepository(repo.c).add_failure("anna", "10.0.0.1", clock.now - timedelta(minutes=1))
-    sessions, failures = Housekeeping(services).run_once()
-    assert (sessions, failures) == (1, 1)
+    purged = Housekeeping(services).run_once()
+    assert (purged["portal sessions"], purged["sign-in failures"]) == (1, 1)
     with services.transaction() as repo:
         store = SqlWebRepository(repo.c)
         assert web_sessions.resume(store, policy, idle_cookie) is None
         assert web_sessions.resume(store, policy, live_cookie) is not None
         since = clock.now - timedelta(days=1)
         assert len(store.failures(login="anna", since=since)) == 1
-    assert Housekeeping(services).run_once() == (0, 0)
+    assert not any(Housekeeping(services).run_once().values())
+
+
+def test_old_events_go_but_the_newest_id_stays(svc: tuple[Services, Clock]) -> None:
+    services, clock = svc
+    with services.transaction() as repo:
+        events = SqlEventRepository(repo.c)
+        portal = repo.environment("F10001")
+        assert portal
+        first = events.add(portal.id, None, "file_ready", {"n": 1}, clock.now)
+        second = events.add(portal.id, None, "file_ready", {"n": 2}, clock.now)
+    clock.now += EVENT_RETENTION + timedelta(days=1)
+    assert Housekeeping(services).run_once()["events"] == 1
+    with services.transaction() as repo:
+        events = SqlEventRepository(repo.c)
+        # The newest stays, so ids (the streams' Last-Event-ID) are never handed out again.
+        assert events.last_id() == second > first
+        third = events.add(repo.environment("F10001").id, None, "x", {}, clock.now)  # type: ignore[union-attr]
+        assert third > second

@@ -1,12 +1,15 @@
-"""Housekeeping beside the requests: ended portal sessions and failed sign-ins that no
-longer count are deleted every few minutes, so those tables stay small."""
+"""Housekeeping beside the requests: ended portal sessions, failed sign-ins that no
+longer count, old events and expired event sessions are deleted every few minutes, so
+those tables stay small."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.domain import events as event_rules
 from koppel.server.domain import web_sessions
 from koppel.server.services import Services
 
@@ -32,18 +35,19 @@ class Housekeeping:
         self._stop.set()
         self._thread.join(10)
 
-    def run_once(self) -> tuple[int, int]:
-        """Purge now: the numbers of sessions and failures deleted."""
+    def run_once(self) -> dict[str, int]:
+        """Purge now: how many of each were deleted."""
         with self.svc.transaction() as repo:
-            return web_sessions.purge(SqlWebRepository(repo.c), self.svc.policy)
+            sessions, failures = web_sessions.purge(SqlWebRepository(repo.c), self.svc.policy)
+            events = event_rules.purge(SqlEventRepository(repo.c), self.svc.policy)
+        return {"portal sessions": sessions, "sign-in failures": failures, "events": events}
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                sessions, failures = self.run_once()
-                if sessions or failures:
-                    log.info("purged %d ended sessions, %d old sign-in failures",
-                             sessions, failures)  # fmt: skip
+                purged = self.run_once()
+                if any(purged.values()):
+                    log.info("purged %s", ", ".join(f"{n} {what}" for what, n in purged.items()))
             except Exception:  # housekeeping must never stop the server
                 log.exception("housekeeping failed; trying again later")
             self._stop.wait(self.interval)

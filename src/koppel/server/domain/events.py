@@ -29,6 +29,9 @@ CONNECTOR_BLOCKED = "connector_blocked"
 
 # A session is only a handle for one stream; the agent opens a new one when it expires.
 SESSION_LIFETIME = timedelta(hours=12)
+# Events older than this are deleted: a watcher away longer catches up through the list of
+# undelivered files, which does not need them.
+EVENT_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,12 @@ class EventRepository(Protocol):
 
     def session(self, public_id: str) -> StreamSession | None:
         """An event session by its public id."""
+        ...
+
+    def delete_before(self, events_before: datetime, sessions_expired_by: datetime) -> int:
+        """Delete events created before ``events_before`` (never the newest, whose id
+        must not be handed out again) and sessions expired by ``sessions_expired_by``;
+        how many rows."""
         ...
 
 
@@ -199,3 +208,9 @@ def still_allowed(repo: Repository, policy: Policy, session: StreamSession) -> s
 def visible(found: Sequence[Event], allowed: set[int]) -> list[Event]:
     """The events a session may still see (see :func:`still_allowed`)."""
     return [e for e in found if e.environment_id in allowed or e.kind == TOKEN_REVOKED]
+
+
+def purge(events: EventRepository, policy: Policy) -> int:
+    """Housekeeping: forget events past ``EVENT_RETENTION`` and expired event sessions."""
+    now = policy.clock()
+    return events.delete_before(now - EVENT_RETENTION, now)

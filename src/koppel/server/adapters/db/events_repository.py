@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.engine import Connection, Row
 
 from koppel.server.adapters.db import tables_outbox as t
@@ -115,6 +115,15 @@ class SqlEventRepository:
             expires_at=row.expires_at,
         )
 
+    def delete_before(self, events_before: datetime, sessions_expired_by: datetime) -> int:
+        """See ``EventRepository.delete_before``."""
+        newest = self.last_id()
+        old = and_(t.events.c.created_at < events_before, t.events.c.id < newest)
+        gone = self.c.execute(delete(t.events).where(old)).rowcount or 0
+        s = t.event_sessions
+        gone += self.c.execute(delete(s).where(s.c.expires_at <= sessions_expired_by)).rowcount or 0
+        return int(gone)
+
     def session_count(self) -> int:
-        """How many event sessions were ever opened (for diagnostics and tests)."""
+        """How many event sessions are stored (expired ones are purged by housekeeping)."""
         return int(self.c.execute(select(func.count()).select_from(t.event_sessions)).scalar_one())
