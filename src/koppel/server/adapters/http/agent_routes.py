@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -19,13 +19,16 @@ from koppel.protocol.api import (
     StatusResponse,
     Workstation,
 )
-from koppel.protocol.settings_file import SETTINGS_SUFFIX
-from koppel.protocol.updates import Update
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     credentials,
     services,
     token_owner,
+)
+from koppel.server.adapters.http.enrollment_downloads import (
+    bundle_download,
+    installation_download,
+    settings_download,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain import enrollment, linking
@@ -44,14 +47,6 @@ def _info(svc: Services) -> ServerInfo:
     )
 
 
-def _download(document: dict[str, Any], filename: str) -> JSONResponse:
-    return JSONResponse(
-        document,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        media_type="application/json",
-    )
-
-
 @router.get("/info", tags=["server"])
 def info(svc: Svc) -> ServerInfo:
     """The server's version and the updates it hosts."""
@@ -63,7 +58,7 @@ def save_settings(env: str, login: Login, svc: Svc) -> JSONResponse:
     """ "Save settings": a settings file with a single-use enrollment code."""
     with svc.transaction() as repo:
         document = enrollment.save_settings(repo, svc.policy, login.username, login.password, env)
-    return _download(document, f"{document['environment']['code']}{SETTINGS_SUFFIX}")
+    return settings_download(document)
 
 
 @router.get("/environments/{env}/settings-bundle", tags=["settings"])
@@ -71,7 +66,7 @@ def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them."""
     with svc.transaction() as repo:
         bundle = enrollment.save_bundle(repo, svc.policy, login.username, login.password, env)
-    return _download(bundle, f"{bundle['firm']}-clients{SETTINGS_SUFFIX}")
+    return bundle_download(bundle)
 
 
 @router.get(
@@ -86,13 +81,7 @@ def save_installation(env: str, login: Login, svc: Svc) -> FileResponse:
         environment = enrollment.authorize_installation(
             repo, svc.policy, login.username, login.password, env
         )
-    wheel = svc.packages.wheel_for(Update.parse(environment.update))
-    return FileResponse(
-        wheel,
-        media_type="application/octet-stream",
-        filename=wheel.name,
-        headers={"Koppel-Agent-Update": environment.update},
-    )
+    return installation_download(svc.packages, environment)
 
 
 @router.post("/links", tags=["linking"])

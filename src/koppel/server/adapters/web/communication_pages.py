@@ -9,13 +9,14 @@ why a button cannot be offered, so the page explains instead of showing it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from koppel.protocol.settings_file import SETTINGS_SUFFIX
-from koppel.protocol.updates import Update
+from koppel.server.adapters.http.enrollment_downloads import (
+    bundle_download,
+    installation_download,
+    settings_download,
+)
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import enrollment
@@ -23,20 +24,6 @@ from koppel.server.domain.model import Kind
 from koppel.server.domain.portal import PortalEnvironment
 
 router = APIRouter()
-
-# A settings file holds a single-use enrollment code: no cache may keep a copy.
-_NO_STORE = "no-store"
-
-
-def _attachment(document: dict[str, Any], filename: str) -> JSONResponse:
-    return JSONResponse(
-        document,
-        media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": _NO_STORE,
-        },
-    )
 
 
 def _bundle_clients(
@@ -86,13 +73,7 @@ def download_installation(user: ctx.SignedIn, env: str) -> FileResponse:
     shown = user.environment(env)
     with user.transaction() as repo:
         environment = enrollment.installation_for(repo, user.account, shown.environment.code)
-    wheel = user.svc.packages.wheel_for(Update.parse(environment.update))
-    return FileResponse(
-        wheel,
-        media_type="application/octet-stream",
-        filename=wheel.name,
-        headers={"Koppel-Agent-Update": environment.update, "Cache-Control": _NO_STORE},
-    )
+    return installation_download(user.svc.packages, environment)
 
 
 @router.get("/portal/{code}/environments/{env}/settings", name="download_settings")
@@ -103,7 +84,7 @@ def download_settings(user: ctx.SignedIn, env: str) -> JSONResponse:
         document = enrollment.settings_for(
             repo, user.svc.policy, user.account, shown.environment.code
         )
-    return _attachment(document, f"{document['environment']['code']}{SETTINGS_SUFFIX}")
+    return settings_download(document)
 
 
 @router.get("/portal/{code}/bundle", name="download_bundle")
@@ -112,4 +93,4 @@ def download_bundle(user: ctx.SignedIn) -> JSONResponse:
     the file lists the clients it skipped and why."""
     with user.transaction() as repo:
         bundle = enrollment.bundle_for(repo, user.svc.policy, user.account, user.portal.code)
-    return _attachment(bundle, f"{bundle['firm']}-clients{SETTINGS_SUFFIX}")
+    return bundle_download(bundle)
