@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
+from koppel.server.domain.uploads import UploadLimits
 
 
 def _default_data_dir() -> Path:
@@ -84,4 +85,12 @@ class ServerSettings(BaseSettings):
             token_lifetime=timedelta(days=self.token_lifetime_days)
             if self.token_lifetime_days
             else None,
+        )
+
+    def upload_limits(self) -> UploadLimits:
+        """The largest file accepted (tus, the portal's form, integrations) and how long
+        an unfinished tus upload is kept."""
+        return UploadLimits(
+            max_bytes=int(self.max_upload_mb * 1024 * 1024),
+            expiry=timedelta(hours=self.upload_expiry_hours),
         )

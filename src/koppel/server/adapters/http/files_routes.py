@@ -237,7 +237,7 @@ async def push_file(
         return environment.id, environment.code, target.id
 
     env_id, env_code, membership_id = await run_in_threadpool(authorize)
-    limit = int(svc.settings.max_upload_mb * 1024 * 1024)
+    limit = svc.settings.upload_limits().max_bytes
     partial = f"push-{uuid.uuid4().hex}"
     digest = hashlib.sha256()
     size = 0

@@ -14,7 +14,7 @@ import binascii
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
 
@@ -54,14 +54,6 @@ _LOCK_WAIT_SECONDS = 15.0
 _UPLOAD_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/environments/[^/]+/uploads(/[^/]+)?/?$")
 
 
-def limits(svc: Services) -> domain.UploadLimits:
-    """The upload limits of the server's settings."""
-    return domain.UploadLimits(
-        max_bytes=int(svc.settings.max_upload_mb * 1024 * 1024),
-        expiry=timedelta(hours=svc.settings.upload_expiry_hours),
-    )
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -75,7 +67,7 @@ def _capabilities(svc: Services) -> dict[str, str]:
         "Tus-Resumable": TUS_VERSION,
         "Tus-Version": TUS_VERSION,
         "Tus-Extension": ",".join(TUS_EXTENSIONS),
-        "Tus-Max-Size": str(limits(svc).max_bytes),
+        "Tus-Max-Size": str(svc.settings.upload_limits().max_bytes),
         "Tus-Checksum-Algorithm": ",".join(TUS_CHECKSUMS),
     }
 
@@ -194,7 +186,7 @@ def create_upload(
         upload = domain.create(
             SqlUploadRepository(repo.c),
             svc.blobs,
-            limits(svc),
+            svc.settings.upload_limits(),
             environment_id=owner.environment.id,
             membership_id=owner.membership.id,
             filename=metadata.get("filename"),

@@ -26,7 +26,7 @@ from koppel.server.adapters.http.blob_download import (
     version_download,
 )
 from koppel.server.adapters.web import context as ctx
-from koppel.server.adapters.web.form_upload import ReceivedFile, limits_of, receive_form
+from koppel.server.adapters.web.form_upload import ReceivedFile, receive_form
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import dossier, dossier_editing, dossier_portal, web_sessions
@@ -68,7 +68,7 @@ def _csrf_check(user: ctx.PortalUser) -> Any:
 
 async def _received(request: Request, user: ctx.PortalUser) -> tuple[dict[str, str], ReceivedFile]:
     form = await receive_form(
-        request, user.svc.blobs, limits_of(user.svc.settings.max_upload_mb), _csrf_check(user)
+        request, user.svc.blobs, user.svc.settings.upload_limits(), _csrf_check(user)
     )
     return form.fields, form.file
 
@@ -138,7 +138,7 @@ def dossier_page(
             "previous": urlencode({**kept, "page": page - 1}) if page > 1 else None,
             "next": urlencode({**kept, "page": page + 1}) if page < pages else None,
             "notice": _notice(request),
-            "max_mb": limits_of(user.svc.settings.max_upload_mb).max_mb,
+            "max_mb": user.svc.settings.upload_limits().max_mb,
         },
     )
 
@@ -204,7 +204,7 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> R
             "edit_refusal": refusal,
             "may_add": may_add,
             "notice": _notice(request),
-            "max_mb": limits_of(user.svc.settings.max_upload_mb).max_mb,
+            "max_mb": user.svc.settings.upload_limits().max_mb,
         },
     )
 

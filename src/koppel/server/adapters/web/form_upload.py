@@ -140,13 +140,6 @@ class _Receiver:
             self.fields[self.part.name] = self.part.value.decode("utf-8", "replace")
 
 
-def limits_of(max_upload_mb: float) -> uploads.UploadLimits:
-    """The upload limit of the server's settings (the expiry plays no part here)."""
-    from datetime import timedelta
-
-    return uploads.UploadLimits(max_bytes=int(max_upload_mb * 1024 * 1024), expiry=timedelta(0))
-
-
 async def _linger(body: AsyncIterator[bytes]) -> None:
     async def drain() -> None:
         async for _ in body:
