@@ -313,7 +313,7 @@ def token_state(view: TokenView, now: datetime) -> str:
     if token.revoked_at is not None:
         reason = token.revoked_reason.value if token.revoked_reason else "unknown"
         return f"revoked ({reason.replace('_', ' ')})"
-    if token.expires_at is not None and token.expires_at <= now:
+    if token.expired(now):
         return "expired"
     return "active"
 

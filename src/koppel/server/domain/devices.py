@@ -114,7 +114,7 @@ def _state(view: TokenView, now: datetime) -> DeviceToken:
     if token.revoked_at is not None:
         why = _ENDED.get(token.revoked_reason) if token.revoked_reason else None
         return DeviceToken(view, False, f"revoked ({why})" if why else "revoked")
-    if token.expires_at is not None and token.expires_at <= now:
+    if token.expired(now):
         return DeviceToken(view, False, "expired")
     return DeviceToken(view, True, "active")
 

@@ -198,11 +198,7 @@ def still_allowed(repo: Repository, policy: Policy, session: StreamSession) -> s
     expired token's environment gets its ``token_revoked`` event, then nothing more."""
     now = policy.clock()
     views = repo.tokens_by_public_id(list(session.token_ids))
-    return {
-        v.environment.id
-        for v in views.values()
-        if v.token.revoked_at is None and (v.token.expires_at is None or v.token.expires_at > now)
-    }
+    return {v.environment.id for v in views.values() if v.token.usable(now)}
 
 
 def visible(found: Sequence[Event], allowed: set[int]) -> list[Event]:

@@ -325,7 +325,7 @@ def _verify(
                 f"Access to {code} from this workstation {why}. {_relink_hint(code)}",
             ),
         )
-    if token.expires_at is not None and token.expires_at <= now:
+    if token.expired(now):
         return _Verdict(
             view,
             _refusal(

@@ -116,6 +116,14 @@ class UserToken:
     revoked_reason: RevokeReason | None = None
     id: int = 0
 
+    def expired(self, now: datetime) -> bool:
+        """Whether its lifetime has run out (whether or not it was also revoked)."""
+        return self.expires_at is not None and self.expires_at <= now
+
+    def usable(self, now: datetime) -> bool:
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and not self.expired(now)
+
 
 @dataclass
 class EnrollmentCode:
