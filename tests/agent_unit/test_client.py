@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from koppel.agent.client import AgentClient, attachment_name, server_base
-from koppel.agent.errors import ApiError, ServerUnreachable
+from koppel.agent.client import AgentClient, attachment_name, server_base, tls_context
+from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 
@@ -21,9 +25,61 @@ from .fake_server import FakeServer
 Reply = tuple[int, bytes]
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no CA store knows, and its key (PEM files)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.pem", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
 @pytest.fixture
 def raw_server() -> Iterator[tuple[str, dict[str, Any]]]:
     """A server answering GET /api/v1/info with whatever ``control['reply']`` says."""
+    yield from _serve(None)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``raw_server`` over https, with a self-signed certificate (``control['cert']``)."""
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    for url, control in _serve(context):
+        control["cert"] = cert
+        yield url, control
+
+
+def _serve(tls: ssl.SSLContext | None) -> Iterator[tuple[str, dict[str, Any]]]:
     control: dict[str, Any] = {"reply": (200, b"{}"), "headers": None}
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,9 +95,12 @@ def raw_server() -> Iterator[tuple[str, dict[str, Any]]]:
             self.wfile.write(body)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", control
+    scheme = "https" if tls else "http"
+    yield f"{scheme}://127.0.0.1:{httpd.server_address[1]}", control
     httpd.shutdown()
     httpd.server_close()
 
@@ -103,6 +162,44 @@ def test_answer_without_error_body(raw_server: tuple[str, dict[str, Any]]) -> No
     with AgentClient(url) as client, pytest.raises(ApiError) as caught:
         client.info()
     assert caught.value.code == "internal_error" and "HTTP 502" in caught.value.message
+
+
+INFO = b'{"server_version": "2026.2.0", "supported_updates": ["2026.2"]}'
+
+
+def test_https_verifies_the_certificate_and_trusts_koppel_ca_bundle(
+    tls_server: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url, control = tls_server
+    control["reply"] = (200, INFO)
+    monkeypatch.delenv("KOPPEL_CA_BUNDLE", raising=False)
+    with AgentClient(url) as client, pytest.raises(ServerUnreachable) as refused:
+        client.info()
+    assert "certificate" in refused.value.message.lower()
+    assert control["headers"] is None  # no request got through
+
+    monkeypatch.setenv("KOPPEL_CA_BUNDLE", str(control["cert"]))
+    with AgentClient(url) as client:
+        assert client.info().supported_updates == ["2026.2"]
+
+    monkeypatch.setenv("KOPPEL_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(AgentError, match=r"KOPPEL_CA_BUNDLE=.*missing\.pem"):
+        AgentClient(url)
+
+
+def test_plain_http_trusts_no_certificate_at_all(
+    tls_server: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An http:// client skips loading the CA store; should it ever meet TLS it refuses,
+    # even a certificate that KOPPEL_CA_BUNDLE would trust.
+    url, control = tls_server
+    monkeypatch.setenv("KOPPEL_CA_BUNDLE", str(control["cert"]))
+    context = tls_context(url.replace("https://", "http://"))
+    with (
+        socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        context.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
 def test_closed_port_is_unreachable() -> None:
