@@ -366,3 +366,47 @@ def test_an_expired_token_is_refused_as_revoked(tmp_path: Path, workstation: Ws)
         assert "expired" in result.stderr
     finally:
         srv.stop()
+
+
+def test_last_used_is_recorded_to_the_minute(demo_server: Server, workstation: Ws) -> None:
+    # Every request used to write last_used_at (an fsync each); now a use is recorded
+    # when the recorded one is a minute old or there is none, by /me and /status alike.
+    srv, ws = demo_server, workstation()
+    ws.ok("link", str(ws.save_settings(srv, "F10001", "anna")))
+    token = tokens_of(ws)["F10001"]
+    public_id = token.split("_")[1]
+    database = srv.data_dir / "koppel.sqlite3"
+    auth = {"Koppel-Update": "2026.2", "Authorization": f"Bearer {token}"}
+
+    def last_used() -> str | None:
+        with sqlite3.connect(database) as db:
+            (value,) = db.execute(
+                "SELECT last_used_at FROM user_tokens WHERE public_id = ?", (public_id,)
+            ).fetchone()
+        return value if value is None else str(value)
+
+    def set_last_used(value: str) -> None:
+        with sqlite3.connect(database) as db:
+            db.execute(
+                "UPDATE user_tokens SET last_used_at = ? WHERE public_id = ?", (value, public_id)
+            )
+
+    me = f"{srv.url}/api/v1/environments/F10001/me"
+    assert httpx.get(me, headers=auth).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert httpx.get(me, headers=auth).status_code == 200
+    assert last_used() == first  # within the minute: no write
+
+    set_last_used("2000" + first[4:])
+    assert httpx.get(me, headers=auth).status_code == 200
+    assert last_used() is not None and last_used() != "2000" + first[4:]
+
+    set_last_used("2000" + first[4:])
+    status = httpx.post(
+        f"{srv.url}/api/v1/status",
+        headers={"Koppel-Update": "2026.2"},
+        json={"environments": [{"environment": "F10001", "token": token}]},
+    ).json()
+    assert status["statuses"][0]["state"] == "ok"
+    assert not str(last_used()).startswith("2000")

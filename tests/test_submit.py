@@ -221,6 +221,44 @@ def test_an_agent_killed_mid_upload_resumes_the_same_upload(
     assert queue_files(ws) == []
 
 
+def test_an_agent_killed_among_many_small_files_sends_each_once(
+    anna: tuple[Server, Workstation, str], tmp_path: Path
+) -> None:
+    # Small files are checkpointed at most once a second, not after each one: a kill may
+    # lose the last checkpoint's worth, which is sent again, and the item still gets each
+    # file exactly once.
+    server, ws, token = anna
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    sources = [random_file(folder / f"scan-{i:03}.pdf", 20 * 1024) for i in range(120)]
+    process = subprocess.Popen(
+        [str(BIN / "koppel"), "submit", *map(str, sources), "--to", "D0001", "--type", "Invoice"],
+        env=ws.env,
+        cwd=ws.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(upload_rows(server)) < 30:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert items_of(server, token) == []
+    (queued,) = queue_files(ws)
+    assert queued["item_requested"] is False
+
+    sent = ws.koppel("queue", "send", "--json")
+    assert sent.returncode == 0, sent.output
+    (item,) = items_of(server, token)
+    names = [a["name"] for a in item["attachments"]]
+    assert names == [p.name for p in sources]
+    for index in (0, 29, 119):
+        assert attachment_sha256(server, token, item, index) == sha256_of(sources[index])
+    assert queue_files(ws) == []
+
+
 def test_a_server_restarted_mid_upload(
     anna: tuple[Server, Workstation, str], tmp_path: Path
 ) -> None:

@@ -365,7 +365,8 @@ def authenticate_token(
     problem = _access_problem(view.environment, view.account.disabled, set(), blocked, ())
     if problem:
         raise problem
-    repo.touch_tokens([view.token.id], now)
+    if view.token.use_worth_recording(now):
+        repo.touch_tokens([view.token.id], now)
     return view
 
 
@@ -414,7 +415,7 @@ def statuses(
             if view
             else None
         )
-        if view and problem is None:
+        if view and problem is None and view.token.use_worth_recording(now):
             used.append(view.token.id)
         answers.append(
             EnvironmentStatus(
@@ -428,7 +429,8 @@ def statuses(
                 missing_functions=missing,
             )
         )
-    repo.touch_tokens(used, now)
+    if used:
+        repo.touch_tokens(used, now)
     return answers
 
 
