@@ -364,3 +364,38 @@ def test_a_75_mb_upload_is_streamed_not_held_in_memory(linked: tuple[Server, str
     assert grown_mb < 64, f"the server grew by {grown_mb:.0f} MB"
     (row,) = upload_rows(server)
     assert row["sha256"] == expected.hexdigest()
+
+
+def test_a_patch_broken_off_mid_body_keeps_an_in_order_prefix(linked: tuple[Server, str]) -> None:
+    # The server stores a piece while it receives the next; a connection that breaks
+    # meanwhile must leave only whole, in-order bytes, which the client continues from.
+    import socket
+    from urllib.parse import urlsplit
+
+    server, token = linked
+    data = os.urandom(24 * 1024 * 1024)
+    url = create(server, token, len(data), "broken.bin").headers["Location"]
+    parts = urlsplit(url)
+    sent = 13 * 1024 * 1024
+    request = (
+        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\nKoppel-Update: 2026.2\r\nTus-Resumable: 1.0.0\r\n"
+        f"Upload-Offset: 0\r\nContent-Type: {OFFSET_STREAM}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port)) as raw:
+        raw.sendall(request)
+        raw.sendall(data[:sent])
+        time.sleep(0.3)  # let the server be mid-way through storing
+    deadline = time.monotonic() + 15
+    while True:
+        offset = int(head(url, token).headers["Upload-Offset"])
+        answer = patch(url, token, offset, data[offset:])
+        if answer.status_code == 204 or time.monotonic() > deadline:
+            break
+        assert answer.json()["code"] == "offset_mismatch", answer.text  # still recording
+        time.sleep(0.2)
+    assert answer.status_code == 204, answer.text
+    assert 0 < offset <= sent
+    (row,) = upload_rows(server)
+    assert row["sha256"] == hashlib.sha256(data).hexdigest()
