@@ -429,8 +429,7 @@ def statuses(
                 missing_functions=missing,
             )
         )
-    if used:
-        repo.touch_tokens(used, now)
+    repo.touch_tokens(used, now)
     return answers
 
 
