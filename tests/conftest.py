@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from app_client import InProcess, make_in_process
 from harness import Server, Workstation, make_server, make_workstation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -21,6 +22,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path) -> Iterator[InProcess]:
+    """The real app in process (no port) with the demo practice; see app_client.py."""
+    made = make_in_process(tmp_path / "server")
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture
