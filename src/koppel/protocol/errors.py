@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     SIGN_IN_REQUIRED = "sign_in_required"
     CSRF_FAILED = "csrf_failed"
     SECOND_FACTOR_INVALID = "second_factor_invalid"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
+    DEVICE_CODE_INVALID = "device_code_invalid"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -1,6 +1,7 @@
-"""The shape of user tokens and enrollment codes.
+"""The shape of user tokens, enrollment codes, device-approval access tokens and
+integration API keys.
 
-Both are ``<prefix><public id>_<secret>``: the prefix makes a leaked token recognisable
+All are ``<prefix><public id>_<secret>``: the prefix makes a leaked token recognisable
 (secret scanners, logs), the public id lets the server find the row without comparing
 secrets, and the secret (256 bits) is stored only as a hash and compared in constant time.
 """
@@ -13,6 +14,11 @@ from dataclasses import dataclass
 
 TOKEN_PREFIX = "kplt_"
 ENROLLMENT_PREFIX = "kple_"
+# A short-lived token from an approved device authorization (RFC 8628): it may fetch the
+# settings, bundle or installation the user approved, nothing else.
+ACCESS_PREFIX = "kpla_"
+# An integration's API key: pushes files into My files of one environment's users.
+INTEGRATION_PREFIX = "kpli_"
 _SECRET_BYTES = 32
 _PUBLIC_ID_BYTES = 9
 

@@ -126,30 +126,12 @@ def _issue(
     return document
 
 
-def save_settings(
-    repo: Repository, policy: Policy, login: str, password: str, code: str
-) -> dict[str, Any]:
-    """The settings file of one environment for this user, as a signed JSON document."""
-    return settings_for(repo, policy, authenticate(repo, login, password), code)
-
-
 def settings_for(repo: Repository, policy: Policy, acct: Account, code: str) -> dict[str, Any]:
     """The settings file of one environment for an already authenticated user (portal)."""
     env = lookups.environment(repo, code)
     document = _issue(repo, policy, repo.signing_key(), env, acct)
     record(repo, policy, acct.login, "settings.save", env.code)
     return document
-
-
-def save_bundle(
-    repo: Repository, policy: Policy, login: str, password: str, firm: str
-) -> dict[str, Any]:
-    """Settings for every client environment of ``firm`` where the user may save settings.
-
-    Clients that are not ready (connector blocked, no main site, ...) are listed in
-    ``skipped`` with the reason, so the user knows whom to ask.
-    """
-    return bundle_for(repo, policy, authenticate(repo, login, password), firm)
 
 
 def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> dict[str, Any]:
@@ -193,13 +175,6 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
     bundle["settings"] = documents
     record(repo, policy, acct.login, "settings.bundle", firm_env.code, count=len(documents))
     return bundle
-
-
-def authorize_installation(
-    repo: Repository, policy: Policy, login: str, password: str, code: str
-) -> Environment:
-    """The environment whose agent the user may download ("Save installation")."""
-    return installation_for(repo, authenticate(repo, login, password), code)
 
 
 def installation_for(repo: Repository, acct: Account, code: str) -> Environment:

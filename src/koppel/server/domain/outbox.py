@@ -12,10 +12,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.functions import Function
 from koppel.server.domain import events as ev
-from koppel.server.domain import lookups
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.model import Environment, Membership
-from koppel.server.domain.repository import Repository
 
 State = Literal["pending", "ready", "failed"]
 Source = Literal["pushed", "job"]
@@ -176,24 +173,3 @@ def mark_delivered(
             ErrorCode.VALIDATION_ERROR, f"File {file.id} is {file.state}, not ready; keep waiting."
         )
     return outbox.mark_delivered(file.id, workstation_id, at)
-
-
-def integration_target(
-    repo: Repository, login: str, password: str, code: str, user_login: str
-) -> tuple[Environment, Membership]:
-    """Check that an integration account may push files in environment ``code`` (it holds
-    ``General/Management/App connector`` there); the environment and the receiving user."""
-    from koppel.server.domain.enrollment import authenticate
-
-    acct = authenticate(repo, login, password)
-    env = lookups.environment(repo, code)
-    pusher = lookups.membership(repo, env, acct)
-    if Function.APP_CONNECTOR not in repo.functions_of([pusher.id]).get(pusher.id, set()):
-        raise DomainError(
-            ErrorCode.NOT_AUTHORIZED,
-            f"{acct.login} is not authorized for {Function.APP_CONNECTOR.value} in {env.code}; "
-            "only such an account can put files into users' My files.",
-            environment=env.code,
-        )
-    target = lookups.membership(repo, env, lookups.account(repo, user_login))
-    return env, target

@@ -216,7 +216,7 @@ def _check_code(
     store: WebRepository,
     policy: Policy,
     account: Account,
-    portal: Environment,
+    where: str | None,
     factor: SecondFactor,
     code: str,
 ) -> str:
@@ -240,7 +240,7 @@ def _check_code(
                     policy,
                     account.login,
                     "second_factor.recovery_used",
-                    portal.code,
+                    where,
                     left=left,
                 )
                 return "recovery"
@@ -266,12 +266,32 @@ def verify(
     sign_in.check_throttle(store, policy, account.login, address)
     factor = store.second_factor(account.id)
     if factor is not None and factor.confirmed_at is not None:
-        kind = _check_code(repo, store, policy, account, portal, factor, code)
+        kind = _check_code(repo, store, policy, account, portal.code, factor, code)
     else:
         kind = "none"  # turned off (by an administrator) while this sign-in was pending
     store.clear_failures(account.login)
     session.second_factor_done = True
     store.save_session(session)
+    return kind
+
+
+def prove(
+    repo: Repository,
+    store: WebRepository,
+    policy: Policy,
+    account: Account,
+    code: str,
+    address: str,
+) -> str:
+    """The second factor given outside a portal session (the device approval page): the
+    lockout first, then the code (wrong ones count as failed sign-ins, recorded by the
+    caller); a right code clears the failures. Which kind of code it was."""
+    sign_in.check_throttle(store, policy, account.login, address)
+    factor = store.second_factor(account.id)
+    if factor is None or factor.confirmed_at is None:
+        return "none"  # turned off (by an administrator) while the approval was pending
+    kind = _check_code(repo, store, policy, account, None, factor, code)
+    store.clear_failures(account.login)
     return kind
 
 
@@ -292,7 +312,7 @@ def _prove(
         if not verify_password(account.password_hash, password):
             raise _invalid("The password is wrong, so nothing was changed.")
         return
-    _check_code(repo, store, policy, account, portal, factor, code)
+    _check_code(repo, store, policy, account, portal.code, factor, code)
 
 
 def regenerate_recovery_codes(

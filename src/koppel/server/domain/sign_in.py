@@ -1,9 +1,12 @@
-"""Signing in to a portal: password, throttling and lockout, portal access.
+"""Checking a password, the one policy of every door that takes one: the portal's
+sign-in, the device approval page and the agent API's HTTP Basic (for scripts).
 
 A login is locked for ``policy.lockout`` after ``policy.sign_in_attempts`` failures
 within that time; an address that fails ``policy.address_attempts`` times over any
 logins must wait as well, so guessing across many logins is slow too. Failures are
-stored, so restarting the server does not reset them.
+stored, so restarting the server does not reset them. A wrong second-factor code counts
+as a failure too. A door that cannot ask for the second factor (HTTP Basic) refuses an
+account that has one: ``password_only``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ def check_throttle(store: WebRepository, policy: Policy, login: str, address: st
             f"{_minutes_until(until, now)} more minute(s). Wait, or ask your administrator "
             f"to unlock it (koppel-admin accounts unlock {login}).",
         )
+    check_address(store, policy, address)
+
+
+def check_address(store: WebRepository, policy: Policy, address: str) -> None:
+    """Refuse while the address is throttled (too many failures over any logins)."""
+    now = policy.clock()
+    since = now - policy.lockout
     by_address = store.failures(address=address, since=since)
     if len(by_address) >= policy.address_attempts:
         until = by_address[-policy.address_attempts] + policy.lockout
@@ -90,9 +100,7 @@ def sign_in(
     ``invalid_credentials`` failure with ``record_failure`` in a transaction of its own.
     """
     portal = portal_environment(repo, portal_code)
-    normalised = _normalised(login)
-    check_throttle(store, policy, normalised, address)
-    account = enrollment.authenticate(repo, normalised, password)
+    account = password_account(repo, store, policy, login, password, address)
     member = repo.membership(portal.id, account.id)
     if member is None:
         raise DomainError(
@@ -110,14 +118,61 @@ def sign_in(
             f"to grant it (koppel-admin portal grant {portal.code} {account.login}).",
             environment=portal.code,
         )
-    factor = store.second_factor(account.id)
-    needs_second_factor = factor is not None and factor.confirmed_at is not None
+    needs_second_factor = has_second_factor(store, account)
     if not needs_second_factor:
         # With a second factor, failures are forgotten only once it is given
         # (second_factor.verify): a right password alone must not reset wrong codes.
         store.clear_failures(account.login)
     record(repo, policy, account.login, "portal.sign_in", portal.code, address=address)
     return SignedIn(account, portal, needs_second_factor)
+
+
+def password_account(
+    repo: Repository,
+    store: WebRepository,
+    policy: Policy,
+    login: str,
+    password: str,
+    address: str,
+) -> Account:
+    """The account whose password this is, under the lockout: ``account_locked`` or
+    ``too_many_attempts`` before the password is even checked, then
+    ``invalid_credentials`` (the caller records it with ``record_failure`` in a
+    transaction of its own, as the refusal rolls its own back) or ``account_disabled``.
+    Failures are not cleared here: that waits for the second factor, when there is one."""
+    normalised = _normalised(login)
+    check_throttle(store, policy, normalised, address)
+    return enrollment.authenticate(repo, normalised, password)
+
+
+def has_second_factor(store: WebRepository, account: Account) -> bool:
+    """Whether signing in as this account takes a second factor after the password."""
+    factor = store.second_factor(account.id)
+    return factor is not None and factor.confirmed_at is not None
+
+
+def password_only(
+    repo: Repository,
+    store: WebRepository,
+    policy: Policy,
+    login: str,
+    password: str,
+    address: str,
+) -> Account:
+    """A door that takes a password alone (the agent API's HTTP Basic, for scripts): the
+    same lockout and recorded failures as the portal, and ``second_factor_required`` for
+    an account with a second factor, which approves its workstation in the browser."""
+    account = password_account(repo, store, policy, login, password, address)
+    if has_second_factor(store, account):
+        raise DomainError(
+            ErrorCode.SECOND_FACTOR_REQUIRED,
+            f"{account.login} uses two-step verification, so a password alone is not "
+            "enough here. Run the command without KOPPEL_PASSWORD or --password-stdin: "
+            "Koppel then shows a code to approve in your browser, where you sign in with "
+            "your second factor.",
+        )
+    store.clear_failures(account.login)
+    return account
 
 
 def _normalised(login: str) -> str:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPBasicCredentials
 
 from koppel._version import __version__
 from koppel.protocol.api import (
@@ -19,9 +18,10 @@ from koppel.protocol.api import (
     StatusResponse,
     Workstation,
 )
+from koppel.protocol.device import BUNDLE, INSTALLATION, SETTINGS
 from koppel.server.adapters.http.dependencies import (
     agent_update,
-    credentials,
+    downloader,
     services,
     token_owner,
 )
@@ -32,12 +32,11 @@ from koppel.server.adapters.http.enrollment_downloads import (
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain import enrollment, linking
-from koppel.server.domain.model import TokenView
+from koppel.server.domain.model import Account, TokenView
 from koppel.server.services import Services
 
 router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 Svc = Annotated[Services, Depends(services)]
-Login = Annotated[HTTPBasicCredentials, Depends(credentials)]
 
 
 def _info(svc: Services) -> ServerInfo:
@@ -54,18 +53,22 @@ def info(svc: Svc) -> ServerInfo:
 
 
 @router.get("/environments/{env}/settings", tags=["settings"])
-def save_settings(env: str, login: Login, svc: Svc) -> JSONResponse:
+def save_settings(
+    env: str, account: Annotated[Account, Depends(downloader(SETTINGS))], svc: Svc
+) -> JSONResponse:
     """ "Save settings": a settings file with a single-use enrollment code."""
     with svc.transaction() as repo:
-        document = enrollment.save_settings(repo, svc.policy, login.username, login.password, env)
+        document = enrollment.settings_for(repo, svc.policy, account, env)
     return settings_download(document)
 
 
 @router.get("/environments/{env}/settings-bundle", tags=["settings"])
-def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
+def save_bundle(
+    env: str, account: Annotated[Account, Depends(downloader(BUNDLE))], svc: Svc
+) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them."""
     with svc.transaction() as repo:
-        bundle = enrollment.save_bundle(repo, svc.policy, login.username, login.password, env)
+        bundle = enrollment.bundle_for(repo, svc.policy, account, env)
     return bundle_download(bundle)
 
 
@@ -75,12 +78,12 @@ def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def save_installation(env: str, login: Login, svc: Svc) -> FileResponse:
+def save_installation(
+    env: str, account: Annotated[Account, Depends(downloader(INSTALLATION))], svc: Svc
+) -> FileResponse:
     """ "Save installation": the agent wheel of the environment's update."""
     with svc.transaction() as repo:
-        environment = enrollment.authorize_installation(
-            repo, svc.policy, login.username, login.password, env
-        )
+        environment = enrollment.installation_for(repo, account, env)
     return installation_download(svc.packages, environment)
 
 

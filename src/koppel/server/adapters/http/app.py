@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from koppel._version import __version__
 from koppel.server.adapters.http import (
     agent_routes,
+    device_routes,
     dossier_routes,
     event_routes,
     files_routes,
@@ -32,6 +33,7 @@ def create_app(svc: Services | None = None) -> FastAPI:
     app.state.services = svc
     install_handlers(app)
     app.include_router(agent_routes.router)
+    app.include_router(device_routes.router)
     app.include_router(tus_routes.router)
     app.add_middleware(tus_routes.TusHeaders)
     app.include_router(dossier_routes.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -14,13 +15,25 @@ from fastapi.security import (
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import UPDATE_HEADER, Update
-from koppel.server.domain import linking
+from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
+from koppel.server.adapters.http.password_attempts import attempt
+from koppel.server.domain import device_approval, linking, sign_in
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.model import TokenView
+from koppel.server.domain.model import Account, TokenView
 from koppel.server.services import Services
 
-_basic = HTTPBasic(auto_error=False, description="The user's login and password.")
+_basic = HTTPBasic(
+    auto_error=False,
+    description="For scripts: the user's login and password, under the portal's lockout; "
+    "refused for accounts with two-step verification.",
+)
 _bearer = HTTPBearer(auto_error=False, description="A user token from linking.")
+_approval = HTTPBearer(
+    scheme_name="DeviceApproval",
+    auto_error=False,
+    description="The access token of an approval given in the browser (device "
+    "authorization grant, RFC 8628: /api/v1/device/authorize and /api/v1/device/token).",
+)
 
 
 def services(request: Request) -> Services:
@@ -29,17 +42,45 @@ def services(request: Request) -> Services:
     return found
 
 
-def credentials(
-    given: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
-) -> HTTPBasicCredentials:
-    """Login and password from HTTP Basic, or ``invalid_credentials``."""
-    if given is None:
-        raise DomainError(
-            ErrorCode.INVALID_CREDENTIALS,
-            "Sign in with your login and password (HTTP Basic) to save settings or the "
-            "installation.",
-        )
-    return given
+def address(request: Request) -> str:
+    """The caller's address (the proxy's client, when ``FORWARDED_ALLOW_IPS`` trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def downloader(action: str) -> Callable[..., Account]:
+    """A dependency giving the account that may take ``action`` (settings, bundle,
+    installation) of the route's environment: by an approval's access token, or, for
+    scripts, by login and password under the one sign-in policy (lockout, recorded
+    failures, and refused when the account has a second factor)."""
+
+    def dependency(
+        env: str,
+        request: Request,
+        svc: Annotated[Services, Depends(services)],
+        basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+        approval: Annotated[HTTPAuthorizationCredentials | None, Depends(_approval)],
+    ) -> Account:
+        if approval is not None and device_approval.is_access_token(approval.credentials):
+            with svc.transaction() as repo:
+                return device_approval.access(
+                    repo, SqlDeviceGrantRepository(repo.c), svc.policy,
+                    approval.credentials, action, env,
+                )  # fmt: skip
+        if basic is None:
+            raise DomainError(
+                ErrorCode.INVALID_CREDENTIALS,
+                "Approve this download in your browser: `koppel settings download` shows a "
+                "code to enter there. Scripts may send the login and password (HTTP Basic).",
+            )
+        where = address(request)
+        return attempt(
+            svc, basic.username, where,
+            lambda repo, web: sign_in.password_only(
+                repo, web, svc.policy, basic.username, basic.password, where
+            ),
+        )  # fmt: skip
+
+    return dependency
 
 
 def agent_update(

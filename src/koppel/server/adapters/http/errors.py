@@ -51,6 +51,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.SIGN_IN_REQUIRED: 401,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.SECOND_FACTOR_INVALID: 401,
+    ErrorCode.SECOND_FACTOR_REQUIRED: 403,
+    ErrorCode.DEVICE_CODE_INVALID: 404,
 }
 
 # The OpenAPI "responses" of every route that can refuse.

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPBasicCredentials
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from koppel.protocol.api import API_PREFIX
@@ -26,6 +26,7 @@ from koppel.protocol.files import (
     PendingFilesResponse,
 )
 from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
+from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
@@ -34,12 +35,11 @@ from koppel.server.adapters.http.blob_download import (
 )
 from koppel.server.adapters.http.dependencies import (
     agent_update,
-    credentials,
     services,
     token_owner,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
-from koppel.server.domain import analyses, linking
+from koppel.server.domain import analyses, integrations, linking
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -50,6 +50,12 @@ Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
 
 _BUFFER = 1024 * 1024
+_api_key = HTTPBearer(
+    scheme_name="IntegrationKey",
+    auto_error=False,
+    description="An integration's API key for one environment "
+    "(koppel-admin integrations create ENV NAME).",
+)
 
 
 def notify(request: Request) -> None:
@@ -221,22 +227,25 @@ async def push_file(
     env: str,
     login: str,
     request: Request,
-    account: Annotated[HTTPBasicCredentials, Depends(credentials)],
+    key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
     svc: Svc,
     filename: Annotated[str | None, Header(alias=FILENAME_HEADER)] = None,
 ) -> OutputFileOut:
-    """Put a file into a user's My files (an integration holding ``General/Management/App
-    connector`` in the environment, with HTTP Basic). Multipart (field ``file``) or a raw
-    body with the ``Koppel-Filename`` header; streamed into the blob store."""
+    """Put a file into a user's My files: an integration with its API key for the
+    environment (``Authorization: Bearer kpli_…``), for any user of that environment; the
+    audit log names the integration. Multipart (field ``file``) or a raw body with the
+    ``Koppel-Filename`` header; streamed into the blob store."""
 
-    def authorize() -> tuple[int, str, int]:
+    def authorize() -> tuple[int, str, int, integrations.IntegrationKey]:
         with svc.transaction() as repo:
-            environment, target = ob.integration_target(
-                repo, account.username, account.password, env, login
-            )
-        return environment.id, environment.code, target.id
+            found, environment = integrations.authenticate(
+                repo, SqlIntegrationKeyRepository(repo.c), svc.policy,
+                key.credentials if key else None, env,
+            )  # fmt: skip
+            target = integrations.recipient(repo, environment, login)
+        return environment.id, environment.code, target.id, found
 
-    env_id, env_code, membership_id = await run_in_threadpool(authorize)
+    env_id, env_code, membership_id, pusher = await run_in_threadpool(authorize)
     limit = svc.settings.upload_limits().max_bytes
     partial = f"push-{uuid.uuid4().hex}"
     digest = hashlib.sha256()
@@ -273,14 +282,14 @@ async def push_file(
                 await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
         if size == 0:
             raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
-        key = f"outbox/{uuid.uuid4().hex}"
-        await run_in_threadpool(svc.blobs.commit, partial, key)
+        blob_key = f"outbox/{uuid.uuid4().hex}"
+        await run_in_threadpool(svc.blobs.commit, partial, blob_key)
     finally:
         await run_in_threadpool(svc.blobs.discard_partial, partial)
 
     def publish() -> ob.OutputFile:
         with svc.transaction() as repo:
-            return ob.publish(
+            published = ob.publish(
                 SqlOutboxRepository(repo.c),
                 SqlEventRepository(repo.c),
                 svc.policy.clock(),
@@ -290,13 +299,19 @@ async def push_file(
                 media_type=media_type.split(";")[0].strip(),
                 size=size,
                 sha256=digest.hexdigest(),
-                blob_key=key,
+                blob_key=blob_key,
             )
+            environment = repo.environment_by_id(env_id)
+            assert environment is not None
+            integrations.record_delivery(
+                repo, svc.policy, pusher, environment, login, name, published.id
+            )
+            return published
 
     try:
         file = await run_in_threadpool(publish)
     except Exception:
-        await run_in_threadpool(svc.blobs.delete, key)
+        await run_in_threadpool(svc.blobs.delete, blob_key)
         raise
     notify(request)
     return _out(file, env_code, False)

@@ -13,11 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from koppel.protocol.device import VERIFICATION_PATH
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.web import (
     admin_pages,
     auth_pages,
     communication_pages,
+    device_approval_pages,
     device_pages,
     dossier_pages,
     files_pages,
@@ -33,14 +35,19 @@ from koppel.server.domain.errors import DomainError
 ASSETS = TEMPLATES.parent / "assets"
 _ROUTERS = (
     auth_pages, home_pages, second_factor_pages, communication_pages, device_pages,
-    files_pages, dossier_pages, admin_pages,
+    files_pages, dossier_pages, admin_pages, device_approval_pages,
 )  # fmt: skip
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def _on_portal(request: Request) -> bool:
-    return request.url.path.startswith("/portal/")
+    path = request.url.path
+    return (
+        path.startswith("/portal/")
+        or path == VERIFICATION_PATH
+        or path.startswith(f"{VERIFICATION_PATH}/")
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,137 @@
+"""The two endpoints of the device authorization grant (RFC 8628): the agent asks for an
+approval, then polls for its access token. Form-encoded requests and OAuth 2.0 JSON
+answers, including the OAuth error format, as the RFCs prescribe (so any OAuth client
+library can talk to them); the user's side is the device page of the portal
+(``web/device_approval_pages.py``)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse
+
+from koppel.protocol.device import (
+    AUTHORIZE_PATH,
+    CLIENT_ID,
+    GRANT_TYPE,
+    TOKEN_PATH,
+    VERIFICATION_PATH,
+    DeviceAuthorization,
+    DeviceToken,
+    OAuthError,
+)
+from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
+from koppel.server.adapters.http.dependencies import services
+from koppel.server.domain import device_approval
+from koppel.server.domain.errors import DomainError
+from koppel.server.services import Services
+
+router = APIRouter(tags=["device authorization"])
+Svc = Annotated[Services, Depends(services)]
+# RFC 6749 section 5.1: token answers must not be cached.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": OAuthError, "description": "An OAuth 2.0 error; see `error`."},
+    401: {"model": OAuthError, "description": "Unknown client (invalid_client)."},
+    429: {"model": OAuthError, "description": "Too many approvals started (slow_down)."},
+}
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    # RFC 6749 allows only printable ASCII without '"' and '\' in error_description.
+    text = "".join(c for c in description if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+    return JSONResponse({"error": error, "error_description": text}, status, headers=_NO_STORE)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    AUTHORIZE_PATH,
+    response_model=DeviceAuthorization,
+    responses=_OAUTH_ERRORS,
+)
+def authorize(
+    request: Request,
+    svc: Svc,
+    client_id: Annotated[str, Form(max_length=64)],
+    scope: Annotated[str, Form(max_length=200)],
+    workstation: Annotated[
+        str, Form(max_length=200, description="The name people know the workstation by.")
+    ] = "",
+) -> JSONResponse:
+    """Start an approval: a device code for the agent, a user code and the page where the
+    user enters it (RFC 8628 section 3.1). ``scope``: ``settings:CODE``,
+    ``bundle:CODE`` and/or ``installation:CODE``."""
+    if client_id != CLIENT_ID:
+        return _oauth_error(401, "invalid_client", f"Unknown client; use {CLIENT_ID}.")
+    device_code = secrets.token_urlsafe(32)
+    user_code = device_approval.new_user_code()
+    try:
+        with svc.transaction() as repo:
+            grant = device_approval.start(
+                SqlDeviceGrantRepository(repo.c), svc.policy, device_code=device_code,
+                user_code=user_code, scope=scope, client_id=client_id,
+                workstation=workstation, address=_address(request),
+            )  # fmt: skip
+    except DomainError as exc:
+        if exc.code is ErrorCode.TOO_MANY_ATTEMPTS:
+            return _oauth_error(429, "slow_down", exc.message)
+        return _oauth_error(400, "invalid_scope", exc.message)
+    page = f"{svc.policy.public_url.rstrip('/')}{VERIFICATION_PATH}"
+    answer = DeviceAuthorization(
+        device_code=device_code,
+        user_code=user_code,
+        verification_uri=page,
+        verification_uri_complete=f"{page}?user_code={quote(user_code)}",
+        expires_in=int((grant.expires_at - grant.created_at).total_seconds()),
+        interval=grant.interval,
+    )
+    return JSONResponse(answer.model_dump(), headers=_NO_STORE)
+
+
+@router.post(TOKEN_PATH, response_model=DeviceToken, responses=_OAUTH_ERRORS)
+def token(
+    svc: Svc,
+    grant_type: Annotated[str, Form(max_length=100)],
+    device_code: Annotated[str, Form(max_length=200)],
+    client_id: Annotated[str, Form(max_length=64)],
+) -> JSONResponse:
+    """Poll for the access token of an approval (RFC 8628 section 3.4): pending, slow
+    down, denied, expired, or the token, which works once the user approved."""
+    if grant_type != GRANT_TYPE:
+        return _oauth_error(400, "unsupported_grant_type", f"Use grant_type {GRANT_TYPE}.")
+    if client_id != CLIENT_ID:
+        return _oauth_error(401, "invalid_client", f"Unknown client; use {CLIENT_ID}.")
+    with svc.transaction() as repo:
+        store = SqlDeviceGrantRepository(repo.c)
+        grant = device_approval.by_device_code(store, device_code)
+        if grant is None or grant.client_id != client_id:
+            return _oauth_error(
+                400, "invalid_grant", "This device code is unknown or was already used."
+            )
+        if grant.expires_at <= svc.policy.clock():
+            return _oauth_error(
+                400, "expired_token", "The approval was not given in time; start again."
+            )
+        if grant.state == "denied":
+            return _oauth_error(400, "access_denied", grant.denial or "Denied.")
+        if grant.state == "pending":
+            if device_approval.too_early(store, svc.policy, grant):
+                return _oauth_error(400, "slow_down", f"Poll every {grant.interval} seconds.")
+            return _oauth_error(
+                400, "authorization_pending", "Waiting for the user to approve in the browser."
+            )
+        access = device_approval.issue_access(store, svc.policy, grant)
+    answer = DeviceToken(
+        access_token=access,
+        token_type="Bearer",
+        expires_in=int(device_approval.ACCESS_LIFETIME.total_seconds()),
+        scope=grant.scope,
+    )
+    return JSONResponse(answer.model_dump(), headers=_NO_STORE)
