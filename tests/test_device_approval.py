@@ -50,7 +50,7 @@ def test_settings_approved_in_the_browser_link_a_workstation(demo_app: InProcess
     asked = sign_in(browser, started["user_code"], "anna", DEMO_PASSWORD)
     page = text_of(asked.text)
     assert "Koppel on the computer Laptop Anna asks" in page
-    assert "the settings file of environment C20001" in page
+    assert "the settings file of environment C20001 (Bakkerij Jansen)" in page
     done = decide(browser, asked, started["user_code"], "approve")
     assert "Approved" in text_of(done.text)
 
@@ -112,7 +112,7 @@ def test_a_second_factor_is_asked_before_the_decision(demo_app: InProcess) -> No
         since = demo_app.clock() - policy.lockout
         assert len(SqlWebRepository(repo.c).failures(login="anna", since=since)) == 1
     asked = give_code(browser, wrong, code, current_code(secret, demo_app.clock()))
-    assert "the settings of every client environment of F10001" in text_of(asked.text)
+    assert "the settings of every client environment of F10001 (Dekker" in text_of(asked.text)
     decide(browser, asked, code, "approve")
     demo_app.clock.advance(seconds=6)
     token = poll(agent, started["device_code"]).json()["access_token"]

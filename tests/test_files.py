@@ -151,61 +151,66 @@ def test_analysis_is_pending_then_ready_as_a_workbook(
     assert unknown.status_code == 400 and unknown.json()["code"] == "validation_error"
 
 
-def test_integration_push_needs_the_app_connector_function(
-    demo_server: Server, workstation: Ws
-) -> None:
+def test_integration_push_with_its_api_key(demo_server: Server, workstation: Ws) -> None:
     srv, ws = demo_server, workstation()
     link(ws, srv, "F10001", "anna")
-    created = srv.admin(
-        "accounts", "create", "erp", "--name", "ERP", "--password-stdin", stdin="erp-secret-1\n"
-    )
-    assert created.returncode == 0, created.output
-    srv.ok("users", "add", "F10001", "erp")
     url = f"{srv.url}/api/v1/environments/F10001/users/anna/files"
     raw = {"Koppel-Filename": "invoice.pdf", "Content-Type": "application/pdf"}
 
     def count() -> int:
         return len(files_of(ws, "F10001"))
 
-    refused = httpx.post(url, content=b"data", headers=raw, auth=("erp", "erp-secret-1"))
-    assert refused.status_code == 403 and refused.json()["code"] == "not_authorized"
-    wrong = httpx.post(url, content=b"data", headers=raw, auth=("erp", "wrong-password"))
-    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
-    anonymous = httpx.post(url, content=b"data", headers=raw)
-    assert anonymous.status_code == 401
+    # No key, a user's password, another environment's key: one and the same refusal.
+    other = srv.ok("integrations", "create", "C20001", "payroll", "--json").json()["key"]
+    attempts: list[dict[str, Any]] = [
+        {"headers": raw},
+        {"headers": raw, "auth": ("anna", DEMO_PASSWORD)},
+        {"headers": {**raw, "Authorization": f"Bearer {other}"}},
+    ]
+    for kwargs in attempts:
+        refused = httpx.post(url, content=b"data", **kwargs)
+        assert refused.status_code == 401 and refused.json()["code"] == "token_invalid"
     assert count() == 0
 
-    srv.ok("users", "authorize", "F10001", "erp", "--function", "App connector")
-    unsafe = httpx.post(
-        url,
-        content=b"x",
-        headers={**raw, "Koppel-Filename": "../evil"},
-        auth=("erp", "erp-secret-1"),
-    )
+    created = srv.ok("integrations", "create", "F10001", "payroll", "--json").json()
+    assert created["key"].startswith("kpli_") and created["name"] == "payroll"
+    key = {"Authorization": f"Bearer {created['key']}"}
+    unsafe = httpx.post(url, content=b"x", headers={**raw, **key, "Koppel-Filename": "../evil"})
     assert unsafe.status_code == 400 and unsafe.json()["code"] == "unsafe_name"
-    empty = httpx.post(url, content=b"", headers=raw, auth=("erp", "erp-secret-1"))
+    empty = httpx.post(url, content=b"", headers={**raw, **key})
     assert empty.status_code == 400 and empty.json()["code"] == "empty_file"
     nobody = httpx.post(
         f"{srv.url}/api/v1/environments/F10001/users/nobody/files",
         content=b"x",
-        headers=raw,
-        auth=("erp", "erp-secret-1"),
+        headers={**raw, **key},
     )
     assert nobody.status_code == 404
     assert count() == 0
 
-    pushed = httpx.post(url, content=b"%PDF raw", headers=raw, auth=("erp", "erp-secret-1"))
+    pushed = httpx.post(url, content=b"%PDF raw", headers={**raw, **key})
     assert pushed.status_code == 201, pushed.text
     multipart = httpx.post(
-        url,
-        files={"file": ("statement.csv", b"a;b\n1;2\n", "text/csv")},
-        auth=("erp", "erp-secret-1"),
+        url, files={"file": ("statement.csv", b"a;b\n1;2\n", "text/csv")}, headers=key
     )
     assert multipart.status_code == 201, multipart.text
     listed = {f["name"]: f for f in files_of(ws, "F10001").values()}
     assert set(listed) == {"invoice.pdf", "statement.csv"}
     assert listed["statement.csv"]["sha256"] == hashlib.sha256(b"a;b\n1;2\n").hexdigest()
     assert listed["invoice.pdf"]["media_type"] == "application/pdf"
+
+    # The audit log names the integration and the user it delivered to.
+    entries = srv.ok("audit", "--env", "F10001", "--action", "file.push", "--json").json()
+    pushes = entries["entries"]
+    assert [(e["actor"], e["detail"]["user"]) for e in pushes] == [
+        ("integration:payroll", "anna"), ("integration:payroll", "anna")
+    ]  # fmt: skip
+    keys = srv.ok("integrations", "list", "F10001", "--json").json()["keys"]
+    assert [k["name"] for k in keys] == ["payroll"] and keys[0]["last_used"]
+
+    srv.ok("integrations", "revoke", "F10001", "payroll")
+    revoked = httpx.post(url, content=b"%PDF raw", headers={**raw, **key})
+    assert revoked.status_code == 401 and revoked.json()["code"] == "token_invalid"
+    assert count() == 2
 
 
 def test_refusals_on_every_files_route(

@@ -267,10 +267,16 @@ def test_settings_and_installation_download(
     tmp_path: Path, practice: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    no_password = koppel(
-        "settings", "download", "--server", practice.url, "--env", "C20001", "--login", "anna"
-    )
-    assert no_password.exit_code == ExitCode.USAGE and "KOPPEL_PASSWORD" in no_password.stderr
+    # A script's password needs its login; an empty --password-stdin is a usage error.
+    monkeypatch.setenv("KOPPEL_PASSWORD", "secret")
+    no_login = koppel("settings", "download", "--server", practice.url, "--env", "C20001")
+    assert no_login.exit_code == ExitCode.USAGE and "--login" in no_login.stderr
+    monkeypatch.delenv("KOPPEL_PASSWORD")
+    empty = koppel(
+        "settings", "download", "--server", practice.url, "--env", "C20001",
+        "--login", "anna", "--password-stdin",
+    )  # fmt: skip
+    assert empty.exit_code == ExitCode.USAGE and "standard input is empty" in empty.stderr
     monkeypatch.setenv("KOPPEL_PASSWORD", "wrong")
     refused = koppel(
         "settings", "download", "--server", practice.url, "--env", "C20001", "--login", "anna"

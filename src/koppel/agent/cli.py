@@ -262,18 +262,41 @@ ServerOption = Annotated[
 ]
 EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g. F10001.")]
 LoginOption = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--login", help="Your login; the password comes from KOPPEL_PASSWORD or a prompt."
+        "--login",
+        help="For scripts: your login, with the password in KOPPEL_PASSWORD or on standard "
+        "input (--password-stdin). Without a password you approve in the browser.",
     ),
 ]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="For scripts: read the password from the first line of standard input.",
+    ),
+]
+NoBrowserOption = Annotated[
+    bool,
+    typer.Option("--no-browser", help="Only show the address and code; open no browser."),
+]
+_APPROVAL = (
+    "Without a password, Koppel shows a code and opens the server's device page: sign "
+    "in there (with your second factor, if you use one) and approve. Koppel never sees "
+    "your password. Scripts give --login with KOPPEL_PASSWORD or --password-stdin; an "
+    "account with two-step verification must approve in the browser."
+)
 
 
-@settings_app.command("download")
+@settings_app.command("download", help=(
+    "Save the settings of an environment (or a firm's bundle) to link it with `koppel "
+    f"link`.\n\n{_APPROVAL}"
+))  # fmt: skip
 def settings_download(
     server: ServerOption,
     env: EnvOption,
-    login: LoginOption,
+    login: LoginOption = None,
+    password_stdin: PasswordStdinOption = False,
     bundle: Annotated[
         bool,
         typer.Option(
@@ -288,13 +311,17 @@ def settings_download(
             help="File or folder (default: ./CODE.koppel, or FIRM-clients.koppel for a bundle).",
         ),
     ] = None,
+    no_browser: NoBrowserOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Save the settings of an environment (or a firm's bundle) to link it with `koppel link`."""
     with reporting(json_output):
-        from koppel.agent.downloads import download_settings
+        from koppel.agent.device_flow import workstation_label
+        from koppel.agent.downloads import download_settings, script_password
 
-        target, count = download_settings(server, env, login, bundle=bundle, output=output)
+        target, count = download_settings(
+            server, env, login, script_password(password_stdin), bundle=bundle, output=output,
+            workstation=workstation_label(), say=note, open_browser=not no_browser,
+        )  # fmt: skip
         if json_output:
             print_json({"file": str(target), "environments": count})
         else:
@@ -305,22 +332,29 @@ def settings_download(
             )
 
 
-@installation_app.command("download")
+@installation_app.command("download", help=(
+    f"Save the installation: the agent package of the environment's update.\n\n{_APPROVAL}"
+))  # fmt: skip
 def installation_download(
     server: ServerOption,
     env: EnvOption,
-    login: LoginOption,
+    login: LoginOption = None,
+    password_stdin: PasswordStdinOption = False,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="The folder to save the wheel in (default: .)."),
     ] = None,
+    no_browser: NoBrowserOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Save the installation: the agent package of the environment's update."""
     with reporting(json_output):
-        from koppel.agent.downloads import download_installation
+        from koppel.agent.device_flow import workstation_label
+        from koppel.agent.downloads import download_installation, script_password
 
-        target = download_installation(server, env, login, output)
+        target = download_installation(
+            server, env, login, script_password(password_stdin), output,
+            workstation=workstation_label(), say=note, open_browser=not no_browser,
+        )  # fmt: skip
         if json_output:
             print_json({"file": str(target), "install": f"pip install {target}"})
         else:

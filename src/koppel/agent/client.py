@@ -21,7 +21,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from koppel.agent.atomic import atomic_writer
+from koppel.agent.credentials import Credential
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
+from koppel.agent.exit_codes import ExitCode
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
 from koppel.protocol.api import (
     API_PREFIX,
@@ -31,6 +33,14 @@ from koppel.protocol.api import (
     ServerInfo,
     StatusRequest,
     StatusResponse,
+)
+from koppel.protocol.device import (
+    AUTHORIZE_PATH,
+    CLIENT_ID,
+    GRANT_TYPE,
+    TOKEN_PATH,
+    DeviceAuthorization,
+    DeviceToken,
 )
 from koppel.protocol.updates import UPDATE_HEADER
 
@@ -141,17 +151,21 @@ class AgentClient:
         """DELETE /environments/{env}/link: revoke the calling token."""
         self._send("DELETE", env_path(environment, "link"), token=token)
 
-    def settings(self, environment: str, login: str, password: str, *, bundle: bool) -> bytes:
-        """GET the settings file (or the firm's bundle) with HTTP Basic; the raw bytes."""
+    def settings(self, environment: str, credential: Credential, *, bundle: bool) -> bytes:
+        """GET the settings file (or the firm's bundle); the raw bytes."""
         tail = "settings-bundle" if bundle else "settings"
-        response = self._send("GET", env_path(environment, tail), auth=(login, password))
+        response = self._send(
+            "GET", env_path(environment, tail), token=credential.access_token, auth=credential.basic
+        )
         return response.content
 
-    def installation(self, environment: str, login: str, password: str, folder: Path) -> Path:
+    def installation(self, environment: str, credential: Credential, folder: Path) -> Path:
         """GET the agent wheel of the environment's update into ``folder``; its path."""
         url = env_path(environment, "installation")
         try:
-            with self._http.stream("GET", url, auth=(login, password)) as response:
+            with self._http.stream(
+                "GET", url, headers=credential.headers(), auth=credential.basic
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._api_error(response)
@@ -168,6 +182,49 @@ class AgentClient:
         except httpx.TransportError as exc:
             raise ServerUnreachable(self.base_url, _reason(exc)) from exc
         return target
+
+    def device_authorize(self, scope: str, workstation: str) -> DeviceAuthorization:
+        """POST /device/authorize: start an approval in the browser (RFC 8628)."""
+        form = {"client_id": CLIENT_ID, "scope": scope, "workstation": workstation}
+        response = self._oauth(AUTHORIZE_PATH, form)
+        if response.status_code != 200:
+            raise self._oauth_refusal(response)
+        return self._parse(DeviceAuthorization, response)
+
+    def device_token(self, device_code: str) -> DeviceToken | str:
+        """POST /device/token once: the access token, or the OAuth error code
+        (``authorization_pending``, ``slow_down``); other errors are refusals."""
+        form = {"grant_type": GRANT_TYPE, "device_code": device_code, "client_id": CLIENT_ID}
+        response = self._oauth(TOKEN_PATH, form)
+        if response.status_code == 200:
+            return self._parse(DeviceToken, response)
+        error = _oauth_error(response)[0]
+        if error in ("authorization_pending", "slow_down"):
+            return error
+        raise self._oauth_refusal(response)
+
+    def _oauth(self, path: str, form: dict[str, str]) -> httpx.Response:
+        try:
+            return self._http.post(path, data=form)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from exc
+
+    def _oauth_refusal(self, response: httpx.Response) -> AgentError:
+        error, description = _oauth_error(response)
+        if error == "access_denied":
+            return AgentError(f"Not approved: {description}", ExitCode.REFUSED)
+        if error == "expired_token":
+            return AgentError(
+                "The code was not approved in time (15 minutes). Run the command again.",
+                ExitCode.REFUSED,
+            )
+        if not error:
+            return self._api_error(response)
+        return AgentError(
+            f"The server refused the approval ({error}: {description}). Update the agent "
+            "if this keeps happening.",
+            ExitCode.REFUSED,
+        )
 
     # -- generic access (the dossier, uploads and files modules build on these) -------------
     def request(
@@ -298,6 +355,19 @@ def attachment_name(disposition: str) -> str | None:
     # Never let a server choose where the file goes, only its name.
     name = os.path.basename(name.replace("\\", "/")).strip()
     return name if name and name not in (".", "..") else None
+
+
+def _oauth_error(response: httpx.Response) -> tuple[str, str]:
+    """The ``error`` and ``error_description`` of an OAuth 2.0 error answer ("" if none)."""
+    import json
+
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("error") or ""), str(data.get("error_description") or "")
 
 
 def _reason(exc: httpx.TransportError) -> str:

@@ -1,38 +1,64 @@
 """``koppel settings download`` and ``koppel installation download``: what the portal offers.
 
 "Save settings" gives a settings file (or a firm's bundle) to link with; "Save
-installation" gives the agent wheel of the environment's update. Both use the user's
-login and password (HTTP Basic).
+installation" gives the agent wheel of the environment's update. The user approves each
+in the browser (``device_flow``), so the agent never sees the password; scripts may give
+a login and password instead (``KOPPEL_PASSWORD`` or ``--password-stdin``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from koppel.agent.atomic import atomic_write_bytes
 from koppel.agent.client import AgentClient
+from koppel.agent.credentials import Credential
 from koppel.agent.errors import AgentError, InvalidSettings
 from koppel.agent.exit_codes import ExitCode
 
 PASSWORD_ENV = "KOPPEL_PASSWORD"
 
 
-def password(login: str) -> str:
-    """The password from ``KOPPEL_PASSWORD``, or asked without echo on a terminal."""
-    value = os.environ.get(PASSWORD_ENV)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise AgentError(
-            f"A password is needed for {login} and there is no terminal to ask it on: set "
-            f"{PASSWORD_ENV}.",
-            ExitCode.USAGE,
-        )
-    import getpass
+def script_password(from_stdin: bool) -> str | None:
+    """A script's password: one line of standard input (``--password-stdin``), else
+    ``KOPPEL_PASSWORD``; None when neither is given (then the user approves in the
+    browser)."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise AgentError(
+                "--password-stdin was given but standard input is empty.", ExitCode.USAGE
+            )
+        return line
+    return os.environ.get(PASSWORD_ENV) or None
 
-    return getpass.getpass(f"Password for {login}: ")
+
+def credential_for(
+    client: AgentClient,
+    scope: str,
+    login: str | None,
+    password: str | None,
+    *,
+    workstation: str,
+    say: Callable[[str], None],
+    open_browser: bool,
+) -> Credential:
+    """Basic for scripts (login and password given), else an approval in the browser."""
+    if password is not None:
+        if not login:
+            raise AgentError(
+                "A password was given without --login; give both, or neither to approve in "
+                "the browser.",
+                ExitCode.USAGE,
+            )
+        return Credential(login=login, password=password)
+    from koppel.agent.device_flow import approve_in_browser
+
+    token = approve_in_browser(client, scope, workstation, say=say, open_browser=open_browser)
+    return Credential(access_token=token)
 
 
 def settings_target(output: Path | None, code: str, bundle: bool) -> Path:
@@ -46,12 +72,26 @@ def settings_target(output: Path | None, code: str, bundle: bool) -> Path:
 
 
 def download_settings(
-    server: str, code: str, login: str, *, bundle: bool, output: Path | None
+    server: str,
+    code: str,
+    login: str | None,
+    password: str | None,
+    *,
+    bundle: bool,
+    output: Path | None,
+    workstation: str,
+    say: Callable[[str], None],
+    open_browser: bool = True,
 ) -> tuple[Path, int]:
     """Save settings (or the firm's bundle); the file written and how many environments."""
-    secret = password(login)
+    from koppel.protocol.device import BUNDLE, SETTINGS, scope_for
+
     with AgentClient(server) as client:
-        raw = client.settings(code, login, secret, bundle=bundle)
+        credential = credential_for(
+            client, scope_for(BUNDLE if bundle else SETTINGS, code), login, password,
+            workstation=workstation, say=say, open_browser=open_browser,
+        )  # fmt: skip
+        raw = client.settings(code, credential, bundle=bundle)
     # Check it is a readable settings document before writing it where the user looks.
     from koppel.protocol.settings_file import SettingsFileError, read_documents
 
@@ -67,10 +107,25 @@ def download_settings(
     return target, len(documents)
 
 
-def download_installation(server: str, code: str, login: str, folder: Path | None) -> Path:
+def download_installation(
+    server: str,
+    code: str,
+    login: str | None,
+    password: str | None,
+    folder: Path | None,
+    *,
+    workstation: str,
+    say: Callable[[str], None],
+    open_browser: bool = True,
+) -> Path:
     """Save installation: the agent wheel of the environment's update, into ``folder``."""
-    secret = password(login)
+    from koppel.protocol.device import INSTALLATION, scope_for
+
     target_dir = folder or Path.cwd()
     target_dir.mkdir(parents=True, exist_ok=True)
     with AgentClient(server) as client:
-        return client.installation(code, login, secret, target_dir)
+        credential = credential_for(
+            client, scope_for(INSTALLATION, code), login, password, workstation=workstation,
+            say=say, open_browser=open_browser,
+        )  # fmt: skip
+        return client.installation(code, credential, target_dir)

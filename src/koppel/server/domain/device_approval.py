@@ -269,14 +269,32 @@ def give_second_factor(
     store.save_grant(grant)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """One thing a grant asks for, as its signed-in user may see it."""
+
+    action: str
+    code: str
+    name: str | None  # None: unknown, or the user is not a user of it (indistinguishable)
+
+
+def asked(repo: Repository, grant: DeviceGrant, account: Account) -> list[Asked]:
+    """What the grant asks for; environment names only where the account is a user."""
+    found: list[Asked] = []
+    for action, code in grant.scopes:
+        env = repo.environment(code)
+        member = env is not None and repo.membership(env.id, account.id) is not None
+        found.append(Asked(action, code, env.name if env is not None and member else None))
+    return found
+
+
 def refusal_for(repo: Repository, grant: DeviceGrant, account: Account) -> str | None:
     """Why this account cannot approve the grant, or None. An unknown environment and
     one the account is not a user of read the same."""
-    for _action, code in grant.scopes:
-        env = repo.environment(code)
-        if env is None or repo.membership(env.id, account.id) is None:
+    for item in asked(repo, grant, account):
+        if item.name is None:
             return (
-                f"{account.login} is not a user of environment {code}, so this request "
+                f"{account.login} is not a user of environment {item.code}, so this request "
                 "cannot be approved with this account. Check the environment code you gave "
                 "Koppel, or ask your administrator to add you."
             )

@@ -126,10 +126,12 @@ def _confirmation(
         )  # fmt: skip
     svc = services(request)
     with svc.transaction() as repo:
+        wanted = device_approval.asked(repo, grant, account)
         refusal = device_approval.refusal_for(repo, grant, account)
+    shown = [describe(a.action, f"{a.code} ({a.name})" if a.name else a.code) for a in wanted]
     return _page(
-        request, "decide", user_code=user_code, account=account, grant=grant,
-        asked=[describe(action, code) for action, code in grant.scopes], refusal=refusal,
+        request, "decide", user_code=user_code, account=account, grant=grant, asked=shown,
+        refusal=refusal,
     )  # fmt: skip
 
 
