@@ -89,3 +89,29 @@ def test_old_events_go_but_the_newest_id_stays(svc: tuple[Services, Clock]) -> N
         assert events.last_id() == second > first
         third = events.add(repo.environment("F10001").id, None, "x", {}, clock.now)  # type: ignore[union-attr]
         assert third > second
+
+
+def test_ended_device_approvals_go(svc: tuple[Services, Clock]) -> None:
+    from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
+    from koppel.server.domain import device_approval
+
+    services, clock = svc
+
+    def begin(code: str) -> None:
+        with services.transaction() as repo:
+            device_approval.start(
+                SqlDeviceGrantRepository(repo.c), services.policy, device_code=code,
+                user_code=device_approval.new_user_code(), scope="settings:F10001",
+                client_id="koppel-agent", workstation="laptop", address="10.0.0.1",
+            )  # fmt: skip
+
+    begin("old-device-code")
+    clock.now += device_approval.GRANT_LIFETIME
+    begin("new-device-code")
+    # The old one's access token (at most ACCESS_LIFETIME after its expiry) is over too.
+    clock.now += device_approval.ACCESS_LIFETIME + timedelta(seconds=1)
+    assert Housekeeping(services).run_once()["device approvals"] == 1
+    with services.transaction() as repo:
+        store = SqlDeviceGrantRepository(repo.c)
+        assert device_approval.by_device_code(store, "old-device-code") is None
+        assert device_approval.by_device_code(store, "new-device-code") is not None

@@ -1,16 +1,17 @@
 """Housekeeping beside the requests: ended portal sessions, failed sign-ins that no
-longer count, old events and expired event sessions are deleted every few minutes, so
-those tables stay small."""
+longer count, old events, expired event sessions and ended device approvals are deleted
+every few minutes, so those tables stay small."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.domain import device_approval, web_sessions
 from koppel.server.domain import events as event_rules
-from koppel.server.domain import web_sessions
 from koppel.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,13 @@ class Housekeeping:
         with self.svc.transaction() as repo:
             sessions, failures = web_sessions.purge(SqlWebRepository(repo.c), self.svc.policy)
             events = event_rules.purge(SqlEventRepository(repo.c), self.svc.policy)
-        return {"portal sessions": sessions, "sign-in failures": failures, "events": events}
+            grants = device_approval.housekeeping(SqlDeviceGrantRepository(repo.c), self.svc.policy)
+        return {
+            "portal sessions": sessions,
+            "sign-in failures": failures,
+            "events": events,
+            "device approvals": grants,
+        }
 
     def _loop(self) -> None:
         while not self._stop.is_set():

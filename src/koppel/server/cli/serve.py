@@ -41,12 +41,13 @@ Koppel environment host {__version__} with the demo practice
   clients     C20001, C20002, C20003 (no portal of their own)
   logins      anna / {PASSWORD}   and   bram / {PASSWORD}
 
-Try the agent in another terminal (same virtual environment):
-  export KOPPEL_PASSWORD={PASSWORD}
-  koppel settings download --server {server} --env F10001 --login anna
+Try the agent in another terminal (same virtual environment); each download shows
+a code to approve at {server}/device (sign in as anna there):
+  koppel settings download --server {server} --env F10001
   koppel link F10001.koppel
-  koppel settings download --server {server} --env F10001 --login anna --bundle
+  koppel settings download --server {server} --env F10001 --bundle
   koppel link F10001-clients.koppel
+  (scripts: --login anna with KOPPEL_PASSWORD={PASSWORD} instead of the browser)
   koppel envs
   koppel doctor
   koppel submit invoice.pdf --to D0001 --type Invoice --env C20001
