@@ -111,7 +111,9 @@ class Worker:
                 SqlOutboxRepository(repo.c),
                 SqlEventRepository(repo.c),
                 svc.policy.clock(),
-                rows=lambda env_id, dest: dossier.overview(dossier_repo, env_id, dest),
+                rows=lambda reader, dest: dossier.overview(
+                    dossier_repo, reader.environment_id, reader.membership_id, dest
+                ),
                 render=render,
                 store=lambda content: store_bytes(svc, content),
             )
