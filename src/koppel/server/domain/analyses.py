@@ -80,26 +80,32 @@ def request(
     return file
 
 
-def run(
+def prepare(
     job: Job,
     outbox: ob.OutboxRepository,
-    events: EventRepository,
-    at: datetime,
     rows: Callable[[Reader, str | None], Sequence[Any]],
-    render: Callable[[Sequence[Any]], bytes],
-    store: Callable[[bytes], Stored],
-) -> ob.OutputFile:
-    """Make the file of an analysis job; it becomes ready (or failed), and its owner hears.
-    ``rows`` gets the file's owner: the rows are what that user may see now."""
+) -> tuple[ob.OutputFile, Sequence[Any]]:
+    """The output file of an analysis job and its rows. ``rows`` gets the file's owner
+    (who asked): the rows are what that user may see now."""
     file = outbox.get(int(job.payload["file_id"]))
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"The output file of job {job.id} is gone.")
     reader = Reader(file.environment_id, file.membership_id)
-    try:
-        content = render(rows(reader, job.payload.get("destination")))
-        stored = store(content)
-    except DomainError as exc:
-        return fail(outbox, events, file, at, exc.message)
+    return file, rows(reader, job.payload.get("destination"))
+
+
+def complete(
+    outbox: ob.OutboxRepository,
+    events: EventRepository,
+    file_id: int,
+    stored: Stored,
+    at: datetime,
+) -> ob.OutputFile:
+    """The analysis's file is made: it becomes ready, and its owner hears. Call it in the
+    unit of work that finishes the job's claim, so only one claim's result is kept."""
+    file = outbox.get(file_id)
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"Output file {file_id} is gone.")
     file.state = ob.READY
     file.size = stored.size
     file.sha256 = stored.sha256
