@@ -61,6 +61,14 @@ class ServerSettings(BaseSettings):
         le=32,
         description="Job worker threads of this process (analyses); 0 runs no jobs here.",
     )
+    job_lease_seconds: float = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="How long a running job stays claimed without a heartbeat from its "
+        "worker (renewed every third of it); a job whose worker died is taken again by "
+        "another worker once its lease lapsed.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -86,6 +94,11 @@ class ServerSettings(BaseSettings):
             if self.token_lifetime_days
             else None,
         )
+
+    @property
+    def job_lease(self) -> timedelta:
+        """How long a job's claim lasts without renewal."""
+        return timedelta(seconds=self.job_lease_seconds)
 
     def upload_limits(self) -> UploadLimits:
         """The largest file accepted (tus, the portal's form, integrations) and how long

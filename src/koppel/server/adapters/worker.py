@@ -1,9 +1,15 @@
-"""The job worker: background threads that claim queued jobs and run them.
+"""The job worker: background threads that claim jobs and run them.
 
 Each thread claims one job per transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-BEGIN IMMEDIATE on SQLite), runs it, and records the result with its events. It sleeps
-until this process queues a job (``wake``) or for a second, so jobs queued by another
-replica are found too.
+BEGIN IMMEDIATE on SQLite) under a lease of ``job_lease_seconds``, runs it, and records
+the result with its events. The thread that runs a job renews the lease as it goes (a
+heartbeat every third of the lease), so a job whose worker died (a crash, a killed
+replica) is claimed again by any worker soon after its lease lapsed. The result is kept
+only by the transaction that finishes the job under its claim's lease token: a worker
+that lost its lease changes nothing.
+
+A thread sleeps until this process queues a job (``wake``) or for a second, so jobs
+queued by another replica, and lapsed leases, are found too.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
@@ -28,6 +35,7 @@ from koppel.server.services import Services
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+T = TypeVar("T")
 
 
 def store_bytes(svc: Services, content: bytes) -> analyses.Stored:
@@ -37,6 +45,39 @@ def store_bytes(svc: Services, content: bytes) -> analyses.Stored:
     size = svc.blobs.append(partial, [content])
     svc.blobs.commit(partial, key)
     return analyses.Stored(key, size, hashlib.sha256(content).hexdigest())
+
+
+class LeaseLost(Exception):
+    """Another worker claimed the job after this worker's lease lapsed."""
+
+
+class Lease:
+    """The claim of one running job, renewed by the thread that runs it."""
+
+    def __init__(self, svc: Services, job: Job) -> None:
+        self.svc = svc
+        self.job = job
+        self.length = svc.settings.job_lease
+        self.renewed_at = job.started_at or svc.policy.clock()
+
+    def beat(self) -> None:
+        """Renew the lease once a third of it has passed since it was last renewed;
+        ``LeaseLost`` when the job is no longer this claim's (stop: the work is lost)."""
+        now = self.svc.policy.clock()
+        if now - self.renewed_at < self.length / 3:
+            return
+        with self.svc.transaction() as repo:
+            held = SqlJobRepository(repo.c).renew(self.job, now + self.length)
+        if not held:
+            raise LeaseLost(f"job {self.job.id}")
+        self.renewed_at = now
+
+
+def beating(rows: Iterable[T], beat: Callable[[], None]) -> Iterator[T]:
+    """The rows, with a heartbeat before each (``beat`` renews only when it is due)."""
+    for row in rows:
+        beat()
+        yield row
 
 
 class Worker:
@@ -85,48 +126,88 @@ class Worker:
                 self._wake.clear()
 
     def run_one(self, name: str) -> bool:
-        """Claim and run one job; False when none was queued."""
-        svc = self.svc
-        with svc.transaction() as repo:
-            job = SqlJobRepository(repo.c).claim(name, svc.policy.clock())
+        """Claim and run one job; False when none was waiting."""
+        job = self.claim(name)
         if job is None:
             return False
+        self.run(job)
+        return True
+
+    def claim(self, name: str) -> Job | None:
+        """Claim the next job (queued, or its lease lapsed) for the thread ``name``."""
+        svc = self.svc
+        with svc.transaction() as repo:
+            return SqlJobRepository(repo.c).claim(name, svc.policy.clock(), svc.settings.job_lease)
+
+    def run(self, job: Job) -> bool:
+        """Run a claimed job and record its end (queued again after a failure, until
+        ``MAX_ATTEMPTS``); False when another worker took the job over meanwhile, and
+        nothing of this run was kept."""
         try:
-            self._run(job)
+            if job.attempts > MAX_ATTEMPTS:
+                # Claimed again after its lease lapsed, each time: its workers keep dying
+                # on it (the job itself may be what stops them).
+                kept = self._failed(job, f"its worker stopped in each of {MAX_ATTEMPTS} attempts")
+            else:
+                self._run(job, Lease(self.svc, job))
+                kept = True
+        except LeaseLost:
+            kept = False
         except Exception as exc:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            self._failed(job, f"{type(exc).__name__}: {exc}")
+            kept = self._failed(job, f"{type(exc).__name__}: {exc}")
+        if not kept:
+            log.warning(
+                "job %s (%s) was taken over by another worker after this worker's lease "
+                "lapsed; this run's result is dropped",
+                job.id,
+                job.kind,
+            )
+            return False
         self.on_event()
         return True
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, lease: Lease) -> None:
         svc = self.svc
         if job.kind != analyses.DOSSIER_OVERVIEW:
             raise ValueError(f"unknown job kind {job.kind!r}")
-        # The rows are read and the file is made in one transaction with the result.
         with svc.transaction() as repo:
             dossier_repo = SqlDossierRepository(repo.c)
-            analyses.run(
+            file, rows = analyses.prepare(
                 job,
                 SqlOutboxRepository(repo.c),
-                SqlEventRepository(repo.c),
-                svc.policy.clock(),
-                rows=lambda env_id, dest: dossier.overview(dossier_repo, env_id, dest),
-                render=render,
-                store=lambda content: store_bytes(svc, content),
+                rows=lambda reader, dest: dossier.overview(
+                    dossier_repo, reader.environment_id, reader.membership_id, dest
+                ),
             )
-            SqlJobRepository(repo.c).finish(job.id, "done", svc.policy.clock(), None)
+        content = render(beating(rows, lease.beat))
+        lease.beat()
+        stored = store_bytes(svc, content)
+        try:
+            # The result, the file's state and its event commit together, and only under
+            # this claim: after a takeover the other worker's result is the one kept.
+            with svc.transaction() as repo:
+                at = svc.policy.clock()
+                if not SqlJobRepository(repo.c).finish(job, "done", at, None):
+                    raise LeaseLost(f"job {job.id}")
+                analyses.complete(
+                    SqlOutboxRepository(repo.c), SqlEventRepository(repo.c), file.id, stored, at
+                )
+        except BaseException:
+            svc.blobs.delete(stored.blob_key)  # nothing refers to it
+            raise
 
-    def _failed(self, job: Job, reason: str) -> None:
+    def _failed(self, job: Job, reason: str) -> bool:
+        """Queue the job again, or after ``MAX_ATTEMPTS`` fail it and its file; False when
+        the job is no longer this claim's (then its new worker decides)."""
         svc = self.svc
         with svc.transaction() as repo:
             jobs = SqlJobRepository(repo.c)
             outbox = SqlOutboxRepository(repo.c)
             if job.attempts < MAX_ATTEMPTS:
-                # Try again later: back to the queue.
-                jobs.finish(job.id, "queued", svc.policy.clock(), reason)
-                return
-            jobs.finish(job.id, "failed", svc.policy.clock(), reason)
+                return jobs.finish(job, "queued", svc.policy.clock(), reason)
+            if not jobs.finish(job, "failed", svc.policy.clock(), reason):
+                return False
             file = outbox.get(int(job.payload.get("file_id", 0)))
             if file is not None:
                 analyses.fail(
@@ -137,3 +218,4 @@ class Worker:
                     "The analysis could not be made; ask the administrator to look at the "
                     "server log.",
                 )
+            return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 HEADERS = (
@@ -19,7 +19,7 @@ HEADERS = (
 )
 
 
-def render(rows: Sequence[Any]) -> bytes:
+def render(rows: Iterable[Any]) -> bytes:
     """One sheet "Overview": a header row, then one row per item (``OverviewRow``)."""
     from openpyxl import Workbook
 

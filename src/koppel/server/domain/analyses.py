@@ -1,4 +1,8 @@
-"""Analyses: a user asks, a job makes the file, it arrives in the user's My files."""
+"""Analyses: a user asks, a job makes the file, it arrives in the user's My files.
+
+An analysis shows its requester only what that user may see (``dossier.may_see``), as
+things are when the job runs: the rows of every kind are read for a ``Reader``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,14 @@ from koppel.server.domain.jobs import Job, JobRepository
 DOSSIER_OVERVIEW = "dossier-overview"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KINDS = (DOSSIER_OVERVIEW,)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whose analysis it is: the owner of its output file, who asked for it."""
+
+    environment_id: int
+    membership_id: int
 
 
 @dataclass(frozen=True)
@@ -68,24 +80,32 @@ def request(
     return file
 
 
-def run(
+def prepare(
     job: Job,
     outbox: ob.OutboxRepository,
-    events: EventRepository,
-    at: datetime,
-    rows: Callable[[int, str | None], Sequence[Any]],
-    render: Callable[[Sequence[Any]], bytes],
-    store: Callable[[bytes], Stored],
-) -> ob.OutputFile:
-    """Make the file of an analysis job; it becomes ready (or failed), and its owner hears."""
+    rows: Callable[[Reader, str | None], Sequence[Any]],
+) -> tuple[ob.OutputFile, Sequence[Any]]:
+    """The output file of an analysis job and its rows. ``rows`` gets the file's owner
+    (who asked): the rows are what that user may see now."""
     file = outbox.get(int(job.payload["file_id"]))
     if file is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"The output file of job {job.id} is gone.")
-    try:
-        content = render(rows(int(job.payload["environment_id"]), job.payload.get("destination")))
-        stored = store(content)
-    except DomainError as exc:
-        return fail(outbox, events, file, at, exc.message)
+    reader = Reader(file.environment_id, file.membership_id)
+    return file, rows(reader, job.payload.get("destination"))
+
+
+def complete(
+    outbox: ob.OutboxRepository,
+    events: EventRepository,
+    file_id: int,
+    stored: Stored,
+    at: datetime,
+) -> ob.OutputFile:
+    """The analysis's file is made: it becomes ready, and its owner hears. Call it in the
+    unit of work that finishes the job's claim, so only one claim's result is kept."""
+    file = outbox.get(file_id)
+    if file is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"Output file {file_id} is gone.")
     file.state = ob.READY
     file.size = stored.size
     file.sha256 = stored.sha256

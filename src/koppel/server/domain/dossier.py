@@ -71,11 +71,24 @@ def may_use(item_type: ItemType, member_groups: set[int]) -> bool:
     return not item_type.group_ids or bool(item_type.group_ids & member_groups)
 
 
+def may_read_type(item_type: ItemType, member_groups: set[int]) -> bool:
+    """Whether a user in these groups may see every item of this type (a confidential
+    type: only the members of its groups)."""
+    return not item_type.confidential or bool(item_type.group_ids & member_groups)
+
+
+def may_see_item_of(
+    item_type: ItemType, author_membership_id: int, membership_id: int, member_groups: set[int]
+) -> bool:
+    """The one visibility rule: an item of this type by this author is visible to the user
+    when the user may read the type or wrote the item. Searches leave out the types
+    ``may_read_type`` refuses unless the reader is the author (``ItemQuery``)."""
+    return author_membership_id == membership_id or may_read_type(item_type, member_groups)
+
+
 def may_see(item: Item, membership_id: int, member_groups: set[int]) -> bool:
     """Whether a user may see an item (confidential: only its type's groups, the author)."""
-    if not item.item_type.confidential or item.author_membership_id == membership_id:
-        return True
-    return bool(item.item_type.group_ids & member_groups)
+    return may_see_item_of(item.item_type, item.author_membership_id, membership_id, member_groups)
 
 
 def usable_types(dossier: DossierRepository, who: TokenView) -> list[ItemType]:
@@ -234,9 +247,7 @@ def search(
         )
     groups = dossier.group_ids_of(who.membership.id)
     hidden = frozenset(
-        t.id
-        for t in dossier.item_types(who.environment.id)
-        if t.confidential and not t.group_ids & groups
+        t.id for t in dossier.item_types(who.environment.id) if not may_read_type(t, groups)
     )
     return dossier.items(
         ItemQuery(
@@ -286,8 +297,20 @@ def version(
 
 # --- for analyses
 def overview(
-    dossier: DossierRepository, environment_id: int, destination_code: str | None
+    dossier: DossierRepository,
+    environment_id: int,
+    reader_membership_id: int,
+    destination_code: str | None,
 ) -> list[OverviewRow]:
-    """Every item of an environment (or of one destination), newest first, for the
-    dossier overview. Callers decide who may read it (confidential items included)."""
-    return dossier.overview(environment_id, destination_code)
+    """The items of an environment (or of one destination) that the reader may see now,
+    newest first, for the dossier overview: the rule of ``may_see``, with the reader's
+    groups as they are when this runs (not when the overview was asked for)."""
+    groups = dossier.group_ids_of(reader_membership_id)
+    types = {t.id: t for t in dossier.item_types(environment_id)}
+    return [
+        row
+        for row in dossier.overview(environment_id, destination_code)
+        if may_see_item_of(
+            types[row.item_type_id], row.author_membership_id, reader_membership_id, groups
+        )
+    ]

@@ -141,6 +141,9 @@ class OverviewRow:
     author: str
     attachment_count: int
     total_size: int
+    # Who may see the row (``dossier.may_see_item_of``); not shown in the workbook.
+    item_type_id: int
+    author_membership_id: int
 
 
 class DossierRepository(Protocol):
@@ -194,7 +197,8 @@ class DossierRepository(Protocol):
         ...
 
     def overview(self, environment_id: int, destination_code: str | None) -> list[OverviewRow]:
-        """Every item of an environment (or one destination), newest first."""
+        """Every item of an environment (or one destination), newest first, whoever may
+        see it: ``dossier.overview`` leaves out what its reader may not see."""
         ...
 
     # --- attachments and versions

@@ -1,13 +1,21 @@
-"""Background jobs: queued by requests, claimed by exactly one worker, done or failed."""
+"""Background jobs: queued by requests, claimed by exactly one worker, done or failed.
+
+A claim is a *lease*: the worker holds the job until ``lease_expires_at`` and renews the
+lease while it runs. A job whose lease lapsed lost its worker (a crash, a killed
+replica): any worker claims it again. Every claim gets a new ``lease_token``; renewing
+or finishing names it, so a worker that lost its lease (it was only slow, or came back)
+changes nothing: its late result is refused.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 JobState = Literal["queued", "running", "done", "failed"]
-# A job that failed this many times is not tried again.
+# A job that failed this many times is not tried again; nor is one whose worker
+# stopped during this many attempts (claimed again after its lease lapsed).
 MAX_ATTEMPTS = 3
 
 
@@ -24,6 +32,8 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
     id: int = 0
 
 
@@ -34,12 +44,18 @@ class JobRepository(Protocol):
         """Queue a job; its id."""
         ...
 
-    def claim(self, worker: str, at: datetime) -> Job | None:
-        """Take the oldest queued job for ``worker`` (never one another worker holds)."""
+    def claim(self, worker: str, at: datetime, lease: timedelta) -> Job | None:
+        """Take the oldest queued job, or a running one whose lease lapsed, for ``worker``
+        until ``at + lease`` under a new lease token (never a job another worker holds)."""
         ...
 
-    def finish(self, job_id: int, state: JobState, at: datetime, error: str | None) -> None:
-        """Record the end of a job."""
+    def renew(self, job: Job, until: datetime) -> bool:
+        """Extend this claim's lease; False when the job is no longer this claim's."""
+        ...
+
+    def finish(self, job: Job, state: JobState, at: datetime, error: str | None) -> bool:
+        """Record the end of this claim ("queued" again to retry); False, and nothing
+        changed, when the job is no longer this claim's (another worker took it over)."""
         ...
 
     def get(self, job_id: int) -> Job | None:

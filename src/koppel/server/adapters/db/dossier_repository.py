@@ -331,6 +331,8 @@ class SqlDossierRepository:
                 author=r.author,
                 attachment_count=len(attachments.get(r.id, [])),
                 total_size=sum(a.current.size for a in attachments.get(r.id, [])),
+                item_type_id=r.item_type_id,
+                author_membership_id=r.author_membership_id,
             )
             for r in rows
         ]

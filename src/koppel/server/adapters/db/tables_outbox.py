@@ -48,6 +48,10 @@ jobs = Table(
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     Column("error", Text),
+    # The claim of a running job: a new token per claim (a finish or renewal must name
+    # it) and when the lease lapses unless the worker renews it (migration 0007).
+    Column("lease_token", String(32)),
+    Column("lease_expires_at", UTCDateTime()),
     Index("ix_jobs_state", "state"),
 )
 
