@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from koppel.server.adapters import private_files
 from koppel.server.adapters.blobs import LocalBlobStore
-from koppel.server.adapters.db.database import Database
+from koppel.server.adapters.db.database import Database, sqlite_files, sqlite_path
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.packages import AgentPackages
 from koppel.server.config import ServerSettings
 from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.policy import Policy
+
+log = logging.getLogger(__name__)
+
+
+def _owned_paths(settings: ServerSettings) -> list[Path]:
+    """What the server keeps besides the data folder itself, to tighten at start."""
+    owned = [settings.data_dir / "blobs"]
+    owned += [settings.data_dir / "blobs" / area for area in ("blobs", "partial")]
+    if settings.packages_dir is None:  # a folder of the operator's is theirs to set
+        owned.append(settings.resolved_packages_dir)
+    database = sqlite_path(settings.resolved_database_url)
+    if database is not None:
+        owned += sqlite_files(database)
+    return owned
 
 
 @dataclass
@@ -27,8 +44,11 @@ class Services:
 
     @classmethod
     def create(cls, settings: ServerSettings, migrate: bool | None = None) -> Services:
-        """Open the database (migrating it when configured) and build the policy."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        """Make the data folder private, open the database (migrating it when configured)
+        and build the policy. A data folder readable by others is tightened and logged."""
+        tightened = private_files.secure_data_dir(settings.data_dir, _owned_paths(settings))
+        if tightened:
+            log.warning(private_files.describe(tightened))
         database = Database(settings.resolved_database_url)
         if settings.auto_migrate if migrate is None else migrate:
             database.upgrade()

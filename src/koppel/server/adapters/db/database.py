@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from koppel.server.adapters.db import migrate
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.private_files import create_file, make_dir
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -34,12 +35,29 @@ def _sqlite_pragmas(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database file and the journal files SQLite writes beside it."""
+    return [path, *(path.with_name(path.name + tail) for tail in ("-wal", "-shm", "-journal"))]
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            make_dir(path.parent)
+            # SQLite creates a new database 0644 less the umask, and its -wal and -shm
+            # files with the database's own mode: an empty 0600 file made first (a valid
+            # empty database) keeps all three private.
+            create_file(path)
         engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
         _sqlite_pragmas(engine)
         return engine
