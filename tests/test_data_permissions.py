@@ -1,6 +1,6 @@
 """The server's data folder is private whatever the umask it is started with: the folder
 and every sub-folder 0700, every file in it 0600 (database and its -wal/-shm files,
-blobs, unfinished upload parts, generated agent packages), and a
+blobs, unfinished upload parts, generated agent packages, the secret key file), and a
 data folder that was looser is tightened at start, saying so in the log once.
 
 (``server.log`` in the data folder is the harness's capture of the server's output,
@@ -85,7 +85,7 @@ def test_data_folder_and_every_file_are_private(tmp_path: Path, workstation: Ws,
     seen.pop("server.log")  # the test's own capture of the server's output
     names = set(seen)
     # (-wal and -shm exist only while a connection is open: see the test below.)
-    for expected in ("koppel.sqlite3",):
+    for expected in ("koppel.sqlite3", "secret.key"):
         assert expected in names, sorted(names)
     assert any(n.startswith("blobs/blobs/") and not os.path.isdir(srv.data_dir / n)
                for n in names), sorted(names)  # fmt: skip

@@ -98,7 +98,8 @@ def serve(
 
     By default it keeps everything under one data folder (SQLite + blob folder, readable
     by this OS user only) and migrates the database at start. Every option can also be
-    set as KOPPEL_<NAME>.
+    set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
+    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's.
     """
     if version:
         typer.echo(f"koppel-server {__version__}")
@@ -106,6 +107,7 @@ def serve(
     import uvicorn
 
     from koppel.server.adapters.http.app import create_app
+    from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import ServerSettings
     from koppel.server.services import Services
 
@@ -129,11 +131,15 @@ def serve(
         )
         raise typer.Exit(4)
     _log_to_stderr(log_level)
-    # Everything this process writes (database, blobs, packages) is for its
+    # Everything this process writes (database, blobs, packages, key file) is for its
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.
     os.umask(0o077)
-    svc = Services.create(settings)
+    try:
+        svc = Services.create(settings)
+    except SecretKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(5) from None
     if demo:
         from koppel.server.demo import create_demo
 

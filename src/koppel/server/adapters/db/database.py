@@ -11,9 +11,10 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from koppel.server.adapters.db import migrate
+from koppel.server.adapters.db import migrate, sealed
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.private_files import create_file, make_dir
+from koppel.server.adapters.secret_key import KeySource, SecretKeys, open_keys
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -65,16 +66,30 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The server's metadata store."""
+    """The server's metadata store, and the keys that open the secrets in it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key_source: KeySource) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.key_source = key_source
+        self.keys: SecretKeys | None = None
 
     def upgrade(self) -> None:
-        """Apply pending migrations."""
+        """Apply pending migrations, then open the secrets (``open_secrets``)."""
         migrate.upgrade(self.engine)
+        self.open_secrets()
+
+    def open_secrets(self) -> None:
+        """Load the secret key, checked against what the database's secrets need (a
+        ``SecretKeyError`` says what is missing), and encrypt values an older release
+        left plain. Nothing while migrations are pending: ``upgrade`` does it after."""
+        if migrate.pending(self.engine):
+            return
+        with self.engine.begin() as connection:
+            needed = sealed.census(connection).by_key
+        self.keys = open_keys(self.key_source, needed)
         with self.transaction() as repo:
+            sealed.seal_plain(repo.c, self.keys)
             repo.signing_key()  # created once here, not raced by the first requests
 
     def needs_upgrade(self) -> bool:
@@ -85,6 +100,7 @@ class Database:
     def transaction(self) -> Iterator[SqlRepository]:
         """A repository whose changes commit when the block ends without an exception."""
         with self.engine.begin() as connection:
+            sealed.attach(connection, self.keys)
             yield SqlRepository(connection)
 
     def dispose(self) -> None:

@@ -35,6 +35,7 @@ from koppel.server.cli.admin import (
     installation,
     item_types,
     portal,
+    secret_key,
     setup,
     tokens,
     users,
@@ -147,3 +148,4 @@ app.add_typer(installation.app, name="installation")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(item_types.app, name="item-types")
 app.add_typer(files.app, name="files")
+app.add_typer(secret_key.app, name="secret-key")
