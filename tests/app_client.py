@@ -167,7 +167,8 @@ def make_in_process(data_dir: Path, *, demo: bool = True, **settings: Any) -> In
     """Services over a fresh data folder (migrated), the demo practice, and the app."""
     from koppel.server.demo import create_demo
 
-    config = ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL, workers=0, **settings)
+    config = ServerSettings(**{"data_dir": data_dir, "public_url": PUBLIC_URL, "workers": 0,
+                               **settings})  # fmt: skip
     svc = Services.create(config)
     clock = Clock()
     svc.policy = replace(svc.policy, clock=clock)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
@@ -55,6 +55,16 @@ class ServerSettings(BaseSettings):
     upload_expiry_hours: float = Field(
         default=24, gt=0, description="How long an unfinished or unclaimed upload is kept."
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key(s) that encrypt the secrets in the database, comma-separated, "
+        "the first encrypting (`koppel-admin secret-key generate`); default: the key file.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="The key file used when KOPPEL_SECRET_KEY is not set; "
+        "default: <data_dir>/secret.key, created on first start.",
+    )
     workers: int = Field(
         default=1,
         ge=0,
@@ -84,6 +94,11 @@ class ServerSettings(BaseSettings):
     def resolved_packages_dir(self) -> Path:
         """Where agent wheels are kept and cached."""
         return self.packages_dir or self.data_dir / "packages"
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        """The key file (used when ``KOPPEL_SECRET_KEY`` is not set)."""
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     def policy(self) -> Policy:
         """The domain's view of these settings."""

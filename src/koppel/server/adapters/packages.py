@@ -20,6 +20,7 @@ from pathlib import Path
 import koppel
 from koppel._version import __version__
 from koppel.protocol.updates import AGENT_UPDATE, Update
+from koppel.server.adapters.private_files import make_dir
 
 _WHEEL = re.compile(r"^koppel-(\d{4}\.\d{1,2})\.(\d+)-py3-none-any\.whl$")
 _SCRIPTS = {
@@ -56,8 +57,9 @@ class AgentPackages:
         return best[1] if best else None
 
     def _build(self, version: str) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_dir(self.folder)
         target = self.folder / f"koppel-{version}-py3-none-any.whl"
+        # mkstemp makes the file 0600; the rename keeps that mode.
         fd, temporary = tempfile.mkstemp(dir=self.folder, suffix=".part")
         os.close(fd)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
@@ -25,6 +26,16 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _log_to_stderr(level: str) -> None:
+    """Koppel's own log lines (start-up warnings, housekeeping) beside uvicorn's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger = logging.getLogger("koppel")
+    logger.addHandler(handler)
+    logger.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG))
+    logger.propagate = False
 
 
 def _banner(public_url: str, data_dir: Path, database: str) -> None:
@@ -86,8 +97,10 @@ def serve(
 ) -> None:
     """Run the Koppel environment host: the agent API for every environment it hosts.
 
-    By default it keeps everything under one data folder (SQLite + blob folder) and
-    migrates the database at start. Every option can also be set as KOPPEL_<NAME>.
+    By default it keeps everything under one data folder (SQLite + blob folder, readable
+    by this OS user only) and migrates the database at start. Every option can also be
+    set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
+    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's.
     """
     if version:
         typer.echo(f"koppel-server {__version__}")
@@ -95,6 +108,7 @@ def serve(
     import uvicorn
 
     from koppel.server.adapters.http.app import create_app
+    from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import ServerSettings
     from koppel.server.services import Services
 
@@ -117,7 +131,16 @@ def serve(
             err=True,
         )
         raise typer.Exit(4)
-    svc = Services.create(settings)
+    _log_to_stderr(log_level)
+    # Everything this process writes (database, blobs, packages, key file) is for its
+    # own OS user only, also what libraries create; the code gives modes where it
+    # creates files too, for other callers of Services.
+    os.umask(0o077)
+    try:
+        svc = Services.create(settings)
+    except SecretKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(5) from None
     if demo:
         from koppel.server.demo import create_demo
 

@@ -3,11 +3,14 @@
 Every event belongs to one environment and either to one user there (a membership) or,
 with no membership, to everyone in it. Its id grows with every event and is the SSE
 ``id:``: an agent that reconnects with ``Last-Event-ID`` gets every later event.
+
+An event session's id is the only credential of its stream, so it has the shape of a
+token (``kpes_<public id>_<secret>``): the row is found by the public id and only the
+SHA-256 of the secret is stored, compared in constant time.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,9 +18,10 @@ from typing import Any, Protocol
 
 from koppel.protocol.api import StatusQuery
 from koppel.protocol.errors import ErrorCode
-from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
+from koppel.protocol.secrets import TOKEN_PREFIX, new_secret, split_secret
 from koppel.server.domain import linking
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.hashing import hash_secret, secret_matches
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
 
@@ -27,6 +31,7 @@ TOKEN_REVOKED = "token_revoked"
 ENVIRONMENT_CONVERTED = "environment_converted"
 CONNECTOR_BLOCKED = "connector_blocked"
 
+SESSION_PREFIX = "kpes_"
 # A session is only a handle for one stream; the agent opens a new one when it expires.
 SESSION_LIFETIME = timedelta(hours=12)
 # Events older than this are deleted: a watcher away longer catches up through the list of
@@ -59,6 +64,7 @@ class StreamSession:
     """An event session: the scope of one agent on one server, until it expires."""
 
     public_id: str
+    secret_hash: str  # SHA-256 of the secret part of the session id
     workstation_id: str
     scope: Scope
     environment_codes: dict[int, str]
@@ -72,6 +78,7 @@ class SessionOpened:
     """A session and the environments that could not join it."""
 
     session: StreamSession
+    handle: str  # the session id the agent streams with: handed out once, never stored
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (env, code, message)
     last_event_id: int = 0
 
@@ -168,8 +175,10 @@ def open_session(
             else "Name at least one environment and its token.",
         )
     now = policy.clock()
+    handle, credential = new_secret(SESSION_PREFIX)
     session = StreamSession(
-        public_id=secrets.token_urlsafe(24),
+        public_id=credential.public_id,
+        secret_hash=hash_secret(credential.secret),
         workstation_id=workstation_id,
         scope=Scope(tuple(sorted(set(memberships))), tuple(sorted(environments))),
         environment_codes=environments,
@@ -178,13 +187,20 @@ def open_session(
         token_ids=tuple(token_ids),
     )
     events.add_session(session)
-    return SessionOpened(session, refused, events.last_id())
+    return SessionOpened(session, handle, refused, events.last_id())
 
 
-def session_for_stream(events: EventRepository, policy: Policy, public_id: str) -> StreamSession:
-    """The session to stream, or ``not_found`` when unknown or expired."""
-    session = events.session(public_id)
-    if session is None or session.expires_at <= policy.clock():
+def session_for_stream(events: EventRepository, policy: Policy, handle: str) -> StreamSession:
+    """The session a session id opens, or ``not_found`` when it is unknown, forged or
+    expired."""
+    parts = split_secret(handle, SESSION_PREFIX)
+    session = events.session(parts.public_id) if parts else None
+    if (
+        parts is None
+        or session is None
+        or not secret_matches(session.secret_hash, parts.secret)
+        or session.expires_at <= policy.clock()
+    ):
         raise DomainError(
             ErrorCode.NOT_FOUND,
             "This event session is unknown or expired; open a new one "

@@ -22,6 +22,13 @@ def secret_matches(stored_hash: str, secret: str) -> bool:
     return hmac.compare_digest(stored_hash, hash_secret(secret))
 
 
+def derive_secret(secret: str, purpose: str) -> str:
+    """A value derived from a 256-bit secret for one purpose (HMAC-SHA256, base64url):
+    whoever sees it learns nothing of the secret, whoever holds the secret derives it."""
+    digest = hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def sign_document(key: bytes, document: dict[str, Any]) -> str:
     """The signature of a settings document's canonical JSON."""
     digest = hmac.new(key, canonical_bytes(document), hashlib.sha256).digest()

@@ -11,18 +11,19 @@ from typing import Protocol
 @dataclass
 class WebSession:
     """A signed-in browser on one portal. The cookie carries ``public_id`` and a secret
-    whose SHA-256 is ``secret_hash``; forms carry ``csrf_token``."""
+    whose SHA-256 is ``secret_hash``; forms carry ``csrf_token``, which is derived from
+    that secret (known once the cookie was checked) and never stored."""
 
     public_id: str
     secret_hash: str
     account_id: int
     portal_environment_id: int
-    csrf_token: str
     second_factor_done: bool
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
     id: int = 0
+    csrf_token: str = ""  # empty until the cookie's secret was presented
 
 
 @dataclass

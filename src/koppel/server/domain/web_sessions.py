@@ -1,7 +1,9 @@
 """Portal sessions: started by a sign-in, ended by sign-out, inactivity or age.
 
 The cookie value has the shape of a token (``kpls_<public id>_<secret>``) and only the
-SHA-256 of the secret is stored, so a copy of the database signs nobody in.
+SHA-256 of the secret is stored, so a copy of the database signs nobody in. The CSRF
+token forms carry is derived from the same secret (HMAC-SHA256), so it is not stored
+either: a copy of the database forges no form.
 """
 
 from __future__ import annotations
@@ -9,11 +11,17 @@ from __future__ import annotations
 import secrets
 
 from koppel.protocol.secrets import new_secret, split_secret
-from koppel.server.domain.hashing import hash_secret, secret_matches
+from koppel.server.domain.hashing import derive_secret, hash_secret, secret_matches
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.web_model import WebRepository, WebSession
 
 SESSION_PREFIX = "kpls_"
+_CSRF_PURPOSE = "koppel portal csrf"
+
+
+def csrf_token_of(secret: str) -> str:
+    """The CSRF token of the session whose cookie carries ``secret``."""
+    return derive_secret(secret, _CSRF_PURPOSE)
 
 
 def start(
@@ -28,11 +36,11 @@ def start(
         secret_hash=hash_secret(parts.secret),
         account_id=account_id,
         portal_environment_id=portal_id,
-        csrf_token=secrets.token_urlsafe(32),
         second_factor_done=verified,
         created_at=now,
         last_seen_at=now,
         expires_at=now + policy.session_max,
+        csrf_token=csrf_token_of(parts.secret),
     )
     return value, store.add_session(session)
 
@@ -46,6 +54,7 @@ def resume(store: WebRepository, policy: Policy, cookie: str | None) -> WebSessi
     session = store.session(parts.public_id)
     if session is None or not secret_matches(session.secret_hash, parts.secret):
         return None
+    session.csrf_token = csrf_token_of(parts.secret)
     now = policy.clock()
     if now >= session.expires_at or now - session.last_seen_at >= policy.session_idle:
         store.delete_session(session.id)
@@ -60,7 +69,9 @@ def resume(store: WebRepository, policy: Policy, cookie: str | None) -> WebSessi
 
 def csrf_matches(session: WebSession, presented: str | None) -> bool:
     """Whether a form's CSRF token is this session's (constant-time comparison)."""
-    return bool(presented) and secrets.compare_digest(session.csrf_token, presented or "")
+    if not session.csrf_token or not presented or not presented.isascii():
+        return False
+    return secrets.compare_digest(session.csrf_token, presented)
 
 
 def end(store: WebRepository, session: WebSession) -> None:

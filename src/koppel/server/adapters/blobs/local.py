@@ -1,4 +1,8 @@
-"""Blobs as files under one folder: partial blobs in ``partial/``, committed in ``blobs/``."""
+"""Blobs as files under one folder: partial blobs in ``partial/``, committed in ``blobs/``.
+
+Folders are created 0700 and files 0600 (``private_files``): contents of a client's
+dossier are readable by the server's own OS user only.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from koppel.server.adapters.private_files import make_dir, open_private
 from koppel.server.domain.blobs import BlobNotFound
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
@@ -27,8 +32,8 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / "partial").mkdir(parents=True, exist_ok=True)
-        (root / "blobs").mkdir(parents=True, exist_ok=True)
+        make_dir(root / "partial")
+        make_dir(root / "blobs")
 
     def _path(self, area: str, key: str) -> Path:
         if not _KEY.match(key) or ".." in key:
@@ -37,8 +42,9 @@ class LocalBlobStore:
 
     def append(self, partial_key: str, chunks: Iterable[bytes], *, sync: bool = True) -> int:
         path = self._path("partial", partial_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
+        make_dir(path.parent)
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "ab") as out:
             for chunk in chunks:
                 out.write(chunk)
             out.flush()
@@ -67,7 +73,7 @@ class LocalBlobStore:
         if not source.exists():
             raise BlobNotFound(partial_key)
         target = self._path("blobs", key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(target.parent)
         os.replace(source, target)
         _fsync_dir(target.parent)
 

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from koppel.server.adapters.db import migrate
+from koppel.server.adapters.db import migrate, sealed
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.private_files import create_file, make_dir
+from koppel.server.adapters.secret_key import KeySource, SecretKeys, open_keys
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -34,12 +36,29 @@ def _sqlite_pragmas(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database file and the journal files SQLite writes beside it."""
+    return [path, *(path.with_name(path.name + tail) for tail in ("-wal", "-shm", "-journal"))]
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a database URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            make_dir(path.parent)
+            # SQLite creates a new database 0644 less the umask, and its -wal and -shm
+            # files with the database's own mode: an empty 0600 file made first (a valid
+            # empty database) keeps all three private.
+            create_file(path)
         engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
         _sqlite_pragmas(engine)
         return engine
@@ -47,16 +66,30 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The server's metadata store."""
+    """The server's metadata store, and the keys that open the secrets in it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key_source: KeySource) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.key_source = key_source
+        self.keys: SecretKeys | None = None
 
     def upgrade(self) -> None:
-        """Apply pending migrations."""
+        """Apply pending migrations, then open the secrets (``open_secrets``)."""
         migrate.upgrade(self.engine)
+        self.open_secrets()
+
+    def open_secrets(self) -> None:
+        """Load the secret key, checked against what the database's secrets need (a
+        ``SecretKeyError`` says what is missing), and encrypt values an older release
+        left plain. Nothing while migrations are pending: ``upgrade`` does it after."""
+        if migrate.pending(self.engine):
+            return
+        with self.engine.begin() as connection:
+            needed = sealed.census(connection).by_key
+        self.keys = open_keys(self.key_source, needed)
         with self.transaction() as repo:
+            sealed.seal_plain(repo.c, self.keys)
             repo.signing_key()  # created once here, not raced by the first requests
 
     def needs_upgrade(self) -> bool:
@@ -67,6 +100,7 @@ class Database:
     def transaction(self) -> Iterator[SqlRepository]:
         """A repository whose changes commit when the block ends without an exception."""
         with self.engine.begin() as connection:
+            sealed.attach(connection, self.keys)
             yield SqlRepository(connection)
 
     def dispose(self) -> None:

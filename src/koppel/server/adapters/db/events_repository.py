@@ -87,6 +87,7 @@ class SqlEventRepository:
         self.c.execute(
             insert(t.event_sessions).values(
                 public_id=session.public_id,
+                secret_hash=session.secret_hash,
                 workstation_id=session.workstation_id,
                 scope={
                     "memberships": list(session.scope.membership_ids),
@@ -107,6 +108,7 @@ class SqlEventRepository:
         codes = {int(k): str(v) for k, v in row.scope["environments"].items()}
         return StreamSession(
             public_id=row.public_id,
+            secret_hash=row.secret_hash,
             workstation_id=row.workstation_id,
             scope=Scope(tuple(row.scope["memberships"]), tuple(sorted(codes))),
             environment_codes=codes,

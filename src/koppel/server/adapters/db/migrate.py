@@ -19,12 +19,12 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration the database does not have yet."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration the database does not have yet (up to ``revision``)."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def pending(engine: Engine) -> bool:

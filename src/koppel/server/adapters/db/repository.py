@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import Select
 
 from koppel.protocol.functions import Function
+from koppel.server.adapters.db import sealed
 from koppel.server.adapters.db import tables as t
 from koppel.server.domain.model import (
     Account,
@@ -527,10 +528,14 @@ class SqlRepository:
 
     # --- server secrets
     def signing_key(self) -> bytes:
+        # Stored encrypted with the server's secret key (adapters/db/sealed.py).
+        name = "settings-signing"
+        purpose = sealed.server_secret_purpose(name)
         s = t.server_secrets.c
-        row = self.c.execute(select(s.value).where(s.name == "settings-signing")).first()
+        row = self.c.execute(select(s.value).where(s.name == name)).first()
         if row:
-            return bytes(row.value)
+            return sealed.open_bytes(self.c, bytes(row.value), purpose)
         key = secrets.token_bytes(32)
-        self.c.execute(insert(t.server_secrets).values(name="settings-signing", value=key))
+        stored = sealed.seal_bytes(self.c, key, purpose)
+        self.c.execute(insert(t.server_secrets).values(name=name, value=stored))
         return key

@@ -174,5 +174,6 @@ server_secrets = Table(
     "server_secrets",
     metadata,
     Column("name", String(40), primary_key=True),
+    # Encrypted with the server's secret key, as ASCII (adapters/db/sealed.py).
     Column("value", LargeBinary, nullable=False),
 )

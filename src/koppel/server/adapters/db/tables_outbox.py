@@ -73,6 +73,8 @@ event_sessions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("public_id", String(64), nullable=False, unique=True),
+    # SHA-256 of the secret part of the session id (the stream's only credential).
+    Column("secret_hash", String(64), nullable=False),
     Column("workstation_id", String(64), nullable=False),
     # {"memberships": [ids], "environments": {id: code}}: the scope of the stream.
     Column("scope", JSON, nullable=False),

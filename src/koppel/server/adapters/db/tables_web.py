@@ -14,7 +14,6 @@ web_sessions = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("portal_environment_id", Integer, ForeignKey("environments.id"), nullable=False),
-    Column("csrf_token", String(64), nullable=False),
     Column("second_factor_done", Boolean, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=False),
@@ -38,7 +37,8 @@ second_factors = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, unique=True),
-    Column("secret", String(64), nullable=False),
+    # Encrypted with the server's secret key (adapters/db/sealed.py).
+    Column("secret", String(255), nullable=False),
     # NULL until the user confirmed enrolment with a first code.
     Column("confirmed_at", UTCDateTime()),
     # The time step of the last accepted code: a code is never accepted twice.

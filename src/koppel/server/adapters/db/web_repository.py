@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
+from koppel.server.adapters.db import sealed
 from koppel.server.adapters.db import tables_web as t
 from koppel.server.domain.web_model import RecoveryCode, SecondFactor, WebSession
 
+# ``csrf_token`` is derived from the cookie's secret, never stored.
 _SESSION_FIELDS = (
-    "public_id", "secret_hash", "account_id", "portal_environment_id", "csrf_token",
+    "public_id", "secret_hash", "account_id", "portal_environment_id",
     "second_factor_done", "created_at", "last_seen_at", "expires_at",
 )  # fmt: skip
 
@@ -22,8 +24,10 @@ def _session(row: Row[Any]) -> WebSession:
     return WebSession(**{f: getattr(row, f) for f in _SESSION_FIELDS}, id=row.id)
 
 
-def _factor(row: Row[Any]) -> SecondFactor:
-    return SecondFactor(row.account_id, row.secret, row.confirmed_at, row.last_step, row.id)
+def _factor(connection: Connection, row: Row[Any]) -> SecondFactor:
+    # The secret is stored encrypted with the server's secret key (adapters/db/sealed.py).
+    secret = sealed.open_text(connection, row.secret, sealed.totp_purpose(row.account_id))
+    return SecondFactor(row.account_id, secret, row.confirmed_at, row.last_step, row.id)
 
 
 class SqlWebRepository:
@@ -89,12 +93,14 @@ class SqlWebRepository:
     def second_factor(self, account_id: int) -> SecondFactor | None:
         query = select(t.second_factors).where(t.second_factors.c.account_id == account_id)
         row = self.c.execute(query).first()
-        return _factor(row) if row else None
+        return _factor(self.c, row) if row else None
 
     def save_second_factor(self, factor: SecondFactor) -> SecondFactor:
         values = {
             "account_id": factor.account_id,
-            "secret": factor.secret,
+            "secret": sealed.seal_text(
+                self.c, factor.secret, sealed.totp_purpose(factor.account_id)
+            ),
             "confirmed_at": factor.confirmed_at,
             "last_step": factor.last_step,
         }

@@ -16,6 +16,10 @@ from koppel.server.adapters.http import (
 from koppel.server.adapters.http.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
 from koppel.server.adapters.web import install as install_portal
+from koppel.server.adapters.web.security_headers import (
+    StrictTransportSecurity,
+    served_over_https,
+)
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
 
@@ -40,6 +44,8 @@ def create_app(svc: Services | None = None) -> FastAPI:
     app.include_router(files_routes.router)
     app.include_router(event_routes.router)
     install_portal(app)
+    if served_over_https(svc.policy.public_url):
+        app.add_middleware(StrictTransportSecurity)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

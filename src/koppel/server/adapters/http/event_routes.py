@@ -57,7 +57,7 @@ def open_session(
         )
     session = opened.session
     return EventSession(
-        session=session.public_id,
+        session=opened.handle,
         expires=session.expires_at,
         environments=sorted(session.environment_codes.values()),
         refused=[SessionRefusal(environment=e, state=s, message=m) for e, s, m in opened.refused],

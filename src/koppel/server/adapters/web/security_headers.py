@@ -1,4 +1,5 @@
-"""Security headers on every portal page and asset.
+"""Security headers on every portal page and asset, and HSTS on every response of a
+server reached over https.
 
 The portal loads nothing from elsewhere and runs no script, so the policy allows only
 its own stylesheet and images (inline SVG for the QR code needs no source at all).
@@ -49,3 +50,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+STRICT_TRANSPORT_SECURITY = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def served_over_https(public_url: str) -> bool:
+    """Whether browsers and agents reach the server over https (TLS may end at a reverse
+    proxy in front of it: the public URL says, not the request)."""
+    return public_url.lower().startswith("https://")
+
+
+class StrictTransportSecurity:
+    """Pure ASGI middleware adding HSTS to every response (API, portal, assets, docs):
+    once a browser has seen the https site it never tries plain http for a year, so a
+    network attacker cannot strip TLS. Installed only when the public URL is https (on
+    plain http the header would be ignored, and it would be wrong)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if all(name.lower() != STRICT_TRANSPORT_SECURITY[0] for name, _ in headers):
+                    headers.append(STRICT_TRANSPORT_SECURITY)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_header)

@@ -36,6 +36,7 @@ from koppel.server.cli.admin import (
     integrations,
     item_types,
     portal,
+    secret_key,
     setup,
     tokens,
     users,
@@ -149,3 +150,4 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(item_types.app, name="item-types")
 app.add_typer(files.app, name="files")
 app.add_typer(integrations.app, name="integrations")
+app.add_typer(secret_key.app, name="secret-key")

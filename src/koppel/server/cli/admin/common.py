@@ -34,6 +34,9 @@ EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
 
 _NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
+# The --json error code when the secret key is missing or not the database's (no API
+# route answers it: the server does not start without its key).
+SECRET_KEY_UNAVAILABLE = "secret_key_unavailable"
 
 FUNCTION_HELP = (
     'Function: a full path or its last segment, e.g. "Save settings"; repeat for several.'
@@ -144,6 +147,7 @@ def _print_error(message: str, code: str, environment: str | None, json_mode: bo
 @contextmanager
 def reporting(json_mode: bool = False) -> Iterator[None]:
     """Turn refusals and failures into one line on stderr and a distinct exit code."""
+    from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.domain.errors import DomainError
 
     try:
@@ -151,6 +155,9 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
     except DomainError as exc:
         _print_error(exc.message, exc.code.value, exc.environment, json_mode)
         raise typer.Exit(exit_code_of(exc.code)) from None
+    except SecretKeyError as exc:
+        _print_error(str(exc), SECRET_KEY_UNAVAILABLE, None, json_mode)
+        raise typer.Exit(EXIT_REFUSED) from None
     except Refusal as exc:
         _print_error(exc.message, exc.code, None, json_mode)
         raise typer.Exit(exc.exit_code) from None
