@@ -20,6 +20,7 @@ from koppel.server.adapters import db
 from koppel.server.adapters.db import migrate
 from koppel.server.adapters.db.database import Database
 from koppel.server.adapters.db.tables import metadata
+from koppel.server.adapters.secret_key import KeySource
 
 
 def _declared() -> None:
@@ -31,8 +32,9 @@ def _declared() -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    keys = KeySource(tmp_path / "secret.key")
     if request.param == "sqlite":
-        found = Database(f"sqlite:///{tmp_path / 'koppel.sqlite3'}")
+        found = Database(f"sqlite:///{tmp_path / 'koppel.sqlite3'}", keys)
         yield found
         found.dispose()
         return
@@ -40,7 +42,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         pytest.fail("PostgreSQL 15 binaries are not on the PATH; .ci/run installs them")
     cluster = postgres.start_cluster()
     try:
-        found = Database(cluster.create_database(f"schema_{uuid.uuid4().hex[:8]}"))
+        found = Database(cluster.create_database(f"schema_{uuid.uuid4().hex[:8]}"), keys)
         yield found
         found.dispose()
     finally:
