@@ -13,6 +13,7 @@ from koppel.protocol.filenames import (
     MAX_NAME_BYTES,
     fit_name,
     is_safe,
+    numbered_name,
     shorten_name,
     split_extension,
     unsafe_reason,
@@ -174,8 +175,8 @@ def test_shortened_by_bytes_keeping_the_extension() -> None:
 
 
 def test_fit_name_makes_a_safe_name_of_anything() -> None:
-    assert fit_name("../../etc/passwd") == "passwd"
-    assert fit_name("C:\\Users\\x\\evil.exe") == "evil.exe"
+    assert fit_name("../../etc/passwd") == ".._.._etc_passwd"
+    assert fit_name("C:\\Users\\x\\evil.exe") == "C__Users_x_evil.exe"
     assert fit_name("\u202etxt.exe") == "_txt.exe"
     assert fit_name("CON.txt") == "_CON.txt"
     assert fit_name("CONTRACT.pdf", 7) == "_CO.pdf"
@@ -184,6 +185,14 @@ def test_fit_name_makes_a_safe_name_of_anything() -> None:
     assert fit_name("", fallback="") == "file"
     assert fit_name("é" * 150) == "é" * 127
     assert fit_name("é" * 150, fallback="F10001") == "é" * 127
+
+
+def test_numbered_names_keep_number_and_extension() -> None:
+    assert numbered_name("a.pdf", 2) == "a (2).pdf"
+    assert numbered_name("archive.tar.gz", 3) == "archive.tar (3).gz"
+    numbered = numbered_name(LONG, 2)
+    assert numbered == "é" * 123 + " (2).txt" and utf8_size(numbered) <= MAX_NAME_BYTES
+    assert numbered_name("x" * 20, 12, 10) == "xxxxx (12)"
 
 
 def test_split_extension() -> None:
@@ -224,3 +233,16 @@ def test_shortening_a_safe_name_keeps_its_extension_and_start(name: str, limit: 
     if extension and room >= 4 and stem[:1] not in (" ", ".") and not fitted.startswith("_"):
         assert fitted.endswith(extension), (name, fitted)
         assert stem.startswith(fitted[: -len(extension)]), (name, fitted)
+
+
+@given(names.filter(is_safe), st.integers(min_value=2, max_value=10_000), limits)
+def test_numbered_names_are_safe_and_within_the_limit(name: str, number: int, limit: int) -> None:
+    numbered = numbered_name(name, number, limit)
+    assert numbered and is_safe(numbered) and utf8_size(numbered) <= limit, numbered
+    if limit >= 64:
+        assert f"({number})" in numbered
+
+
+def test_a_stem_of_dots_and_spaces_keeps_its_number() -> None:
+    numbered = numbered_name(". " * 40 + "a.txt", 2, 20)
+    assert numbered == ". . . . . .  (2).txt" and is_safe(numbered)

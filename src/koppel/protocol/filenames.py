@@ -157,21 +157,21 @@ def fit_name(
     """A name safe under :func:`unsafe_reason`, at most ``limit`` by ``measure``, never
     empty, made from ``name`` (given by someone else: a server, a file):
 
-    only its last path part is used; forbidden, control and format characters become
-    "_"; a name Windows reserves gets a leading "_"; then it is shortened by
-    :func:`shorten_name` (extension kept). ``fallback`` replaces a name left empty.
+    forbidden characters (path separators included), control and format characters
+    become "_"; trailing spaces and dots go; a name Windows reserves
+    gets a leading "_"; then it is shortened by :func:`shorten_name` (extension kept).
+    ``fallback`` replaces a name left empty.
     """
     limit = max(1, limit)
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(
         "_"
         if _FORBIDDEN.match(char) or unicodedata.category(char) in _INVISIBLE_CATEGORIES
         else char
-        for char in base
+        for char in name
     )
     for candidate in (cleaned, fallback, "file"):
-        text = candidate.lstrip(" ").rstrip(" .")
-        if not text:
+        text = candidate.rstrip(" .")
+        if not text.strip():
             continue
         if is_reserved(text):
             text = "_" + text
@@ -186,3 +186,16 @@ def fit_name(
 def _shorten_both(name: str, limit: int, measure: Measure) -> str:
     # Within the target's limit and within the shared rule's 255 bytes of UTF-8.
     return shorten_name(shorten_name(name, limit, measure), MAX_NAME_BYTES, utf8_size)
+
+
+def numbered_name(
+    name: str, number: int, limit: int = MAX_NAME_BYTES, measure: Measure = utf8_size
+) -> str:
+    """``name`` with `` (number)`` before its extension ("a (2).pdf"), within ``limit``:
+    the stem gives way, never the number or the extension. ``name`` must be safe."""
+    stem, extension = split_extension(name)
+    tail = f" ({number}){extension}"
+    cut = _prefix_within(stem, limit - measure(tail), measure)
+    if not cut:  # no room for the stem: number the whole name, shortened
+        return fit_name(f"{stem}{tail}", limit, measure=measure)
+    return (cut.rstrip(" .") or cut) + tail
