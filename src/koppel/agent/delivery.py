@@ -114,7 +114,10 @@ def deliver(
     if not ledger.placed(server, file.id):
         folder = folder_for(environment_name, environment_code)
         target = files_api.download(client, environment_code, token, file, folder)
-        ledger.add_placed(server, file.id)
+        try:
+            ledger.add_placed(server, file.id)
+        except OSError as exc:  # the file is here; the server is told below all the same
+            log(f"{environment_code}: could not record {file.name} in {ledger.path} ({exc})")
         log(f"{environment_code}: received {file.name} -> {target}")
         notify.file_arrived(
             f"Koppel: {environment_name}", f"{target.name} arrived; click to open it", target, log

@@ -186,7 +186,7 @@ def read_documents(raw: bytes, source: str = "the file") -> list[dict[str, Any]]
     """
     data = _load(raw, source)
     if not isinstance(data, dict):
-        raise _unreadable(source, "it is not a Koppel settings file")
+        raise _unreadable(source, "it holds no settings document (a JSON object)")
     kind = data.get("format")
     documents: list[Any]
     if kind == SETTINGS_FORMAT:
