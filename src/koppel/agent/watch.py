@@ -287,8 +287,8 @@ class Follower(threading.Thread):
             try:
                 deliver(client, self.ledger, code, env.name, self.tokens[code], file, self.log)
             except ApiError as exc:
-                self.unplaced.pop((code, file.id), None)
                 if exc.status and exc.status < 500:  # a refusal: no retry changes it
+                    self.unplaced.pop((code, file.id), None)
                     self.log(f"{code}: could not receive {file.name}: {exc.message}")
                 else:
                     self._skip(code, env.name, file, exc.message, saving=False)
@@ -304,7 +304,9 @@ class Follower(threading.Thread):
     def _skip(
         self, code: str, env_name: str, file: OutputFileOut, reason: str, *, saving: bool
     ) -> None:
-        """Remember a file that could not be placed; tell the user when the reason is new."""
+        """Remember a file that could not be placed; log it, and when this workstation
+        cannot save it (something only the user can fix), tell the user too; both once
+        per reason."""
         key = (code, file.id)
         before = self.unplaced.get(key)
         attempts = before.attempts + 1 if before else 1
@@ -318,11 +320,12 @@ class Follower(threading.Thread):
             f"{code}: could not {verb} {file.name}: {reason}; skipped, trying again in "
             f"{delay:.0f} s and at every start of `koppel watch`"
         )
-        notify.problem(
-            f"Koppel: {env_name}",
-            f"{file.name} could not be {verb}d: {reason}. Koppel tries again by itself.",
-            self.log,
-        )
+        if saving:
+            notify.problem(
+                f"Koppel: {env_name}",
+                f"{file.name} could not be saved: {reason}. Koppel tries again by itself.",
+                self.log,
+            )
 
     def _retry_unplaced(self, client: AgentClient) -> None:
         """Try again the files whose time has come (on this follower's own thread)."""
