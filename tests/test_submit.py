@@ -135,7 +135,8 @@ def test_files_are_refused_before_any_byte(
         (tmp_path, "unreadable", "not a file"),
         (big, "too_large", "75 MB"),
     ]
-    for name in ("CON.pdf", "trailing.", "a|b.pdf"):
+    spoofing = ("\u202etxt.exe", "a\x85b.pdf", "zero\u200bwidth.pdf", "COM¹.txt", "CONIN$.txt")
+    for name in ("CON.pdf", "trailing.", "a|b.pdf", *spoofing):
         bad = tmp_path / name
         bad.write_bytes(b"x")
         cases.append((bad, "unsafe_name", "cannot be used"))

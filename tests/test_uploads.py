@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
 
+from app_client import InProcess, bearer
 from harness import Server, Workstation, make_server
 from uploads_helpers import auth, link, random_file, sha256_of, tus, upload_rows
 
@@ -255,6 +257,32 @@ def test_unsafe_names_are_refused(linked: tuple[Server, str], name: str, code: s
     refused = create(server, token, 10, name)
     assert refused.status_code == 400 and refused.json()["code"] == code
     assert upload_rows(server) == []
+
+
+SPOOFING_NAMES = ["\u202etxt.exe", "a\x85b.pdf", "zero\u200bwidth.pdf", "COM¹.txt", "CONIN$.txt"]
+
+
+def test_spoofing_names_are_refused_in_process(demo_app: InProcess) -> None:
+    """The one shared rule refuses format and control characters and every device name
+    Windows reserves; nothing is created for them."""
+    client = demo_app.client()
+    token = demo_app.token("F10001", "anna")
+    url = "/api/v1/environments/F10001/uploads"
+    for name in SPOOFING_NAMES:
+        headers = {
+            **bearer(token),
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": meta(filename=name),
+        }
+        refused = client.post(url, headers=headers)
+        assert refused.status_code == 400, (name, refused.text)
+        assert refused.json()["code"] == "unsafe_name", name
+        assert refused.json()["message"].isprintable()
+    with demo_app.svc.database.engine.connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT count(*) FROM uploads")).scalar() == 0
+    headers["Upload-Metadata"] = meta(filename="plain.txt")
+    assert client.post(url, headers=headers).status_code == 201
 
 
 def test_empty_and_nameless_uploads_are_refused(linked: tuple[Server, str]) -> None:

@@ -9,6 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from koppel.agent.local_names import local_name
+
+# What mkstemp adds around the name: two dots, 8 random characters and ".tmp".
+_TEMP_EXTRA = 2 + 8 + 4
+
 
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
@@ -20,8 +25,10 @@ def atomic_writer(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     """
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
+    # ".<name>.<8 random characters>.tmp": the name gives way so that it all fits.
+    prefix = f".{local_name(path.name, folder, reserve=_TEMP_EXTRA)}."
     # mkstemp creates the file with mode 0600 already, so secrets are never world-readable.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, temp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

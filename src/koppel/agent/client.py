@@ -43,6 +43,7 @@ from koppel.protocol.device import (
     DeviceToken,
 )
 from koppel.protocol.updates import UPDATE_HEADER
+from koppel.protocol.urls import url_problem
 
 CA_BUNDLE_ENV = "KOPPEL_CA_BUNDLE"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -55,8 +56,12 @@ def server_base(url: str) -> str:
     base = url.strip().rstrip("/")
     if base.endswith(API_PREFIX):
         base = base[: -len(API_PREFIX)]
-    if not re.match(r"^https?://", base):
-        raise AgentError(f"{url!r} is not a server address; expected http(s)://host[:port].")
+    problem = url_problem(base)
+    if problem:
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise AgentError(
+            f"{shown!r} is not a server address ({problem}); expected http(s)://host[:port]."
+        )
     return base
 
 

@@ -19,6 +19,7 @@ from koppel.agent import files_api, notify, paths
 from koppel.agent.atomic import atomic_write_bytes
 from koppel.agent.client import AgentClient
 from koppel.agent.errors import AgentError
+from koppel.agent.local_names import local_name
 from koppel.protocol.files import OutputFileOut
 
 DOWNLOADS_ENV = "KOPPEL_DOWNLOADS_DIR"
@@ -37,8 +38,10 @@ def downloads_root() -> Path:
 
 
 def folder_for(environment_name: str, environment_code: str) -> Path:
-    """The download folder of one environment."""
-    return downloads_root() / files_api.safe_name(environment_name, environment_code)
+    """The download folder of one environment: its name, made safe and short enough for
+    the file system (its code when nothing of the name is left)."""
+    root = downloads_root()
+    return root / local_name(environment_name, root, fallback=environment_code)
 
 
 class Ledger:
@@ -111,7 +114,10 @@ def deliver(
     if not ledger.placed(server, file.id):
         folder = folder_for(environment_name, environment_code)
         target = files_api.download(client, environment_code, token, file, folder)
-        ledger.add_placed(server, file.id)
+        try:
+            ledger.add_placed(server, file.id)
+        except OSError as exc:  # the file is here; the server is told below all the same
+            log(f"{environment_code}: could not record {file.name} in {ledger.path} ({exc})")
         log(f"{environment_code}: received {file.name} -> {target}")
         notify.file_arrived(
             f"Koppel: {environment_name}", f"{target.name} arrived; click to open it", target, log

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from koppel.agent.atomic import atomic_writer
 from koppel.agent.client import AgentClient, env_path, parse_model
-from koppel.agent.errors import AgentError
+from koppel.agent.errors import AgentError, CannotSave
 from koppel.agent.verified_writer import VerifiedWriter
 from koppel.protocol.dossier import (
     SHA256_HEADER,
@@ -98,16 +98,19 @@ def download(
         expected = response.headers.get(SHA256_HEADER, "").lower()
         number = int(response.headers.get(VERSION_HEADER, "0") or 0)
         etag = response.headers.get("etag", "")
-        with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
-            for chunk in response.iter_bytes():
-                out.write(chunk)
-            digest, size = out.hexdigest(), out.size
-            if expected and digest != expected:
-                # Raising inside the writer removes the temporary file: nothing is kept.
-                raise AgentError(
-                    f"The download of {target.name} was damaged on the way (its SHA-256 "
-                    "differs from the server's); nothing was saved. Try again."
-                )
+        try:
+            with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                digest, size = out.hexdigest(), out.size
+                if expected and digest != expected:
+                    # Raising inside the writer removes the temporary file: nothing is kept.
+                    raise AgentError(
+                        f"The download of {target.name} was damaged on the way (its SHA-256 "
+                        "differs from the server's); nothing was saved. Try again."
+                    )
+        except OSError as exc:  # local only: network failures are AgentErrors already
+            raise CannotSave(target.name, target.parent, exc) from exc
     return Downloaded(target, number, digest, etag, size)
 
 

@@ -154,6 +154,37 @@ class UpdateConflict(AgentError):
     code = "update_mismatch"
 
 
+class CannotSave(AgentError):
+    """A received file (My files, an attachment) could not be written on this workstation."""
+
+    exit_code = ExitCode.CANNOT_SAVE
+    code = "cannot_save"
+
+    def __init__(self, name: str, folder: object, cause: OSError) -> None:
+        self.name = name
+        self.reason = local_problem(cause)
+        super().__init__(
+            f"Could not save {name} in {folder}: {self.reason}. Make sure it is a folder "
+            "you may write to, with free space, then try again."
+        )
+
+
+def local_problem(cause: OSError) -> str:
+    """An OSError of a local file operation as a short, plain phrase."""
+    import errno
+
+    where = f" ({cause.filename})" if cause.filename else ""
+    if isinstance(cause, (FileExistsError, NotADirectoryError)):
+        return f"something that is not a folder is in the way{where}"
+    if isinstance(cause, PermissionError):
+        return f"permission denied{where}"
+    if cause.errno == errno.ENOSPC:
+        return "the disk is full"
+    if cause.errno == errno.ENAMETOOLONG:
+        return f"the file system refuses the name or the path as too long{where}"
+    return f"{cause.strerror or cause}{where}"
+
+
 class StateError(AgentError):
     """The local state cannot be read or written."""
 

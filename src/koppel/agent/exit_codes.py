@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NOT_LINKED = 9  # the environment named is not linked on this workstation
     FILE_REFUSED = 10  # a file to submit is unreadable, empty, too large or badly named
     QUEUED = 11  # the server is unreachable: the submission is queued (`koppel queue send`)
+    CANNOT_SAVE = 12  # a received file could not be saved here (folder, disk, file system)
 
 
 EPILOG = """**Exit codes:**
@@ -34,4 +35,5 @@ EPILOG = """**Exit codes:**
 * 9 environment not linked on this workstation
 * 10 file refused before sending (unreadable, empty, too large, unsafe name)
 * 11 submission queued: the server is unreachable; `koppel queue send` sends it later
+* 12 a received file could not be saved on this workstation (folder, disk space, name)
 """

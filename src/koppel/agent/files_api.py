@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import uuid
 from pathlib import Path
 from typing import TypeVar
@@ -11,7 +11,8 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from koppel.agent.client import AgentClient, env_path, parse_model
-from koppel.agent.errors import AgentError
+from koppel.agent.errors import AgentError, CannotSave
+from koppel.agent.local_names import local_name, numbered, temporary_name
 from koppel.agent.verified_writer import VerifiedWriter
 from koppel.protocol.api import API_PREFIX, StatusQuery
 from koppel.protocol.events import EventSession, EventSessionRequest
@@ -27,6 +28,8 @@ from koppel.protocol.files import (
 
 Model = TypeVar("Model", bound=BaseModel)
 _CHUNK = 1024 * 1024
+# The suffix of a file being received; never seen under its final name half-written.
+PART_SUFFIX = ".koppel-part"
 
 
 def list_files(client: AgentClient, environment: str, token: str) -> list[OutputFileOut]:
@@ -51,21 +54,13 @@ def mark_delivered(client: AgentClient, environment: str, token: str, file_id: i
     client.request("POST", env_path(environment, f"files/{file_id}/delivered"), token=token)
 
 
-def safe_name(name: str, fallback: str = "file") -> str:
-    """A file or folder name that is valid on every desktop OS and names no path."""
-    cleaned = re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", name).strip().strip(".")
-    if cleaned.upper().split(".")[0] in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}:
-        cleaned = f"_{cleaned}"
-    return cleaned[:200] or fallback
-
-
 def unique_target(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``name (2).ext``, ``name (3).ext``... when it exists."""
+    """``folder/name``, or ``name (2).ext``, ``name (3).ext``... when it exists (each
+    shortened to what the folder's file system takes)."""
     candidate = folder / name
-    stem, suffix = candidate.stem, candidate.suffix
     number = 2
     while candidate.exists():
-        candidate = folder / f"{stem} ({number}){suffix}"
+        candidate = folder / numbered(name, number, folder)
         number += 1
     return candidate
 
@@ -74,12 +69,13 @@ def download(
     client: AgentClient, environment: str, token: str, file: OutputFileOut, folder: Path
 ) -> Path:
     """Download a ready file into ``folder`` under a temporary name, verify its SHA-256,
-    then give it its own (unique) name; the final path. Nothing is left on failure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    name = safe_name(file.name)
-    temp = folder / f".{name}.{uuid.uuid4().hex[:8]}.koppel-part"
+    then give it its own (unique) name; the final path. Nothing is left on failure;
+    :class:`CannotSave` when this workstation cannot write it there."""
+    name = local_name(file.name, folder)
+    temp = folder / temporary_name(name, folder, uuid.uuid4().hex[:8], PART_SUFFIX)
     path = env_path(environment, f"files/{file.id}/content")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with client.stream(path, token=token) as response, temp.open("wb") as handle:
             announced = response.headers.get(SHA256_HEADER, "")
             with VerifiedWriter(handle) as out:
@@ -96,8 +92,11 @@ def download(
                 "was kept. Try again."
             )
         return _place(temp, folder, name)
+    except OSError as exc:  # local only: network failures are AgentErrors already
+        raise CannotSave(file.name, folder, exc) from exc
     finally:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 def _place(temp: Path, folder: Path, name: str) -> Path:

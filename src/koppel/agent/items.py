@@ -15,6 +15,7 @@ from koppel.agent.client import AgentClient
 from koppel.agent.environment import explain
 from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local_names import local_name
 from koppel.agent.paths import data_dir
 from koppel.protocol.dossier import AttachmentOut, ItemList, ItemOut
 
@@ -109,8 +110,9 @@ def open_item(env: str | None, item_id: int, attachment: str | None = None) -> O
         with AgentClient(target.env.api_url) as client:
             item = dossier_api.item(client, code, target.token, item_id)
             chosen = pick_attachment(item, attachment)
-            name = safe_name(chosen.current.name, f"item-{item_id}")
-            path = opened_folder(code) / f"{item_id}-{chosen.id}" / name
+            folder = opened_folder(code) / f"{item_id}-{chosen.id}"
+            name = local_name(chosen.current.name, folder, fallback=f"item-{item_id}")
+            path = folder / name
             done = dossier_api.download(client, code, target.token, item_id, chosen.id, path)
     except ApiError as exc:
         raise explain(code, exc) from exc

@@ -20,7 +20,12 @@ from koppel.agent.status import query, record
 from koppel.agent.token_store import TokenVault, token_key
 from koppel.agent.version import AGENT_UPDATE_TEXT
 from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
-from koppel.protocol.settings_file import SettingsFile, SettingsFileError, read_documents
+from koppel.protocol.settings_file import (
+    MAX_FILE_BYTES,
+    SettingsFile,
+    SettingsFileError,
+    read_documents,
+)
 from koppel.protocol.settings_file import parse_settings as _parse
 from koppel.protocol.updates import Update
 
@@ -71,22 +76,35 @@ class LinkResult:
         }
 
 
+def shown_path(path: Path) -> str:
+    """A path as one line of a message: characters that are not printable escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
 def read_sources(files: list[Path]) -> list[Source]:
-    """Every settings document of every file, in order; raise naming the unusable file."""
+    """Every settings document of every file, in order; raise InvalidSettings (exit 8,
+    one line) naming the unusable file, whatever is wrong with it."""
     sources: list[Source] = []
     for path in files:
+        name = shown_path(path)
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as handle:  # never more than a settings file can be
+                raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise InvalidSettings(
-                f"Cannot read {path}: {exc.strerror}. Check the file name, or save the "
-                "settings again."
+                f"Cannot read {name}: {exc.strerror or exc}. Check the file name, or save "
+                "the settings again."
             ) from exc
         try:
-            documents = read_documents(raw, str(path))
+            documents = read_documents(raw, name)
+            sources.extend(Source(doc, _parse(doc, name), name) for doc in documents)
         except SettingsFileError as exc:
             raise InvalidSettings(str(exc)) from exc
-        sources.extend(Source(doc, _parse(doc, str(path)), str(path)) for doc in documents)
+        except (ValueError, TypeError, RecursionError) as exc:  # never a traceback
+            raise InvalidSettings(
+                f"{name} is not a usable Koppel settings file ({type(exc).__name__}). Save "
+                "the settings again from your environment."
+            ) from exc
     return sources
 
 
@@ -272,10 +290,11 @@ class LinkFailed(AgentError):
             )
         else:
             summary = "Nothing was linked."
-        super().__init__(
-            f"{server} refused the link. " + "\n  ".join(lines) + f"\n{summary}",
-            cause.exit_code,
-        )
+        if len(lines) == 1:  # one line when there is one reason
+            message = f"{server} refused the link: {lines[0]} {summary}"
+        else:
+            message = f"{server} refused the link. " + "\n  ".join(lines) + f"\n{summary}"
+        super().__init__(message, cause.exit_code)
         self.cause = cause
         self.code = cause.code
 

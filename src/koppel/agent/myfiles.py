@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -10,8 +11,9 @@ from koppel.agent.choose import Target, choose
 from koppel.agent.client import AgentClient
 from koppel.agent.delivery import Ledger, deliver, folder_for
 from koppel.agent.environment import explain
-from koppel.agent.errors import AgentError, ApiError
+from koppel.agent.errors import AgentError, ApiError, CannotSave
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local_names import local_name
 from koppel.agent.output import note
 from koppel.protocol.files import AnalysisAccepted, OutputFileOut
 
@@ -48,11 +50,19 @@ def get_file(env: str | None, file_id: int, output: Path | None) -> Path:
                 )
             if output is None:
                 placed = deliver(client, Ledger(), code, target.env.name, target.token, file, note)
-                return placed or folder_for(target.env.name, code) / file.name
+                if placed is not None:
+                    return placed
+                folder = folder_for(target.env.name, code)
+                return folder / local_name(file.name, folder)
             folder, name = (output, None) if output.is_dir() else (output.parent, output.name)
             written = files_api.download(client, code, target.token, file, folder)
             if name and written.name != name:
-                written = written.replace(folder / name)
+                try:
+                    written = written.replace(folder / name)
+                except OSError as exc:
+                    with contextlib.suppress(OSError):
+                        written.unlink(missing_ok=True)
+                    raise CannotSave(name, folder, exc) from exc
             return written
     except ApiError as exc:
         raise explain(code, exc) from exc

@@ -36,10 +36,26 @@ def file_arrived(title: str, message: str, path: Path, log: Log) -> None:
     log(f"notification: {title}: {message}")
 
 
-def _desktop(title: str, message: str, path: Path) -> None:
+def problem(title: str, message: str, log: Log) -> None:
+    """Tell the user about something that needs them (a file that could not be saved)."""
+    if has_desktop():
+        try:
+            _desktop(title, message, None)
+            log(f"notified: {title}: {message}")
+            return
+        except Exception as exc:  # a broken desktop bus must not stop deliveries
+            log(f"desktop notification failed ({type(exc).__name__}); falling back to the log")
+    log(f"notification: {title}: {message}")
+
+
+def _desktop(title: str, message: str, path: Path | None) -> None:
     from desktop_notifier import DesktopNotifierSync
 
     from koppel.agent.opener import open_file
 
     notifier = DesktopNotifierSync(app_name="Koppel")
-    notifier.send(title=title, message=message, on_clicked=lambda: open_file(path))
+    if path is None:
+        notifier.send(title=title, message=message)
+    else:
+        opened = path
+        notifier.send(title=title, message=message, on_clicked=lambda: open_file(opened))

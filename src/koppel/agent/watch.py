@@ -21,15 +21,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from koppel.agent import files_api, paths
+from koppel.agent import files_api, notify, paths
 from koppel.agent.client import AgentClient
 from koppel.agent.delivery import Ledger, deliver
-from koppel.agent.errors import AgentError, ApiError
+from koppel.agent.errors import AgentError, ApiError, CannotSave
 from koppel.agent.sse import SseParser, events
 from koppel.agent.state import LinkedEnv
 from koppel.protocol.api import API_PREFIX, StatusQuery
@@ -38,6 +39,10 @@ from koppel.protocol.files import OutputFileOut
 
 BACKOFF_START = 1.0
 BACKOFF_CAP = 60.0
+# A file that could not be saved is tried again after this long, then after doubling
+# intervals up to the cap (and at every reconnect and start of the watcher).
+RETRY_FIRST = 10.0
+RETRY_CAP = 15 * 60.0
 QUEUE_INTERVAL = 60.0
 # The main thread looks at its followers this often (a wake-up costs nothing measurable).
 TICK = 5.0
@@ -54,6 +59,16 @@ def backoff_delay(attempt: int, base: float = BACKOFF_START, cap: float = BACKOF
     """Exponential backoff with jitter: between half and all of ``base * 2**attempt``."""
     ceiling: float = min(cap, base * 2.0 ** min(attempt, 16))
     return ceiling / 2 + random.uniform(0.0, ceiling / 2)
+
+
+@dataclass
+class Unplaced:
+    """A ready file that could not be placed here yet, and when to try again."""
+
+    file: OutputFileOut
+    reason: str
+    attempts: int
+    due: float  # time.monotonic()
 
 
 class Follower(threading.Thread):
@@ -84,6 +99,9 @@ class Follower(threading.Thread):
         # a new session for the new set is opened at once.
         self._changed = threading.Event()
         self._socket: Any = None
+        # Files that could not be placed, by (environment, file id); only this thread
+        # touches it.
+        self.unplaced: dict[tuple[str, int], Unplaced] = {}
 
     def follow(self, envs: list[LinkedEnv], tokens: dict[str, str]) -> bool:
         """Follow exactly these environments from now on (links made or removed while
@@ -186,7 +204,7 @@ class Follower(threading.Thread):
                 raise error_from_response(response.status_code, response.content, self.server)
             stream = response.extensions.get("network_stream")
             self._socket = stream.get_extra_info("socket") if stream is not None else None
-            for event in events(self._lines(response), parser):
+            for event in events(self._lines(client, response), parser):
                 if self.stop.is_set() or self._changed.is_set():
                     break
                 self._handle(client, event.event, event.data)
@@ -194,11 +212,13 @@ class Follower(threading.Thread):
                     self.ledger.set_cursor(self.server, int(event.last_event_id))
         return parser.retry_ms or 3000
 
-    def _lines(self, response: httpx.Response) -> Iterator[str]:
-        # Heartbeats arrive as lines too: a change of links is seen at the latest then.
+    def _lines(self, client: AgentClient, response: httpx.Response) -> Iterator[str]:
+        # Heartbeats arrive as lines too: a change of links, and files due to be tried
+        # again, are seen at the latest then.
         for line in response.iter_lines():
             if self._changed.is_set():
                 return
+            self._retry_unplaced(client)
             yield line
 
     # -- events -------------------------------------------------------------------------------
@@ -256,7 +276,8 @@ class Follower(threading.Thread):
             self.log(f"{code}: event {kind}")
 
     def _deliver(self, client: AgentClient, code: str, file: OutputFileOut) -> bool:
-        """Place a file unless stopping; False when stopping."""
+        """Place a file unless stopping; False when stopping. A file that cannot be
+        placed is reported, skipped and tried again later: it never stops the others."""
         env = self.envs.get(code)
         if env is None:
             return True
@@ -265,9 +286,55 @@ class Follower(threading.Thread):
                 return False
             try:
                 deliver(client, self.ledger, code, env.name, self.tokens[code], file, self.log)
-            except AgentError as exc:
-                self.log(f"{code}: could not receive {file.name}: {exc.message}")
+            except ApiError as exc:
+                if exc.status and exc.status < 500:  # a refusal: no retry changes it
+                    self.unplaced.pop((code, file.id), None)
+                    self.log(f"{code}: could not receive {file.name}: {exc.message}")
+                else:
+                    self._skip(code, env.name, file, exc.message, saving=False)
+            except CannotSave as exc:
+                self._skip(code, env.name, file, exc.reason, saving=True)
+            except Exception as exc:  # anything else must not stop the other files either
+                reason = exc.message if isinstance(exc, AgentError) else repr(exc)
+                self._skip(code, env.name, file, reason, saving=False)
+            else:
+                self.unplaced.pop((code, file.id), None)
         return True
+
+    def _skip(
+        self, code: str, env_name: str, file: OutputFileOut, reason: str, *, saving: bool
+    ) -> None:
+        """Remember a file that could not be placed; log it, and when this workstation
+        cannot save it (something only the user can fix), tell the user too; both once
+        per reason."""
+        key = (code, file.id)
+        before = self.unplaced.get(key)
+        attempts = before.attempts + 1 if before else 1
+        delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(attempts - 1, 16))
+        self.unplaced[key] = Unplaced(file, reason, attempts, time.monotonic() + delay)
+        verb = "save" if saving else "receive"
+        if before is not None and before.reason == reason:
+            self.log(f"{code}: still cannot {verb} {file.name}; trying again in {delay:.0f} s")
+            return
+        self.log(
+            f"{code}: could not {verb} {file.name}: {reason}; skipped, trying again in "
+            f"{delay:.0f} s and at every start of `koppel watch`"
+        )
+        if saving:
+            notify.problem(
+                f"Koppel: {env_name}",
+                f"{file.name} could not be saved: {reason}. Koppel tries again by itself.",
+                self.log,
+            )
+
+    def _retry_unplaced(self, client: AgentClient) -> None:
+        """Try again the files whose time has come (on this follower's own thread)."""
+        now = time.monotonic()
+        for (code, _id), entry in list(self.unplaced.items()):
+            if code not in self.envs:
+                self.unplaced.pop((code, _id), None)
+            elif entry.due <= now and not self._deliver(client, code, entry.file):
+                return
 
     def _drop(self, code: str, message: str) -> None:
         if self.envs.pop(code, None) is not None:

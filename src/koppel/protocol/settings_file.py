@@ -9,46 +9,132 @@ settings files of many environments so that a whole practice links in one step.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Final, Literal
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
 from koppel.protocol.errors import ErrorDetail
 from koppel.protocol.updates import Update
+from koppel.protocol.urls import url_problem
 
 SETTINGS_FORMAT: Final = "koppel-settings/1"
 BUNDLE_FORMAT: Final = "koppel-bundle/1"
 SETTINGS_SUFFIX = ".koppel"
+# A bundle of thousands of environments is a few MB; anything far larger is not ours.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# A bundle is four levels deep; more is not a settings file (and deep nesting is an
+# attack on every recursive reader after this one).
+MAX_DEPTH = 32
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class SettingsFileError(ValueError):
-    """A file that is not a readable settings file or bundle."""
+    """A file that is not a readable settings file or bundle; ``problem`` is the part of
+    the message that says what is wrong, without where it came from."""
+
+    def __init__(self, message: str, problem: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem or message
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as a message may quote it: its repr (control characters escaped), cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- the fields ------------------------------------------------------------------------------
+
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}", re.ASCII)
+_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}", re.ASCII)
+_UPDATE = re.compile(r"[0-9]{4}\.[0-9]{1,2}", re.ASCII)
+_SECRET = re.compile(r"[A-Za-z0-9_:=+/.-]{0,200}", re.ASCII)
+_CONTROL = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{shown(value)} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _plain_text(value: str) -> str:
+    if any(unicodedata.category(char) in _CONTROL for char in value):
+        raise ValueError(f"{shown(value)} contains control characters")
+    return value
+
+
+def _address(allow_query: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = url_problem(value, allow_query=allow_query)
+        if problem:
+            raise ValueError(f"{shown(value)} is not a usable address: {problem}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 time with its offset (as the server writes it), nothing looser: a
+    number or a bare date is not a moment of this format."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                parsed.astimezone(UTC)  # representable in UTC (not past year 9999)
+                return parsed
+        except (ValueError, OverflowError):
+            pass
+    raise ValueError(f"{shown(value)} is not a time such as 2026-01-31T12:00:00Z")
+
+
+EnvironmentCode = Annotated[
+    str, _matching(_CODE, "an environment code (2 to 32 letters, digits, '-' or '_')")
+]
+Login = Annotated[str, _matching(_LOGIN, "a login")]
+UpdateText = Annotated[str, _matching(_UPDATE, "an update such as 2026.2")]
+Secret = Annotated[str, _matching(_SECRET, "in the form the server writes")]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_text)]
+ApiUrl = Annotated[str, _address(allow_query=False)]
+SiteUrl = Annotated[str, _address(allow_query=True)]
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+
+
+# -- the documents ---------------------------------------------------------------------------
 
 
 class SettingsEnvironment(BaseModel):
     """The environment a settings file links to."""
 
-    code: str
-    name: str
+    code: EnvironmentCode
+    name: Text
     kind: Literal["firm", "client"]
-    update: str
-    api_url: str
-    main_site_url: str
+    update: UpdateText
+    api_url: ApiUrl
+    main_site_url: SiteUrl
 
 
 class SettingsUser(BaseModel):
     """The user the settings file was saved for."""
 
-    login: str
-    display_name: str
+    login: Login
+    display_name: Text
 
 
 class Enrollment(BaseModel):
     """The single-use code that linking exchanges for a user token."""
 
-    code: str
-    expires: datetime
+    code: Annotated[Secret, Field(min_length=1)]
+    expires: Moment
 
 
 class SettingsFile(BaseModel):
@@ -58,8 +144,8 @@ class SettingsFile(BaseModel):
     environment: SettingsEnvironment
     user: SettingsUser
     enrollment: Enrollment
-    issued: datetime
-    signature: str = ""
+    issued: Moment
+    signature: Secret = ""
 
     @property
     def update(self) -> Update:
@@ -67,13 +153,18 @@ class SettingsFile(BaseModel):
         return Update.parse(self.environment.update)
 
 
-class SettingsBundle(BaseModel):
-    """The settings files of every client environment a firm user may link."""
+class BundleHeader(BaseModel):
+    """What a bundle says besides its settings: the firm, the user, when."""
 
     format: Literal["koppel-bundle/1"] = BUNDLE_FORMAT
-    firm: str
+    firm: EnvironmentCode
     user: SettingsUser
-    issued: datetime
+    issued: Moment
+
+
+class SettingsBundle(BundleHeader):
+    """The settings files of every client environment a firm user may link."""
+
     settings: list[SettingsFile]
     # Client environments of the firm that were left out, each with the reason.
     skipped: list[ErrorDetail] = []
@@ -89,56 +180,122 @@ def read_documents(raw: bytes, source: str = "the file") -> list[dict[str, Any]]
     """Return the settings documents in a settings file or bundle, as the raw dicts.
 
     The raw dicts are what the agent sends back to the server, so the signature is
-    checked over exactly what the server issued.
+    checked over exactly what the server issued. Anything else, however broken (not
+    JSON, nested without end, lone surrogates, wrong types, huge values), is a
+    SettingsFileError whose message is one line.
     """
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SettingsFileError(
-            f"{source} is not a Koppel settings file (not JSON: {exc}). "
-            "Save the settings again from your environment."
-        ) from exc
+    data = _load(raw, source)
     if not isinstance(data, dict):
-        raise SettingsFileError(f"{source} is not a Koppel settings file.")
+        raise _unreadable(source, "it holds no settings document (a JSON object)")
     kind = data.get("format")
     documents: list[Any]
     if kind == SETTINGS_FORMAT:
         documents = [data]
     elif kind == BUNDLE_FORMAT:
-        documents = data.get("settings") if isinstance(data.get("settings"), list) else None  # type: ignore[assignment]
-        if documents is None:
-            raise SettingsFileError(f"{source} is a bundle without a list of settings.")
-        if not documents:
+        _validate(BundleHeader, data, source)
+        found = data.get("settings")
+        if not isinstance(found, list):
+            raise _unreadable(source, "it is a bundle without a list of settings")
+        if not found:
             raise SettingsFileError(
                 f"{source} is an empty bundle: you are not authorized to save settings "
                 "in any client environment of this firm."
             )
+        if not isinstance(data.get("skipped", []), list):
+            raise _unreadable(source, "its list of skipped environments is not a list")
+        documents = found
     else:
         raise SettingsFileError(
-            f"{source} has format {kind!r}; this agent reads {SETTINGS_FORMAT!r} and "
+            f"{source} has format {shown(kind)}; this agent reads {SETTINGS_FORMAT!r} and "
             f"{BUNDLE_FORMAT!r}. Save the settings again, or install a newer agent."
         )
-    for document in documents:
-        parse_settings(document, source)
+    for index, document in enumerate(documents):
+        where = source if len(documents) == 1 else f"{source} (settings {index + 1})"
+        parse_settings(document, where)
     return [dict(document) for document in documents]
 
 
 def parse_settings(document: Any, source: str = "the file") -> SettingsFile:
     """Validate one settings document; raise SettingsFileError naming what is wrong."""
+    return _validate(SettingsFile, document, source)
+
+
+def _validate(model: type[Model], document: Any, source: str) -> Model:
     try:
-        settings = SettingsFile.model_validate(document)
-        settings.update  # noqa: B018 - validates the update's form
-    except (ValidationError, ValueError) as exc:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        problem = _first_problem(exc)
         raise SettingsFileError(
-            f"{source} is damaged or incomplete ({_first_problem(exc)}). "
-            "Save the settings again from your environment."
+            f"{source} is damaged or incomplete ({problem}). "
+            "Save the settings again from your environment.",
+            problem,
         ) from exc
-    return settings
 
 
-def _first_problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        return f"{where}: {error['msg']}"
-    return str(exc)
+def _unreadable(source: str, problem: str) -> SettingsFileError:
+    return SettingsFileError(
+        f"{source} is not a usable Koppel settings file: {problem}. Save the settings "
+        "again from your environment.",
+        problem,
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _load(raw: bytes, source: str) -> Any:
+    """The JSON of a settings file, or SettingsFileError (never another exception)."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise _unreadable(source, f"it is larger than {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _unreadable(source, "it is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise _unreadable(
+            source, f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError:
+        raise _unreadable(source, "it is not UTF-8 text") from None
+    except ValueError:  # a number of thousands of digits, NaN, Infinity
+        raise _unreadable(source, "it holds a number JSON settings never have") from None
+    problem = _tree_problem(data)
+    if problem:
+        raise _unreadable(source, problem)
+    return data
+
+
+def _tree_problem(data: Any) -> str | None:
+    """Depth and text of every value, without recursion (the depth is what is checked)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return "it is nested too deeply"
+        if isinstance(value, str):
+            if not _is_unicode(value):
+                return "it contains text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if not _is_unicode(key):
+                    return "it contains text that is not valid Unicode (a lone surrogate)"
+                stack.append((inner, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((inner, depth + 1) for inner in value)
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

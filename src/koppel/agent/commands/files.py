@@ -138,6 +138,8 @@ def watch(
     `~/Downloads/Koppel/<environment name>/` (`KOPPEL_DOWNLOADS_DIR` to change), verified,
     each once; then a desktop notification (a "notification:" log line without a desktop).
     Revoked links, converted environments and blocked connectors are shown as they happen.
+    A file that cannot be saved is reported, skipped and tried again later (10 s, doubling
+    to 15 minutes, and at every start), so it never holds up the others.
     """
     from koppel.agent.cli import reporting
 

@@ -171,7 +171,7 @@ class Admin:
     def set_main_site(self, code: str, url: str) -> Outcome:
         """Record the portal ("main site") users of the environment start from."""
         env = lookups.environment(self.repo, code)
-        value = names.url(url, "main site address")
+        value = names.url(url, "main site address", allow_query=True)
         if env.main_site_url == value:
             return Outcome(False, f"main site of {env.code} already {value}")
         env.main_site_url = value

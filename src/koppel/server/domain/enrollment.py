@@ -12,11 +12,11 @@ from koppel.protocol.errors import ErrorCode, ErrorDetail
 from koppel.protocol.functions import Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, new_secret
 from koppel.protocol.settings_file import (
-    Enrollment,
+    SETTINGS_FORMAT,
     SettingsBundle,
-    SettingsEnvironment,
-    SettingsFile,
+    SettingsFileError,
     SettingsUser,
+    parse_settings,
 )
 from koppel.server.domain import lookups, names
 from koppel.server.domain.audit import record
@@ -105,21 +105,33 @@ def _issue(
     now = policy.clock()
     code, parts = new_secret(ENROLLMENT_PREFIX)
     expires = now + policy.enrollment_ttl
+    unsigned = {
+        "format": SETTINGS_FORMAT,
+        "environment": {
+            "code": env.code,
+            "name": env.name,
+            "kind": env.kind.value,
+            "update": env.update,
+            "api_url": env.api_url,
+            "main_site_url": env.main_site_url,
+        },
+        "user": {"login": acct.login, "display_name": acct.display_name},
+        "enrollment": {"code": code, "expires": expires},
+        "issued": now,
+    }
+    try:
+        # The agent reads settings files with the same schema: never issue one it refuses.
+        settings = parse_settings(unsigned, f"The settings of {env.code}")
+    except SettingsFileError as exc:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"The settings of {env.code} cannot be saved: what is recorded is not valid "
+            f"({exc.problem}). Ask its administrator to correct it (koppel-admin env show "
+            f"{env.code}).",
+            environment=env.code,
+        ) from exc
     repo.add_enrollment(
         EnrollmentCode(parts.public_id, hash_secret(parts.secret), member.id, now, expires)
-    )
-    settings = SettingsFile(
-        environment=SettingsEnvironment(
-            code=env.code,
-            name=env.name,
-            kind=env.kind.value,
-            update=env.update,
-            api_url=env.api_url,
-            main_site_url=env.main_site_url,
-        ),
-        user=SettingsUser(login=acct.login, display_name=acct.display_name),
-        enrollment=Enrollment(code=code, expires=expires),
-        issued=now,
     )
     document = settings.model_dump(mode="json")
     document["signature"] = sign_document(key, document)
@@ -165,13 +177,22 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
                     ErrorDetail(code=exc.code, message=exc.message, environment=client.code)
                 )
     now = policy.clock()
-    bundle = SettingsBundle(
-        firm=firm_env.code,
-        user=SettingsUser(login=acct.login, display_name=acct.display_name),
-        issued=now,
-        settings=[],
-        skipped=skipped,
-    ).model_dump(mode="json")
+    try:
+        bundle = SettingsBundle(
+            firm=firm_env.code,
+            user=SettingsUser(login=acct.login, display_name=acct.display_name),
+            issued=now,
+            settings=[],
+            skipped=skipped,
+        ).model_dump(mode="json")
+    except ValueError as exc:  # the schema the agent reads refuses what is recorded
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"The bundle of {firm_env.code} cannot be saved: your account's recorded name "
+            f"{acct.display_name[:100]!r} is not valid there. Ask an administrator to "
+            "correct it.",
+            environment=firm_env.code,
+        ) from exc
     bundle["settings"] = documents
     record(repo, policy, acct.login, "settings.bundle", firm_env.code, count=len(documents))
     return bundle

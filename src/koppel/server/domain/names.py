@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.urls import url_problem
 from koppel.server.domain.errors import DomainError
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
@@ -35,14 +35,15 @@ def login(text: str) -> str:
     return value
 
 
-def url(text: str, what: str) -> str:
-    """An absolute http(s) address without a trailing slash, or a refusal."""
+def url(text: str, what: str, *, allow_query: bool = False) -> str:
+    """An absolute http(s) address without a trailing slash, or a refusal: the rule of
+    :mod:`koppel.protocol.urls`, which the agent applies to settings files too."""
     value = text.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    problem = url_problem(value, allow_query=allow_query)
+    if problem:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{text!r} is not a valid {what}: give an absolute address such as "
-            "https://koppel.example.com.",
+            f"{text[:100]!r} is not a valid {what} ({problem}): give an absolute address "
+            "such as https://koppel.example.com.",
         )
     return value
