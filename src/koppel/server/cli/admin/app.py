@@ -30,6 +30,7 @@ from koppel.server.cli.admin import (
     database,
     destinations,
     environments,
+    extensions,
     files,
     groups,
     installation,
@@ -147,3 +148,4 @@ app.add_typer(installation.app, name="installation")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(item_types.app, name="item-types")
 app.add_typer(files.app, name="files")
+app.add_typer(extensions.app, name="extensions")
