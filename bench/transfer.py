@@ -204,7 +204,7 @@ def main() -> None:
             practice.koppel("settings", "download", "--server", practice.url, "--env", code,
                             "--login", "anna", "-o", str(target))  # fmt: skip
             practice.koppel("link", str(target))
-        big = home / "big.bin"
+        big = home / "big.zip"  # random bytes; .zip is among the accepted types
         big.write_bytes(os.urandom(75 * MB))
         digest = hashlib.sha256(big.read_bytes()).hexdigest()
         submit = ["submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001"]

@@ -244,7 +244,7 @@ def test_another_environments_token_is_refused_on_every_route(
 def test_downloads_range_etag_sha256_and_304(anna: tuple[Workstation, Api]) -> None:
     _, a = anna
     data = bytes(range(256)) * 4096  # 1 MiB, more than one read chunk of the store
-    item = a.item("Big", "Correspondence", {"big file ë.bin": data})
+    item = a.item("Big", "Correspondence", {"big file ë.zip": data})
     iid, att = item["id"], item["attachments"][0]
     url = f"items/{iid}/attachments/{att['id']}/content"
     whole = a.get(url)
@@ -253,7 +253,7 @@ def test_downloads_range_etag_sha256_and_304(anna: tuple[Workstation, Api]) -> N
     assert whole.headers["Koppel-Version"] == "1"
     assert whole.headers["ETag"] == att["current"]["etag"]
     assert whole.headers["Accept-Ranges"] == "bytes"
-    assert "filename*=UTF-8''big%20file%20%C3%AB.bin" in whole.headers["Content-Disposition"]
+    assert "filename*=UTF-8''big%20file%20%C3%AB.zip" in whole.headers["Content-Disposition"]
 
     part = a.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == data[100:200]
@@ -300,7 +300,7 @@ def test_versions_if_match_conflict_and_refusals(
     stale = b.save_version(iid, att, b"bram's", etag1)
     assert stale.status_code == 412 and code_of(stale) == "version_conflict"
     no_tag = b.http.post(
-        f"items/{iid}/attachments/{att}/versions", json={"upload": b.upload("x", b"x")}
+        f"items/{iid}/attachments/{att}/versions", json={"upload": b.upload("x.txt", b"x")}
     )
     assert no_tag.status_code == 400
     assert len(a.get(f"items/{iid}/attachments/{att}/versions").json()) == 2

@@ -89,8 +89,8 @@ def test_content_has_sha256_etag_and_ranges(
     srv, ws = demo_server, workstation()
     token = link(ws, srv, "F10001", "anna")
     data = bytes(range(256)) * 40
-    (tmp_path / "data.bin").write_bytes(data)
-    file_id = publish(srv, "F10001", "anna", tmp_path / "data.bin")["id"]
+    (tmp_path / "data.zip").write_bytes(data)
+    file_id = publish(srv, "F10001", "anna", tmp_path / "data.zip")["id"]
     with httpx.Client(
         base_url=f"{srv.url}/api/v1/environments/F10001",
         headers={**UPDATE, "Authorization": f"Bearer {token}"},

@@ -152,11 +152,11 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
     with Portal(srv).signed_in("anna") as anna:
         assert "at most 1 MB" in text_of(anna.get(anna.path(DOSSIER)).text)
         # Declared too large: refused from Content-Length, before any byte is read.
-        big = file_item(anna, "Big", "Invoice", "big.bin", b"x" * (3 * 1024 * 1024))
+        big = file_item(anna, "Big", "Invoice", "big.zip", b"x" * (3 * 1024 * 1024))
         assert big.status_code == 413
         assert "at most 1 MB per file" in text_of(big.text)
         # Just over the limit, within the room for the other fields: stopped while counting.
-        over = file_item(anna, "Over", "Invoice", "over.bin", b"x" * (1024 * 1024 + 10))
+        over = file_item(anna, "Over", "Invoice", "over.zip", b"x" * (1024 * 1024 + 10))
         assert over.status_code == 413 and "at most 1 MB per file" in text_of(over.text)
 
         # A client that declares no length (chunked) is stopped at the limit as well.
@@ -168,7 +168,7 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
             f'--{boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\nInvoice\r\n'
             f'--{boundary}\r\nContent-Disposition: form-data; name="destination"\r\n\r\nORG\r\n'
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            'filename="lie.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            'filename="lie.zip"\r\nContent-Type: application/octet-stream\r\n\r\n'
         ).encode()
 
         def body() -> Iterator[bytes]:
@@ -185,7 +185,7 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
         assert lying.status_code == 413 and "at most 1 MB" in text_of(lying.text)
 
         # Exactly the limit is fine.
-        fits = file_item(anna, "Fits", "Invoice", "fits.bin", b"z" * (1024 * 1024))
+        fits = file_item(anna, "Fits", "Invoice", "fits.zip", b"z" * (1024 * 1024))
         assert fits.status_code == 200, text_of(fits.text)
     assert count_items(srv) == 1
     # The refused uploads left no bytes behind (one blob: the file that fitted).

@@ -34,7 +34,7 @@ def meta(**pairs: str) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in pairs.items())
 
 
-def create(server: Server, token: str, length: int, name: str = "a.bin") -> httpx.Response:
+def create(server: Server, token: str, length: int, name: str = "a.zip") -> httpx.Response:
     return httpx.post(
         uploads_url(server),
         headers=tus(
@@ -347,7 +347,7 @@ def test_a_75_mb_upload_is_streamed_not_held_in_memory(linked: tuple[Server, str
     server, token = linked
     assert server.process is not None
     pid = server.process.pid
-    url = create(server, token, LIMIT, "big.bin").headers["Location"]
+    url = create(server, token, LIMIT, "big.zip").headers["Location"]
     before = _rss_kb(pid)
     peak = [before]
     stop = threading.Event()
@@ -402,7 +402,7 @@ def test_a_patch_broken_off_mid_body_keeps_an_in_order_prefix(linked: tuple[Serv
 
     server, token = linked
     data = os.urandom(24 * 1024 * 1024)
-    url = create(server, token, len(data), "broken.bin").headers["Location"]
+    url = create(server, token, len(data), "broken.zip").headers["Location"]
     parts = urlsplit(url)
     sent = 13 * 1024 * 1024
     request = (

@@ -14,6 +14,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.domain import uploads as up
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import Allowlist
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LIMITS = up.UploadLimits(max_bytes=1000, expiry=timedelta(hours=24))
@@ -63,6 +64,7 @@ def _new(repo: MemoryUploads, blobs: LocalBlobStore, length: int = 11, **kw: obj
         "media_type": None,
         "length": length,
         "now": NOW,
+        "allowed": Allowlist.of_default("F10001"),
     }
     args.update(kw)
     return up.create(repo, blobs, LIMITS, **args)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,
     "settings_tampered": ExitCode.INVALID_SETTINGS,
+    "extension_not_allowed": ExitCode.FILE_REFUSED,
 }
 
 TOKEN_CODES = frozenset({"token_revoked", "token_invalid", "token_missing"})

@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     REFUSED = 7  # the server refused: not authorized, connector blocked, account disabled, ...
     INVALID_SETTINGS = 8  # settings file unreadable, altered, already used or expired
     NOT_LINKED = 9  # the environment named is not linked on this workstation
-    FILE_REFUSED = 10  # a file to submit is unreadable, empty, too large or badly named
+    # a file to submit is unreadable, empty, too large, badly named or of a type not accepted
+    FILE_REFUSED = 10
     QUEUED = 11  # the server is unreachable: the submission is queued (`koppel queue send`)
     CANNOT_SAVE = 12  # a received file could not be saved here (folder, disk, file system)
 
@@ -33,7 +34,7 @@ EPILOG = """**Exit codes:**
 * 7 refused by the server (authorization, blocked connector, disabled account)
 * 8 invalid settings file (unreadable, altered, already used or expired)
 * 9 environment not linked on this workstation
-* 10 file refused before sending (unreadable, empty, too large, unsafe name)
+* 10 file refused before sending (unreadable, empty, too large, unsafe name, type not accepted)
 * 11 submission queued: the server is unreachable; `koppel queue send` sends it later
 * 12 a received file could not be saved on this workstation (folder, disk space, name)
 """

@@ -243,6 +243,7 @@ def _send(submission: Submission, progress: bool) -> SendResult:
     checkpoints = _Checkpoints(submission)
     with AgentClient(env.api_url) as client:
         try:
+            _check_types(client, env.code, token, submission)
             for queued in submission.files:
                 if queued.state == "uploaded":
                     continue
@@ -309,6 +310,17 @@ def _send(submission: Submission, progress: bool) -> SendResult:
         + (" (it already existed: sent before)." if response.status_code == 200 else "."),
         item=item.model_dump(mode="json"),
     )
+
+
+def _check_types(client: Any, environment: str, token: str, submission: Submission) -> None:
+    """Refuse the whole submission before any byte when a file not sent yet is of a type
+    the environment does not accept (it may have been queued offline, or the list may
+    have changed since): it ends failed with the reason, never retried on its own."""
+    from koppel.agent.submit import check_types, upload_rules
+
+    waiting = [Path(f.name) for f in submission.files if f.state != "uploaded"]
+    if waiting:
+        check_types(waiting, environment, upload_rules(client, environment, token).extensions)
 
 
 def _reachable(api_url: str) -> bool:

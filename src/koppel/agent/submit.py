@@ -1,22 +1,28 @@
 """``koppel submit``: check the files, queue the submission, send it (and older ones).
 
 Every check that can refuse comes before any byte is sent: each file readable, not empty,
-safely named (the shared rules of :mod:`koppel.protocol.filenames`) and within the
-server's limit (OPTIONS ``Tus-Max-Size``), the destination and the type known. Then the
-submission is written to the queue; when the server cannot be reached it stays there.
+safely named (the shared rules of :mod:`koppel.protocol.filenames`), within the server's
+limit and of a type the environment accepts (``GET upload-rules``), the destination and
+the type known. One file refused refuses the whole submission. Then the submission is
+written to the queue; when the server cannot be reached it stays there (and the server
+checks the file types when it is sent).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from koppel.agent import queue
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
+from koppel.protocol.extensions import NO_EXTENSION, extension_of, shown, shown_list
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
+
+if TYPE_CHECKING:
+    from koppel.agent.client import AgentClient
 
 MB = 1024 * 1024
 
@@ -58,6 +64,54 @@ def check_file(path: Path, limit: int | None) -> None:
             f"{path.name} has {size / MB:.1f} MB; the server accepts at most "
             f"{_mb(limit)} MB per file.",
         )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the environment accepts: the size limit, and the extensions (None: unknown,
+    from a server without ``upload-rules``; it checks them itself on upload)."""
+
+    max_bytes: int
+    extensions: frozenset[str] | None
+
+
+def upload_rules(client: AgentClient, environment: str, token: str) -> Rules:
+    """The environment's upload rules (``GET upload-rules``); from a server that lacks the
+    route, its tus size limit alone."""
+    from koppel.agent import tus
+    from koppel.agent.client import env_path, parse_model
+    from koppel.protocol.dossier import UploadRules
+
+    try:
+        response = client.request("GET", env_path(environment, "upload-rules"), token=token)
+    except ApiError as exc:
+        if exc.status != 404 or exc.code != "not_found":
+            raise
+        return Rules(tus.server_limit(client, environment, token) or DEFAULT_MAX_UPLOAD_BYTES, None)
+    rules = parse_model(UploadRules, response.content, client.base_url)
+    return Rules(rules.max_bytes, frozenset(rules.allowed_extensions))
+
+
+def check_types(paths: list[Path], environment: str, allowed: frozenset[str] | None) -> None:
+    """Refuse the submission when a file's type is not accepted in ``environment`` (its
+    last extension decides, in any case): one line naming every such file and the list."""
+    if allowed is None:
+        return
+    refused = [p.name for p in paths if extension_of(p.name) not in allowed]
+    if not refused:
+        return
+    kinds = sorted({extension_of(name) for name in refused}, key=lambda k: (not k, k))
+    what = ", ".join(
+        "files without an extension" if k == NO_EXTENSION else f"{shown(k)} files" for k in kinds
+    )
+    names = ", ".join(repr(name) for name in refused)
+    words = " ".join(k or "." for k in kinds)
+    raise FileRefused(
+        "extension_not_allowed",
+        f"{names} cannot be submitted to {environment}: {what} are not accepted there "
+        f"(accepted: {shown_list(allowed)}). Nothing was sent. Ask the administrator of "
+        f"{environment} to allow them (`koppel-admin extensions allow {environment} {words}`).",
+    )
 
 
 def eml_header(path: Path) -> tuple[str | None, str | None]:
@@ -116,12 +170,12 @@ def _check_names(found: list[str], wanted: str, what: str) -> str:
 def _server_checks(
     client: Any, code: str, token: str, paths: list[Path], destination: str, type_name: str
 ) -> tuple[str, str]:
-    from koppel.agent import tus
     from koppel.agent.client import env_path
 
-    limit = tus.server_limit(client, code, token) or DEFAULT_MAX_UPLOAD_BYTES
+    rules = upload_rules(client, code, token)
     for path in paths:
-        check_file(path, limit)
+        check_file(path, rules.max_bytes)
+    check_types(paths, code, rules.extensions)
     destinations = client.request("GET", env_path(code, "destinations"), token=token).json()
     destination = _check_names([d["code"] for d in destinations], destination, "destination")
     types = client.request("GET", env_path(code, "item-types"), token=token).json()

@@ -100,3 +100,16 @@ class ItemList(BaseModel):
 
     items: list[ItemOut]
     total: int
+
+
+class UploadRules(BaseModel):
+    """What an environment accepts on upload (``GET environments/{env}/upload-rules``):
+    the agent checks every file against it before it sends any byte."""
+
+    environment: str
+    max_bytes: int = Field(description="The largest file accepted, in bytes.")
+    allowed_extensions: list[str] = Field(
+        description="The extensions accepted (a name's last one decides), lower case "
+        'without the dot; "" stands for names without an extension.'
+    )
+    default: bool = Field(description="Whether this is the server's default list.")

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     OFFSET_MISMATCH = "offset_mismatch"
     UNSAFE_NAME = "unsafe_name"
     EMPTY_FILE = "empty_file"
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed"
     VERSION_CONFLICT = "version_conflict"
     NOT_EDITABLE = "not_editable"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
@@ -69,3 +70,6 @@ class ErrorBody(BaseModel):
     message: str
     environment: str | None = None
     details: list[ErrorDetail] = []
+    # With ``extension_not_allowed``: the extensions the environment accepts (without the
+    # dot, lower case; "" for names without one). None on every other refusal.
+    allowed_extensions: list[str] | None = None

@@ -26,7 +26,7 @@ def _exit_for(results: list[Any]) -> int:
             worst = worst or int(ExitCode.QUEUED)
         elif result.state == "failed":
             code = exit_code_for(result.code or "")
-            if result.code in ("too_large", "unsafe_name", "empty_file"):
+            if result.code in ("too_large", "unsafe_name", "empty_file", "extension_not_allowed"):
                 code = ExitCode.FILE_REFUSED
             worst = int(code)
     return worst
@@ -49,8 +49,9 @@ def submit(
 ) -> None:
     """Send files as one item of the dossier (checked first; queued when offline).
 
-    Every file is checked before any byte is sent: readable, not empty, a safe name and
-    within the server's limit. Older queued submissions are sent first. An interrupted
+    Every file is checked before any byte is sent: readable, not empty, a safe name,
+    within the server's limit and of a type the environment accepts; if one is refused,
+    nothing is sent. Older queued submissions are sent first. An interrupted
     submission resumes where it stopped with `koppel queue send`.
     """
     from koppel.agent.cli import reporting

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.extensions import shown_list
 from koppel.protocol.functions import Function
 from koppel.protocol.updates import Update
-from koppel.server.domain import events, lookups, names
+from koppel.server.domain import events, extensions, lookups, names
 from koppel.server.domain.audit import record
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.events import EventRepository
+from koppel.server.domain.extensions import Allowlist, ExtensionRepository
 from koppel.server.domain.model import (
     Account,
     Authorization,
@@ -48,6 +50,8 @@ class Admin:
     actor: str
     # Where agents' events go (revocations, conversions, blocked connectors); None: nowhere.
     events: EventRepository | None = None
+    # The environments' extension lists; needed only by the ``*_extensions`` operations.
+    extension_lists: ExtensionRepository | None = None
 
     def _audit(self, action: str, environment: str | None = None, **detail: object) -> None:
         record(self.repo, self.policy, self.actor, action, environment, **detail)
@@ -355,6 +359,70 @@ class Admin:
                 env.id, events.CONNECTOR_BLOCKED, environment=env.code, connector=str(connector)
             )
         return Outcome(True, f"connector {connector} of {env.code} is now {word}")
+
+    # --- allowed file extensions
+    def _extension_lists(self) -> ExtensionRepository:
+        if self.extension_lists is None:
+            raise RuntimeError("Admin needs extension_lists for extension operations")
+        return self.extension_lists
+
+    def extension_allowlist(self, code: str) -> Allowlist:
+        """The file extensions an environment accepts."""
+        env = lookups.environment(self.repo, code)
+        return extensions.allowlist(self._extension_lists(), env)
+
+    def allow_extensions(self, code: str, given: Sequence[str]) -> Outcome:
+        """Add extensions to an environment's list (``.`` for names without one)."""
+        wanted = extensions.parse(given)
+        env = lookups.environment(self.repo, code)
+        current = self._locked_allowlist(env)
+        added = [e for e in wanted if e not in current.extensions]
+        if not added:
+            return Outcome(False, f"already allowed in {env.code}: {shown_list(set(wanted))}")
+        self._extension_lists().save(env.id, current.extensions | set(added), self.policy.clock())
+        self._audit("extensions.allow", env.code, extensions=sorted(added))
+        return Outcome(
+            True,
+            f"now allowed in {env.code}: {shown_list(set(added))}." + extensions.risk_note(added),
+        )
+
+    def remove_extensions(self, code: str, given: Sequence[str]) -> Outcome:
+        """Take extensions off an environment's list: such files are refused from now on."""
+        wanted = extensions.parse(given)
+        env = lookups.environment(self.repo, code)
+        current = self._locked_allowlist(env)
+        removed = [e for e in wanted if e in current.extensions]
+        if not removed:
+            return Outcome(False, f"not allowed in {env.code} anyway: {shown_list(set(wanted))}")
+        left = current.extensions - set(removed)
+        self._extension_lists().save(env.id, left, self.policy.clock())
+        self._audit("extensions.remove", env.code, extensions=sorted(removed))
+        warning = "" if left else " No file can be uploaded there until one is allowed again."
+        return Outcome(
+            True, f"no longer allowed in {env.code}: {shown_list(set(removed))}.{warning}"
+        )
+
+    def reset_extensions(self, code: str) -> Outcome:
+        """Give an environment the default list again (it follows this release's default)."""
+        env = lookups.environment(self.repo, code)
+        current = self._locked_allowlist(env)
+        if current.default:
+            return Outcome(False, f"{env.code} already uses the default extensions")
+        self._extension_lists().forget(env.id)
+        default = extensions.DEFAULT_EXTENSIONS
+        self._audit(
+            "extensions.reset",
+            env.code,
+            added=sorted(default - current.extensions),
+            removed=sorted(current.extensions - default),
+        )
+        return Outcome(True, f"{env.code} uses the default extensions again")
+
+    def _locked_allowlist(self, env: Environment) -> Allowlist:
+        # Read for change (locked where the database can): a concurrent change waits
+        # instead of being overwritten; on a list's first change one of two inserts fails.
+        own = self._extension_lists().allowed(env.id, for_update=True)
+        return Allowlist(env.code, own) if own is not None else Allowlist.of_default(env.code)
 
     # --- tokens
     def list_tokens(

@@ -13,6 +13,8 @@ from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.functions import Function
 from koppel.server.domain import events as ev
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import Allowlist
+from koppel.server.domain.extensions import check as check_extension
 
 State = Literal["pending", "ready", "failed"]
 Source = Literal["pushed", "job"]
@@ -114,11 +116,15 @@ def publish(
     size: int,
     sha256: str,
     blob_key: str,
+    allowed: Allowlist,
 ) -> OutputFile:
     """Put a finished file (its content already committed under ``blob_key``) into a
-    user's My files: it is ready at once, and the user's agents hear ``file_ready``."""
+    user's My files: it is ready at once, and the user's agents hear ``file_ready``.
+    A name whose extension the environment does not accept (``allowed``) is refused; the
+    caller then deletes the blob, so nothing of it is kept."""
     if size <= 0:
         raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
+    check_extension(allowed, check_name(name))
     file = outbox.add(
         OutputFile(
             environment_id,

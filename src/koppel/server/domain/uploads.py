@@ -26,6 +26,8 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
 from koppel.server.domain.blobs import BlobNotFound, BlobStore
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import Allowlist
+from koppel.server.domain.extensions import check as check_extension
 
 _SPOOL_IN_MEMORY = 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
@@ -184,8 +186,10 @@ def create(
     media_type: str | None,
     length: int,
     now: datetime,
+    allowed: Allowlist,
 ) -> Upload:
-    """Create an upload of ``length`` bytes; every refusal comes before any byte."""
+    """Create an upload of ``length`` bytes; every refusal comes before any byte (a file
+    type the environment does not accept, ``allowed``, included)."""
     sweep_expired(uploads, blobs, now)
     if length < 0:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "Upload-Length must not be negative.")
@@ -197,6 +201,7 @@ def create(
             "State the file name in Upload-Metadata (key 'filename', base64).",
         )
     check_filename(filename)
+    check_extension(allowed, filename)
     if length == 0:
         raise DomainError(ErrorCode.EMPTY_FILE, f"The file {filename!r} is empty.")
     upload_id = new_upload_id()

@@ -12,6 +12,7 @@ from koppel.server.adapters.http import (
     event_routes,
     files_routes,
     tus_routes,
+    upload_rules_routes,
 )
 from koppel.server.adapters.http.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
@@ -41,6 +42,7 @@ def create_app(svc: Services | None = None) -> FastAPI:
     app.include_router(tus_routes.router)
     app.add_middleware(tus_routes.TusHeaders)
     app.include_router(dossier_routes.router)
+    app.include_router(upload_rules_routes.router)
     app.include_router(files_routes.router)
     app.include_router(event_routes.router)
     install_portal(app)

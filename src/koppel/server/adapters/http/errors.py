@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import ExtensionNotAllowed
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
@@ -40,6 +41,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.OFFSET_MISMATCH: 409,
     ErrorCode.UNSAFE_NAME: 400,
     ErrorCode.EMPTY_FILE: 400,
+    ErrorCode.EXTENSION_NOT_ALLOWED: 415,
     ErrorCode.VERSION_CONFLICT: 412,
     ErrorCode.NOT_EDITABLE: 403,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
@@ -72,6 +74,9 @@ def error_response(error: DomainError) -> JSONResponse:
             ErrorDetail(code=d.code, message=d.message, environment=d.environment)
             for d in error.details
         ],
+        allowed_extensions=(
+            list(error.allowed) if isinstance(error, ExtensionNotAllowed) else None
+        ),
     )
     headers = {"WWW-Authenticate": "Bearer"} if STATUS[error.code] == 401 else None
     return JSONResponse(body.model_dump(mode="json"), STATUS[error.code], headers=headers)

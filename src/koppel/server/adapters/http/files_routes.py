@@ -28,6 +28,7 @@ from koppel.protocol.files import (
 from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
 from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
 from koppel.server.adapters.http.blob_download import (
@@ -39,7 +40,7 @@ from koppel.server.adapters.http.dependencies import (
     token_owner,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
-from koppel.server.domain import analyses, integrations, linking
+from koppel.server.domain import analyses, extensions, integrations, linking
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -300,6 +301,7 @@ async def push_file(
                 size=size,
                 sha256=digest.hexdigest(),
                 blob_key=blob_key,
+                allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env_id, env_code),
             )
             environment = repo.environment_by_id(env_id)
             assert environment is not None

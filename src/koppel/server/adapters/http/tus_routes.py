@@ -29,9 +29,11 @@ from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
+from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.domain import extensions
 from koppel.server.domain import uploads as domain
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -174,7 +176,8 @@ def create_upload(
     upload_metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None,
     upload_defer_length: Annotated[str | None, Header(alias="Upload-Defer-Length")] = None,
 ) -> Response:
-    """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata."""
+    """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata
+    (its extension must be one the environment accepts: 415 ``extension_not_allowed``)."""
     if upload_defer_length is not None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
@@ -193,6 +196,7 @@ def create_upload(
             media_type=metadata.get("filetype") or metadata.get("filetype".upper()),
             length=length,
             now=_now(),
+            allowed=extensions.allowlist(SqlExtensionRepository(repo.c), owner.environment),
         )
     location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
     return Response(

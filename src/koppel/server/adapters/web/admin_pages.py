@@ -1,7 +1,8 @@
 """Administration pages, for users holding General/Management/App connector: the procedure
 checklist with a button for each step a click can do, user tokens per connector with
-revoke, and the audit log. Thin: the rules are in ``domain/console.py``, the changes are
-``Admin`` operations audited with the signed-in login as the actor."""
+revoke, the file extensions each environment accepts, and the audit log. Thin: the rules
+are in ``domain/console.py`` and ``domain/extensions.py``, the changes are ``Admin``
+operations audited with the signed-in login as the actor."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import form_date, redirect
@@ -19,6 +21,7 @@ from koppel.server.adapters.web.templating import render
 from koppel.server.domain import console
 from koppel.server.domain.administration import Admin
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import DEFAULT_EXTENSIONS
 from koppel.server.domain.procedure import check_environments
 
 router = APIRouter()
@@ -29,7 +32,13 @@ _NOTICE_LIMIT = 400
 
 def _admin(user: ctx.PortalUser, repo: SqlRepository) -> Admin:
     """Admin operations acting as the signed-in user, with events for their agents."""
-    return Admin(repo, user.svc.policy, user.account.login, SqlEventRepository(repo.c))
+    return Admin(
+        repo,
+        user.svc.policy,
+        user.account.login,
+        SqlEventRepository(repo.c),
+        SqlExtensionRepository(repo.c),
+    )
 
 
 def _notice(request: Request) -> str | None:
@@ -121,6 +130,57 @@ def revoke_token(user: ctx.CsrfChecked, env: str, token: str) -> Response:
         found = console.require_administrator(repo, user.portal, user.account, env)
         outcome = _admin(user, repo).revoke_tokens(found.code, token_ids=[token])
     return _after(user.path("admin", found.code, "tokens"), outcome.message)
+
+
+@router.get("/portal/{code}/admin/{env}/extensions", name="admin_extensions")
+def extension_list(request: Request, user: ctx.SignedIn, env: str) -> Response:
+    """The file extensions one environment accepts, with remove, allow and reset."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        allowed = _admin(user, repo).extension_allowlist(found.code)
+    return render(
+        request,
+        "admin_extensions.html",
+        {
+            "user": user,
+            "env": found,
+            "allowed": allowed,
+            "risky": set(allowed.risky),
+            "default": sorted(DEFAULT_EXTENSIONS),
+            "notice": _notice(request),
+        },
+    )
+
+
+@router.post("/portal/{code}/admin/{env}/extensions/allow")
+def allow_extensions(
+    user: ctx.CsrfChecked, env: str, extensions: Annotated[str, Form()] = ""
+) -> Response:
+    """Accept files with the extensions typed (separated by spaces or commas)."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcome = _admin(user, repo).allow_extensions(found.code, [extensions])
+    return _after(user.path("admin", found.code, "extensions"), outcome.message)
+
+
+@router.post("/portal/{code}/admin/{env}/extensions/remove")
+def remove_extension(
+    user: ctx.CsrfChecked, env: str, extension: Annotated[str, Form()] = ""
+) -> Response:
+    """Refuse files with one extension from now on (``.``: names without one)."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcome = _admin(user, repo).remove_extensions(found.code, [extension])
+    return _after(user.path("admin", found.code, "extensions"), outcome.message)
+
+
+@router.post("/portal/{code}/admin/{env}/extensions/reset")
+def reset_extensions(user: ctx.CsrfChecked, env: str) -> Response:
+    """Give the environment the default list again."""
+    with user.transaction() as repo:
+        found = console.require_administrator(repo, user.portal, user.account, env)
+        outcome = _admin(user, repo).reset_extensions(found.code)
+    return _after(user.path("admin", found.code, "extensions"), outcome.message)
 
 
 def _detail(detail: dict[str, object]) -> str:

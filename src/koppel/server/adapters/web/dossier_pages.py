@@ -20,8 +20,10 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.extensions import NO_EXTENSION, shown_list
 from koppel.protocol.links import edit_link
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
+from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.http.blob_download import (
     version_download,
 )
@@ -29,7 +31,7 @@ from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.form_upload import ReceivedFile, receive_form
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import dossier, dossier_editing, dossier_portal, web_sessions
+from koppel.server.domain import dossier, dossier_editing, dossier_portal, extensions, web_sessions
 from koppel.server.domain.dossier_model import Item, Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -66,9 +68,28 @@ def _csrf_check(user: ctx.PortalUser) -> Any:
     return check
 
 
-async def _received(request: Request, user: ctx.PortalUser) -> tuple[dict[str, str], ReceivedFile]:
+def _allowlist(user: ctx.PortalUser, who: TokenView) -> extensions.Allowlist:
+    with user.transaction() as repo:
+        return extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
+
+
+def _file_types(allowed: extensions.Allowlist) -> dict[str, str]:
+    """What the upload forms say about file types: the accepted list for people, and the
+    file input's ``accept`` (only a hint to the browser's picker; the server checks)."""
+    ordered = allowed.ordered()
+    no_extension = NO_EXTENSION in allowed.extensions
+    return {
+        "accepted": shown_list(allowed.extensions),
+        "accept": "" if no_extension else ",".join(f".{e}" for e in ordered),
+    }
+
+
+async def _received(
+    request: Request, user: ctx.PortalUser, who: TokenView
+) -> tuple[dict[str, str], ReceivedFile]:
+    allowed = await run_in_threadpool(_allowlist, user, who)
     form = await receive_form(
-        request, user.svc.blobs, user.svc.settings.upload_limits(), _csrf_check(user)
+        request, user.svc.blobs, user.svc.settings.upload_limits(), allowed, _csrf_check(user)
     )
     return form.fields, form.file
 
@@ -117,6 +138,7 @@ def dossier_page(
         )
         types = dossier_portal.searchable_types(store, who)
         usable = dossier.usable_types(store, who)
+        allowed = extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
     query = {"destination": destination, "type": type, "text": text, "since": since,
              "until": until}  # fmt: skip
     kept = {k: v for k, v in query.items() if v}
@@ -139,6 +161,7 @@ def dossier_page(
             "next": urlencode({**kept, "page": page + 1}) if page < pages else None,
             "notice": _notice(request),
             "max_mb": user.svc.settings.upload_limits().max_mb,
+            **_file_types(allowed),
         },
     )
 
@@ -147,7 +170,7 @@ def dossier_page(
 async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
     """File a new item with one attachment (multipart form, streamed; CSRF in the form)."""
     who = await run_in_threadpool(_who, user, env)
-    fields, stored = await _received(request, user)
+    fields, stored = await _received(request, user, who)
 
     def create() -> Item:
         with user.transaction() as repo:
@@ -188,6 +211,7 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> R
         }
         refusal = dossier_portal.edit_refusal(repo, who, item)
         may_add = dossier.may_use(item.item_type, store.group_ids_of(who.membership.id))
+        allowed = extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
     server = who.environment.api_url or user.svc.policy.public_url
     links = {
         a.id: edit_link(server, who.environment.code, item.id, a.name) for a in item.attachments
@@ -205,6 +229,7 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> R
             "may_add": may_add,
             "notice": _notice(request),
             "max_mb": user.svc.settings.upload_limits().max_mb,
+            **_file_types(allowed),
         },
     )
 
@@ -213,7 +238,7 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> R
 async def add_attachment(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> Response:
     """Add a file to an item as a new attachment (multipart form, streamed)."""
     who = await run_in_threadpool(_who, user, env)
-    _, stored = await _received(request, user)
+    _, stored = await _received(request, user, who)
 
     def add() -> Item:
         with user.transaction() as repo:
@@ -237,7 +262,7 @@ async def new_version(
     """Save an uploaded file as the next version of an attachment. The form names the
     version it was shown (``if_match``): when someone saved since, nothing is replaced."""
     who = await run_in_threadpool(_who, user, env)
-    fields, stored = await _received(request, user)
+    fields, stored = await _received(request, user, who)
 
     def save() -> Version:
         with user.transaction() as repo:

@@ -24,9 +24,10 @@ from starlette.requests import ClientDisconnect
 
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.web.context import CSRF_FIELD, CSRF_HEADER
-from koppel.server.domain import uploads
+from koppel.server.domain import extensions, uploads
 from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.extensions import Allowlist
 
 # Room in the body for the form's other fields and the multipart framing.
 FIELDS_ALLOWANCE = 64 * 1024
@@ -70,9 +71,10 @@ class _Part:
 class _Receiver:
     """The parser's callbacks: fields into memory (bounded), the file into a blob."""
 
-    def __init__(self, blobs: BlobStore, limits: uploads.UploadLimits, check_csrf: CheckCsrf,
-                 csrf_checked: bool) -> None:  # fmt: skip
+    def __init__(self, blobs: BlobStore, limits: uploads.UploadLimits, allowed: Allowlist,
+                 check_csrf: CheckCsrf, csrf_checked: bool) -> None:  # fmt: skip
         self.blobs, self.limits, self.check_csrf = blobs, limits, check_csrf
+        self.allowed = allowed
         self.csrf_checked = csrf_checked
         self.partial = f"portal-{uuid.uuid4().hex}"
         self.fields: dict[str, str] = {}
@@ -116,6 +118,7 @@ class _Receiver:
         if not name.strip():
             raise DomainError(ErrorCode.VALIDATION_ERROR, "Choose a file to upload.")
         uploads.check_filename(name)
+        extensions.check(self.allowed, name)
         self.part.filename = name
         given = self.part.headers.get(b"content-type", b"").decode("latin-1")
         self.media_type = uploads.media_type_for(name, given or None)
@@ -153,11 +156,14 @@ async def receive_form(
     request: Request,
     blobs: BlobStore,
     limits: uploads.UploadLimits,
+    allowed: Allowlist,
     check_csrf: CheckCsrf,
     folder: str = "portal",
 ) -> ReceivedForm:
     """Read a multipart form with exactly one file into the blob store (committed under
-    ``folder/...``); every refusal (too large, empty, unsafe name, CSRF) keeps nothing."""
+    ``folder/...``); every refusal (too large, empty, unsafe name, a file type the
+    environment does not accept, CSRF) comes before the file's first byte is stored, or
+    keeps nothing."""
     body = request.stream()
     try:
         content_type, options = parse_options_header(request.headers.get("content-type", ""))
@@ -173,7 +179,7 @@ async def receive_form(
         header_token = request.headers.get(CSRF_HEADER)
         if header_token is not None:
             check_csrf(header_token)
-        receiver = _Receiver(blobs, limits, check_csrf, header_token is not None)
+        receiver = _Receiver(blobs, limits, allowed, check_csrf, header_token is not None)
         return await _parse(body, receiver, boundary, blobs, folder)
     except DomainError:
         await _linger(body)

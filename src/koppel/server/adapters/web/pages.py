@@ -21,6 +21,7 @@ TITLES: dict[ErrorCode, str] = {
     ErrorCode.CONNECTOR_BLOCKED: "App connector blocked",
     ErrorCode.MAIN_SITE_MISSING: "Main site missing",
     ErrorCode.TOO_LARGE: "File too large",
+    ErrorCode.EXTENSION_NOT_ALLOWED: "File type not accepted",
 }
 
 

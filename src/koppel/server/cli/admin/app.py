@@ -30,6 +30,7 @@ from koppel.server.cli.admin import (
     database,
     destinations,
     environments,
+    extensions,
     files,
     groups,
     installation,
@@ -151,3 +152,4 @@ app.add_typer(item_types.app, name="item-types")
 app.add_typer(files.app, name="files")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(secret_key.app, name="secret-key")
+app.add_typer(extensions.app, name="extensions")

@@ -184,13 +184,20 @@ def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]
     """One transaction for the whole command: it commits when the block ends, and a
     refusal anywhere in it leaves the database as it was."""
     from koppel.server.adapters.db.events_repository import SqlEventRepository
+    from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
     from koppel.server.domain.administration import Admin
 
     state = state_of(ctx)
     with reporting(json_mode):
         svc = state.services()
         with svc.transaction() as repo:
-            yield Admin(repo, svc.policy, state.actor, SqlEventRepository(repo.c))
+            yield Admin(
+                repo,
+                svc.policy,
+                state.actor,
+                SqlEventRepository(repo.c),
+                SqlExtensionRepository(repo.c),
+            )
 
 
 def parse_functions(values: list[str] | None) -> list[Function]:

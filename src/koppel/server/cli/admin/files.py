@@ -34,8 +34,9 @@ def files_publish(
 ) -> None:
     """Put a file into a user's My files: it is ready at once and their agents get it."""
     from koppel.server.adapters.db.events_repository import SqlEventRepository
+    from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
     from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-    from koppel.server.domain import lookups
+    from koppel.server.domain import extensions, lookups
     from koppel.server.domain import outbox as ob
 
     with reporting(json_mode):
@@ -46,6 +47,8 @@ def files_publish(
         with svc.transaction() as repo:
             env = lookups.environment(repo, code)
             member = lookups.membership(repo, env, lookups.account(repo, login))
+            # Refused before the file is read, as on every other way in.
+            extensions.check(extensions.allowlist(SqlExtensionRepository(repo.c), env), shown)
         partial, key = f"publish-{uuid.uuid4().hex}", f"outbox/{uuid.uuid4().hex}"
         digest = hashlib.sha256()
         size = 0
@@ -70,6 +73,7 @@ def files_publish(
                     size=size,
                     sha256=digest.hexdigest(),
                     blob_key=key,
+                    allowed=extensions.allowlist(SqlExtensionRepository(repo.c), env),
                 )
         except BaseException:
             svc.blobs.delete(key)
