@@ -1,64 +1,31 @@
-"""One user's agent API of one environment in process (``demo_app``): tus uploads, items,
-the item listing over all its pages, analyses and My files."""
+"""One user's agent API of one environment in process (``demo_app``): the dossier calls
+of ``dossier_support.Api`` plus the item listing over all its pages, analyses and My
+files."""
 
 from __future__ import annotations
 
-import base64
-import uuid
 from typing import Any
 
 from app_client import InProcess, bearer
+from dossier_support import Api
 
 PAGE = 2  # small pages: a listing is read over several of them
 
 
-class User:
+class User(Api):
     """One user's agent API of one environment, in process."""
 
     def __init__(self, app: InProcess, env: str, login: str) -> None:
         self.app, self.env, self.login = app, env, login
-        self.http = app.client()
-        self.headers = bearer(app.token(env, login))
-        self.base = f"/api/v1/environments/{env}"
+        self.http = app.client(
+            path=f"/api/v1/environments/{env}/", headers=bearer(app.token(env, login))
+        )
 
-    def upload(self, name: str, data: bytes) -> str:
-        """A finished tus upload; its id."""
-        meta = ",".join(
-            f"{key} {base64.b64encode(value.encode()).decode()}"
-            for key, value in {"filename": name, "filetype": "text/plain"}.items()
-        )
-        tus = {**self.headers, "Tus-Resumable": "1.0.0"}
-        created = self.http.post(
-            f"{self.base}/uploads",
-            headers={**tus, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
-        )
-        assert created.status_code == 201, created.text
-        location = created.headers["Location"]
-        patched = self.http.patch(
-            location,
-            content=data,
-            headers={
-                **tus,
-                "Upload-Offset": "0",
-                "Content-Type": "application/offset+octet-stream",
-            },
-        )
-        assert patched.status_code == 204, patched.text
-        return location.rstrip("/").rsplit("/", 1)[-1]
-
-    def item(self, subject: str, type_name: str, destination: str, size: int = 10) -> int:
+    def item(  # type: ignore[override]
+        self, subject: str, type_name: str, destination: str, size: int = 10
+    ) -> int:
         """File an item with one attachment of ``size`` bytes; its id."""
-        created = self.http.post(
-            f"{self.base}/items",
-            headers=self.headers,
-            json={
-                "submission_id": uuid.uuid4().hex,
-                "subject": subject,
-                "type": type_name,
-                "destination": destination,
-                "uploads": [self.upload(f"{subject}.txt", b"x" * size)],
-            },
-        )
+        created = self.create_item(subject, type_name, destination, {f"{subject}.txt": b"x" * size})
         assert created.status_code == 201, created.text
         return int(created.json()["id"])
 
@@ -70,7 +37,7 @@ class User:
             params: dict[str, Any] = {"limit": PAGE, "offset": offset}
             if destination:
                 params["destination"] = destination
-            page = self.http.get(f"{self.base}/items", headers=self.headers, params=params)
+            page = self.http.get("items", params=params)
             assert page.status_code == 200, page.text
             body = page.json()
             found.update({item["id"]: item for item in body["items"]})
@@ -81,16 +48,12 @@ class User:
 
     def request(self, kind: str, destination: str | None = None) -> int:
         """Ask for an analysis; the id of its (pending) file."""
-        answer = self.http.post(
-            f"{self.base}/analyses",
-            headers=self.headers,
-            json={"kind": kind, "destination": destination},
-        )
+        answer = self.http.post("analyses", json={"kind": kind, "destination": destination})
         assert answer.status_code == 202, answer.text
         return int(answer.json()["file_id"])
 
     def workbook(self, file_id: int) -> bytes:
         """The content of a ready file of My files."""
-        got = self.http.get(f"{self.base}/files/{file_id}/content", headers=self.headers)
+        got = self.http.get(f"files/{file_id}/content")
         assert got.status_code == 200, got.text
         return got.content

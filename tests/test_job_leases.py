@@ -30,6 +30,7 @@ from koppel.server.adapters import worker as worker_module
 from koppel.server.adapters.db import tables_outbox as t
 from koppel.server.adapters.db.database import Database
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
+from koppel.server.adapters.secret_key import KeySource
 from koppel.server.adapters.worker import Lease, Worker
 from koppel.server.domain.jobs import MAX_ATTEMPTS
 from koppel.server.domain.policy import utc_now
@@ -297,7 +298,9 @@ def test_a_killed_server_s_job_is_made_after_restart_within_the_lease(
         assert answer.status_code == 202, answer.text
         file_id = answer.json()["file_id"]
 
-        database = Database(f"sqlite:///{srv.data_dir / 'koppel.sqlite3'}")
+        database = Database(
+            f"sqlite:///{srv.data_dir / 'koppel.sqlite3'}", KeySource(srv.data_dir / "secret.key")
+        )
         assert srv.process is not None
         thread = f"{socket.gethostname()}:{srv.process.pid}/0"
         with database.transaction() as repo:
