@@ -3,9 +3,7 @@ does, and walk the device page as a browser does, in process or against a real s
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from html import unescape
 from typing import Any, Protocol
 
 import httpx
@@ -13,8 +11,7 @@ import httpx
 from koppel.protocol.device import AUTHORIZE_PATH, CLIENT_ID, GRANT_TYPE, TOKEN_PATH
 from koppel.server.domain import second_factor
 from koppel.server.domain.model import Account
-
-_FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from portal_client import _CSRF
 
 
 class Http(Protocol):
@@ -44,15 +41,9 @@ def poll(http: Http, device_code: str) -> httpx.Response:
 
 def form_token(html: str) -> str:
     """The CSRF token of the form on a page."""
-    found = _FORM_TOKEN.search(html)
+    found = _CSRF.search(html)
     assert found, html
     return found.group(1)
-
-
-def text_of(html: str) -> str:
-    """A page's visible text, whitespace collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(style|script).*?</\1>", " ", html))
-    return re.sub(r"\s+", " ", unescape(without_tags)).strip()
 
 
 def sign_in(http: Http, user_code: str, login: str, password: str) -> httpx.Response:

@@ -19,12 +19,12 @@ from device_support import (
     poll,
     sign_in,
     start,
-    text_of,
 )
 from koppel.protocol.device import CLIENT_ID, GRANT_TYPE, TOKEN_PATH
 from koppel.server.adapters.db.web_repository import SqlWebRepository
 from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import Kind
+from portal_client import text_of
 
 APPROVE = 'name="decision" value="approve"'  # the Approve button of the decision page
 
