@@ -16,7 +16,6 @@ from typing import Any
 
 from koppel.protocol.api import MAX_STATUS_QUERIES
 
-
 UNKNOWN_TOKEN = (
     "This workstation's link to {code} is not valid on this server: its token is unknown "
     "here, or {code} was removed."

@@ -14,6 +14,7 @@ from fastapi.security import (
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import UPDATE_HEADER, Update
+from koppel.server.adapters.http.params import EnvCode
 from koppel.server.domain import linking
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -71,7 +72,7 @@ def bearer_token(
 
 
 def token_owner(
-    env: str,
+    env: EnvCode,
     token: Annotated[str, Depends(bearer_token)],
     update: Annotated[str, Depends(agent_update)],
     svc: Annotated[Services, Depends(services)],

@@ -4,7 +4,6 @@ versions (docs/agent-api.md). Thin: the rules are in ``domain/dossier.py``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -29,6 +28,7 @@ from koppel.server.adapters.http.blob_download import (
 )
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import Moment, Offset, RowId, VersionNumber
 from koppel.server.domain import dossier, dossier_editing
 from koppel.server.domain.dossier import Claim, StoredFile
 from koppel.server.domain.dossier_model import Item, Version
@@ -153,10 +153,10 @@ def list_items(
     destination: str | None = None,
     type: str | None = None,
     text: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=dossier.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemList:
     """Items the caller may see, newest first, filtered and paged."""
     with svc.transaction() as repo:
@@ -175,14 +175,14 @@ def list_items(
 
 
 @router.get("/items/{item_id}")
-def get_item(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+def get_item(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """One item with its attachments."""
     with svc.transaction() as repo:
         return item_out(dossier.get_item(SqlDossierRepository(repo.c), owner, item_id))
 
 
 @router.get("/items/{item_id}/edit")
-def check_edit(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+def check_edit(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """The item, if the caller may edit it now; else ``not_editable`` or
     ``connector_blocked`` (the agent asks before it opens a working copy)."""
     with svc.transaction() as repo:
@@ -192,7 +192,7 @@ def check_edit(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
 
 
 @router.get("/items/{item_id}/attachments/{attachment_id}/versions")
-def list_versions(item_id: int, attachment_id: int, owner: Owner, svc: Svc) -> list[VersionOut]:
+def list_versions(item_id: RowId, attachment_id: RowId, owner: Owner, svc: Svc) -> list[VersionOut]:
     """Every version of an attachment, oldest first (conflict versions included)."""
     with svc.transaction() as repo:
         found = dossier.versions(SqlDossierRepository(repo.c), owner, item_id, attachment_id)
@@ -205,8 +205,8 @@ def list_versions(item_id: int, attachment_id: int, owner: Owner, svc: Svc) -> l
     response_model=VersionOut,
 )
 def new_version(
-    item_id: int,
-    attachment_id: int,
+    item_id: RowId,
+    attachment_id: RowId,
     request: NewVersionRequest,
     owner: Owner,
     svc: Svc,
@@ -245,12 +245,12 @@ def new_version(
     },
 )
 def download(
-    item_id: int,
-    attachment_id: int,
+    item_id: RowId,
+    attachment_id: RowId,
     request: Request,
     owner: Owner,
     svc: Svc,
-    version: int | None = None,
+    version: VersionNumber = None,
 ) -> Response:
     """The content of an attachment's current (or a numbered) version, streamed from the
     blob store. Supports one byte range, ``If-None-Match`` and ``If-Range``."""

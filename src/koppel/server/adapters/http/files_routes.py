@@ -39,6 +39,7 @@ from koppel.server.adapters.http.dependencies import (
     token_owner,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import RowId
 from koppel.server.domain import analyses, linking
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
@@ -100,7 +101,7 @@ def list_files(owner: Owner, svc: Svc) -> OutputFileList:
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def file_content(
-    file_id: int,
+    file_id: RowId,
     owner: Owner,
     svc: Svc,
     request: Request,
@@ -117,7 +118,7 @@ def file_content(
 
 
 @router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
-def file_delivered(file_id: int, owner: Owner, svc: Svc) -> Response:
+def file_delivered(file_id: RowId, owner: Owner, svc: Svc) -> Response:
     """Record that the token's workstation has the file (idempotent)."""
     with svc.transaction() as repo:
         ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)

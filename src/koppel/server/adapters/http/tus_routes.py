@@ -32,6 +32,7 @@ from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode
 from koppel.server.domain import uploads as domain
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -166,7 +167,7 @@ def capabilities(svc: Svc) -> Response:
 
 @router.post("", status_code=201)
 def create_upload(
-    env: str,
+    env: EnvCode,
     request: Request,
     owner: Owner,
     svc: Svc,
@@ -202,7 +203,7 @@ def create_upload(
 
 
 @router.head("/{upload_id}")
-def upload_offset(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+def upload_offset(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
     """tus core: how many bytes of the upload the server has."""
     upload = _find(svc, owner, upload_id)
     headers = _state_headers(upload)
@@ -213,7 +214,7 @@ def upload_offset(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
 
 @router.patch("/{upload_id}", status_code=204)
 async def append_chunk(
-    env: str,
+    env: EnvCode,
     upload_id: str,
     request: Request,
     owner: Owner,
@@ -286,7 +287,7 @@ def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
 
 
 @router.delete("/{upload_id}", status_code=204)
-async def terminate_upload(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+async def terminate_upload(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
     """tus termination: delete the upload and its bytes."""
     async with _locks.hold(upload_id):
         await run_in_threadpool(_terminate, svc, owner, upload_id)
