@@ -98,6 +98,16 @@ class AgentApi:
         version: dict[str, Any] = saved.json()
         return version
 
+    def open_editing(self) -> None:
+        """Unblock the environment's temporary-office-access connector (as an
+        administrator would), which editing and new versions need."""
+        from koppel.server.domain.administration import Admin
+        from koppel.server.domain.model import ConnectorName
+
+        with self.app.transaction() as repo:
+            admin = Admin(repo, self.app.svc.policy, "test")
+            admin.set_connector_blocked(self.env, ConnectorName.TEMPORARY_OFFICE_ACCESS, False)
+
     def publish(self, name: str, data: bytes) -> int:
         """Put a ready file into this user's My files (as ``koppel-admin files publish``
         does); its id."""

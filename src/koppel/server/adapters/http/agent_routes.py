@@ -31,6 +31,7 @@ from koppel.server.adapters.http.enrollment_downloads import (
     settings_download,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode
 from koppel.server.domain import enrollment, linking
 from koppel.server.domain.model import TokenView
 from koppel.server.services import Services
@@ -54,7 +55,7 @@ def info(svc: Svc) -> ServerInfo:
 
 
 @router.get("/environments/{env}/settings", tags=["settings"])
-def save_settings(env: str, login: Login, svc: Svc) -> JSONResponse:
+def save_settings(env: EnvCode, login: Login, svc: Svc) -> JSONResponse:
     """ "Save settings": a settings file with a single-use enrollment code."""
     with svc.transaction() as repo:
         document = enrollment.save_settings(repo, svc.policy, login.username, login.password, env)
@@ -62,7 +63,7 @@ def save_settings(env: str, login: Login, svc: Svc) -> JSONResponse:
 
 
 @router.get("/environments/{env}/settings-bundle", tags=["settings"])
-def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
+def save_bundle(env: EnvCode, login: Login, svc: Svc) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them."""
     with svc.transaction() as repo:
         bundle = enrollment.save_bundle(repo, svc.policy, login.username, login.password, env)
@@ -75,7 +76,7 @@ def save_bundle(env: str, login: Login, svc: Svc) -> JSONResponse:
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def save_installation(env: str, login: Login, svc: Svc) -> FileResponse:
+def save_installation(env: EnvCode, login: Login, svc: Svc) -> FileResponse:
     """ "Save installation": the agent wheel of the environment's update."""
     with svc.transaction() as repo:
         environment = enrollment.authorize_installation(

@@ -13,12 +13,15 @@ from fastapi.security import (
 )
 
 from koppel.protocol.errors import ErrorCode
-from koppel.protocol.updates import UPDATE_HEADER, Update
+from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER, Update
 from koppel.server.adapters.http.params import EnvCode
 from koppel.server.domain import linking
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
 from koppel.server.services import Services
+
+UPDATE_PATTERN = r"^[0-9]{4}\.[0-9]{1,2}$"
+TUS_RESUMABLE = "Tus-Resumable"
 
 _basic = HTTPBasic(auto_error=False, description="The user's login and password.")
 _bearer = HTTPBearer(auto_error=False, description="A user token from linking.")
@@ -44,14 +47,18 @@ def credentials(
 
 
 def agent_update(
-    value: Annotated[str | None, Header(alias=UPDATE_HEADER, include_in_schema=True)] = None,
+    value: Annotated[
+        str,
+        Header(
+            alias=UPDATE_HEADER,
+            pattern=UPDATE_PATTERN,
+            description="The agent's update, e.g. 2026.2.",
+            examples=[str(AGENT_UPDATE)],
+        ),
+    ],
 ) -> str:
-    """The update the agent states in ``Koppel-Update``."""
-    if value is None:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR,
-            f"Send the agent's update in the {UPDATE_HEADER} header (e.g. 2026.2).",
-        )
+    """The update the agent states in ``Koppel-Update`` (a request without it is refused
+    with ``errors.MISSING_HEADER``)."""
     try:
         return str(Update.parse(value))
     except ValueError as exc:
@@ -80,3 +87,19 @@ def token_owner(
     """Authenticate a bearer token for environment ``env`` (checks it belongs to it)."""
     with svc.transaction() as repo:
         return linking.authenticate_token(repo, svc.policy, env, token, update)
+
+
+def tus_resumable(
+    value: Annotated[
+        str,
+        Header(
+            alias=TUS_RESUMABLE,
+            pattern=r"^1\.0\.0$",
+            description="The tus protocol version: 1.0.0.",
+            examples=["1.0.0"],
+        ),
+    ],
+) -> str:
+    """The tus version a client speaks; declared for the document (``TusHeaders`` refuses
+    other versions with 412 before any route runs)."""
+    return value

@@ -23,9 +23,7 @@ from koppel.protocol.dossier import (
 )
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.http.blob_download import (
-    version_download,
-)
+from koppel.server.adapters.http.blob_download import DOWNLOAD_RESPONSES, version_download
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import Moment, Offset, RowId, VersionNumber
@@ -114,7 +112,17 @@ def list_item_types(owner: Owner, svc: Svc) -> list[ItemTypeOut]:
     ]
 
 
-@router.post("/items", status_code=201, response_model=ItemOut)
+@router.post(
+    "/items",
+    status_code=201,
+    response_model=ItemOut,
+    responses={
+        200: {
+            "model": ItemOut,
+            "description": "This submission_id was seen before: the item it made then.",
+        }
+    },
+)
 def create_item(request: CreateItemRequest, owner: Owner, svc: Svc) -> JSONResponse:
     """Create an item of finished uploads; 200 with the first item when the
     ``submission_id`` was seen before (a retry)."""
@@ -210,7 +218,15 @@ def new_version(
     request: NewVersionRequest,
     owner: Owner,
     svc: Svc,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[
+        str,
+        Header(
+            alias="If-Match",
+            min_length=1,
+            description="The ETag of the version that was edited.",
+            examples=['"0123456789abcdef-1"'],
+        ),
+    ],
 ) -> JSONResponse:
     """Save a finished upload as the next version (``If-Match``: the edited version's
     ETag). 412 ``version_conflict`` when someone saved in between, unless
@@ -238,11 +254,7 @@ def new_version(
 @router.get(
     "/items/{item_id}/attachments/{attachment_id}/content",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"application/octet-stream": {}}},
-        206: {"description": "The requested byte range."},
-        304: {"description": "Not modified (If-None-Match)."},
-    },
+    responses=DOWNLOAD_RESPONSES,
 )
 def download(
     item_id: RowId,

@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from koppel.protocol.updates import UPDATE_HEADER
 from koppel.server.domain.errors import DomainError
+
+# What to say when a request lacks a required header (names in lower case).
+MISSING_HEADER = {
+    UPDATE_HEADER.lower(): f"Send the agent's update in the {UPDATE_HEADER} header (e.g. 2026.2).",
+    "if-match": "Name the version you edited in If-Match (its ETag), so that nobody's "
+    "changes are overwritten.",
+}
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
@@ -39,6 +47,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INSTALLATION_UNAVAILABLE: 503,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.FILE_NOT_READY: 409,
     ErrorCode.CHECKSUM_MISMATCH: 460,  # tus checksum extension
     ErrorCode.UPLOAD_EXPIRED: 410,
     ErrorCode.OFFSET_MISMATCH: 409,
@@ -101,6 +110,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = tuple(str(p).lower() for p in first.get("loc", ()))
+        if first.get("type") == "missing" and loc[:1] == ("header",) and loc[1:]:
+            hint = MISSING_HEADER.get(loc[1], f"Send the {first['loc'][1]} header.")
+            return error_response(DomainError(ErrorCode.VALIDATION_ERROR, hint))
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(
             DomainError(

@@ -29,9 +29,7 @@ from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-from koppel.server.adapters.http.blob_download import (
-    output_file_download,
-)
+from koppel.server.adapters.http.blob_download import DOWNLOAD_RESPONSES, output_file_download
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     credentials,
@@ -39,7 +37,7 @@ from koppel.server.adapters.http.dependencies import (
     token_owner,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
-from koppel.server.adapters.http.params import RowId
+from koppel.server.adapters.http.params import EnvCode, Login, RowId, header_text
 from koppel.server.domain import analyses, linking
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
@@ -98,7 +96,7 @@ def list_files(owner: Owner, svc: Svc) -> OutputFileList:
 @router.get(
     "/environments/{env}/files/{file_id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=DOWNLOAD_RESPONSES,
 )
 def file_content(
     file_id: RowId,
@@ -216,15 +214,40 @@ def _upload_name(request: Request, header_name: str | None) -> str:
     "/environments/{env}/users/{login}/files",
     status_code=201,
     tags=["integration"],
-    openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "Quarterly figures",
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
 )
 async def push_file(
-    env: str,
-    login: str,
+    env: EnvCode,
+    login: Login,
     request: Request,
     account: Annotated[HTTPBasicCredentials, Depends(credentials)],
     svc: Svc,
-    filename: Annotated[str | None, Header(alias=FILENAME_HEADER)] = None,
+    filename: Annotated[
+        str | None,
+        Header(
+            alias=FILENAME_HEADER,
+            description="The file's name, for a raw body (multipart names it in its part).",
+            examples=["Quarterly figures.txt"],
+        ),
+        header_text(),
+    ] = None,
 ) -> OutputFileOut:
     """Put a file into a user's My files (an integration holding ``General/Management/App
     connector`` in the environment, with HTTP Basic). Multipart (field ``file``) or a raw

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from koppel.protocol.api import ENVIRONMENT_CODE_PATTERN
 
@@ -39,6 +39,10 @@ EnvCode = Annotated[
         description="An environment code, e.g. F10001 (compared in upper case).",
     ),
 ]
+# A login as names.login accepts it (compared in lower case).
+Login = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", description="A user's login.")
+]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 VersionNumber = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
@@ -49,3 +53,12 @@ def page_number(page_size: int) -> object:
     """A ``page`` query parameter (1, 2, ...) whose offset ``(page - 1) * page_size`` is
     still a valid SQL offset."""
     return Query(ge=1, le=MAX_ID // page_size)
+
+
+def header_text(pattern: str | None = None) -> WithJsonSchema:
+    """The document's schema of an optional header: a string, never ``null`` (which
+    FastAPI would state for ``str | None``, and a header cannot be)."""
+    schema: dict[str, str] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return WithJsonSchema(schema)
