@@ -5,6 +5,7 @@ The bounds are stated in the OpenAPI document, so clients can know them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -222,3 +223,35 @@ def test_portal_dates_at_the_ends_of_the_calendar(
         assert page.status_code == 200, (query, page.text)
         assert "Offer" in page.text, query
         assert portal.get(f"{audit}?{query}").status_code == 200, query
+
+
+def test_a_number_too_large_for_the_database_is_a_400_even_unforeseen(
+    demo_app: InProcess,
+) -> None:
+    """The safety net behind the bounds: an OverflowError from the database layer (raw,
+    or wrapped by SQLAlchemy) that still reaches the top is answered 400, not 500."""
+    from sqlalchemy.exc import StatementError
+
+    def raw() -> None:
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    def wrapped() -> None:
+        raise StatementError("date value out of range", "SELECT 1", {}, OverflowError())
+
+    def other() -> None:
+        raise RuntimeError("something else")
+
+    for name, route in (("raw", raw), ("wrapped", wrapped), ("other", other)):
+        demo_app.app.add_api_route(f"/api/v1/test-net-{name}", route)
+    transport = httpx.ASGITransport(app=demo_app.app, raise_app_exceptions=False)
+
+    async def call(name: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://koppel.test") as c:
+            return await c.get(f"/api/v1/test-net-{name}")
+
+    for name in ("raw", "wrapped"):
+        answer = asyncio.run(call(name))
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "validation_error"
+        assert "out of range" in answer.json()["message"]
+    assert asyncio.run(call("other")).status_code == 500
