@@ -1,14 +1,14 @@
 """Schemathesis against the live app's own OpenAPI document, in process, with a real token
 (issue 9, "Keep it found"). Every operation of the document is called with generated
 requests, schema-valid and schema-invalid, in schemathesis's phases (examples, coverage:
-boundaries and unexpected methods such as TRACE, fuzzing, and stateful sequences that
-follow the document's links and the tus ``Location`` headers). It fails on any 5xx, any
+boundaries and unexpected methods such as TRACE, fuzzing, and stateful sequences linked
+by what schemathesis infers: tus ``Location`` headers, ids in answers). It fails on any 5xx, any
 response that breaks the document, a schema-valid request refused or a schema-invalid one
 accepted, unless an exception below says why the document cannot state the rule.
 
-Generated path parameters are mostly drawn from real values (the token's environment and
-another one, real item, attachment, file and upload ids, real logins) so that requests
-reach the rules behind authentication, and sometimes left to schemathesis.
+Generated parameters are mostly drawn from real values (the token's environment, real
+item, attachment, file and upload ids, logins, the token in the bulk calls' bodies) so
+that requests reach the rules behind authentication, and sometimes left to schemathesis.
 """
 
 from __future__ import annotations
@@ -257,4 +257,8 @@ def test_the_api_keeps_to_its_document(live: Live) -> None:
         for operation in _operations(document) - set(NO_SUCCESS_NEEDED)
         if not any(200 <= s < 300 for s in statuses[" ".join(operation)])
     }
-    assert not unsuccessful, unsuccessful
+    assert not unsuccessful, (
+        f"never answered 2xx to generated requests: {unsuccessful}. Give schemathesis real "
+        "values for them (dictionaries and parameters in _config, auth for a new security "
+        "scheme), or list them in NO_SUCCESS_NEEDED with the reason."
+    )
