@@ -16,7 +16,7 @@ import pytest
 
 from app_client import InProcess, bearer, make_in_process
 from portal_client import text_of
-from portal_in_process import InProcessPortal
+from portal_in_process import PortalBrowser
 
 UPLOADS = "/api/v1/environments/C20001/uploads"
 # Part of the default list, and types it must never hold.
@@ -159,7 +159,7 @@ def _items(app: InProcess) -> int:
 
 
 def test_the_portal_form_refuses_a_type_not_accepted(demo_app: InProcess) -> None:
-    portal = InProcessPortal(demo_app).signed_in("anna")
+    portal = PortalBrowser(demo_app).signed_in("anna")
     dossier = portal.path("environments", "C20001", "dossier")
     page = portal.get(dossier)
     assert page.status_code == 200
@@ -203,7 +203,7 @@ def _audit(app: InProcess, action: str) -> list[Any]:
 
 def test_the_admin_page_changes_the_list_and_uploads_follow(demo_app: InProcess) -> None:
     token = demo_app.token("C20001")
-    portal = InProcessPortal(demo_app).signed_in("anna")
+    portal = PortalBrowser(demo_app).signed_in("anna")
     page_path = portal.path("admin", "C20001", "extensions")
     checklist = portal.get(portal.path("admin"))
     assert page_path in checklist.text
@@ -244,7 +244,7 @@ def test_the_admin_page_changes_the_list_and_uploads_follow(demo_app: InProcess)
 
 
 def test_only_administrators_see_and_change_the_list(demo_app: InProcess) -> None:
-    bram = InProcessPortal(demo_app).signed_in("bram")  # not General/Management/App connector
+    bram = PortalBrowser(demo_app).signed_in("bram")  # not General/Management/App connector
     page_path = bram.path("admin", "C20001", "extensions")
     assert bram.get(page_path).status_code == 404
     bram.get(bram.path())  # a CSRF token of his own session

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app_client import DEMO_PASSWORD, AppClient, InProcess
-from device_support import enrol_second_factor, form_token
+from app_client import DEMO_PASSWORD, InProcess
+from device_support import enrol_second_factor
 from koppel.server.adapters.db.web_repository import SqlWebRepository
+from portal_in_process import PortalBrowser
 
 DOORS = (
     "/api/v1/environments/F10001/settings",
@@ -16,14 +17,9 @@ DOORS = (
 )
 
 
-def portal_sign_in(client: AppClient, login: str, password: str) -> int:
+def portal_sign_in(browser: PortalBrowser, login: str, password: str) -> int:
     """One sign-in on the firm's portal; the status of the answer."""
-    page = client.get("/portal/F10001/sign-in")
-    answer = client.post(
-        "/portal/F10001/sign-in",
-        data={"csrf_token": form_token(page.text), "login": login, "password": password},
-    )
-    return answer.status_code
+    return browser.sign_in(login, password).status_code
 
 
 def settings_saved(app: InProcess) -> int:
@@ -37,7 +33,7 @@ def settings_saved(app: InProcess) -> int:
 def test_a_login_locked_on_the_portal_is_locked_on_every_password_route(
     demo_app: InProcess, door: str
 ) -> None:
-    browser, script = demo_app.client(), demo_app.client()
+    browser, script = PortalBrowser(demo_app), demo_app.client()
     for _ in range(5):
         assert portal_sign_in(browser, "anna", "wrong password") == 401
     assert portal_sign_in(browser, "anna", DEMO_PASSWORD) == 429
@@ -52,7 +48,7 @@ def test_a_login_locked_on_the_portal_is_locked_on_every_password_route(
 def test_wrong_passwords_over_basic_are_recorded_and_lock_the_portal_too(
     demo_app: InProcess,
 ) -> None:
-    script, browser = demo_app.client(), demo_app.client()
+    script, browser = demo_app.client(), PortalBrowser(demo_app)
     for _ in range(5):
         wrong = script.get(DOORS[0], auth=("anna", "guess"))
         assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"

@@ -14,6 +14,13 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from koppel.protocol.api import MAX_STATUS_QUERIES
+
+UNKNOWN_TOKEN = (
+    "This workstation's link to {code} is not valid on this server: its token is unknown "
+    "here, or {code} was removed."
+)
+
 
 @dataclass
 class FakeEnv:
@@ -159,14 +166,14 @@ class FakeServer:
         if len(parts) == 6 and parts[:4] == ["", "api", "v1", "environments"]:
             code, tail = parts[4], parts[5]
             env = self.envs.get(code)
-            if env is None:
-                return (
-                    404,
-                    error("unknown_environment", f"No environment {code}.", code),
-                    None,
-                    None,
-                )
             if tail in ("settings", "settings-bundle", "installation"):
+                if env is None:
+                    return (
+                        404,
+                        error("unknown_environment", f"No environment {code}.", code),
+                        None,
+                        None,
+                    )
                 auth = headers.get("Authorization", "")
                 login, _, password = (
                     base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
@@ -211,6 +218,7 @@ class FakeServer:
             if problem:
                 return (*problem, None, None)
             held = self.tokens[token]
+            env = self.envs[code]
             if method == "DELETE" and tail == "link":
                 held.revoked = "Access was revoked: the link was removed from the workstation."
                 return 204, None, {}, b""
@@ -235,12 +243,13 @@ class FakeServer:
 
     def _check_token(self, token: str, code: str, agent_update: str) -> tuple[int, Any] | None:
         held = self.tokens.get(token)
-        if held is None:
-            return 401, error("token_invalid", "Unknown token.", code)
-        if held.revoked:
-            return 401, error("token_revoked", held.revoked, code)
+        if held is None or held.environment not in self.envs:
+            # As the server: the same answer whether the environment exists or not.
+            return 401, error("token_invalid", UNKNOWN_TOKEN.format(code=code), code)
         if held.environment != code:
             return 403, error("token_wrong_environment", "Token of another environment.", code)
+        if held.revoked:
+            return 401, error("token_revoked", held.revoked, code)
         env = self.envs[code]
         if env.update != agent_update:
             return 409, error(
@@ -324,21 +333,24 @@ class FakeServer:
         return 200, {"links": links}
 
     def _status(self, body: dict[str, Any], agent_update: str) -> tuple[int, Any]:
+        if len(body["environments"]) > MAX_STATUS_QUERIES:
+            return 400, error("validation_error", "Too many environments in one request.")
         statuses = []
         for query in body["environments"]:
             code, token = query["environment"], query["token"]
-            env = self.envs.get(code)
             entry: dict[str, Any] = {"environment": code, "state": "ok", "message": ""}
-            if env is None:
-                entry.update(state="unknown_environment", message=f"No {code}.")
+            problem = self._check_token(token, code, agent_update)
+            if problem and problem[1]["code"] in ("token_invalid", "token_wrong_environment"):
+                # No valid token for this environment: nothing about it is told.
+                entry.update(state=problem[1]["code"], message=problem[1]["message"])
             else:
+                env = self.envs[code]
                 entry.update(
                     name=env.name,
                     update=env.update,
                     connector_blocked=env.connector_blocked,
                     missing_functions=env.missing_functions,
                 )
-                problem = self._check_token(token, code, agent_update)
                 if problem:
                     entry.update(state=problem[1]["code"], message=problem[1]["message"])
             statuses.append(entry)

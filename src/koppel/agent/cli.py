@@ -173,6 +173,11 @@ def unlink(
             print_json(result.as_json())
         if result.server_revoked:
             note(f"Unlinked {result.code}: its token is revoked and it is forgotten here.")
+        elif result.token_unusable:
+            note(
+                f"Forgot {result.code} on this workstation; {result.server} no longer accepted "
+                "its token, so nothing is left to revoke there."
+            )
         else:
             note(
                 f"Forgot {result.code} on this workstation, but its token on {result.server} "

@@ -58,7 +58,11 @@ def fix_for(state: str, env: LinkedEnv, update: str | None = None) -> str:
             f"access to {code} was revoked by its administrator (or replaced by a newer "
             f"link, or expired): {RELINK.format(env=code)}"
         ),
-        "token_invalid": f"the server does not know this link: {RELINK.format(env=code)}",
+        "token_invalid": (
+            f"the server does not accept this link (its token is unknown there, or {code} "
+            f"was removed): {RELINK.format(env=code)}; if {code} no longer exists, forget it "
+            f"with `koppel unlink {code}`"
+        ),
         "token_missing": (
             f"the token of {code} is missing from this workstation's token store: "
             f"{RELINK.format(env=code)}"

@@ -103,6 +103,9 @@ class Unlinked:
     server: str
     server_revoked: bool
     reason: str = ""
+    # The server no longer accepted the token (revoked, or unknown: the environment may
+    # have been removed): nothing is left for an administrator to revoke.
+    token_unusable: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The result as `--json` prints it."""
@@ -112,6 +115,7 @@ class Unlinked:
             "forgotten": True,
             "server_revoked": self.server_revoked,
             "reason": self.reason,
+            "token_unusable": self.token_unusable,
         }
 
 
@@ -124,13 +128,16 @@ def unlink(code: str) -> Unlinked:
     if not token:
         result.reason = "its token was already missing on this workstation"
     else:
+        # Forgotten locally whatever the server says: the user asked for it, and the token
+        # is useless here once gone; the administrator can revoke it on the server.
         try:
             with AgentClient(env.api_url) as client:
                 client.unlink(env.code, token)
             result.server_revoked = True
+        except ApiError as exc:
+            result.reason = exc.message.rstrip(".")
+            result.token_unusable = exc.code in TOKEN_CODES
         except AgentError as exc:
-            # Forget it locally anyway: the user asked for it, and the token is useless
-            # here once gone; the administrator can revoke it on the server.
             result.reason = exc.message.rstrip(".")
     with state_mod.locked() as loaded:
         gone = loaded.state.environments.pop(env.code, None)

@@ -34,6 +34,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "installation_unavailable": ExitCode.REFUSED,
     "not_editable": ExitCode.REFUSED,
     "version_conflict": ExitCode.REFUSED,
+    "file_not_ready": ExitCode.REFUSED,
     "enrollment_unknown": ExitCode.INVALID_SETTINGS,
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from koppel.agent.client import AgentClient, server_base
 from koppel.agent.errors import AgentError
 from koppel.agent.state import LinkedEnv, now_iso
-from koppel.protocol.api import EnvironmentStatus, StatusQuery, StatusRequest
+from koppel.protocol.api import (
+    MAX_STATUS_QUERIES,
+    EnvironmentStatus,
+    StatusQuery,
+    StatusRequest,
+)
 
-# StatusRequest accepts at most this many environments per call.
-_BATCH = 20000
+# The server answers at most this many environments per call: larger sets are asked in turn.
+_BATCH = MAX_STATUS_QUERIES
 _MAX_PARALLEL_SERVERS = 8
 
 

@@ -10,6 +10,12 @@ from pydantic import BaseModel, Field
 from koppel.protocol.errors import ErrorCode
 
 API_PREFIX = "/api/v1"
+# At most this many environments per POST /status; the agent asks in batches of this size.
+MAX_STATUS_QUERIES = 1000
+# The form of an environment code as the API accepts it (the server compares upper case).
+ENVIRONMENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
+# Far longer than any user token: a bound, so that junk is refused before any work.
+MAX_TOKEN_LENGTH = 512
 
 
 class Workstation(BaseModel):
@@ -51,14 +57,14 @@ class LinkResponse(BaseModel):
 class StatusQuery(BaseModel):
     """One linked environment the agent asks about."""
 
-    environment: str
-    token: str
+    environment: str = Field(pattern=ENVIRONMENT_CODE_PATTERN)
+    token: str = Field(max_length=MAX_TOKEN_LENGTH)
 
 
 class StatusRequest(BaseModel):
     """Ask about many linked environments on one server in one request."""
 
-    environments: list[StatusQuery] = Field(max_length=20000)
+    environments: list[StatusQuery] = Field(max_length=MAX_STATUS_QUERIES)
 
 
 class EnvironmentStatus(BaseModel):

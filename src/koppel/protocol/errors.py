@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     INSTALLATION_UNAVAILABLE = "installation_unavailable"
     TOO_LARGE = "too_large"
     UPLOAD_INCOMPLETE = "upload_incomplete"
+    FILE_NOT_READY = "file_not_ready"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     UPLOAD_EXPIRED = "upload_expired"
     OFFSET_MISMATCH = "offset_mismatch"

@@ -26,7 +26,7 @@ LAST_EVENT_ID_HEADER = "Last-Event-ID"
 class EventSessionRequest(BaseModel):
     """Open one event session for all environments an agent linked on this server."""
 
-    environments: list[StatusQuery] = Field(max_length=20000)
+    environments: list[StatusQuery] = Field(min_length=1, max_length=20000)
     workstation_id: str = Field(min_length=1, max_length=64)
 
 

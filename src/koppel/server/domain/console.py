@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
-from koppel.server.domain import names
+from koppel.server.domain import names, periods
 from koppel.server.domain import portal as portal_rules
 from koppel.server.domain.administration import Admin, Outcome
 from koppel.server.domain.errors import DomainError
@@ -399,12 +399,8 @@ def audit_page(
         action=(wanted.action or "").strip().rstrip(".") or None,
         limit=size + 1,  # one more tells whether a next page exists
         environments=codes,
-        since=datetime.combine(wanted.since, time(), UTC) if wanted.since else None,
-        until=(
-            datetime.combine(wanted.until + timedelta(days=1), time(), UTC)
-            if wanted.until
-            else None
-        ),
+        since=periods.start_of(wanted.since) if wanted.since else None,
+        until=periods.end_of(wanted.until) if wanted.until else None,
         offset=(page - 1) * size,
     )
     return AuditPage(found[:size], page, len(found) > size)

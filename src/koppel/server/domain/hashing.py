@@ -40,4 +40,9 @@ def signature_valid(key: bytes, document: dict[str, Any]) -> bool:
     presented = document.get("signature")
     if not isinstance(presented, str):
         return False
-    return hmac.compare_digest(presented, sign_document(key, document))
+    try:
+        expected = sign_document(key, document)
+    except UnicodeEncodeError:
+        return False  # a lone surrogate somewhere: no document this server signed
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode())

@@ -284,6 +284,18 @@ class _Verdict:
     problem: DomainError | None
 
 
+def unknown_token(code: str) -> DomainError:
+    """The one answer to a caller without a valid token, whether ``code`` exists or not:
+    it depends on nothing but what was asked, so it reveals no environment."""
+    return _refusal(
+        ErrorCode.TOKEN_INVALID,
+        code,
+        f"This workstation's link to {code} is not valid on this server: its token is "
+        f"unknown here, or {code} was removed. {_relink_hint(code)} If {code} no longer "
+        f"exists, forget it with `koppel unlink {code}`.",
+    )
+
+
 def _verify(
     views: dict[str, TokenView],
     code: str,
@@ -291,18 +303,16 @@ def _verify(
     agent_update: str,
     now: datetime,
 ) -> _Verdict:
-    """Find and judge a presented token (without the connector and function checks)."""
+    """Find and judge a presented token (without the connector and function checks).
+
+    Only the token is looked at, never whether ``code`` exists: a caller without a valid
+    token gets :func:`unknown_token`, the holder of another environment's token learns
+    about that environment only.
+    """
     parts = split_secret(presented, TOKEN_PREFIX)
     view = views.get(parts.public_id) if parts else None
     if parts is None or view is None or not secret_matches(view.token.secret_hash, parts.secret):
-        return _Verdict(
-            None,
-            _refusal(
-                ErrorCode.TOKEN_INVALID,
-                code,
-                f"This workstation's token for {code} is not valid here. {_relink_hint(code)}",
-            ),
-        )
+        return _Verdict(None, unknown_token(code))
     env = view.environment
     if env.code != code:
         return _Verdict(
@@ -343,14 +353,9 @@ def _verify(
 def authenticate_token(
     repo: Repository, policy: Policy, code: str, presented: str, agent_update: str
 ) -> TokenView:
-    """The token's owner for a request on environment ``code``, or the refusal."""
+    """The token's owner for a request on environment ``code``, or the refusal (the
+    same one for an unknown environment as for a bad token: see :func:`_verify`)."""
     code = code.strip().upper()
-    if repo.environment(code) is None:
-        raise _refusal(
-            ErrorCode.UNKNOWN_ENVIRONMENT,
-            code,
-            f"Environment {code} does not exist on this server.",
-        )
     parts = split_secret(presented, TOKEN_PREFIX)
     views = repo.tokens_by_public_id([parts.public_id]) if parts else {}
     now = policy.clock()
@@ -378,11 +383,15 @@ def functions_of(repo: Repository, view: TokenView) -> set[Function]:
 def statuses(
     repo: Repository, policy: Policy, agent_update: str, queries: Sequence[StatusQuery]
 ) -> list[EnvironmentStatus]:
-    """The status of many links on this server, answered from a few bulk reads."""
+    """The status of many links on this server, answered from a few bulk reads.
+
+    Each answer depends on its token first: without a valid token for the environment
+    asked, the answer is the same whether that environment exists or not, and carries no
+    name, update or login (those go to the token's holder only).
+    """
     now = policy.clock()
     ids = [p.public_id for q in queries if (p := split_secret(q.token, TOKEN_PREFIX))]
     views = repo.tokens_by_public_id(ids)
-    known = {e.code: e for e in repo.environments([q.environment.upper() for q in queries])}
     membership_ids = [v.membership.id for v in views.values()]
     functions = repo.functions_of(membership_ids)
     blocked = {
@@ -393,29 +402,26 @@ def statuses(
     used = []
     answers = []
     for query in queries:
-        code = query.environment.upper()
-        env = known.get(code)
-        if env is None:
+        code = query.environment.strip().upper()
+        verdict = _verify(views, code, query.token, agent_update, now)
+        view = verdict.view
+        if view is None:
+            # No valid token for this code: nothing about the environment is told.
+            assert verdict.problem is not None
             answers.append(
                 EnvironmentStatus(
-                    environment=code,
-                    state=ErrorCode.UNKNOWN_ENVIRONMENT,
-                    message=f"Environment {code} does not exist on this server (any more). "
-                    f"Unlink it with `koppel unlink {code}`.",
+                    environment=code, state=verdict.problem.code, message=verdict.problem.message
                 )
             )
             continue
-        verdict = _verify(views, code, query.token, agent_update, now)
-        view = verdict.view
-        held = functions.get(view.membership.id, set()) if view else set()
-        is_blocked = blocked.get(env.id, True) if view else False
-        missing = [f.value for f in LINK_FUNCTIONS if f not in held] if view else []
-        problem = verdict.problem or (
-            _access_problem(env, view.account.disabled, held, is_blocked, LINK_FUNCTIONS)
-            if view
-            else None
+        env = view.environment
+        held = functions.get(view.membership.id, set())
+        is_blocked = blocked.get(env.id, True)
+        missing = [f.value for f in LINK_FUNCTIONS if f not in held]
+        problem = verdict.problem or _access_problem(
+            env, view.account.disabled, held, is_blocked, LINK_FUNCTIONS
         )
-        if view and problem is None and view.token.use_worth_recording(now):
+        if problem is None and view.token.use_worth_recording(now):
             used.append(view.token.id)
         answers.append(
             EnvironmentStatus(
@@ -424,7 +430,7 @@ def statuses(
                 message=problem.message if problem else "",
                 name=env.name,
                 update=env.update,
-                login=view.account.login if view else None,
+                login=view.account.login,
                 connector_blocked=is_blocked,
                 missing_functions=missing,
             )

@@ -176,6 +176,6 @@ def mark_delivered(
     """Record that the workstation has the file (idempotent); refuses files not ready."""
     if file.state != READY:
         raise DomainError(
-            ErrorCode.VALIDATION_ERROR, f"File {file.id} is {file.state}, not ready; keep waiting."
+            ErrorCode.FILE_NOT_READY, f"File {file.id} is {file.state}, not ready; keep waiting."
         )
     return outbox.mark_delivered(file.id, workstation_id, at)

@@ -31,6 +31,7 @@ from koppel.server.adapters.http.enrollment_downloads import (
     settings_download,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode
 from koppel.server.domain import enrollment, linking
 from koppel.server.domain.model import Account, TokenView
 from koppel.server.services import Services
@@ -54,7 +55,7 @@ def info(svc: Svc) -> ServerInfo:
 
 @router.get("/environments/{env}/settings", tags=["settings"])
 def save_settings(
-    env: str, account: Annotated[Account, Depends(downloader(SETTINGS))], svc: Svc
+    env: EnvCode, account: Annotated[Account, Depends(downloader(SETTINGS))], svc: Svc
 ) -> JSONResponse:
     """ "Save settings": a settings file with a single-use enrollment code."""
     with svc.transaction() as repo:
@@ -64,7 +65,7 @@ def save_settings(
 
 @router.get("/environments/{env}/settings-bundle", tags=["settings"])
 def save_bundle(
-    env: str, account: Annotated[Account, Depends(downloader(BUNDLE))], svc: Svc
+    env: EnvCode, account: Annotated[Account, Depends(downloader(BUNDLE))], svc: Svc
 ) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them."""
     with svc.transaction() as repo:
@@ -79,7 +80,7 @@ def save_bundle(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def save_installation(
-    env: str, account: Annotated[Account, Depends(downloader(INSTALLATION))], svc: Svc
+    env: EnvCode, account: Annotated[Account, Depends(downloader(INSTALLATION))], svc: Svc
 ) -> FileResponse:
     """ "Save installation": the agent wheel of the environment's update."""
     with svc.transaction() as repo:

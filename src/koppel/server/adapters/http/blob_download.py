@@ -5,6 +5,7 @@ Dossier attachments and My files both answer this way."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Response
@@ -17,6 +18,14 @@ from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.dossier_model import Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.outbox import OutputFile
+
+# A download as the OpenAPI document describes it: the bytes, in the file's own media type.
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The content.", "content": _BYTES},
+    206: {"description": "The requested byte range (Range).", "content": _BYTES},
+    304: {"description": "Not modified (If-None-Match)."},
+}
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -14,13 +14,17 @@ from fastapi.security import (
 )
 
 from koppel.protocol.errors import ErrorCode
-from koppel.protocol.updates import UPDATE_HEADER, Update
+from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER, Update
 from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
+from koppel.server.adapters.http.params import EnvCode
 from koppel.server.adapters.http.password_attempts import attempt
 from koppel.server.domain import device_approval, linking, sign_in
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, TokenView
 from koppel.server.services import Services
+
+UPDATE_PATTERN = r"^[0-9]{4}\.[0-9]{1,2}$"
+TUS_RESUMABLE = "Tus-Resumable"
 
 _basic = HTTPBasic(
     auto_error=False,
@@ -54,7 +58,7 @@ def downloader(action: str) -> Callable[..., Account]:
     failures, and refused when the account has a second factor)."""
 
     def dependency(
-        env: str,
+        env: EnvCode,
         request: Request,
         svc: Annotated[Services, Depends(services)],
         basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
@@ -84,14 +88,18 @@ def downloader(action: str) -> Callable[..., Account]:
 
 
 def agent_update(
-    value: Annotated[str | None, Header(alias=UPDATE_HEADER, include_in_schema=True)] = None,
+    value: Annotated[
+        str,
+        Header(
+            alias=UPDATE_HEADER,
+            pattern=UPDATE_PATTERN,
+            description="The agent's update, e.g. 2026.2.",
+            examples=[str(AGENT_UPDATE)],
+        ),
+    ],
 ) -> str:
-    """The update the agent states in ``Koppel-Update``."""
-    if value is None:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR,
-            f"Send the agent's update in the {UPDATE_HEADER} header (e.g. 2026.2).",
-        )
+    """The update the agent states in ``Koppel-Update`` (a request without it is refused
+    with ``errors.MISSING_HEADER``)."""
     try:
         return str(Update.parse(value))
     except ValueError as exc:
@@ -112,7 +120,7 @@ def bearer_token(
 
 
 def token_owner(
-    env: str,
+    env: EnvCode,
     token: Annotated[str, Depends(bearer_token)],
     update: Annotated[str, Depends(agent_update)],
     svc: Annotated[Services, Depends(services)],
@@ -120,3 +128,19 @@ def token_owner(
     """Authenticate a bearer token for environment ``env`` (checks it belongs to it)."""
     with svc.transaction() as repo:
         return linking.authenticate_token(repo, svc.policy, env, token, update)
+
+
+def tus_resumable(
+    value: Annotated[
+        str,
+        Header(
+            alias=TUS_RESUMABLE,
+            pattern=r"^1\.0\.0$",
+            description="The tus protocol version: 1.0.0.",
+            examples=["1.0.0"],
+        ),
+    ],
+) -> str:
+    """The tus version a client speaks; declared for the document (``TusHeaders`` refuses
+    other versions with 412 before any route runs)."""
+    return value

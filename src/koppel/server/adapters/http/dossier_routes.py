@@ -4,7 +4,6 @@ versions (docs/agent-api.md). Thin: the rules are in ``domain/dossier.py``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -24,11 +23,10 @@ from koppel.protocol.dossier import (
 )
 from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.http.blob_download import (
-    version_download,
-)
+from koppel.server.adapters.http.blob_download import DOWNLOAD_RESPONSES, version_download
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import Moment, Offset, RowId, VersionNumber
 from koppel.server.domain import dossier, dossier_editing
 from koppel.server.domain.dossier import Claim, StoredFile
 from koppel.server.domain.dossier_model import Item, Version
@@ -114,7 +112,17 @@ def list_item_types(owner: Owner, svc: Svc) -> list[ItemTypeOut]:
     ]
 
 
-@router.post("/items", status_code=201, response_model=ItemOut)
+@router.post(
+    "/items",
+    status_code=201,
+    response_model=ItemOut,
+    responses={
+        200: {
+            "model": ItemOut,
+            "description": "This submission_id was seen before: the item it made then.",
+        }
+    },
+)
 def create_item(request: CreateItemRequest, owner: Owner, svc: Svc) -> JSONResponse:
     """Create an item of finished uploads; 200 with the first item when the
     ``submission_id`` was seen before (a retry)."""
@@ -153,10 +161,10 @@ def list_items(
     destination: str | None = None,
     type: str | None = None,
     text: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=dossier.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemList:
     """Items the caller may see, newest first, filtered and paged."""
     with svc.transaction() as repo:
@@ -175,14 +183,14 @@ def list_items(
 
 
 @router.get("/items/{item_id}")
-def get_item(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+def get_item(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """One item with its attachments."""
     with svc.transaction() as repo:
         return item_out(dossier.get_item(SqlDossierRepository(repo.c), owner, item_id))
 
 
 @router.get("/items/{item_id}/edit")
-def check_edit(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
+def check_edit(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """The item, if the caller may edit it now; else ``not_editable`` or
     ``connector_blocked`` (the agent asks before it opens a working copy)."""
     with svc.transaction() as repo:
@@ -192,7 +200,7 @@ def check_edit(item_id: int, owner: Owner, svc: Svc) -> ItemOut:
 
 
 @router.get("/items/{item_id}/attachments/{attachment_id}/versions")
-def list_versions(item_id: int, attachment_id: int, owner: Owner, svc: Svc) -> list[VersionOut]:
+def list_versions(item_id: RowId, attachment_id: RowId, owner: Owner, svc: Svc) -> list[VersionOut]:
     """Every version of an attachment, oldest first (conflict versions included)."""
     with svc.transaction() as repo:
         found = dossier.versions(SqlDossierRepository(repo.c), owner, item_id, attachment_id)
@@ -205,12 +213,20 @@ def list_versions(item_id: int, attachment_id: int, owner: Owner, svc: Svc) -> l
     response_model=VersionOut,
 )
 def new_version(
-    item_id: int,
-    attachment_id: int,
+    item_id: RowId,
+    attachment_id: RowId,
     request: NewVersionRequest,
     owner: Owner,
     svc: Svc,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[
+        str,
+        Header(
+            alias="If-Match",
+            min_length=1,
+            description="The ETag of the version that was edited.",
+            examples=['"0123456789abcdef-1"'],
+        ),
+    ],
 ) -> JSONResponse:
     """Save a finished upload as the next version (``If-Match``: the edited version's
     ETag). 412 ``version_conflict`` when someone saved in between, unless
@@ -238,19 +254,15 @@ def new_version(
 @router.get(
     "/items/{item_id}/attachments/{attachment_id}/content",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"application/octet-stream": {}}},
-        206: {"description": "The requested byte range."},
-        304: {"description": "Not modified (If-None-Match)."},
-    },
+    responses=DOWNLOAD_RESPONSES,
 )
 def download(
-    item_id: int,
-    attachment_id: int,
+    item_id: RowId,
+    attachment_id: RowId,
     request: Request,
     owner: Owner,
     svc: Svc,
-    version: int | None = None,
+    version: VersionNumber = None,
 ) -> Response:
     """The content of an attachment's current (or a numbered) version, streamed from the
     blob store. Supports one byte range, ``If-None-Match`` and ``If-Range``."""

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from koppel.protocol.updates import UPDATE_HEADER
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.extensions import ExtensionNotAllowed
+
+# What to say when a request lacks a required header (names in lower case).
+MISSING_HEADER = {
+    UPDATE_HEADER.lower(): f"Send the agent's update in the {UPDATE_HEADER} header (e.g. 2026.2).",
+    "if-match": "Name the version you edited in If-Match (its ETag), so that nobody's "
+    "changes are overwritten.",
+}
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
@@ -36,6 +48,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INSTALLATION_UNAVAILABLE: 503,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.FILE_NOT_READY: 409,
     ErrorCode.CHECKSUM_MISMATCH: 460,  # tus checksum extension
     ErrorCode.UPLOAD_EXPIRED: 410,
     ErrorCode.OFFSET_MISMATCH: 409,
@@ -64,14 +77,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (lone surrogates, from JSON escapes such as
+    ``"\\ud800"``) replaced: a refusal that quotes bad input must still be sent."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _printable(text: str | None) -> str | None:
+    return None if text is None else printable(text)
+
+
 def error_response(error: DomainError) -> JSONResponse:
     """The JSON response for a domain refusal."""
     body = ErrorBody(
         code=error.code,
-        message=error.message,
-        environment=error.environment,
+        message=printable(error.message),
+        environment=_printable(error.environment),
         details=[
-            ErrorDetail(code=d.code, message=d.message, environment=d.environment)
+            ErrorDetail(
+                code=d.code, message=printable(d.message), environment=_printable(d.environment)
+            )
             for d in error.details
         ],
         allowed_extensions=(
@@ -92,6 +117,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = tuple(str(p).lower() for p in first.get("loc", ()))
+        if first.get("type") == "missing" and loc[:1] == ("header",) and loc[1:]:
+            hint = MISSING_HEADER.get(loc[1], f"Send the {first['loc'][1]} header.")
+            return error_response(DomainError(ErrorCode.VALIDATION_ERROR, hint))
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(
             DomainError(
@@ -102,16 +131,72 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
-        body = ErrorBody(code=code, message=str(exc.detail))
-        return JSONResponse(body.model_dump(mode="json"), exc.status_code)
+        message, headers = http_refusal(request, exc)
+        body = ErrorBody(code=code, message=message)
+        return JSONResponse(body.model_dump(mode="json"), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if out_of_range(exc):
+            # A safety net only: inputs are bounded where they enter (params.py). Starlette
+            # still logs the traceback after this answer, so the missing bound gets fixed.
+            return error_response(DomainError(ErrorCode.VALIDATION_ERROR, OUT_OF_RANGE))
         body = ErrorBody(
             code=ErrorCode.INTERNAL_ERROR,
             message="The server failed unexpectedly; try again, and tell your administrator "
             "if it persists (details are in the server log).",
         )
         return JSONResponse(body.model_dump(mode="json"), 500)
+
+
+OUT_OF_RANGE = (
+    "A number or date in the request is out of range; check the request (ids are at most "
+    f"{2**63 - 1})."
+)
+
+
+def out_of_range(exc: BaseException) -> bool:
+    """Whether ``exc`` is a number or date too large for the database (an OverflowError,
+    also when the database layer wrapped it)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _all_routes(app: Any) -> Iterable[Any]:
+    # FastAPI >= 0.160 keeps included routers whole; it flattens them for its own
+    # OpenAPI document with ``iter_route_contexts``. Older releases have flat routes.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    return flatten(app.routes) if flatten else app.routes  # type: ignore[no-any-return]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path (Starlette
+    names only those of the first route whose path matches)."""
+    found: set[str] = set()
+    for route in _all_routes(request.app):
+        methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if methods and pattern is not None and pattern.match(request.url.path):
+            found |= set(methods)
+    return sorted(found)
+
+
+def http_refusal(
+    request: Request, exc: StarletteHTTPException
+) -> tuple[str, dict[str, str] | None]:
+    """The message and headers of a refusal by the router itself (no such path, method
+    not allowed): a 405 names the methods the path takes, also in ``Allow`` (RFC 9110)."""
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request) or headers.get("Allow", "").split(", ")
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
+    return message, headers or None

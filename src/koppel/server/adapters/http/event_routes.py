@@ -30,6 +30,7 @@ from koppel.protocol.events import (
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.http.dependencies import agent_update, services
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import header_text
 from koppel.server.adapters.signals import EventBroker
 from koppel.server.domain import events as ev
 from koppel.server.services import Services
@@ -85,7 +86,7 @@ async def stream(
     session: str,
     request: Request,
     svc: Svc,
-    last_event_id: Annotated[str | None, Header(alias=LAST_EVENT_ID_HEADER)] = None,
+    last_event_id: Annotated[str | None, Header(alias=LAST_EVENT_ID_HEADER), header_text()] = None,
 ) -> StreamingResponse:
     """``text/event-stream`` of the session's events after ``Last-Event-ID`` (or from
     now), a heartbeat comment every 15 seconds; ends when the session expires."""

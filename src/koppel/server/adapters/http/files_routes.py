@@ -31,15 +31,14 @@ from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.jobs_repository import SqlJobRepository
 from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-from koppel.server.adapters.http.blob_download import (
-    output_file_download,
-)
+from koppel.server.adapters.http.blob_download import DOWNLOAD_RESPONSES, output_file_download
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     services,
     token_owner,
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode, Login, RowId, header_text
 from koppel.server.domain import analyses, extensions, integrations, linking
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
@@ -104,10 +103,10 @@ def list_files(owner: Owner, svc: Svc) -> OutputFileList:
 @router.get(
     "/environments/{env}/files/{file_id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=DOWNLOAD_RESPONSES,
 )
 def file_content(
-    file_id: int,
+    file_id: RowId,
     owner: Owner,
     svc: Svc,
     request: Request,
@@ -124,7 +123,7 @@ def file_content(
 
 
 @router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
-def file_delivered(file_id: int, owner: Owner, svc: Svc) -> Response:
+def file_delivered(file_id: RowId, owner: Owner, svc: Svc) -> Response:
     """Record that the token's workstation has the file (idempotent)."""
     with svc.transaction() as repo:
         ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
@@ -222,15 +221,40 @@ def _upload_name(request: Request, header_name: str | None) -> str:
     "/environments/{env}/users/{login}/files",
     status_code=201,
     tags=["integration"],
-    openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "Quarterly figures",
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
 )
 async def push_file(
-    env: str,
-    login: str,
+    env: EnvCode,
+    login: Login,
     request: Request,
     key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
     svc: Svc,
-    filename: Annotated[str | None, Header(alias=FILENAME_HEADER)] = None,
+    filename: Annotated[
+        str | None,
+        Header(
+            alias=FILENAME_HEADER,
+            description="The file's name, for a raw body (multipart names it in its part).",
+            examples=["Quarterly figures.txt"],
+        ),
+        header_text(),
+    ] = None,
 ) -> OutputFileOut:
     """Put a file into a user's My files: an integration with its API key for the
     environment (``Authorization: Bearer kpli_…``), for any user of that environment; the

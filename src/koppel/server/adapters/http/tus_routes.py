@@ -31,8 +31,9 @@ from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.uploads_repository import SqlUploadRepository
-from koppel.server.adapters.http.dependencies import services, token_owner
+from koppel.server.adapters.http.dependencies import services, token_owner, tus_resumable
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode, header_text
 from koppel.server.domain import extensions
 from koppel.server.domain import uploads as domain
 from koppel.server.domain.errors import DomainError
@@ -44,6 +45,8 @@ router = APIRouter(
     tags=["uploads"],
     responses=ERROR_RESPONSES,
 )
+# On every route but OPTIONS, which tus lets clients send without it.
+Tus = [Depends(tus_resumable)]
 Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
 
@@ -53,6 +56,9 @@ _FLUSH_BYTES = 4 * 1024 * 1024
 # How long a PATCH waits for another one on the same upload (e.g. a killed client's
 # request the server has not noticed ending yet) before answering offset_mismatch.
 _LOCK_WAIT_SECONDS = 15.0
+# The methods of the upload routes that speak tus (OPTIONS aside): creation on the
+# collection, the others on one upload.
+_TUS_METHODS = ({"POST"}, {"HEAD", "PATCH", "DELETE"})
 _UPLOAD_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/environments/[^/]+/uploads(/[^/]+)?/?$")
 
 
@@ -166,19 +172,83 @@ def capabilities(svc: Svc) -> Response:
     return Response(status_code=204, headers=_capabilities(svc))
 
 
-@router.post("", status_code=201)
+# The headers as the document states them (tus 1.0): lengths and offsets are decimal
+# numbers of bytes, metadata is comma-separated "key base64value" pairs.
+_DECIMAL = r"^[0-9]{1,19}$"
+_METADATA = r"^[^\s,]+( [A-Za-z0-9+/]*={0,2})?(,[^\s,]+( [A-Za-z0-9+/]*={0,2})?)*$"
+UploadLength = Annotated[
+    str,
+    Header(
+        alias="Upload-Length",
+        pattern=_DECIMAL,
+        description="The file's size in bytes (deferring it is not supported).",
+        examples=["11"],
+    ),
+]
+UploadMetadata = Annotated[
+    str,
+    Header(
+        alias="Upload-Metadata",
+        pattern=_METADATA,
+        description="`filename` (required), `filetype`, `submission`: each `key base64value`.",
+        examples=["filename cmVwb3J0LnR4dA==,filetype dGV4dC9wbGFpbg=="],
+    ),
+]
+UploadOffset = Annotated[
+    str,
+    Header(
+        alias="Upload-Offset",
+        pattern=_DECIMAL,
+        description="Where the body goes: the offset the server has (HEAD).",
+        examples=["0"],
+    ),
+]
+_CHECKSUM = r"^(sha1 [A-Za-z0-9+/]{27}=|sha256 [A-Za-z0-9+/]{43}=)$"
+UploadChecksum = Annotated[
+    str | None,
+    Header(
+        alias="Upload-Checksum",
+        pattern=_CHECKSUM,
+        description="`sha1` or `sha256` and the base64 digest of this request's body.",
+    ),
+    header_text(_CHECKSUM),
+]
+
+
+def _headers(**described: str) -> dict[str, dict[str, object]]:
+    return {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in described.items()
+    }
+
+
+_EXPIRES = "When the upload expires if unfinished (HTTP date)."
+_OFFSET = "How many bytes of the upload the server has."
+
+
+@router.post(
+    "",
+    status_code=201,
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        201: {
+            "description": "Created: the upload's address is in Location.",
+            "headers": _headers(Location="The upload's address.", **{"Upload-Expires": _EXPIRES}),
+        }
+    },
+)
 def create_upload(
-    env: str,
+    env: EnvCode,
     request: Request,
     owner: Owner,
     svc: Svc,
-    upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
-    upload_metadata: Annotated[str | None, Header(alias="Upload-Metadata")] = None,
-    upload_defer_length: Annotated[str | None, Header(alias="Upload-Defer-Length")] = None,
+    upload_length: UploadLength,
+    upload_metadata: UploadMetadata,
 ) -> Response:
     """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata
     (its extension must be one the environment accepts: 415 ``extension_not_allowed``)."""
-    if upload_defer_length is not None:
+    if "upload-defer-length" in request.headers:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
             "State the length (Upload-Length); deferring it is not supported.",
@@ -205,8 +275,24 @@ def create_upload(
     )
 
 
-@router.head("/{upload_id}")
-def upload_offset(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+@router.head(
+    "/{upload_id}",
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The upload's state, in headers only.",
+            "headers": _headers(
+                **{
+                    "Upload-Offset": _OFFSET,
+                    "Upload-Length": "The upload's declared size in bytes.",
+                    "Upload-Expires": _EXPIRES,
+                }
+            ),
+        }
+    },
+)
+def upload_offset(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
     """tus core: how many bytes of the upload the server has."""
     upload = _find(svc, owner, upload_id)
     headers = _state_headers(upload)
@@ -215,22 +301,42 @@ def upload_offset(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
     return Response(status_code=200, headers=headers)
 
 
-@router.patch("/{upload_id}", status_code=204)
+@router.patch(
+    "/{upload_id}",
+    status_code=204,
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        204: {
+            "description": "Appended.",
+            "headers": _headers(**{"Upload-Offset": _OFFSET, "Upload-Expires": _EXPIRES}),
+        },
+        415: {"model": ErrorBody, "description": f"Not sent as {OFFSET_STREAM}."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}, "example": "0123"}
+            },
+        }
+    },
+)
 async def append_chunk(
-    env: str,
+    env: EnvCode,
     upload_id: str,
     request: Request,
     owner: Owner,
     svc: Svc,
-    upload_offset: Annotated[str | None, Header(alias="Upload-Offset")] = None,
-    content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
-    content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
-    upload_checksum: Annotated[str | None, Header(alias="Upload-Checksum")] = None,
+    upload_offset: UploadOffset,
+    upload_checksum: UploadChecksum = None,
 ) -> Response:
     """tus core: append the body at ``Upload-Offset`` (optionally checked by Upload-Checksum)."""
-    if (content_type or "").split(";")[0].strip().lower() != OFFSET_STREAM:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != OFFSET_STREAM:
         return _refuse(415, f"Send the bytes with Content-Type: {OFFSET_STREAM}.")
     offset = _non_negative(upload_offset, "Upload-Offset")
+    content_length = request.headers.get("content-length")
     length = _non_negative(content_length, "Content-Length") if content_length else None
     checksum = domain.parse_checksum(upload_checksum)
     async with _locks.hold(upload_id):
@@ -289,8 +395,8 @@ def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
         return domain.record_progress(SqlUploadRepository(repo.c), svc.blobs, upload, _now())
 
 
-@router.delete("/{upload_id}", status_code=204)
-async def terminate_upload(env: str, upload_id: str, owner: Owner, svc: Svc) -> Response:
+@router.delete("/{upload_id}", status_code=204, dependencies=Tus, response_class=Response)
+async def terminate_upload(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
     """tus termination: delete the upload and its bytes."""
     async with _locks.hold(upload_id):
         await run_in_threadpool(_terminate, svc, owner, upload_id)
@@ -313,25 +419,31 @@ def _terminate(svc: Services, owner: TokenView, upload_id: str) -> None:
 
 class TusHeaders:
     """ASGI middleware for the upload routes: ``Tus-Resumable`` on every response, and 412
-    (with ``Tus-Version``) for requests of another or no protocol version (OPTIONS aside)."""
+    (with ``Tus-Version``) for tus requests of another or no protocol version."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _UPLOAD_PATH.match(scope["path"]):
+        matched = _UPLOAD_PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if matched is None:
             await self.app(scope, receive, send)
             return
-        if scope["method"] != "OPTIONS":
-            stated = Headers(scope=scope).get("tus-resumable")
-            if stated != TUS_VERSION:
-                response = _refuse(
-                    412,
-                    f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.",
-                    **{"Tus-Version": TUS_VERSION, "Tus-Resumable": TUS_VERSION},
-                )
-                await response(scope, receive, send)
-                return
+        headers = Headers(scope=scope)
+        # OPTIONS needs no version (tus), other methods are answered 405 by the router, and
+        # a request without credentials is answered 401 by its route first.
+        if (
+            scope["method"] in _TUS_METHODS[matched.group(1) is not None]
+            and "authorization" in headers
+            and headers.get("tus-resumable") != TUS_VERSION
+        ):
+            response = _refuse(
+                412,
+                f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.",
+                **{"Tus-Version": TUS_VERSION, "Tus-Resumable": TUS_VERSION},
+            )
+            await response(scope, receive, send)
+            return
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from koppel.protocol.device import VERIFICATION_PATH
 from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.http.errors import http_refusal
 from koppel.server.adapters.web import (
     admin_pages,
     auth_pages,
@@ -77,7 +78,14 @@ def _refusal(request: Request, exc: Exception) -> Response:
 
 
 def _invalid_form(request: Request, _exc: Exception) -> Response:
-    message = "The form is incomplete or not valid; go back and fill in every field."
+    if request.method in ("GET", "HEAD"):
+        # A number or date of the address out of range: typed or edited by hand.
+        message = (
+            "The address of this page is not valid (a number or date in it is out of range); "
+            "go back and follow a link of the portal."
+        )
+    else:
+        message = "The form is incomplete or not valid; go back and fill in every field."
     return error_page(request, DomainError(ErrorCode.VALIDATION_ERROR, message), 400)
 
 
@@ -87,7 +95,12 @@ async def _redirect(_request: Request, exc: Exception) -> Response:
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
     code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.VALIDATION_ERROR
-    message = "There is no such page on this portal." if status == 404 else str(exc)
-    return error_page(request, DomainError(code, message), status)
+    message, headers = http_refusal(request, exc)
+    if status == 404:
+        message = "There is no such page on this portal."
+    page = error_page(request, DomainError(code, message), status)
+    page.headers.update(headers or {})
+    return page

@@ -15,6 +15,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.http.params import page_number
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
@@ -201,7 +202,7 @@ def audit(
     action: str = "",
     since: str = "",
     until: str = "",
-    page: int = 1,
+    page: Annotated[int, page_number(console.AUDIT_PAGE_SIZE)] = 1,
 ) -> Response:
     """The audit log of the administered environments, newest first, filtered, paged."""
     codes = _administered(user)

@@ -12,8 +12,7 @@ streamed into the blob store with the server's size limit (``form_upload.py``).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -27,11 +26,19 @@ from koppel.server.adapters.db.extensions_repository import SqlExtensionReposito
 from koppel.server.adapters.http.blob_download import (
     version_download,
 )
+from koppel.server.adapters.http.params import RowId, VersionNumber, page_number
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.form_upload import ReceivedFile, receive_form
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import dossier, dossier_editing, dossier_portal, extensions, web_sessions
+from koppel.server.domain import (
+    dossier,
+    dossier_editing,
+    dossier_portal,
+    extensions,
+    periods,
+    web_sessions,
+)
 from koppel.server.domain.dossier_model import Item, Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -114,7 +121,7 @@ def dossier_page(
     text: str = "",
     since: str = "",
     until: str = "",
-    page: int = 1,
+    page: Annotated[int, page_number(PAGE_SIZE)] = 1,
 ) -> Response:
     """Destinations, the search form and the matching items (newest first, paged), and
     the form that files a new item."""
@@ -130,9 +137,9 @@ def dossier_page(
             destination=destination.strip() or None,
             type_name=type.strip() or None,
             text=text,
-            since=datetime.combine(first, time(), UTC) if first else None,
+            since=periods.start_of(first) if first else None,
             # The form's "to" date is inclusive: items up to the end of that day.
-            until=datetime.combine(last + timedelta(days=1), time(), UTC) if last else None,
+            until=periods.end_of(last) if last else None,
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
@@ -199,7 +206,7 @@ async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
 
 # --- one item ----------------------------------------------------------------------------
 @router.get(f"{_BASE}/items/{{item_id}}", name="dossier_item")
-def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> Response:
+def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: RowId) -> Response:
     """An item: its facts, attachments with every version and their downloads, the
     "Edit on my computer" link (or why editing is not possible), and the upload forms."""
     who = _who(user, env)
@@ -235,7 +242,9 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> R
 
 
 @router.post(f"{_BASE}/items/{{item_id}}/attachments", name="dossier_add_attachment")
-async def add_attachment(request: Request, user: ctx.SignedIn, env: str, item_id: int) -> Response:
+async def add_attachment(
+    request: Request, user: ctx.SignedIn, env: str, item_id: RowId
+) -> Response:
     """Add a file to an item as a new attachment (multipart form, streamed)."""
     who = await run_in_threadpool(_who, user, env)
     _, stored = await _received(request, user, who)
@@ -257,7 +266,7 @@ async def add_attachment(request: Request, user: ctx.SignedIn, env: str, item_id
     name="dossier_new_version",
 )
 async def new_version(
-    request: Request, user: ctx.SignedIn, env: str, item_id: int, attachment_id: int
+    request: Request, user: ctx.SignedIn, env: str, item_id: RowId, attachment_id: RowId
 ) -> Response:
     """Save an uploaded file as the next version of an attachment. The form names the
     version it was shown (``if_match``): when someone saved since, nothing is replaced."""
@@ -292,9 +301,9 @@ def attachment_content(
     request: Request,
     user: ctx.SignedIn,
     env: str,
-    item_id: int,
-    attachment_id: int,
-    version: int | None = None,
+    item_id: RowId,
+    attachment_id: RowId,
+    version: VersionNumber = None,
 ) -> Response:
     """An attachment's current (or numbered) version, streamed as the agent API does."""
     who = _who(user, env)

@@ -22,6 +22,7 @@ from koppel.server.adapters.http.blob_download import (
     output_file_download,
 )
 from koppel.server.adapters.http.files_routes import notify
+from koppel.server.adapters.http.params import RowId
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
@@ -82,7 +83,7 @@ def my_files(request: Request, user: ctx.SignedIn, env: str) -> Response:
 
 
 @router.get("/portal/{code}/environments/{env}/files/{file_id}/content", name="my_file_content")
-def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: int) -> Response:
+def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: RowId) -> Response:
     """A ready file of the user's, streamed (ETag, Range and its sha256 as the API sends)."""
     shown = user.environment(env)
     ob.require_my_files(set(shown.functions), shown.environment.code)
