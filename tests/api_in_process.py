@@ -112,8 +112,9 @@ class AgentApi:
         """Put a ready file into this user's My files (as ``koppel-admin files publish``
         does); its id."""
         from koppel.server.adapters.db.events_repository import SqlEventRepository
+        from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
         from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-        from koppel.server.domain import lookups
+        from koppel.server.domain import extensions, lookups
         from koppel.server.domain import outbox as ob
 
         svc = self.app.svc
@@ -134,5 +135,42 @@ class AgentApi:
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 blob_key=key,
+                allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env.id, env.code),
             )
         return file.id
+
+    # -- the dossier as a reader sees it, analyses, My files
+
+    def file_item(self, subject: str, type_name: str, destination: str, size: int = 10) -> int:
+        """File an item with one attachment of ``size`` bytes; its id."""
+        files = {f"{subject}.txt": b"x" * size}
+        return int(self.create_item(subject, type_name, destination, files)["id"])
+
+    def listed(self, destination: str | None = None, page: int = 2) -> dict[int, dict[str, Any]]:
+        """Every item the user may list (read over pages of ``page``), by id."""
+        found: dict[int, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"limit": page, "offset": offset}
+            if destination:
+                params["destination"] = destination
+            answer = self.request("GET", "items", params=params)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            found.update({item["id"]: item for item in body["items"]})
+            offset += page
+            if offset >= body["total"]:
+                assert len(found) == body["total"]
+                return found
+
+    def analysis(self, kind: str, destination: str | None = None) -> int:
+        """Ask for an analysis; the id of its (pending) file."""
+        answer = self.request("POST", "analyses", json={"kind": kind, "destination": destination})
+        assert answer.status_code == 202, answer.text
+        return int(answer.json()["file_id"])
+
+    def content(self, file_id: int) -> bytes:
+        """The content of a ready file of My files."""
+        got = self.request("GET", f"files/{file_id}/content")
+        assert got.status_code == 200, got.text
+        return got.content

@@ -50,18 +50,12 @@ class AppClient:
     the requests, so tests stay plain functions.
     """
 
-    def __init__(
-        self,
-        app: Any,
-        base_url: str = PUBLIC_URL,
-        address: str = "127.0.0.1",
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, app: Any, base_url: str = PUBLIC_URL, address: str = "127.0.0.1") -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         transport = httpx.ASGITransport(app=app, client=(address, 50000))
-        self._client = httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)
+        self._client = httpx.AsyncClient(transport=transport, base_url=base_url)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request and wait for the whole response."""
@@ -110,17 +104,10 @@ class InProcess:
     clock: Clock
     _clients: list[AppClient] = field(default_factory=list)
 
-    def client(
-        self,
-        address: str = "127.0.0.1",
-        *,
-        path: str = "",
-        headers: dict[str, str] | None = None,
-    ) -> AppClient:
+    def client(self, address: str = "127.0.0.1") -> AppClient:
         """A new client (own cookies), closed with the fixture; ``address`` is the
-        caller's IP address as the app sees it, ``path`` a base path for relative URLs,
-        ``headers`` sent with every request."""
-        made = AppClient(self.app, base_url=PUBLIC_URL + path, address=address, headers=headers)
+        caller's IP address as the app sees it."""
+        made = AppClient(self.app, address=address)
         self._clients.append(made)
         return made
 

@@ -28,23 +28,15 @@ def token_of(ws: Workstation, env: str) -> str:
 
 
 class Api:
-    """The dossier API of one environment with one token: of a real server, or of the app
-    in process (``over`` an ``AppClient`` whose base is the environment's API)."""
+    """The dossier API of one environment with one token."""
 
     def __init__(self, server: Server, env: str, token: str) -> None:
         self.env = env
-        self.http: Any = httpx.Client(
+        self.http = httpx.Client(
             base_url=f"{server.url}/api/v1/environments/{env}",
             headers={**UPDATE, "Authorization": f"Bearer {token}"},
             timeout=30,
         )
-
-    @classmethod
-    def over(cls, http: Any, env: str) -> Api:
-        """The same calls through another client (relative to the environment's API)."""
-        api = cls.__new__(cls)
-        api.env, api.http = env, http
-        return api
 
     def upload(self, name: str, data: bytes, media_type: str = "text/plain") -> str:
         """Upload a file with tus (creation + one PATCH); return the upload id."""

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from api_in_process import AgentApi
 from app_client import DEMO_PASSWORD, UPDATE, AppClient, InProcess
-from app_dossier import User
 from koppel.server.demo_dossier import PAYROLL_GROUP, PAYROLL_MEMBER
 from koppel.server.domain import analyses
 from koppel.server.domain.administration import Admin
@@ -64,16 +64,18 @@ def assert_same(rows: dict[int, dict[str, Any]], listed: dict[int, dict[str, Any
 def dossier(demo_app: InProcess) -> dict[str, Any]:
     """anna (Payroll) and bram (not) each with a payslip of their own, and ordinary items.
     bram filed his payslip while he was in Payroll; he left the group since."""
-    anna, bram = User(demo_app, ENV, PAYROLL_MEMBER), User(demo_app, ENV, OUTSIDER)
+    anna, bram = AgentApi(demo_app, ENV, PAYROLL_MEMBER), AgentApi(demo_app, ENV, OUTSIDER)
     set_payroll(demo_app, OUTSIDER, True)
-    bram_payslip = bram.item("Loonstrook bram maart", "Payslip", "E0001", 120)
+    bram_payslip = bram.file_item("Loonstrook bram maart", "Payslip", "E0001", 120)
     set_payroll(demo_app, OUTSIDER, False)
-    anna_payslips = [anna.item(f"Loonstrook anna {m}", "Payslip", "E0001", 200) for m in (1, 2)]
+    anna_payslips = [
+        anna.file_item(f"Loonstrook anna {m}", "Payslip", "E0001", 200) for m in (1, 2)
+    ]
     others = [
-        anna.item("Factuur Hotel De Kroon", "Invoice", "D0001", 30),
-        anna.item("Brief aan de Belastingdienst", "Correspondence", "ORG", 40),
-        bram.item("Inkoopfactuur Bakker", "Invoice", "C0001", 50),
-        bram.item("Notitie loonadministratie", "Correspondence", "E0001", 60),
+        anna.file_item("Factuur Hotel De Kroon", "Invoice", "D0001", 30),
+        anna.file_item("Brief aan de Belastingdienst", "Correspondence", "ORG", 40),
+        bram.file_item("Inkoopfactuur Bakker", "Invoice", "C0001", 50),
+        bram.file_item("Notitie loonadministratie", "Correspondence", "E0001", 60),
     ]
     return {
         "anna": anna,
@@ -91,7 +93,7 @@ def test_every_analysis_shows_what_its_requester_may_list(
 ) -> None:
     everything = {dossier["bram_payslip"], *dossier["anna_payslips"], *dossier["others"]}
     for login in (PAYROLL_MEMBER, OUTSIDER):
-        user: User = dossier[login]
+        user: AgentApi = dossier[login]
         listed = user.listed(destination)
         # The setup covers the rule: the member lists every payslip, the outsider only
         # the one he wrote.
@@ -99,26 +101,26 @@ def test_every_analysis_shows_what_its_requester_may_list(
             assert set(user.listed()) == everything
         else:
             assert set(user.listed()) == everything - set(dossier["anna_payslips"])
-        file_id = user.request(kind, destination)
+        file_id = user.analysis(kind, destination)
         assert demo_app.run_jobs() == 1
-        rows = rows_of(user.workbook(file_id))
+        rows = rows_of(user.content(file_id))
         assert_same(rows, listed)
 
 
 def test_visibility_is_the_requesters_when_the_job_runs(
     demo_app: InProcess, dossier: dict[str, Any]
 ) -> None:
-    bram: User = dossier["bram"]
+    bram: AgentApi = dossier["bram"]
     set_payroll(demo_app, OUTSIDER, True)
     assert set(dossier["anna_payslips"]) <= set(bram.listed())
-    file_ids = [bram.request(kind) for kind in analyses.KINDS]
+    file_ids = [bram.analysis(kind) for kind in analyses.KINDS]
     # bram leaves Payroll before the jobs run: anna's payslips are no longer his to see.
     set_payroll(demo_app, OUTSIDER, False)
     assert demo_app.run_jobs() == len(file_ids)
     listed = bram.listed()
     assert not set(dossier["anna_payslips"]) & set(listed)
     for file_id in file_ids:
-        assert_same(rows_of(bram.workbook(file_id)), listed)
+        assert_same(rows_of(bram.content(file_id)), listed)
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

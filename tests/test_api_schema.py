@@ -40,9 +40,10 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
         "schema cannot state a signature",
     ),
     ("POST", "/api/v1/environments/{env}/uploads"): (
-        ["400", "413"],
-        "the name rules apply to the file name decoded from Upload-Metadata, and the size "
-        "limit is the server's setting (KOPPEL_MAX_UPLOAD_MB)",
+        ["400", "413", "415"],
+        "the name rules apply to the file name decoded from Upload-Metadata, the size "
+        "limit is the server's setting (KOPPEL_MAX_UPLOAD_MB), the allowed extensions the "
+        "environment's list",
     ),
     ("PATCH", "/api/v1/environments/{env}/uploads/{upload_id}"): (
         ["410", "413", "460"],
@@ -55,9 +56,15 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
         "state of the server, not a form of the request",
     ),
     ("POST", "/api/v1/environments/{env}/users/{login}/files"): (
-        ["400"],
+        ["400", "415"],
         "the file's name comes from the multipart part or from Koppel-Filename, one of the "
-        "two; OpenAPI cannot tie a header to one content type",
+        "two (OpenAPI cannot tie a header to one content type), and its extension must be "
+        "on the environment's list",
+    ),
+    ("POST", "/api/v1/device/token"): (
+        ["400"],
+        "a device code counts only as the server issued it, and polling is answered 400 "
+        "while the user has not decided (RFC 8628: authorization_pending, invalid_grant)",
     ),
 }
 # Operations that need not answer 2xx to generated requests, and why.
@@ -73,6 +80,8 @@ NO_SUCCESS_NEEDED: dict[tuple[str, str], str] = {
     "test data folder: 503 installation_unavailable",
     ("GET", "/api/v1/environments/{env}/settings-bundle"): "only a firm has a bundle; the "
     "requests name the token's environment, a client (the bundle has its own tests)",
+    ("POST", "/api/v1/device/token"): "a token needs a user's approval in the browser "
+    "(test_device_approval.py walks it)",
 }
 # The statuses schemathesis expects by default for a schema-invalid request and for a
 # missing required header.
@@ -90,6 +99,7 @@ class Live:
     ids: list[int]
     uploads: list[str]
     sessions: list[str]
+    integration_key: str  # C20001's, for the integration push
 
 
 @pytest.fixture
@@ -117,9 +127,21 @@ def live(tmp_path: Path) -> Iterator[Live]:
             sorted({item["id"], item["attachments"][0]["id"], file_id, 1, 2}),
             [anna.new_upload(f"draft-{n}.txt", 10) for n in range(3)],
             [session.json()["session"]],
+            _integration_key(app, "C20001"),
         )
     finally:
         app.close()
+
+
+def _integration_key(app: InProcess, env: str) -> str:
+    from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+    from koppel.server.domain import integrations
+
+    with app.transaction() as repo:
+        key, _ = integrations.create(
+            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "test", env, "payroll"
+        )
+    return key
 
 
 def _config(live: Live) -> SchemathesisConfig:
@@ -167,6 +189,7 @@ def _config(live: Live) -> SchemathesisConfig:
                 "openapi": {
                     "HTTPBearer": {"bearer": live.anna.token},
                     "HTTPBasic": {"username": "anna", "password": DEMO_PASSWORD},
+                    "IntegrationKey": {"bearer": live.integration_key},
                 }
             },
             "generation": {"max-examples": 10, "mode": "all"},

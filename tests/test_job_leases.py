@@ -22,8 +22,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from api_in_process import AgentApi
 from app_client import InProcess, bearer, make_in_process
-from app_dossier import User
 from dossier_support import UPDATE, link
 from harness import Server, Workstation, make_server
 from koppel.server.adapters import worker as worker_module
@@ -218,8 +218,8 @@ def test_a_job_longer_than_its_lease_keeps_it_by_heartbeats(
     """Making the workbook takes three leases' time (the real ``render``, wrapped to move
     the clock by half a lease per row); meanwhile other workers look for jobs and find
     none: the running thread's heartbeats keep its lease."""
-    anna = User(demo_app, "F10001", "anna")
-    items = [anna.item(f"Brief {n}", "Correspondence", "ORG") for n in range(6)]
+    anna = AgentApi(demo_app, "F10001", "anna")
+    items = [anna.file_item(f"Brief {n}", "Correspondence", "ORG") for n in range(6)]
     file_id = request_overview(demo_app)
     render = worker_module.render
     others_found = []

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+import device_support
 from api_in_process import TUS, AgentApi
 from app_client import DEMO_PASSWORD, UPDATE, InProcess, bearer
 from koppel.protocol.functions import Function
@@ -138,18 +139,23 @@ def bearer_route(
 
 
 def basic_route(env: str = VICTIM_ENV, **kwargs: Any) -> Case:
-    """A route that takes a login and password: carla's (a user of C20002 only) on
-    ``env`` (the victim's, or the firm for its bundle), and a wrong password for anna."""
+    """A route that takes a login and password or an approval's access token: carla's
+    password (a user of C20002 only) on ``env`` (the victim's, or the firm for its
+    bundle), a wrong password for anna, and carla's approval of her own environment."""
 
     def attempts(world: World, method: str, path: str) -> list[Attempt]:
         url = _fill(path, env, {**world.ids, "login": "anna"})
         found = []
-        for who, login, password in (
-            ("carla's password on C20001", "carla", DEMO_PASSWORD),
-            ("a wrong password for anna", "anna", "not-her-password"),
-        ):
-            token = base64.b64encode(f"{login}:{password}".encode()).decode()
-            headers = {**UPDATE, "Authorization": f"Basic {token}", **kwargs.get("headers", {})}
+        basic = {
+            who: "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+            for who, login, password in (
+                ("carla's password on C20001", "carla", DEMO_PASSWORD),
+                ("a wrong password for anna", "anna", "not-her-password"),
+            )
+        }
+        approval = {"carla's approval of C20002 on C20001": f"Bearer {world.ids['approval']}"}
+        for who, authorization in (basic | approval).items():
+            headers = {**UPDATE, "Authorization": authorization, **kwargs.get("headers", {})}
             found.append(
                 Attempt(
                     who,
@@ -162,6 +168,74 @@ def basic_route(env: str = VICTIM_ENV, **kwargs: Any) -> Case:
         return found
 
     return attempts
+
+
+def key_route(**kwargs: Any) -> Case:
+    """The integration push: C20002's integration key on C20001, and anna's password."""
+
+    def attempts(world: World, method: str, path: str) -> list[Attempt]:
+        url = _fill(path, VICTIM_ENV, {**world.ids, "login": "anna"})
+        password = base64.b64encode(f"anna:{DEMO_PASSWORD}".encode()).decode()
+        return [
+            Attempt(
+                who,
+                method,
+                url,
+                {**kwargs, "headers": {**UPDATE, "Authorization": auth, **kwargs["headers"]}},
+                secrets=(*PRIVATE, VICTIM_ENV_NAME),
+            )
+            for who, auth in (
+                ("C20002's integration key on C20001", f"Bearer {world.ids['other_key']}"),
+                ("anna's own password", f"Basic {password}"),
+            )
+        ]
+
+    return attempts
+
+
+def _oauth_error(error: str) -> Callable[[Any], bool]:
+    return lambda body: bool(body.get("error") == error)
+
+
+def device_authorize_route(world: World, method: str, path: str) -> list[Attempt]:
+    """Anyone may start an approval for C20001: the answer is the same as for any code
+    and names nothing of it."""
+    form = {"client_id": "koppel-agent", "scope": f"settings:{VICTIM_ENV}", "workstation": "x"}
+    return [
+        Attempt(
+            "anyone, for C20001",
+            method,
+            path,
+            {"data": form},
+            {200},
+            (*PRIVATE, VICTIM_ENV_NAME),
+            lambda body: set(body) >= {"device_code", "user_code", "verification_uri"},
+        )
+    ]
+
+
+def device_token_route(world: World, method: str, path: str) -> list[Attempt]:
+    """Polling with a made-up device code, and with carla's approval of C20001 (she is not
+    a user of it, so the approval was denied): no token, nothing about C20001."""
+    poll = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "client_id": "koppel-agent",
+    }
+    return [
+        Attempt(
+            who,
+            method,
+            path,
+            {"data": {**poll, "device_code": code}},
+            {400},
+            (*PRIVATE, VICTIM_ENV_NAME),
+            _oauth_error(error),
+        )
+        for who, code, error in (
+            ("a made-up device code", "x" * 43, "invalid_grant"),
+            ("carla's approval of C20001", world.ids["carla_denied"], "access_denied"),
+        )
+    ]
 
 
 def public_route(world: World, method: str, path: str) -> list[Attempt]:
@@ -285,9 +359,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", f"{ENV}/settings"): basic_route(),
     ("GET", f"{ENV}/settings-bundle"): basic_route(env="F10001"),
     ("GET", f"{ENV}/installation"): basic_route(),
-    ("POST", f"{ENV}/users/{{login}}/files"): basic_route(
+    ("POST", f"{ENV}/users/{{login}}/files"): key_route(
         content=b"pushed by a stranger", headers={"Koppel-Filename": "pushed.txt"}
     ),
+    ("POST", "/api/v1/device/authorize"): device_authorize_route,
+    ("POST", "/api/v1/device/token"): device_token_route,
+    ("GET", f"{ENV}/upload-rules"): bearer_route(),
     ("POST", "/api/v1/links"): links_route,
     ("POST", "/api/v1/status"): bulk_route(lambda w: {}, {200}, _refused_in("statuses")),
     ("POST", "/api/v1/files/pending"): bulk_route(
@@ -353,8 +430,43 @@ def world(demo_app: InProcess) -> World:
         "file_id": anna.publish(FILE_NAME, FILE_CONTENT),
         "upload_id": anna.new_upload(UPLOAD_NAME, 10),
         "etag": item["attachments"][0]["current"]["etag"],
+        "approval": _approved(demo_app, f"settings:{OTHER_ENV}", "carla"),
+        "carla_denied": _denied(demo_app, f"settings:{VICTIM_ENV}", "carla"),
+        "other_key": _integration_key(demo_app, OTHER_ENV),
     }
     return world
+
+
+def _approved(app: InProcess, scope: str, login: str) -> str:
+    """An access token of ``login``'s approval of ``scope`` in the browser."""
+    agent, browser = app.client(), app.client()
+    started = device_support.start(agent, scope)
+    asked = device_support.sign_in(browser, started["user_code"], login, DEMO_PASSWORD)
+    device_support.decide(browser, asked, started["user_code"], "approve")
+    app.clock.advance(seconds=6)
+    granted = device_support.poll(agent, started["device_code"])
+    assert granted.status_code == 200, granted.text
+    return str(granted.json()["access_token"])
+
+
+def _denied(app: InProcess, scope: str, login: str) -> str:
+    """The device code of an approval that ``login`` could not give (not a user)."""
+    started = device_support.start(app.client(), scope)
+    browser = app.client()
+    asked = device_support.sign_in(browser, started["user_code"], login, DEMO_PASSWORD)
+    device_support.decide(browser, asked, started["user_code"], "approve")
+    return str(started["device_code"])
+
+
+def _integration_key(app: InProcess, env: str) -> str:
+    from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+    from koppel.server.domain import integrations
+
+    with app.transaction() as repo:
+        key, _ = integrations.create(
+            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "test", env, "scanner"
+        )
+    return key
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:

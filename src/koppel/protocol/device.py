@@ -16,15 +16,19 @@ from pydantic import BaseModel
 
 CLIENT_ID = "koppel-agent"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-AUTHORIZE_PATH = "/api/v1/device/authorize"
-TOKEN_PATH = "/api/v1/device/token"
+DEVICE_PREFIX = "/api/v1/device/"
+AUTHORIZE_PATH = f"{DEVICE_PREFIX}authorize"
+TOKEN_PATH = f"{DEVICE_PREFIX}token"
 VERIFICATION_PATH = "/device"
 
 SETTINGS, BUNDLE, INSTALLATION = "settings", "bundle", "installation"
 SCOPE_ACTIONS = (SETTINGS, BUNDLE, INSTALLATION)
 MAX_SCOPES = 3
 
-_PAIR = re.compile(r"^(settings|bundle|installation):([A-Z0-9][A-Z0-9_-]{1,31})$")
+_ONE = r"(?:settings|bundle|installation):[A-Za-z0-9][A-Za-z0-9_-]{1,31}"
+# The form of a scope, stated in the OpenAPI document: one to three pairs, one space apart.
+SCOPE_PATTERN = rf"^{_ONE}(?: {_ONE}){{0,{MAX_SCOPES - 1}}}$"
+_PAIR = re.compile(r"^(settings|bundle|installation):([A-Za-z0-9][A-Za-z0-9_-]{1,31})$")
 
 
 def scope_for(action: str, environment: str) -> str:
@@ -33,22 +37,21 @@ def scope_for(action: str, environment: str) -> str:
 
 
 def parse_scope(scope: str) -> list[tuple[str, str]]:
-    """The (action, environment code) pairs of a scope; ValueError when malformed.
-    Actions are case-insensitive, codes are upper-cased; repeats count once."""
+    """The (action, environment code) pairs of a scope (``SCOPE_PATTERN``); codes are
+    upper-cased and repeats count once. ValueError when malformed."""
+    if not re.match(SCOPE_PATTERN, scope):
+        raise ValueError(
+            f"{scope[:100]!r} is not a scope of this server: use settings:CODE, bundle:CODE "
+            f"or installation:CODE (up to {MAX_SCOPES}, one space apart), e.g. "
+            "settings:F10001."
+        )
     pairs: list[tuple[str, str]] = []
-    for part in scope.split():
-        action, sep, code = part.partition(":")
-        found = _PAIR.match(f"{action.lower()}{sep}{code.upper()}")
-        if found is None:
-            raise ValueError(
-                f"{part!r} is not a scope of this server: use settings:CODE, bundle:CODE or "
-                "installation:CODE, e.g. settings:F10001."
-            )
-        pair = (found.group(1), found.group(2))
+    for part in scope.split(" "):
+        found = _PAIR.match(part)
+        assert found is not None  # the pattern above matched every part
+        pair = (found.group(1), found.group(2).upper())
         if pair not in pairs:
             pairs.append(pair)
-    if not 1 <= len(pairs) <= MAX_SCOPES:
-        raise ValueError(f"Ask for 1 to {MAX_SCOPES} things at once, e.g. settings:F10001.")
     return pairs
 
 

@@ -17,6 +17,7 @@ from koppel.protocol.device import (
     AUTHORIZE_PATH,
     CLIENT_ID,
     GRANT_TYPE,
+    SCOPE_PATTERN,
     TOKEN_PATH,
     VERIFICATION_PATH,
     DeviceAuthorization,
@@ -25,15 +26,14 @@ from koppel.protocol.device import (
 )
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
-from koppel.server.adapters.http.dependencies import services
+from koppel.server.adapters.http.dependencies import address, services
+from koppel.server.adapters.http.oauth_errors import NO_STORE, oauth_error
 from koppel.server.domain import device_approval
 from koppel.server.domain.errors import DomainError
 from koppel.server.services import Services
 
 router = APIRouter(tags=["device authorization"])
 Svc = Annotated[Services, Depends(services)]
-# RFC 6749 section 5.1: token answers must not be cached.
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": OAuthError, "description": "An OAuth 2.0 error; see `error`."},
     401: {"model": OAuthError, "description": "Unknown client (invalid_client)."},
@@ -41,14 +41,7 @@ _OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    # RFC 6749 allows only printable ASCII without '"' and '\' in error_description.
-    text = "".join(c for c in description if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
-    return JSONResponse({"error": error, "error_description": text}, status, headers=_NO_STORE)
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+ClientId = Annotated[str, Form(pattern=f"^{CLIENT_ID}$", description="Always koppel-agent.")]
 
 
 @router.post(
@@ -59,8 +52,16 @@ def _address(request: Request) -> str:
 def authorize(
     request: Request,
     svc: Svc,
-    client_id: Annotated[str, Form(max_length=64)],
-    scope: Annotated[str, Form(max_length=200)],
+    client_id: ClientId,
+    scope: Annotated[
+        str,
+        Form(
+            pattern=SCOPE_PATTERN,
+            description="What to approve: settings:CODE, bundle:CODE and/or "
+            "installation:CODE, one space apart.",
+            examples=["settings:F10001"],
+        ),
+    ],
     workstation: Annotated[
         str, Form(max_length=200, description="The name people know the workstation by.")
     ] = "",
@@ -68,8 +69,6 @@ def authorize(
     """Start an approval: a device code for the agent, a user code and the page where the
     user enters it (RFC 8628 section 3.1). ``scope``: ``settings:CODE``,
     ``bundle:CODE`` and/or ``installation:CODE``."""
-    if client_id != CLIENT_ID:
-        return _oauth_error(401, "invalid_client", f"Unknown client; use {CLIENT_ID}.")
     device_code = secrets.token_urlsafe(32)
     user_code = device_approval.new_user_code()
     try:
@@ -77,12 +76,12 @@ def authorize(
             grant = device_approval.start(
                 SqlDeviceGrantRepository(repo.c), svc.policy, device_code=device_code,
                 user_code=user_code, scope=scope, client_id=client_id,
-                workstation=workstation, address=_address(request),
+                workstation=workstation, address=address(request),
             )  # fmt: skip
     except DomainError as exc:
         if exc.code is ErrorCode.TOO_MANY_ATTEMPTS:
-            return _oauth_error(429, "slow_down", exc.message)
-        return _oauth_error(400, "invalid_scope", exc.message)
+            return oauth_error(429, "slow_down", exc.message)
+        return oauth_error(400, "invalid_scope", exc.message)
     page = f"{svc.policy.public_url.rstrip('/')}{VERIFICATION_PATH}"
     answer = DeviceAuthorization(
         device_code=device_code,
@@ -92,39 +91,35 @@ def authorize(
         expires_in=int((grant.expires_at - grant.created_at).total_seconds()),
         interval=grant.interval,
     )
-    return JSONResponse(answer.model_dump(), headers=_NO_STORE)
+    return JSONResponse(answer.model_dump(), headers=NO_STORE)
 
 
 @router.post(TOKEN_PATH, response_model=DeviceToken, responses=_OAUTH_ERRORS)
 def token(
     svc: Svc,
-    grant_type: Annotated[str, Form(max_length=100)],
-    device_code: Annotated[str, Form(max_length=200)],
-    client_id: Annotated[str, Form(max_length=64)],
+    grant_type: Annotated[str, Form(pattern=f"^{GRANT_TYPE}$")],
+    device_code: Annotated[str, Form(min_length=1, max_length=200)],
+    client_id: ClientId,
 ) -> JSONResponse:
     """Poll for the access token of an approval (RFC 8628 section 3.4): pending, slow
     down, denied, expired, or the token, which works once the user approved."""
-    if grant_type != GRANT_TYPE:
-        return _oauth_error(400, "unsupported_grant_type", f"Use grant_type {GRANT_TYPE}.")
-    if client_id != CLIENT_ID:
-        return _oauth_error(401, "invalid_client", f"Unknown client; use {CLIENT_ID}.")
     with svc.transaction() as repo:
         store = SqlDeviceGrantRepository(repo.c)
         grant = device_approval.by_device_code(store, device_code)
         if grant is None or grant.client_id != client_id:
-            return _oauth_error(
+            return oauth_error(
                 400, "invalid_grant", "This device code is unknown or was already used."
             )
         if grant.expires_at <= svc.policy.clock():
-            return _oauth_error(
+            return oauth_error(
                 400, "expired_token", "The approval was not given in time; start again."
             )
         if grant.state == "denied":
-            return _oauth_error(400, "access_denied", grant.denial or "Denied.")
+            return oauth_error(400, "access_denied", grant.denial or "Denied.")
         if grant.state == "pending":
             if device_approval.too_early(store, svc.policy, grant):
-                return _oauth_error(400, "slow_down", f"Poll every {grant.interval} seconds.")
-            return _oauth_error(
+                return oauth_error(400, "slow_down", f"Poll every {grant.interval} seconds.")
+            return oauth_error(
                 400, "authorization_pending", "Waiting for the user to approve in the browser."
             )
         access = device_approval.issue_access(store, svc.policy, grant)
@@ -134,4 +129,4 @@ def token(
         expires_in=int(device_approval.ACCESS_LIFETIME.total_seconds()),
         scope=grant.scope,
     )
-    return JSONResponse(answer.model_dump(), headers=_NO_STORE)
+    return JSONResponse(answer.model_dump(), headers=NO_STORE)

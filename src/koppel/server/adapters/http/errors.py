@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from koppel.protocol.device import DEVICE_PREFIX
 from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from koppel.protocol.updates import UPDATE_HEADER
+from koppel.server.adapters.http.oauth_errors import invalid_parameter
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.extensions import ExtensionNotAllowed
 
@@ -115,9 +117,12 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = tuple(str(p).lower() for p in first.get("loc", ()))
+        if request.url.path.startswith(DEVICE_PREFIX):
+            # The device authorization endpoints speak OAuth 2.0, malformed requests too.
+            return invalid_parameter(loc[-1] if loc else "request", str(first.get("msg")))
         if first.get("type") == "missing" and loc[:1] == ("header",) and loc[1:]:
             hint = MISSING_HEADER.get(loc[1], f"Send the {first['loc'][1]} header.")
             return error_response(DomainError(ErrorCode.VALIDATION_ERROR, hint))
