@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,9 +24,17 @@ from koppel.server.adapters.http.app import create_app
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
 
+T = TypeVar("T")
 PUBLIC_URL = "http://koppel.test"
 DEMO_PASSWORD = "koppel-demo"
 UPDATE = {UPDATE_HEADER: str(AGENT_UPDATE)}
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on an event loop of its own (in a thread, so that it
+    works beside a loop already running in this thread, such as Playwright's)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result(120)
 
 
 class Clock:

@@ -363,14 +363,15 @@ def _link(data_dir: Path, code: str, login: str, workstation: str) -> None:
     """A link made through the domain, as the agent API would (the test needs no server)."""
     from koppel.protocol.api import Workstation
     from koppel.server.config import ServerSettings
-    from koppel.server.domain.enrollment import save_settings
+    from koppel.server.domain.enrollment import authenticate, settings_for
     from koppel.server.domain.linking import link
     from koppel.server.services import Services
 
     svc = Services.create(ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL))
     try:
         with svc.transaction() as repo:
-            document = save_settings(repo, svc.policy, login, PASSWORD, code)
+            account = authenticate(repo, login, PASSWORD)
+            document = settings_for(repo, svc.policy, account, code)
         with svc.transaction() as repo:
             link(
                 repo,

@@ -5,12 +5,10 @@ kept implementation speaks to the token endpoint."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
-from app_client import DEMO_PASSWORD, PUBLIC_URL, UPDATE, InProcess, bearer
+from app_client import DEMO_PASSWORD, PUBLIC_URL, UPDATE, InProcess, bearer, run_async
 from device_support import (
     current_code,
     decide,
@@ -248,9 +246,9 @@ def test_authlib_s_oauth2_client_gets_the_token(demo_app: InProcess) -> None:
             )
 
     with pytest.raises(OAuthError) as pending:
-        asyncio.run(fetch())
+        run_async(fetch())
     assert pending.value.error == "authorization_pending"
     approve(demo_app, started["user_code"])
     demo_app.clock.advance(seconds=6)
-    token = asyncio.run(fetch())
+    token = run_async(fetch())
     assert token["token_type"].lower() == "bearer" and token["access_token"].startswith("kpla_")

@@ -5,7 +5,6 @@ The bounds are stated in the OpenAPI document, so clients can know them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from api_in_process import AgentApi
-from app_client import UPDATE, InProcess
+from app_client import UPDATE, InProcess, run_async
 from portal_in_process import PortalBrowser
 
 BIG = (2**63, 2**64, 10**30)
@@ -250,8 +249,8 @@ def test_a_number_too_large_for_the_database_is_a_400_even_unforeseen(
             return await c.get(f"/api/v1/test-net-{name}")
 
     for name in ("raw", "wrapped"):
-        answer = asyncio.run(call(name))
+        answer = run_async(call(name))
         assert answer.status_code == 400, answer.text
         assert answer.json()["code"] == "validation_error"
         assert "out of range" in answer.json()["message"]
-    assert asyncio.run(call("other")).status_code == 500
+    assert run_async(call("other")).status_code == 500
