@@ -99,7 +99,7 @@ def test_settings_refusals(demo_server: Server, workstation: Ws) -> None:
     assert refused("F10001", "carla", "x") == "not_a_member"
     srv.ok("users", "add", "F10001", "carla")
     assert refused("F10001", "carla", "x") == "not_authorized"
-    assert refused("F99999", "carla", "x") == "unknown_environment"
+    assert refused("F99999", "carla", "x") == "not_a_member"  # as for a real one not hers
     srv.ok("users", "authorize", "F10001", "carla", "--function", "Save settings")
     srv.ok("connector", "block", "F10001")
     result = ws.koppel(

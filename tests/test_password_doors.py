@@ -108,3 +108,27 @@ def test_the_integration_push_takes_no_password(demo_app: InProcess) -> None:
     assert pushed.status_code == 401, pushed.text
     assert pushed.json()["code"] == "token_invalid"
     assert "koppel-admin integrations create" in pushed.json()["message"]
+
+
+@pytest.mark.parametrize("door", ["settings", "settings-bundle", "installation"])
+def test_a_signed_in_user_learns_nothing_of_environments_not_theirs(
+    demo_app: InProcess, door: str
+) -> None:
+    """Another firm's environment and a made-up code read the same (a host serves many
+    firms: an employee of one must not find the others' client codes)."""
+    from koppel.server.domain.administration import Admin
+    from koppel.server.domain.model import Kind
+
+    with demo_app.transaction() as repo:
+        admin = Admin(repo, demo_app.svc.policy, "cli:test")
+        admin.create_environment("F90001", "Andere Firma", Kind.FIRM, has_portal=True)
+    client = demo_app.client()
+    answers = [
+        client.get(f"/api/v1/environments/{code}/{door}", auth=("anna", DEMO_PASSWORD))
+        for code in ("F90001", "F98765")
+    ]
+    assert [a.status_code for a in answers] == [403, 403]
+    first, second = (a.json() for a in answers)
+    assert first["code"] == second["code"] == "not_a_member"
+    assert first["message"].replace("F90001", "X") == second["message"].replace("F98765", "X")
+    assert "Andere Firma" not in first["message"]

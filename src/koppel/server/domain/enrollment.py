@@ -139,16 +139,16 @@ def _issue(
 
 
 def settings_for(repo: Repository, policy: Policy, acct: Account, code: str) -> dict[str, Any]:
-    """The settings file of one environment for an already authenticated user (portal)."""
-    env = lookups.environment(repo, code)
+    """The settings file of one environment for an already authenticated user."""
+    env, _member = lookups.users_environment(repo, code, acct)
     document = _issue(repo, policy, repo.signing_key(), env, acct)
     record(repo, policy, acct.login, "settings.save", env.code)
     return document
 
 
 def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> dict[str, Any]:
-    """The bundle of a firm's client settings for an already authenticated user (portal)."""
-    firm_env = lookups.environment(repo, firm)
+    """The bundle of a firm's client settings for an already authenticated user."""
+    firm_env, _member = lookups.users_environment(repo, firm, acct)
     if firm_env.kind is not Kind.FIRM:
         raise DomainError(
             ErrorCode.NOT_A_FIRM,
@@ -156,7 +156,6 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
             "environment.",
             environment=firm_env.code,
         )
-    lookups.membership(repo, firm_env, acct)
     key = repo.signing_key()
     documents: list[dict[str, Any]] = []
     skipped: list[ErrorDetail] = []
@@ -199,7 +198,7 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
 
 
 def installation_for(repo: Repository, acct: Account, code: str) -> Environment:
-    """The environment whose agent an already authenticated user may download (portal)."""
-    env = lookups.environment(repo, code)
+    """The environment whose agent an already authenticated user may download."""
+    env, _member = lookups.users_environment(repo, code, acct)
     _ready_membership(repo, env, acct, Function.SAVE_INSTALLATION)
     return env

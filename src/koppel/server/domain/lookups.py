@@ -45,3 +45,20 @@ def membership(repo: Repository, env: Environment, acct: Account) -> Membership:
             environment=env.code,
         )
     return found
+
+
+def users_environment(repo: Repository, code: str, acct: Account) -> tuple[Environment, Membership]:
+    """An environment the account is a user of, with that user. An unknown environment
+    reads the same as one the account is not a user of (``not_a_member``), so a signed-in
+    user learns nothing about other firms' environments."""
+    wanted = code.strip().upper()[:32]
+    env = repo.environment(wanted)
+    found = repo.membership(env.id, acct.id) if env is not None else None
+    if env is None or found is None:
+        raise DomainError(
+            ErrorCode.NOT_A_MEMBER,
+            f"{acct.login} is not a user of environment {wanted}. Check the code; if it is "
+            "right, ask the environment's administrator to add you.",
+            environment=wanted,
+        )
+    return env, found
