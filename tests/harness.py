@@ -18,6 +18,7 @@ import httpx
 
 BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "koppel-demo"
+PORT_IN_USE = 4  # koppel-server's exit code when its port is taken
 
 
 def free_port() -> int:
@@ -67,6 +68,8 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    # A restarted server keeps its port (its address is in its data by then).
+    started_once: bool = False
 
     def __post_init__(self) -> None:
         self.log = self.data_dir / "server.log"
@@ -94,14 +97,27 @@ class Server:
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.process.poll() == PORT_IN_USE and not self.started_once:
+                # Another test (another xdist worker) took the port between free_port()
+                # and the bind: nothing was written yet, so start on another port.
+                self.move_to(free_port())
+                return self.start(*extra)
             if self.process.poll() is not None:
                 raise RuntimeError("koppel-server exited:\n" + self.log.read_text())
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    self.started_once = True
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("koppel-server did not answer:\n" + self.log.read_text())
+
+    def move_to(self, port: int) -> None:
+        """Use another port (before the first start: the address is in the data after it)."""
+        if self.env.get("KOPPEL_PUBLIC_URL") == self.url:
+            self.env["KOPPEL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.env["KOPPEL_PORT"] = str(port)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""

@@ -157,8 +157,9 @@ def test_open_link_from_the_portal_starts_the_edit(
         assert work.name == "brief aan de bank.txt" and work.read_bytes() == b"v1\n"
         assert wait_for(lambda: log.exists() and log.read_text().split("\n")[0] == str(work))
         work.write_bytes(b"v2 from the link\n")
-        ws.ok("edit", "--finish", str(item), "--env", "F10001")
+        finished = ws.koppel("edit", "--finish", str(item), "--env", "F10001")
         _, err = proc.communicate(timeout=60)
+        assert finished.returncode == 0, finished.output + "\nthe editing process said:\n" + err
     finally:
         if proc.poll() is None:
             proc.kill()
