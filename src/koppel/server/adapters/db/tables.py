@@ -177,3 +177,13 @@ server_secrets = Table(
     # Encrypted with the server's secret key, as ASCII (adapters/db/sealed.py).
     Column("value", LargeBinary, nullable=False),
 )
+
+host_settings = Table(
+    "host_settings",
+    metadata,
+    # What the host knows of itself, shared by every replica and by koppel-admin: its
+    # identity (what `check` probes for) and the public address the server announced.
+    Column("name", String(40), primary_key=True),
+    Column("value", String(2000), nullable=False),
+    _when("changed_at", nullable=False),
+)
