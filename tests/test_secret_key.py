@@ -218,6 +218,7 @@ def test_keys_from_the_variable_rotate_once_a_new_key_is_put_first(tmp_path: Pat
     data_dir = tmp_path / "data"
     first, second = (admin(tmp_path, "secret-key", "generate").stdout.strip() for _ in range(2))
     assert first != second and first.startswith("kpsk_")
+    assert admin(data_dir, "db", "init", KOPPEL_SECRET_KEY=first).returncode == 0
     made = admin(data_dir, "accounts", "create", "anna", "--name", "Anna", "--password",
                  "koppel-demo", KOPPEL_SECRET_KEY=first)  # fmt: skip
     assert made.returncode == 0, made.output

@@ -103,7 +103,10 @@ class MeResponse(BaseModel):
 
 
 class ServerInfo(BaseModel):
-    """Anonymous description of a server: its version and the updates it hosts."""
+    """Anonymous description of a server: its version, the updates it hosts and the
+    identity of its host (random, not secret: ``koppel-admin check`` asks each recorded
+    address for it, to prove the address reaches this host)."""
 
     server_version: str
     supported_updates: list[str]
+    host_id: str = ""  # empty from servers older than 2026.2

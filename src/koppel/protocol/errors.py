@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     CONNECTOR_BLOCKED = "connector_blocked"
     MAIN_SITE_MISSING = "main_site_missing"
     API_URL_MISSING = "api_url_missing"
+    ADDRESS_UNKNOWN = "address_unknown"
     NOT_A_FIRM = "not_a_firm"
     ENROLLMENT_UNKNOWN = "enrollment_unknown"
     ENROLLMENT_USED = "enrollment_used"

@@ -6,15 +6,18 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from koppel.server.adapters import private_files
 from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.adapters.db.database import Database, sqlite_files, sqlite_path
+from koppel.server.adapters.db.host_repository import SqlHostSettings
 from koppel.server.adapters.db.repository import SqlRepository
 from koppel.server.adapters.packages import AgentPackages
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.config import ServerSettings
+from koppel.server.domain import host
 from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.policy import Policy
 
@@ -75,3 +78,10 @@ class Services:
         """One unit of work."""
         with self.database.transaction() as repo:
             yield repo
+
+    @cached_property
+    def host_id(self) -> str:
+        """This host's identity (made once, by a migration; read once per process, so
+        that answering a probe never waits for the database)."""
+        with self.transaction() as repo:
+            return host.host_id(SqlHostSettings(repo.c), self.policy.clock())

@@ -6,11 +6,14 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from koppel._version import __version__
+
+if TYPE_CHECKING:
+    from koppel.server.services import Services
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
@@ -36,6 +39,34 @@ def _log_to_stderr(level: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG))
     logger.propagate = False
+
+
+def _announce(svc: Services) -> None:
+    """Record this server's address for ``koppel-admin`` (the one place it reads it from)
+    and warn about environments that record another one."""
+    from koppel.server.adapters.db.host_repository import SqlHostSettings
+    from koppel.server.domain import host
+
+    log = logging.getLogger("koppel.server")
+    url = svc.policy.public_url
+    if svc.database.needs_upgrade():
+        return  # KOPPEL_AUTO_MIGRATE=false with migrations pending: nothing to record in
+    with svc.transaction() as repo:
+        earlier = host.announce(SqlHostSettings(repo.c), url, svc.policy.clock())
+        stray = host.elsewhere(repo.environments(None), url)
+    if earlier:
+        log.warning("this server's address changed from %s to %s", earlier, url)
+    if stray:
+        shown = ", ".join(f"{e.code} ({e.api_url})" for e in stray[:3])
+        more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
+        log.warning(
+            "%d environment(s) record another address than this server's %s: %s%s. "
+            "Employees cannot link them; `koppel-admin check --all` shows the fix.",
+            len(stray),
+            url,
+            shown,
+            more,
+        )
 
 
 def _banner(public_url: str, data_dir: Path, database: str) -> None:
@@ -145,6 +176,8 @@ def serve(
         from koppel.server.demo import create_demo
 
         create_demo(svc)
+    _announce(svc)
+    if demo:
         _banner(settings.resolved_public_url, settings.data_dir, settings.resolved_database_url)
     uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
 

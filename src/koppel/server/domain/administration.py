@@ -167,9 +167,11 @@ class Admin:
         value = names.url(url, "API URL")
         if env.api_url == value:
             return Outcome(False, f"API URL of {env.code} already {value}")
-        env.api_url = value
+        earlier, env.api_url = env.api_url, value
         self.repo.save_environment(env)
         self._audit("environment.api_url", env.code, url=value)
+        if earlier:
+            return Outcome(True, f"API URL of {env.code} changed from {earlier} to {value}")
         return Outcome(True, f"API URL of {env.code} set to {value}")
 
     def set_main_site(self, code: str, url: str) -> Outcome:
@@ -178,9 +180,11 @@ class Admin:
         value = names.url(url, "main site address", allow_query=True)
         if env.main_site_url == value:
             return Outcome(False, f"main site of {env.code} already {value}")
-        env.main_site_url = value
+        earlier, env.main_site_url = env.main_site_url, value
         self.repo.save_environment(env)
         self._audit("environment.main_site", env.code, url=value)
+        if earlier:
+            return Outcome(True, f"main site of {env.code} changed from {earlier} to {value}")
         return Outcome(True, f"main site of {env.code} set to {value}")
 
     def set_firm(self, client: str, firm: str) -> Outcome:

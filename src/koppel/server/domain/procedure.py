@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from koppel.protocol.errors import ErrorCode
@@ -13,6 +13,7 @@ from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.updates import Update
 from koppel.server.domain import names
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.host import Reach, normalized
 from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
@@ -64,12 +65,22 @@ class _Facts:
     functions: dict[int, set[Function]]
     blocked: dict[int, bool]
     firms: dict[int, Environment]
+    # What answered at each recorded API URL; None when the addresses were not probed.
+    reach: Mapping[str, Reach] | None = None
+
+
+# Asks every address (once each) whether it reaches this host.
+Probe = Callable[[Sequence[str]], Mapping[str, Reach]]
 
 
 def check_environments(
-    repo: Repository, policy: Policy, codes: Sequence[str] | None = None
+    repo: Repository,
+    policy: Policy,
+    codes: Sequence[str] | None = None,
+    probe: Probe | None = None,
 ) -> list[EnvironmentCheck]:
-    """Check the named environments (all when ``codes`` is None), in code order."""
+    """Check the named environments (all when ``codes`` is None), in code order. With a
+    ``probe``, each recorded API URL must also answer as this host."""
     wanted = [names.environment_code(c) for c in codes] if codes is not None else None
     envs = repo.environments(wanted)
     if wanted is not None:
@@ -82,6 +93,8 @@ def check_environments(
                 environment=missing[0],
             )
     facts = _load_facts(repo, envs)
+    if probe is not None:
+        facts.reach = probe(sorted({e.api_url for e in envs if e.api_url}))
     return [_check(env, facts, policy) for env in envs]
 
 
@@ -106,7 +119,7 @@ def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
 
 def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
     result = EnvironmentCheck(env.code, env.name, env.kind, env.update)
-    result.steps.append(_api_url_step(env, policy))
+    result.steps.append(_api_url_step(env, policy, facts.reach))
     if env.kind is Kind.FIRM:
         result.steps += [
             _portal_step(env, facts),
@@ -126,17 +139,41 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
     return result
 
 
-def _api_url_step(env: Environment, policy: Policy) -> StepResult:
+def _api_url_step(
+    env: Environment, policy: Policy, reach: Mapping[str, Reach] | None
+) -> StepResult:
     title = "Central local environment address (API URL) recorded"
-    if env.api_url:
-        return StepResult("api-url", title, True, env.api_url)
-    return StepResult(
-        "api-url",
-        title,
-        False,
-        "agents do not know where to reach this environment",
-        _cmd("env", "set-api-url", env.code, policy.public_url),
-    )
+    server = policy.public_url if policy.address_known else "URL-OF-THIS-SERVER"
+    if not env.api_url:
+        return StepResult(
+            "api-url",
+            title,
+            False,
+            "agents do not know where to reach this environment",
+            _cmd("env", "set-api-url", env.code, server),
+        )
+    if policy.address_known and normalized(env.api_url) != normalized(policy.public_url):
+        return StepResult(
+            "api-url",
+            title,
+            False,
+            f"{env.api_url} is not this server's address {policy.public_url}: "
+            "employees' first link would fail",
+            _cmd("env", "set-api-url", env.code, policy.public_url),
+        )
+    answer = reach.get(env.api_url) if reach is not None else None
+    if answer is not None and not answer.ok:
+        return StepResult(
+            "api-url",
+            title,
+            False,
+            f"{env.api_url} {answer.detail}. Start koppel-server if it is stopped; if "
+            "employees' computers reach it at another address, set its KOPPEL_PUBLIC_URL "
+            "to that address, restart it and record that address",
+            _cmd("env", "set-api-url", env.code, "URL-THAT-REACHES-THIS-SERVER"),
+        )
+    note = " (answers as this server)" if answer is not None else " (not probed)"
+    return StepResult("api-url", title, True, env.api_url + note)
 
 
 def _portal_step(env: Environment, facts: _Facts) -> StepResult:
@@ -243,13 +280,37 @@ def _firm_main_site_step(env: Environment, policy: Policy) -> StepResult:
             _cmd("env", "set", env.code, "--portal"),
         )
     if env.main_site_url:
-        return StepResult("main-site", title, True, env.main_site_url)
+        return _own_portal_site(env, title, policy)
     return StepResult(
         "main-site",
         title,
         False,
         "no main site recorded",
         _cmd("env", "set-main-site", env.code, policy.portal_url(env.code)),
+    )
+
+
+def _own_portal_site(env: Environment, title: str, policy: Policy) -> StepResult:
+    """A recorded main site of an environment with its own portal: a portal address of
+    this server must be at the server's current address."""
+    site = env.main_site_url or ""
+    expected = policy.portal_url(env.code)
+    if policy.is_portal_address(site, env.code) and _moved(site, policy):
+        return StepResult(
+            "main-site",
+            title,
+            False,
+            f"{site} is the portal at another address than this server's ({expected})",
+            _cmd("env", "set-main-site", env.code, expected),
+        )
+    return StepResult("main-site", title, True, site)
+
+
+def _moved(site: str, policy: Policy) -> bool:
+    """Whether a portal address of this server is at another address than its current
+    one (unknowable when the server's address is not known)."""
+    return policy.address_known and not normalized(site).startswith(
+        normalized(policy.public_url) + "/"
     )
 
 
@@ -289,7 +350,7 @@ def _client_main_site_step(
     if env.has_portal:
         title = "Portal main site recorded (own portal)"
         if env.main_site_url:
-            return StepResult("main-site", title, True, env.main_site_url)
+            return _own_portal_site(env, title, policy)
         return StepResult(
             "main-site",
             title,
@@ -300,10 +361,27 @@ def _client_main_site_step(
     title = "Main site recorded (the firm's portal)"
     expected = firm.main_site_url if firm else None
     if env.main_site_url:
-        note = (
-            "" if expected in (None, env.main_site_url) else f" (the firm's portal is {expected})"
-        )
-        return StepResult("main-site", title, True, env.main_site_url + note)
+        site = env.main_site_url
+        derived = firm is not None and policy.is_portal_address(site, firm.code)
+        if firm is not None and derived and _moved(site, policy):
+            current = policy.portal_url(firm.code)
+            return StepResult(
+                "main-site",
+                title,
+                False,
+                f"{site} is the firm's portal at another address than this server's",
+                _cmd("env", "set-main-site", env.code, current),
+            )
+        if derived and expected and normalized(site) != normalized(expected):
+            return StepResult(
+                "main-site",
+                title,
+                False,
+                f"{site} is not the firm's main site {expected}",
+                _cmd("env", "set-main-site", env.code, expected),
+            )
+        note = "" if expected in (None, site) else f" (the firm's portal is {expected})"
+        return StepResult("main-site", title, True, site + note)
     return StepResult(
         "main-site",
         title,

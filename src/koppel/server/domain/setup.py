@@ -13,6 +13,29 @@ from koppel.server.domain.model import ConnectorName, Kind
 from koppel.server.domain.procedure import FIRM_FUNCTIONS
 
 
+def server_address(admin: Admin) -> str:
+    """The address agents use: the server's own. Setting up an environment with a guessed
+    address would make every employee's first link fail, so an unknown one is refused."""
+    if not admin.policy.address_known:
+        raise DomainError(
+            ErrorCode.ADDRESS_UNKNOWN,
+            "The address agents use to reach this server is not known yet: start "
+            "`koppel-server` once (it records the address it serves on), or set "
+            "KOPPEL_PUBLIC_URL (or give --public-url) to the address employees' "
+            "computers reach it at.",
+        )
+    return admin.policy.public_url
+
+
+def _kept(admin: Admin, site: str | None, *codes: str) -> str | None:
+    """A recorded main site that stays: one the administrator chose elsewhere. A portal
+    address of this server (the environment's own, or its firm's) is derived, so it
+    follows the server's address (None)."""
+    if site is None or any(admin.policy.is_portal_address(site, c) for c in codes):
+        return None
+    return site
+
+
 def setup_firm(
     admin: Admin, code: str, api_url: str | None = None, main_site: str | None = None
 ) -> list[Outcome]:
@@ -26,7 +49,7 @@ def setup_firm(
             "--firm FIRM --user LOGIN`.",
             environment=env.code,
         )
-    outcomes = [admin.set_api_url(env.code, api_url or env.api_url or admin.policy.public_url)]
+    outcomes = [admin.set_api_url(env.code, api_url or server_address(admin))]
     outcomes.append(admin.set_environment(env.code, has_portal=True))
     for login in admin.logins(env.code):
         outcomes.append(admin.set_portal_access(env.code, login, True))
@@ -34,7 +57,9 @@ def setup_firm(
     outcomes.append(
         admin.set_connector_blocked(env.code, ConnectorName.COMMUNICATION_CENTER, False)
     )
-    site = main_site or env.main_site_url or admin.policy.portal_url(env.code)
+    site = (
+        main_site or _kept(admin, env.main_site_url, env.code) or admin.policy.portal_url(env.code)
+    )
     outcomes.append(admin.set_main_site(env.code, site))
     return outcomes
 
@@ -72,7 +97,7 @@ def setup_client(
             f"them there first (`koppel-admin users add {firm_env.code} LOGIN`).",
             environment=firm_env.code,
         )
-    site = main_site or env.main_site_url
+    site = main_site or _kept(admin, env.main_site_url, env.code, firm_env.code)
     if site is None:
         if env.has_portal:
             site = admin.policy.portal_url(env.code)
@@ -86,7 +111,7 @@ def setup_client(
                 environment=env.code,
             )
     outcomes = [
-        admin.set_api_url(env.code, api_url or env.api_url or admin.policy.public_url),
+        admin.set_api_url(env.code, api_url or server_address(admin)),
         admin.set_firm(env.code, firm_env.code),
     ]
     for login in logins:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from koppel.server.adapters.db import migrate, sealed
@@ -47,6 +49,42 @@ def sqlite_path(url: str) -> Path | None:
 def sqlite_files(path: Path) -> list[Path]:
     """A SQLite database file and the journal files SQLite writes beside it."""
     return [path, *(path.with_name(path.name + tail) for tail in ("-wal", "-shm", "-journal"))]
+
+
+class Presence(Enum):
+    """Whether a configured database is there to use."""
+
+    READY = "ready"  # holds Koppel's schema (perhaps of an older release)
+    MISSING = "missing"  # no such file, or a database without Koppel's tables
+    UNREACHABLE = "unreachable"  # the database server cannot be reached or refused us
+
+
+def presence(url: str) -> Presence:
+    """Whether the database at ``url`` exists and holds Koppel data, without creating
+    anything (a SQLite file that is not there is not made)."""
+    path = sqlite_path(url)
+    if url.startswith("sqlite") and path is not None and not path.is_file():
+        return Presence.MISSING
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection).has_table("alembic_version")
+    except SQLAlchemyError:
+        return Presence.UNREACHABLE
+    finally:
+        engine.dispose()
+    return Presence.READY if found else Presence.MISSING
+
+
+def describe(url: str) -> str:
+    """A database for messages: a SQLite file's path, else the URL without password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return url.split("://", 1)[0] + "://..."
 
 
 def make_engine(url: str) -> Engine:

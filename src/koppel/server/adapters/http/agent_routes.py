@@ -44,12 +44,13 @@ def _info(svc: Services) -> ServerInfo:
     return ServerInfo(
         server_version=__version__,
         supported_updates=[str(u) for u in svc.policy.supported_updates],
+        host_id=svc.host_id,
     )
 
 
 @router.get("/info", tags=["server"])
 def info(svc: Svc) -> ServerInfo:
-    """The server's version and the updates it hosts."""
+    """The server's version, the updates it hosts and its host's identity."""
     return _info(svc)
 
 

@@ -36,6 +36,8 @@ def create_app(svc: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc
+    if not svc.database.needs_upgrade():
+        svc.host_id  # noqa: B018 (read now: a probe is then answered without the database)
     install_handlers(app)
     app.include_router(agent_routes.router)
     app.include_router(device_routes.router)

@@ -45,6 +45,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.ENROLLMENT_USED: 409,
     ErrorCode.MAIN_SITE_MISSING: 409,
     ErrorCode.API_URL_MISSING: 409,
+    ErrorCode.ADDRESS_UNKNOWN: 409,
     ErrorCode.UPDATE_UNSUPPORTED: 409,
     ErrorCode.ENROLLMENT_EXPIRED: 410,
     ErrorCode.INSTALLATION_UNAVAILABLE: 503,

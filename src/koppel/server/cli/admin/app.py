@@ -58,6 +58,13 @@ Typical firm + clients set-up:
   koppel-admin check --all
 
 \b
+The agents' address (API URL, portal main sites) comes from the server: koppel-server
+records the address it serves on (--public-url / KOPPEL_PUBLIC_URL, else http://HOST:PORT)
+at every start, and `setup` records that one. `check` asks each recorded address whether
+it answers as this server. koppel-admin never creates a database: the server does at its
+first start, or `koppel-admin db init`.
+
+\b
 Every command changes the database in one transaction: all of it, or nothing.
 Settings come from KOPPEL_* environment variables, overridden by the options below.
 
@@ -104,8 +111,8 @@ def _root(
     public_url: Annotated[
         str | None,
         typer.Option(
-            help="Address agents use to reach this server; the default API URL "
-            "[env KOPPEL_PUBLIC_URL]."
+            help="Address agents use to reach this server [env KOPPEL_PUBLIC_URL; "
+            "default: the address koppel-server announced at its last start]."
         ),
     ] = None,
     actor: Annotated[

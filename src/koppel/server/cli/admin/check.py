@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 
 from koppel.server.cli.admin import output as out
-from koppel.server.cli.admin.common import EXIT_INCOMPLETE, JsonOption, unit_of_work
+from koppel.server.cli.admin.common import EXIT_INCOMPLETE, JsonOption, state_of, unit_of_work
+
+NO_ENVIRONMENTS = (
+    "this database holds no environments: {database}. If that is not the database you "
+    "meant, check --data-dir (KOPPEL_DATA_DIR) or --database-url (KOPPEL_DATABASE_URL); "
+    "else create the firm first: koppel-admin env create CODE --name NAME --kind firm"
+)
 
 
 def check(
@@ -20,16 +26,40 @@ def check(
     missing_only: Annotated[
         bool, typer.Option("--missing-only", help="Print only incomplete environments.")
     ] = False,
+    no_probe: Annotated[
+        bool,
+        typer.Option(
+            "--no-probe",
+            help="Do not ask the recorded addresses whether they reach this server "
+            "(when this computer cannot reach them the way employees' computers do).",
+        ),
+    ] = False,
     json_mode: JsonOption = False,
 ) -> None:
     """Check the set-up procedure of environments: every step done (✓) or missing (✗),
-    with the exact command that fixes a missing one. Exits 3 when anything is missing."""
+    with the exact command that fixes a missing one. Each recorded address is asked
+    whether it answers as this server (GET /api/v1/info, 5 s at most). Exits 3 when
+    anything is missing, and when there are no environments at all."""
+    from koppel.server.adapters.address_probe import probe_addresses
     from koppel.server.domain.procedure import check_environments
 
     if bool(codes) == everything:
         raise typer.BadParameter("name environments (ENV...) or give --all, not both")
+    state = state_of(ctx)
     with unit_of_work(ctx, json_mode) as admin:
-        checks = check_environments(admin.repo, admin.policy, None if everything else codes)
+        identity = state.services().host_id
+        checks = check_environments(
+            admin.repo,
+            admin.policy,
+            None if everything else codes,
+            None if no_probe else lambda urls: probe_addresses(urls, identity),
+        )
+    if not checks:
+        message = NO_ENVIRONMENTS.format(database=state.database_description())
+        if json_mode:
+            out.emit_json(out.check_json(checks, missing_only) | {"message": message})
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
     if json_mode:
         out.emit_json(out.check_json(checks, missing_only))
     else:

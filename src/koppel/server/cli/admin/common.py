@@ -23,6 +23,7 @@ from koppel.protocol.functions import Function, parse_function
 if TYPE_CHECKING:
     from koppel.server.config import ServerSettings
     from koppel.server.domain.administration import Admin
+    from koppel.server.domain.policy import Policy
     from koppel.server.services import Services
 
 # Exit codes (documented in `koppel-admin --help`).
@@ -34,6 +35,9 @@ EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
 
 _NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
+# The --json error code when the configured database does not exist or holds no Koppel
+# data: koppel-admin never creates one by accident (a mistyped --data-dir).
+DATABASE_MISSING = "database_missing"
 # The --json error code when the secret key is missing or not the database's (no API
 # route answers it: the server does not start without its key).
 SECRET_KEY_UNAVAILABLE = "secret_key_unavailable"
@@ -112,12 +116,15 @@ class State:
                 raise Refusal(f"invalid configuration: {problems}", EXIT_USAGE) from exc
         return self._settings
 
-    def services(self, migrate: bool | None = None) -> Services:
-        """The database and policy (migrating the database first when configured)."""
+    def services(self, migrate: bool | None = None, create: bool = False) -> Services:
+        """The database and policy (migrating the database first when configured). A
+        database that does not exist yet is refused unless ``create`` (``db init``)."""
         if self._services is None:
             from koppel.server.services import Services
 
             settings = self.settings()
+            if not create:
+                self._require_database()
             svc = Services.create(settings, migrate=migrate)
             if migrate is None and not settings.auto_migrate and svc.database.needs_upgrade():
                 raise Refusal(
@@ -125,8 +132,63 @@ class State:
                     "`koppel-admin db upgrade` (or set KOPPEL_AUTO_MIGRATE=true).",
                     EXIT_REFUSED,
                 )
+            if not svc.database.needs_upgrade():
+                svc.policy = _with_server_address(svc, settings)
+                svc.host_id  # noqa: B018 (read now: never inside a command's transaction)
             self._services = svc
         return self._services
+
+    def database_description(self) -> str:
+        """The configured database, for messages (SQLite: its file; else the masked URL)."""
+        from koppel.server.adapters.db.database import describe
+
+        return describe(self.settings().resolved_database_url)
+
+    def _require_database(self) -> None:
+        from koppel.server.adapters.db.database import Presence, presence
+
+        settings = self.settings()
+        found = presence(settings.resolved_database_url)
+        if found is Presence.READY:
+            return
+        where = self.database_description()
+        if found is Presence.UNREACHABLE:
+            raise Refusal(
+                f"cannot open the database {where}; check --database-url "
+                "(KOPPEL_DATABASE_URL) and that the database server runs.",
+                EXIT_NOT_FOUND,
+                DATABASE_MISSING,
+            )
+        hint = (
+            "check --data-dir (KOPPEL_DATA_DIR)"
+            if settings.database_url is None
+            else "check --database-url (KOPPEL_DATABASE_URL)"
+        )
+        raise Refusal(
+            f"no Koppel database at {where}. If that is the wrong place, {hint}. A new "
+            "host's database is created by the server at its first start (`koppel-server`), "
+            "or by `koppel-admin db init`.",
+            EXIT_NOT_FOUND,
+            DATABASE_MISSING,
+        )
+
+
+def _with_server_address(svc: Services, settings: ServerSettings) -> Policy:
+    """The policy with the address agents use: the configured one, else the one the
+    server announced at its last start, else marked unknown (never a silent guess)."""
+    from dataclasses import replace
+
+    from koppel.server.adapters.db.host_repository import SqlHostSettings
+    from koppel.server.domain import host
+    from koppel.server.domain.policy import AddressOrigin
+
+    if settings.public_url:
+        return svc.policy
+    with svc.transaction() as repo:
+        announced = host.announced_address(SqlHostSettings(repo.c))
+    if announced:
+        return replace(svc.policy, public_url=announced, address_origin=AddressOrigin.SERVER)
+    return replace(svc.policy, address_origin=AddressOrigin.UNKNOWN)
 
 
 def state_of(ctx: typer.Context) -> State:

@@ -14,12 +14,42 @@ app = typer.Typer(help="The metadata database and its migrations.", no_args_is_h
 
 
 def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from koppel.server.adapters.db.database import describe
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("://", 1)[0] + "://..."
+    return describe(url)
+
+
+@app.command("init")
+def db_init(ctx: typer.Context, json_mode: JsonOption = False) -> None:
+    """Create the database of a new host and apply every migration (what `koppel-server`
+    does at its first start); nothing changes when it exists. Other commands never
+    create a database, so a mistyped --data-dir is refused instead of starting afresh.
+    With --public-url (KOPPEL_PUBLIC_URL) it also records the address agents use."""
+    from koppel.server.adapters.db.database import Presence, presence
+    from koppel.server.adapters.db.host_repository import SqlHostSettings
+    from koppel.server.adapters.db.migrate import revisions
+    from koppel.server.domain import host
+
+    state: State = state_of(ctx)
+    with reporting(json_mode):
+        settings = state.settings()
+        existed = presence(settings.resolved_database_url) is Presence.READY
+        svc = state.services(migrate=True, create=True)
+        current, _ = revisions(svc.database.engine)
+        if settings.public_url:
+            with svc.transaction() as repo:
+                host.announce(SqlHostSettings(repo.c), settings.public_url, svc.policy.clock())
+    where = state.database_description()
+    if json_mode:
+        out.emit_json({"changed": not existed, "database": where, "revision": current})
+        return
+    message = (
+        f"database {where} already exists (revision {current})"
+        if existed
+        else f"database {where} created (revision {current}); start the server with "
+        f"`koppel-server --data-dir {settings.data_dir}` or go on with `koppel-admin`"
+    )
+    out.show_outcomes([Done(None, _outcome(not existed, message))], False)
 
 
 @app.command("upgrade")

@@ -143,7 +143,8 @@ def check_json(checks: Sequence[EnvironmentCheck], missing_only: bool) -> dict[s
     complete = sum(1 for c in checks if c.complete)
     shown = [c for c in checks if not (missing_only and c.complete)]
     return {
-        "complete": complete == len(checks),
+        # No environment at all is not a success: it is most often the wrong database.
+        "complete": bool(checks) and complete == len(checks),
         "summary": {
             "environments": len(checks),
             "complete": complete,

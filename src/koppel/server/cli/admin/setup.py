@@ -44,7 +44,11 @@ def setup_firm_command(
     code: Annotated[str, typer.Argument(help="The firm's environment code.")],
     api_url: Annotated[
         str | None,
-        typer.Option("--api-url", help="Address agents use; default: the server's public URL."),
+        typer.Option(
+            "--api-url",
+            help="Address agents use; default: the address koppel-server announced at its "
+            "last start (its --public-url / KOPPEL_PUBLIC_URL, else where it listens).",
+        ),
     ] = None,
     main_site: Annotated[
         str | None,
@@ -77,7 +81,11 @@ def setup_client_command(
     ],
     api_url: Annotated[
         str | None,
-        typer.Option("--api-url", help="Address agents use; default: the server's public URL."),
+        typer.Option(
+            "--api-url",
+            help="Address agents use; default: the address koppel-server announced at its "
+            "last start (its --public-url / KOPPEL_PUBLIC_URL, else where it listens).",
+        ),
     ] = None,
     main_site: Annotated[
         str | None,

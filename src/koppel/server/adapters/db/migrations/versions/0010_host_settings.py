@@ -9,7 +9,9 @@ Revises: 0009
 Create Date: 2026-12-02 16:30:00.000000
 """
 
+import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,12 +23,17 @@ depends_on: Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    table = op.create_table(
         "host_settings",
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("value", sa.String(length=2000), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_host_settings")),
+    )
+    # The identity is made here, once, so that replicas starting together never race.
+    op.bulk_insert(
+        table,
+        [{"name": "host_id", "value": secrets.token_hex(16), "changed_at": datetime.now(UTC)}],
     )
 
 
