@@ -114,8 +114,9 @@ class ServerUnreachable(AgentError):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
-            f"Cannot reach the Koppel server at {url} ({reason}). Check the network "
-            "connection and that the environment's address (api_url) is right."
+            f"Cannot reach the Koppel server at {url} ({reason}). Check this computer's "
+            "network connection; if it works, the address recorded for the environment "
+            "may be wrong: ask your administrator to run `koppel-admin check`."
         )
         self.url = url
         self.reason = reason
