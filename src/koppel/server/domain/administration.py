@@ -11,7 +11,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import shown_list
 from koppel.protocol.functions import Function
 from koppel.protocol.updates import Update
-from koppel.server.domain import events, extensions, lookups, names
+from koppel.server.domain import events, extensions, lookups, names, revocation
 from koppel.server.domain.audit import record
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.events import EventRepository
@@ -31,6 +31,7 @@ from koppel.server.domain.model import (
 from koppel.server.domain.passwords import hash_password
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
+from koppel.server.domain.revocation import WorkstationRevocation
 
 
 @dataclass(frozen=True)
@@ -485,6 +486,85 @@ class Admin:
                 workstation_name=view.token.workstation_name,
             )
         return Outcome(True, f"{count} token(s) revoked in {env.code}")
+
+    def revoke_workstation(
+        self,
+        workstation: str,
+        login: str | None = None,
+        firm: str | None = None,
+        within: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> WorkstationRevocation:
+        """Revoke every active token of a workstation (a lost laptop), given by its id or
+        by its name exactly as the agent recorded it, in every environment of the host;
+        only in ``firm`` and its clients, or only in the environments ``within`` (those a
+        portal administrator administers). A name can be shared: without ``login`` every
+        user's workstation of that name is revoked. Audited once per environment. A
+        workstation with no token there is ``not_found`` and nothing changes; ``dry_run``
+        only says what would be revoked."""
+        wanted = workstation.strip()
+        if not wanted:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR, "Give the workstation's name or id to revoke."
+            )
+        env_ids, where = self._workstation_scope(firm, within)
+        account_id = self._owner_id(login, lenient=within is not None)
+        views = self.repo.tokens_of_workstation(wanted, env_ids, account_id)
+        if not views:
+            similar = revocation.similar_names(
+                self.repo.workstation_names(env_ids, account_id), wanted
+            )
+            hint = f" Similar names: {', '.join(similar)}." if similar else ""
+            whose = f" of {names.login(login)}" if login else ""
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"No workstation named {wanted!r} (or with that id) has a token{whose} "
+                f"{where}, so nothing was revoked. Names are matched exactly as the agent "
+                f"recorded them; the tokens list shows each workstation's name and id.{hint}",
+            )
+        if dry_run:
+            ending = revocation.active(views, self.policy)
+            return WorkstationRevocation(wanted, revocation.by_environment(ending), False)
+        scope = {"firm": self._firm(firm).code} if firm else {}
+        done = revocation.revoke(
+            self.repo,
+            self.events,
+            self.policy,
+            self.actor,
+            views,
+            RevokeReason.ADMINISTRATOR,
+            matched=wanted,
+            **scope,
+        )
+        return WorkstationRevocation(wanted, done, True)
+
+    def _owner_id(self, login: str | None, lenient: bool) -> int | None:
+        """Whose tokens a workstation revoke ends (None: every user's). An unknown login
+        is ``not_found``; ``lenient`` (a portal administrator) makes it an id no token
+        has, so they learn nothing of accounts outside what they administer."""
+        if not login:
+            return None
+        if not lenient:
+            return lookups.account(self.repo, login).id
+        found = self.repo.account(names.login(login))
+        return found.id if found else 0
+
+    def _workstation_scope(
+        self, firm: str | None, within: Sequence[str] | None
+    ) -> tuple[list[int] | None, str]:
+        """The environment ids a workstation revoke may touch (None: all) and how to
+        name them in a sentence."""
+        if firm is not None and within is not None:
+            raise ValueError("give firm or within, not both")
+        if firm is not None:
+            firm_env = self._firm(firm)
+            ids = [firm_env.id] + [c.id for c in self.repo.clients_of(firm_env.id)]
+            return ids, f"in {firm_env.code} or its clients"
+        if within is not None:
+            return [e.id for e in self.repo.environments(list(within))], (
+                "in the environments you administer"
+            )
+        return None, "on this server"
 
     # --- helpers
     def _supported(self, text: str) -> Update:

@@ -4,6 +4,10 @@ A user sees only their own tokens, and only in the environments of the portal th
 signed in to (the portal's own and, on a firm's portal, its clients'). A token id that is
 not theirs there is ``not_found``, exactly like one that does not exist, so nobody learns
 about other people's workstations by guessing ids.
+
+"This device is lost" is the one exception to the portal's bounds: it revokes the
+device's links in every environment of the user, also those of other portals (a lost
+laptop must stop working everywhere), after a confirmation page that lists them all.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.domain import events
-from koppel.server.domain.audit import record
+from koppel.server.domain import revocation
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.events import EventRepository
 from koppel.server.domain.model import Account, Environment, Kind, RevokeReason, TokenView
@@ -56,6 +59,8 @@ class Device:
     workstation_id: str
     workstation_name: str
     tokens: tuple[DeviceToken, ...]
+    # Its active links in environments of other portals ("this device is lost" ends them too).
+    active_elsewhere: int = 0
 
     @property
     def active(self) -> tuple[DeviceToken, ...]:
@@ -81,7 +86,7 @@ class Revoked:
         """One sentence for the page."""
         if not self.tokens:
             return f"Nothing to revoke: {self.workstation_name} had no active access left."
-        codes = ", ".join(sorted({v.environment.code for v in self.tokens}))
+        codes = revocation.codes_text(sorted({v.environment.code for v in self.tokens}))
         return (
             f"{self.workstation_name} no longer has access to {codes}. To use it there "
             "again, download the settings and run `koppel link FILE` on it."
@@ -139,6 +144,11 @@ def devices_of(
         if view.token.revoked_reason is RevokeReason.REPLACED:
             continue  # the newer link of the same workstation stands in its place
         by_workstation.setdefault(view.token.workstation_id, []).append(entry)
+    here = {e.id for e in _portal_environments(repo, portal)}
+    elsewhere: dict[str, int] = {}
+    for view in revocation.active(repo.tokens(None, account.id), policy):
+        if view.environment.id not in here:
+            elsewhere[view.token.workstation_id] = elsewhere.get(view.token.workstation_id, 0) + 1
     devices = []
     for key, entries in by_workstation.items():
         # Active first, by environment; ended ones after, newest first.
@@ -146,7 +156,9 @@ def devices_of(
         entries.sort(key=lambda t: (not t.active, t.view.environment.code if t.active else ""))
         # The newest token carries the name the workstation goes by now.
         newest = max(entries, key=lambda t: t.view.token.created_at)
-        devices.append(Device(key, newest.view.token.workstation_name, tuple(entries)))
+        devices.append(
+            Device(key, newest.view.token.workstation_name, tuple(entries), elsewhere.get(key, 0))
+        )
     devices.sort(key=lambda d: d.last_used or d.tokens[0].view.token.created_at, reverse=True)
     devices.sort(key=lambda d: not d.active)
     return devices
@@ -167,39 +179,8 @@ def _revoke(
     account: Account,
     views: Sequence[TokenView],
 ) -> tuple[TokenView, ...]:
-    now = policy.clock()
-    active = [v for v in views if _state(v, now).active]
-    if not active or not repo.revoke_tokens([v.token.id for v in active], now, RevokeReason.USER):
-        return ()
-    for code in sorted({v.environment.code for v in active}):
-        mine = [v for v in active if v.environment.code == code]
-        record(
-            repo,
-            policy,
-            account.login,
-            "token.revoke",
-            code,
-            tokens=[v.token.public_id for v in mine],
-            logins=[account.login],
-            reason=RevokeReason.USER.value,
-            workstation=mine[0].token.workstation_name,
-        )
-    if event_store is not None:
-        # The workstation's watcher drops the environment at once, as for an administrator.
-        for view in active:
-            events.record(
-                event_store,
-                now,
-                view.environment.id,
-                events.TOKEN_REVOKED,
-                view.membership.id,
-                environment=view.environment.code,
-                token=view.token.public_id,
-                workstation_id=view.token.workstation_id,
-                workstation_name=view.token.workstation_name,
-                reason=RevokeReason.USER.value,
-            )
-    return tuple(active)
+    done = revocation.revoke(repo, event_store, policy, account.login, views, RevokeReason.USER)
+    return tuple(view for env in done for view in env.tokens)
 
 
 def revoke_token(
@@ -239,3 +220,64 @@ def revoke_workstation(
     return Revoked(
         _revoke(repo, event_store, policy, account, views), newest.token.workstation_name
     )
+
+
+@dataclass(frozen=True)
+class LostDevice:
+    """What "this device is lost" would end: the device's active links in every
+    environment of the user, per environment (for the confirmation page)."""
+
+    workstation_id: str
+    workstation_name: str
+    environments: tuple[revocation.EnvironmentRevocation, ...]
+
+    @property
+    def count(self) -> int:
+        """How many links."""
+        return sum(len(e.tokens) for e in self.environments)
+
+
+def _device_everywhere(
+    repo: Repository, portal: Environment, account: Account, workstation_id: str
+) -> tuple[list[TokenView], str]:
+    # The device must be one of theirs on this portal, as for the other buttons.
+    here = [
+        v
+        for v in _own_tokens(repo, portal, account, include_revoked=True)
+        if v.token.workstation_id == workstation_id
+    ]
+    if not workstation_id or not here:
+        raise _not_found(portal, "This workstation")
+    # By id only: another of the user's workstations may go by the same name.
+    views = [
+        v
+        for v in repo.tokens_of_workstation(workstation_id, None, account.id)
+        if v.token.workstation_id == workstation_id and v.account.id == account.id
+    ]
+    newest = max(views, key=lambda v: v.token.created_at)
+    return views, newest.token.workstation_name
+
+
+def lost_device(
+    repo: Repository, policy: Policy, portal: Environment, account: Account, workstation_id: str
+) -> LostDevice:
+    """The links "this device is lost" would revoke: the device's active tokens in every
+    environment of the user, also other portals'; a device without a token of theirs on
+    this portal is ``not_found``."""
+    views, name = _device_everywhere(repo, portal, account, workstation_id)
+    ending = revocation.by_environment(revocation.active(views, policy))
+    return LostDevice(workstation_id, name, ending)
+
+
+def revoke_lost_device(
+    repo: Repository,
+    event_store: EventRepository | None,
+    policy: Policy,
+    portal: Environment,
+    account: Account,
+    workstation_id: str,
+) -> Revoked:
+    """ "This device is lost": revoke the device's tokens in every environment of the
+    user (reason ``user``), audited once per environment; ``not_found`` as ``lost_device``."""
+    views, name = _device_everywhere(repo, portal, account, workstation_id)
+    return Revoked(_revoke(repo, event_store, policy, account, views), name)

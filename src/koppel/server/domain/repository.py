@@ -187,6 +187,22 @@ class Repository(Protocol):
         """Tokens of these environments and/or account, newest first."""
         ...
 
+    def tokens_of_workstation(
+        self,
+        workstation: str,
+        environment_ids: Sequence[int] | None = None,
+        account_id: int | None = None,
+    ) -> list[TokenView]:
+        """Tokens (revoked ones too) whose workstation id or name is exactly
+        ``workstation``, of these environments and/or account, newest first."""
+        ...
+
+    def workstation_names(
+        self, environment_ids: Sequence[int] | None = None, account_id: int | None = None
+    ) -> set[str]:
+        """The workstation names tokens of these environments and/or account record."""
+        ...
+
     def revoke_tokens(self, token_ids: Sequence[int], at: datetime, reason: RevokeReason) -> int:
         """Revoke tokens that are still active; return how many were."""
         ...

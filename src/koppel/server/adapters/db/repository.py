@@ -457,6 +457,45 @@ class SqlRepository:
             conditions.append(t.user_tokens.c.revoked_at.is_(None))
         return self._token_views(*conditions)
 
+    def tokens_of_workstation(
+        self,
+        workstation: str,
+        environment_ids: Sequence[int] | None = None,
+        account_id: int | None = None,
+    ) -> list[TokenView]:
+        u = t.user_tokens.c
+        conditions: list[Any] = [
+            or_(u.workstation_id == workstation, u.workstation_name == workstation)
+        ]
+        if account_id is not None:
+            conditions.append(t.memberships.c.account_id == account_id)
+        if environment_ids is None:
+            return self._token_views(*conditions)
+        views = []
+        for chunk in _chunks(sorted(set(environment_ids))):
+            views += self._token_views(*conditions, t.memberships.c.environment_id.in_(chunk))
+        views.sort(key=lambda v: (v.token.created_at, v.token.id), reverse=True)
+        return views
+
+    def workstation_names(
+        self, environment_ids: Sequence[int] | None = None, account_id: int | None = None
+    ) -> set[str]:
+        m = t.memberships
+        query = (
+            select(t.user_tokens.c.workstation_name)
+            .distinct()
+            .join(m, m.c.id == t.user_tokens.c.membership_id)
+        )
+        if account_id is not None:
+            query = query.where(m.c.account_id == account_id)
+        if environment_ids is None:
+            return {row[0] for row in self.c.execute(query)}
+        names: set[str] = set()
+        for chunk in _chunks(sorted(set(environment_ids))):
+            chunk_query = query.where(m.c.environment_id.in_(chunk))
+            names |= {row[0] for row in self.c.execute(chunk_query)}
+        return names
+
     def revoke_tokens(self, token_ids: Sequence[int], at: datetime, reason: RevokeReason) -> int:
         u = t.user_tokens.c
         count = 0

@@ -1,6 +1,7 @@
 """Administration pages, for users holding General/Management/App connector: the procedure
 checklist with a button for each step a click can do, user tokens per connector with
-revoke, the file extensions each environment accepts, and the audit log. Thin: the rules
+revoke, a lost workstation revoked in every administered environment at once, the file
+extensions each environment accepts, and the audit log. Thin: the rules
 are in ``domain/console.py`` and ``domain/extensions.py``, the changes are ``Admin``
 operations audited with the signed-in login as the actor."""
 
@@ -15,6 +16,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.params import page_number
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import form_date, redirect
@@ -131,6 +133,53 @@ def revoke_token(user: ctx.CsrfChecked, env: str, token: str) -> Response:
         found = console.require_administrator(repo, user.portal, user.account, env)
         outcome = _admin(user, repo).revoke_tokens(found.code, token_ids=[token])
     return _after(user.path("admin", found.code, "tokens"), outcome.message)
+
+
+@router.get("/portal/{code}/admin/lost-workstation", name="admin_lost_workstation")
+def lost_workstation(
+    request: Request, user: ctx.SignedIn, workstation: str = "", login: str = ""
+) -> Response:
+    """A lost workstation: the form for its name (or id) and, once given, what revoking it
+    in every environment the user administers would end, with the button that does it."""
+    codes = _administered(user)
+    preview, problem = None, None
+    if workstation.strip():
+        with user.transaction() as repo:
+            try:
+                preview = _admin(user, repo).revoke_workstation(
+                    workstation, login.strip() or None, within=codes, dry_run=True
+                )
+            except DomainError as exc:
+                problem = exc
+    return render(
+        request,
+        "admin_lost_workstation.html",
+        {
+            "user": user,
+            "workstation": workstation.strip(),
+            "login": login.strip(),
+            "preview": preview,
+            "problem": problem,
+            "notice": _notice(request),
+        },
+        STATUS[problem.code] if problem else 200,
+    )
+
+
+@router.post("/portal/{code}/admin/lost-workstation")
+def revoke_lost_workstation(
+    user: ctx.CsrfChecked,
+    workstation: Annotated[str, Form()] = "",
+    login: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoke the workstation in every environment the user administers (audited once per
+    environment); a name with no token there is refused and nothing changes."""
+    codes = _administered(user)
+    with user.transaction() as repo:
+        done = _admin(user, repo).revoke_workstation(
+            workstation, login.strip() or None, within=codes
+        )
+    return _after(user.path("admin", "lost-workstation"), done.message)
 
 
 @router.get("/portal/{code}/admin/{env}/extensions", name="admin_extensions")

@@ -1,5 +1,6 @@
 """'My devices': the signed-in user's own tokens on this portal, grouped by workstation,
-with a button to revoke one token or every token of a workstation (a lost laptop).
+with a button to revoke one token or every token of a workstation, and "this device is
+lost": a confirmation page, then its links end in every environment of the user.
 
 Thin: what a user sees and may revoke is decided by ``domain/devices.py``.
 """
@@ -60,6 +61,30 @@ def revoke_workstation(user: ctx.CsrfChecked, workstation_id: Annotated[str, For
     """Revoke every token of one of the user's workstations on this portal."""
     with user.transaction() as repo:
         done = devices.revoke_workstation(
+            repo,
+            SqlEventRepository(repo.c),
+            user.svc.policy,
+            user.portal,
+            user.account,
+            workstation_id,
+        )
+    return _after(user, done.message)
+
+
+@router.get("/portal/{code}/devices/lost", name="device_lost")
+def lost_device(request: Request, user: ctx.SignedIn, workstation: str = "") -> Response:
+    """ "This device is lost": what it will revoke (its links in every environment of the
+    user, also other portals'), with the button that does it."""
+    with user.transaction() as repo:
+        found = devices.lost_device(repo, user.svc.policy, user.portal, user.account, workstation)
+    return render(request, "device_lost.html", {"user": user, "device": found})
+
+
+@router.post("/portal/{code}/devices/lost")
+def revoke_lost_device(user: ctx.CsrfChecked, workstation_id: Annotated[str, Form()]) -> Response:
+    """Revoke the device's tokens in every environment of the user, once confirmed."""
+    with user.transaction() as repo:
+        done = devices.revoke_lost_device(
             repo,
             SqlEventRepository(repo.c),
             user.svc.policy,
