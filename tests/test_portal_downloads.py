@@ -129,7 +129,7 @@ def test_a_blocked_connector_takes_the_settings_button_away(demo_server: Server)
         assert "koppel-admin connector unblock C20002" in text_of(refused.text)
 
         firm = text_of(anna.get(anna.path("environments", "F10001")).text)
-        assert "Not in the bundle" in firm and "C20002 · Garage Visser" in firm
+        assert "1 client is not in the bundle" in firm and "C20002 · Garage Visser" in firm
         bundle = anna.get(anna.path("bundle"))
         data = bundle.json()
         assert sorted(s["environment"]["code"] for s in data["settings"]) == ["C20001", "C20003"]
@@ -153,9 +153,12 @@ def test_without_save_settings_the_button_is_explained(demo_server: Server) -> N
         assert "koppel-admin users authorize C20001 anna" in text
         refused = anna.get(anna.path("environments", "C20001", "settings"))
         assert refused.status_code == 403 and "Not authorized" in refused.text
-        # The bundle leaves out, without a word, the clients where one may not save settings.
+        # The bundle leaves out the clients where one may not save settings, and says so.
         data = anna.get(anna.path("bundle")).json()
         assert sorted(s["environment"]["code"] for s in data["settings"]) == ["C20002", "C20003"]
+        assert [(s["environment"], s["code"]) for s in data["skipped"]] == [
+            ("C20001", "not_authorized")
+        ]
 
 
 def test_a_missing_main_site_is_explained(demo_server: Server) -> None:

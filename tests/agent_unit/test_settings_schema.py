@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from koppel.protocol.settings_file import SettingsFileError, read_documents
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.settings_file import (
+    EmptyBundleError,
+    SettingsFileError,
+    read_documents,
+    read_settings,
+)
 from koppel.protocol.urls import url_problem
 from koppel.server.domain import names
 from koppel.server.domain.errors import DomainError
@@ -155,3 +161,57 @@ def test_unreadable_files_are_one_line(raw: bytes) -> None:
         read_documents(raw, "f.koppel")
     message = str(refused.value)
     assert message.isprintable() and len(message) < 400, message[:500]
+
+
+def _bundle(settings: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {
+            "format": "koppel-bundle/1",
+            "firm": "F10001",
+            "user": {"login": "anna", "display_name": "Anna de Vries"},
+            "issued": "2026-01-31T11:00:00Z",
+            "settings": settings,
+            "skipped": skipped,
+        }
+    ).encode()
+
+
+def test_a_bundle_says_which_clients_it_left_out() -> None:
+    skipped = [
+        {"environment": "C20002", "name": "Garage Visser", "code": "connector_blocked",
+         "message": "The connector of C20002 is blocked: ask your administrator."},
+        # A server that wrote no name yet, and a reason code newer than this agent.
+        {"environment": "C20003", "code": "some_newer_reason", "message": "Why."},
+    ]  # fmt: skip
+    contents = read_settings(_bundle([_document()], skipped), "F10001-clients.koppel")
+    assert len(contents.documents) == 1
+    first, second = contents.skipped
+    assert (first.environment, first.name, first.code) == (
+        "C20002", "Garage Visser", ErrorCode.CONNECTOR_BLOCKED,
+    )  # fmt: skip
+    assert (second.environment, second.name, second.code) == ("C20003", None, "some_newer_reason")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"environment": "../x", "code": "not_authorized", "message": "Why."},
+        {"environment": "C20002", "code": "Not A Code", "message": "Why."},
+        {"environment": "C20002", "code": "not_authorized", "message": "a\nb"},
+        {"environment": "C20002", "code": "not_authorized", "message": ""},
+        {"environment": "C20002", "name": "x" * 201, "code": "not_authorized", "message": "."},
+        "C20002",
+    ],
+)
+def test_a_damaged_list_of_left_out_clients_is_refused_in_one_line(entry: object) -> None:
+    with pytest.raises(SettingsFileError) as refused:
+        read_settings(_bundle([_document()], [entry]), "b.koppel")  # type: ignore[list-item]
+    message = str(refused.value)
+    assert "skipped" in message and message.isprintable() and len(message) < 400, message
+
+
+def test_an_empty_bundle_carries_the_reasons() -> None:
+    skipped = [{"environment": "C20002", "code": "not_a_member", "message": "Ask."}]
+    with pytest.raises(EmptyBundleError) as refused:
+        read_settings(_bundle([], skipped), "b.koppel")
+    assert [s.environment for s in refused.value.skipped] == ["C20002"]

@@ -108,6 +108,10 @@ def link(
 
     Every environment must be on this agent's update (and the same as those already
     linked). Linking an environment again replaces its previous link from this workstation.
+
+    The clients a bundle left out are listed after the result, each with the reason and
+    who must act (`skipped` in --json). The command still exits 0 when it linked
+    something; a bundle without any client is refused (exit 8, with the reasons).
     """
     with reporting(json_output):
         from koppel.agent.linking import link_files
@@ -135,6 +139,10 @@ def link(
             ],
         )
         note(f"Linked {len(result.linked)} environment(s) ({len(replaced)} replaced).")
+        if result.skipped:
+            from koppel.agent.skipped import report
+
+            note(report(result.skipped))
 
 
 @app.command()
@@ -295,7 +303,9 @@ _APPROVAL = (
 
 @settings_app.command("download", help=(
     "Save the settings of an environment (or a firm's bundle) to link it with `koppel "
-    f"link`.\n\n{_APPROVAL}"
+    "link`. A bundle names every client it left out, with the reason and who must act "
+    "(`skipped` in --json); it is still saved (exit 0) when it holds any client, and "
+    f"refused (exit 7) when it holds none.\n\n{_APPROVAL}"
 ))  # fmt: skip
 def settings_download(
     server: ServerOption,
@@ -322,19 +332,28 @@ def settings_download(
     with reporting(json_output):
         from koppel.agent.device_flow import workstation_label
         from koppel.agent.downloads import download_settings, script_password
+        from koppel.agent.skipped import as_json, report
 
-        target, count = download_settings(
+        saved = download_settings(
             server, env, login, script_password(password_stdin), bundle=bundle, output=output,
             workstation=workstation_label(), say=note, open_browser=not no_browser,
         )  # fmt: skip
         if json_output:
-            print_json({"file": str(target), "environments": count})
-        else:
-            typer.echo(str(target))
-            note(
-                f"Saved the settings of {count} environment(s). Link within the enrollment's "
-                f"validity: koppel link {target}"
+            print_json(
+                {
+                    "file": str(saved.file),
+                    "environments": saved.environments,
+                    "skipped": as_json(saved.skipped),
+                }
             )
+        else:
+            typer.echo(str(saved.file))
+            note(
+                f"Saved the settings of {saved.environments} environment(s). Link within the "
+                f"enrollment's validity: koppel link {saved.file}"
+            )
+            if saved.skipped:
+                note(report(saved.skipped))
 
 
 @installation_app.command("download", help=(

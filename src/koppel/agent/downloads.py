@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from koppel.agent.atomic import atomic_write_bytes
 from koppel.agent.client import AgentClient
 from koppel.agent.credentials import Credential
-from koppel.agent.errors import AgentError, InvalidSettings
+from koppel.agent.errors import AgentError, BundleEmpty, InvalidSettings
 from koppel.agent.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from koppel.protocol.settings_file import SkippedEnvironment
 
 PASSWORD_ENV = "KOPPEL_PASSWORD"
 
@@ -71,6 +76,16 @@ def settings_target(output: Path | None, code: str, bundle: bool) -> Path:
     return output
 
 
+@dataclass(frozen=True)
+class SavedSettings:
+    """What ``download_settings`` wrote: the file, how many environments it links, and
+    the clients a bundle left out (each with the server's reason)."""
+
+    file: Path
+    environments: int
+    skipped: list[SkippedEnvironment]
+
+
 def download_settings(
     server: str,
     code: str,
@@ -82,8 +97,9 @@ def download_settings(
     workstation: str,
     say: Callable[[str], None],
     open_browser: bool = True,
-) -> tuple[Path, int]:
-    """Save settings (or the firm's bundle); the file written and how many environments."""
+) -> SavedSettings:
+    """Save settings (or the firm's bundle); a bundle without any client is BundleEmpty
+    (nothing written), with the reason for each client."""
     from koppel.protocol.device import BUNDLE, SETTINGS, scope_for
 
     with AgentClient(server) as client:
@@ -93,10 +109,14 @@ def download_settings(
         )  # fmt: skip
         raw = client.settings(code, credential, bundle=bundle)
     # Check it is a readable settings document before writing it where the user looks.
-    from koppel.protocol.settings_file import SettingsFileError, read_documents
+    from koppel.protocol.settings_file import EmptyBundleError, SettingsFileError, read_settings
 
     try:
-        documents = read_documents(raw, "the server's answer")
+        contents = read_settings(raw, "the server's answer")
+    except EmptyBundleError as exc:
+        raise BundleEmpty(
+            f"The bundle of {code}", exc.skipped, "nothing was saved.", ExitCode.REFUSED
+        ) from exc
     except SettingsFileError as exc:
         raise InvalidSettings(str(exc)) from exc
     target = settings_target(output, code, bundle)
@@ -104,7 +124,7 @@ def download_settings(
         atomic_write_bytes(target, raw, mode=0o600)
     except OSError as exc:
         raise AgentError(f"Cannot write {target}: {exc.strerror}.") from exc
-    return target, len(documents)
+    return SavedSettings(target, len(contents.documents), contents.skipped)
 
 
 def download_installation(

@@ -6,9 +6,12 @@ This module stays free of httpx and pydantic so that every command can import it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from koppel.agent.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from koppel.protocol.settings_file import SkippedEnvironment
 
 # Server error codes (values of koppel.protocol.errors.ErrorCode) grouped by exit code.
 # Plain strings: importing ErrorCode would pull in pydantic for every command.
@@ -148,6 +151,35 @@ class InvalidSettings(AgentError):
 
     exit_code = ExitCode.INVALID_SETTINGS
     code = "invalid_settings"
+
+
+class BundleEmpty(AgentError):
+    """A firm's bundle without any client: the server left every one out, for the
+    reasons in ``skipped``. Exit 7 (refused) when the server has just answered so, 8
+    (unusable settings file) when it is a saved file; nothing is saved or linked."""
+
+    code = "bundle_empty"
+
+    def __init__(
+        self, source: str, skipped: list[SkippedEnvironment], outcome: str, exit_code: ExitCode
+    ) -> None:
+        from koppel.agent.skipped import report
+
+        message = f"{source} holds no client environment to link; {outcome}"
+        if skipped:
+            message += "\n" + report(skipped)
+        else:  # a server that did not say why
+            message += " Ask your administrator which client environments you may link."
+        super().__init__(message, exit_code)
+        self.skipped = skipped
+
+    def as_json(self) -> dict[str, Any]:
+        """The error with every client left out (``code``, ``name``, ``reason``, ``message``)."""
+        from koppel.agent.skipped import as_json
+
+        data = super().as_json()
+        data["skipped"] = as_json(self.skipped)
+        return data
 
 
 class UpdateConflict(AgentError):

@@ -13,8 +13,11 @@ from typing import Any
 
 from koppel.agent import state as state_mod
 from koppel.agent.client import AgentClient, server_base
-from koppel.agent.errors import AgentError, ApiError, InvalidSettings, UpdateConflict
+from koppel.agent.errors import AgentError, ApiError, BundleEmpty, InvalidSettings, UpdateConflict
+from koppel.agent.exit_codes import ExitCode
 from koppel.agent.output import progress
+from koppel.agent.skipped import as_json as skipped_json
+from koppel.agent.skipped import merge as merge_skipped
 from koppel.agent.state import LinkedEnv, State, now_iso
 from koppel.agent.status import query, record
 from koppel.agent.token_store import TokenVault, token_key
@@ -22,9 +25,11 @@ from koppel.agent.version import AGENT_UPDATE_TEXT
 from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
 from koppel.protocol.settings_file import (
     MAX_FILE_BYTES,
+    EmptyBundleError,
     SettingsFile,
     SettingsFileError,
-    read_documents,
+    SkippedEnvironment,
+    read_settings,
 )
 from koppel.protocol.settings_file import parse_settings as _parse
 from koppel.protocol.updates import Update
@@ -54,9 +59,12 @@ class LinkResult:
     linked: list[LinkedEnv] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Clients that the bundles left out and no file of this command linked.
+    skipped: list[SkippedEnvironment] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        """``{"linked": [...], "replaced": [...]}`` plus the environments' details."""
+        """``{"linked": [...], "replaced": [...]}`` plus the environments' details and the
+        clients the bundles left out (``skipped``)."""
         return {
             "linked": [env.code for env in self.linked],
             "replaced": self.replaced,
@@ -73,6 +81,7 @@ class LinkResult:
                 for env in self.linked
             ],
             "notes": self.notes,
+            "skipped": skipped_json(self.skipped),
         }
 
 
@@ -81,10 +90,13 @@ def shown_path(path: Path) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
-def read_sources(files: list[Path]) -> list[Source]:
-    """Every settings document of every file, in order; raise InvalidSettings (exit 8,
-    one line) naming the unusable file, whatever is wrong with it."""
+def read_sources(files: list[Path]) -> tuple[list[Source], list[SkippedEnvironment]]:
+    """Every settings document of every file, in order, and the clients the bundles left
+    out; raise InvalidSettings (exit 8, one line) naming the unusable file, whatever is
+    wrong with it, or BundleEmpty (exit 8, with the reasons) for a bundle without any
+    client."""
     sources: list[Source] = []
+    skipped: list[SkippedEnvironment] = []
     for path in files:
         name = shown_path(path)
         try:
@@ -96,8 +108,13 @@ def read_sources(files: list[Path]) -> list[Source]:
                 "the settings again."
             ) from exc
         try:
-            documents = read_documents(raw, name)
-            sources.extend(Source(doc, _parse(doc, name), name) for doc in documents)
+            contents = read_settings(raw, name)
+            sources.extend(Source(doc, _parse(doc, name), name) for doc in contents.documents)
+            skipped.extend(contents.skipped)
+        except EmptyBundleError as exc:
+            raise BundleEmpty(
+                name, exc.skipped, "nothing was linked.", ExitCode.INVALID_SETTINGS
+            ) from exc
         except SettingsFileError as exc:
             raise InvalidSettings(str(exc)) from exc
         except (ValueError, TypeError, RecursionError) as exc:  # never a traceback
@@ -105,7 +122,7 @@ def read_sources(files: list[Path]) -> list[Source]:
                 f"{name} is not a usable Koppel settings file ({type(exc).__name__}). Save "
                 "the settings again from your environment."
             ) from exc
-    return sources
+    return sources, skipped
 
 
 def deduplicate(sources: list[Source]) -> tuple[list[Source], list[str]]:
@@ -192,9 +209,11 @@ def link_files(files: list[Path], workstation_name: str | None = None) -> LinkRe
     loaded = state_mod.read()
     state = loaded.state
     result = LinkResult(notes=list(loaded.notes))
-    sources, duplicates = deduplicate(read_sources(files))
+    read, skipped = read_sources(files)
+    sources, duplicates = deduplicate(read)
     result.notes.extend(duplicates)
     codes = {source.code for source in sources}
+    result.skipped = merge_skipped(skipped, codes)
     result.notes.extend(refresh_stale(state, skip=codes))
     problems = update_problems(sources, AGENT_UPDATE_TEXT, state.environments)
     if problems:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
-from koppel.protocol.errors import ErrorDetail
+from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import Update
 from koppel.protocol.urls import url_problem
 
@@ -53,6 +54,7 @@ _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}", re.ASCII)
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}", re.ASCII)
 _UPDATE = re.compile(r"[0-9]{4}\.[0-9]{1,2}", re.ASCII)
 _SECRET = re.compile(r"[A-Za-z0-9_:=+/.-]{0,200}", re.ASCII)
+_REASON = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _CONTROL = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
@@ -109,6 +111,24 @@ SiteUrl = Annotated[str, _address(allow_query=True)]
 Moment = Annotated[datetime, BeforeValidator(_moment)]
 
 
+def _known_reason(value: str) -> str:
+    # An error code this agent does not know yet (a newer server's) stays text: the
+    # list of skipped clients is there to be shown, never a reason to refuse a bundle.
+    try:
+        return ErrorCode(value)
+    except ValueError:
+        return value
+
+
+# A reason code: an ErrorCode (as such when this agent knows it).
+Reason = Annotated[
+    str,
+    _matching(_REASON, "a reason code such as connector_blocked"),
+    AfterValidator(_known_reason),
+]
+Sentence = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_plain_text)]
+
+
 # -- the documents ---------------------------------------------------------------------------
 
 
@@ -162,12 +182,48 @@ class BundleHeader(BaseModel):
     issued: Moment
 
 
-class SettingsBundle(BundleHeader):
-    """The settings files of every client environment a firm user may link."""
+class SkippedEnvironment(BaseModel):
+    """A client environment of the firm that a bundle leaves out, and why.
+
+    The fields of an ``ErrorDetail`` plus the environment's name: ``code`` is the first
+    reason, ``message`` states every reason and who must do what.
+    """
+
+    environment: EnvironmentCode
+    # Absent only in bundles of servers that did not write it yet.
+    name: Text | None = None
+    code: Reason
+    message: Sentence
+
+
+class BundleSkipped(BaseModel):
+    """The part of a bundle that says which client environments it leaves out."""
+
+    skipped: list[SkippedEnvironment] = []
+
+
+class SettingsBundle(BundleHeader, BundleSkipped):
+    """The settings files of every client environment a firm user may link, and every
+    client environment of the firm it leaves out (``skipped``), each with its reason."""
 
     settings: list[SettingsFile]
-    # Client environments of the firm that were left out, each with the reason.
-    skipped: list[ErrorDetail] = []
+
+
+@dataclass(frozen=True)
+class SettingsContents:
+    """What a settings file or bundle holds: the settings documents as issued (raw dicts,
+    so that their signatures still cover them) and the environments a bundle left out."""
+
+    documents: list[dict[str, Any]]
+    skipped: list[SkippedEnvironment]
+
+
+class EmptyBundleError(SettingsFileError):
+    """A bundle without any settings; ``skipped`` says why each client was left out."""
+
+    def __init__(self, message: str, skipped: list[SkippedEnvironment]) -> None:
+        super().__init__(message)
+        self.skipped = skipped
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:
@@ -177,18 +233,26 @@ def canonical_bytes(document: dict[str, Any]) -> bytes:
 
 
 def read_documents(raw: bytes, source: str = "the file") -> list[dict[str, Any]]:
-    """Return the settings documents in a settings file or bundle, as the raw dicts.
+    """Return the settings documents in a settings file or bundle, as the raw dicts
+    (see ``read_settings``)."""
+    return read_settings(raw, source).documents
+
+
+def read_settings(raw: bytes, source: str = "the file") -> SettingsContents:
+    """Return the settings documents of a settings file or bundle, and what a bundle left out.
 
     The raw dicts are what the agent sends back to the server, so the signature is
     checked over exactly what the server issued. Anything else, however broken (not
     JSON, nested without end, lone surrogates, wrong types, huge values), is a
-    SettingsFileError whose message is one line.
+    SettingsFileError whose message is one line; a bundle without settings is an
+    EmptyBundleError that carries the reasons.
     """
     data = _load(raw, source)
     if not isinstance(data, dict):
         raise _unreadable(source, "it holds no settings document (a JSON object)")
     kind = data.get("format")
     documents: list[Any]
+    skipped: list[SkippedEnvironment] = []
     if kind == SETTINGS_FORMAT:
         documents = [data]
     elif kind == BUNDLE_FORMAT:
@@ -196,13 +260,15 @@ def read_documents(raw: bytes, source: str = "the file") -> list[dict[str, Any]]
         found = data.get("settings")
         if not isinstance(found, list):
             raise _unreadable(source, "it is a bundle without a list of settings")
-        if not found:
-            raise SettingsFileError(
-                f"{source} is an empty bundle: you are not authorized to save settings "
-                "in any client environment of this firm."
-            )
         if not isinstance(data.get("skipped", []), list):
             raise _unreadable(source, "its list of skipped environments is not a list")
+        skipped = _validate(BundleSkipped, {"skipped": data.get("skipped", [])}, source).skipped
+        if not found:
+            raise EmptyBundleError(
+                f"{source} is an empty bundle: none of the firm's client environments "
+                "could be included.",
+                skipped,
+            )
         documents = found
     else:
         raise SettingsFileError(
@@ -212,12 +278,22 @@ def read_documents(raw: bytes, source: str = "the file") -> list[dict[str, Any]]
     for index, document in enumerate(documents):
         where = source if len(documents) == 1 else f"{source} (settings {index + 1})"
         parse_settings(document, where)
-    return [dict(document) for document in documents]
+    return SettingsContents([dict(document) for document in documents], skipped)
 
 
 def parse_settings(document: Any, source: str = "the file") -> SettingsFile:
     """Validate one settings document; raise SettingsFileError naming what is wrong."""
     return _validate(SettingsFile, document, source)
+
+
+def environment_problem(environment: dict[str, Any]) -> str | None:
+    """What makes an environment's recorded details unusable in a settings file (as
+    ``name: ...``), or None when a settings file can carry them."""
+    try:
+        SettingsEnvironment.model_validate(environment)
+    except ValidationError as exc:
+        return _first_problem(exc)
+    return None
 
 
 def _validate(model: type[Model], document: Any, source: str) -> Model:

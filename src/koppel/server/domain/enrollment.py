@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from koppel.protocol.errors import ErrorCode, ErrorDetail
+from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, new_secret
 from koppel.protocol.settings_file import (
@@ -20,6 +20,7 @@ from koppel.protocol.settings_file import (
 )
 from koppel.server.domain import lookups, names
 from koppel.server.domain.audit import record
+from koppel.server.domain.bundle_plan import BundlePlan, plan_bundle, skipped
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.hashing import hash_secret, sign_document
 from koppel.server.domain.model import (
@@ -102,6 +103,19 @@ def _issue(
             f"(koppel-admin env set-api-url {env.code} URL).",
             environment=env.code,
         )
+    return _mint(repo, policy, key, env, acct, member)
+
+
+def _mint(
+    repo: Repository,
+    policy: Policy,
+    key: bytes,
+    env: Environment,
+    acct: Account,
+    member: Membership,
+) -> dict[str, Any]:
+    """The signed settings document with a new enrollment code, for a membership already
+    found ready (authorized, connector open, addresses recorded)."""
     now = policy.clock()
     code, parts = new_secret(ENROLLMENT_PREFIX)
     expires = now + policy.enrollment_ttl
@@ -146,8 +160,9 @@ def settings_for(repo: Repository, policy: Policy, acct: Account, code: str) -> 
     return document
 
 
-def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> dict[str, Any]:
-    """The bundle of a firm's client settings for an already authenticated user."""
+def bundle_plan(repo: Repository, policy: Policy, acct: Account, firm: str) -> BundlePlan:
+    """Which clients of the firm the user's bundle holds and which it leaves out, and why;
+    ``not_a_firm`` when ``firm`` is a client environment."""
     firm_env, _member = lookups.users_environment(repo, firm, acct)
     if firm_env.kind is not Kind.FIRM:
         raise DomainError(
@@ -156,44 +171,45 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
             "environment.",
             environment=firm_env.code,
         )
+    return plan_bundle(repo, policy, firm_env, acct)
+
+
+def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> dict[str, Any]:
+    """The bundle of a firm's client settings for an already authenticated user: the
+    settings of every client it may hold, and every other client of the firm in
+    ``skipped`` with its reason."""
+    plan = bundle_plan(repo, policy, acct, firm)
     key = repo.signing_key()
     documents: list[dict[str, Any]] = []
-    skipped: list[ErrorDetail] = []
-    clients = repo.clients_of(firm_env.id)
-    memberships = {
-        v.membership.environment_id: v
-        for v in repo.members([c.id for c in clients])
-        if v.account.id == acct.id
-    }
-    for client in clients:
-        if client.id not in memberships:
-            continue  # not a user there: nothing to offer, nothing to explain
+    left_out = list(plan.skipped)
+    for client, member in plan.included:
         try:
-            documents.append(_issue(repo, policy, key, client, acct))
+            documents.append(_mint(repo, policy, key, client, acct, member))
         except DomainError as exc:
-            if exc.code is not ErrorCode.NOT_AUTHORIZED:
-                skipped.append(
-                    ErrorDetail(code=exc.code, message=exc.message, environment=client.code)
-                )
+            left_out.append(skipped(client, exc.code, exc.message))
+    left_out.sort(key=lambda entry: entry.environment)
     now = policy.clock()
     try:
         bundle = SettingsBundle(
-            firm=firm_env.code,
+            firm=plan.firm.code,
             user=SettingsUser(login=acct.login, display_name=acct.display_name),
             issued=now,
             settings=[],
-            skipped=skipped,
+            skipped=left_out,
         ).model_dump(mode="json")
     except ValueError as exc:  # the schema the agent reads refuses what is recorded
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"The bundle of {firm_env.code} cannot be saved: your account's recorded name "
+            f"The bundle of {plan.firm.code} cannot be saved: your account's recorded name "
             f"{acct.display_name[:100]!r} is not valid there. Ask an administrator to "
             "correct it.",
-            environment=firm_env.code,
+            environment=plan.firm.code,
         ) from exc
     bundle["settings"] = documents
-    record(repo, policy, acct.login, "settings.bundle", firm_env.code, count=len(documents))
+    record(
+        repo, policy, acct.login, "settings.bundle", plan.firm.code,
+        count=len(documents), skipped=len(left_out),
+    )  # fmt: skip
     return bundle
 
 

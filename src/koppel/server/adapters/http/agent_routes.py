@@ -68,7 +68,8 @@ def save_settings(
 def save_bundle(
     env: EnvCode, account: Annotated[Account, Depends(downloader(BUNDLE))], svc: Svc
 ) -> JSONResponse:
-    """Settings for every client environment of this firm where the user may save them."""
+    """Settings for every client environment of this firm where the user may save them;
+    every other client of the firm is in ``skipped``, with its reason."""
     with svc.transaction() as repo:
         bundle = enrollment.bundle_for(repo, svc.policy, account, env)
     return bundle_download(bundle)

@@ -4,7 +4,8 @@ portal, the bundle of every client's settings.
 
 Thin: who may download what is decided by ``domain/enrollment.py`` (the same rules as the
 agent API's "Save settings"/"Save installation"); ``PortalEnvironment`` says beforehand
-why a button cannot be offered, so the page explains instead of showing it.
+why a button cannot be offered, so the page explains instead of showing it, and the
+bundle's plan (``domain/bundle_plan.py``) lists every client the bundle leaves out.
 """
 
 from __future__ import annotations
@@ -21,19 +22,8 @@ from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import enrollment
 from koppel.server.domain.model import Kind
-from koppel.server.domain.portal import PortalEnvironment
 
 router = APIRouter()
-
-
-def _bundle_clients(
-    user: ctx.PortalUser,
-) -> tuple[list[PortalEnvironment], list[PortalEnvironment]]:
-    """The user's client environments the bundle holds, and those it leaves out."""
-    if user.portal.kind is not Kind.FIRM:
-        return [], []
-    clients = [s for s in user.environments if s.environment.kind is Kind.CLIENT]
-    return [s for s in clients if s.ready], [s for s in clients if not s.ready]
 
 
 @router.get("/portal/{code}/environments/{env}", name="communication_center")
@@ -41,8 +31,12 @@ def communication_center(request: Request, user: ctx.SignedIn, env: str) -> Resp
     """The environment with its update, and the buttons to install and link the agent
     (each replaced by what is missing when it cannot be offered)."""
     shown = user.environment(env)
-    bundled, left_out = _bundle_clients(user)
     offer_bundle = shown.environment.id == user.portal.id and user.portal.kind is Kind.FIRM
+    plan = None
+    if offer_bundle:
+        # The same plan the bundle download follows, so the page lists what the file holds.
+        with user.transaction() as repo:
+            plan = enrollment.bundle_plan(repo, user.svc.policy, user.account, user.portal.code)
     # The agent is the same for every environment of one update: point to where it is offered.
     elsewhere = next(
         (
@@ -59,8 +53,8 @@ def communication_center(request: Request, user: ctx.SignedIn, env: str) -> Resp
             "user": user,
             "shown": shown,
             "offer_bundle": offer_bundle,
-            "bundled": bundled,
-            "left_out": left_out,
+            "bundled": [client for client, _member in plan.included] if plan else [],
+            "left_out": plan.skipped if plan else [],
             "elsewhere": elsewhere,
             "enrollment_minutes": int(user.svc.policy.enrollment_ttl.total_seconds() // 60),
         },
