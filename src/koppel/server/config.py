@@ -50,7 +50,10 @@ class ServerSettings(BaseSettings):
         description="Folder of agent wheels per update; default: <data_dir>/packages.",
     )
     max_upload_mb: float = Field(
-        default=75, gt=0, description="The largest file one upload may carry, in MB (MiB)."
+        default=75,
+        gt=0,
+        description="The largest file one upload may carry, in MB as Windows counts them "
+        "(1 MB = 1,048,576 bytes: 75 is 78,643,200 bytes).",
     )
     upload_expiry_hours: float = Field(
         default=24, gt=0, description="How long an unfinished or unclaimed upload is kept."
