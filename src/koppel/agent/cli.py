@@ -22,6 +22,7 @@ from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import EPILOG, ExitCode
 from koppel.agent.output import error, note, print_json, print_table
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+from koppel.protocol.counts import counted
 
 app = typer.Typer(
     name="koppel",
@@ -134,7 +135,7 @@ def link(
                 for e in result.linked
             ],
         )
-        note(f"Linked {len(result.linked)} environment(s) ({len(replaced)} replaced).")
+        note(f"Linked {counted(len(result.linked), 'environment')} ({len(replaced)} replaced).")
 
 
 @app.command()
@@ -225,7 +226,7 @@ def doctor(
             for finding in problems:
                 note(f"{finding.environment}: {finding.fix}.")
             note(
-                f"{len(findings) - len(problems)} of {len(findings)} environment(s) ok"
+                f"{len(findings) - len(problems)} of {counted(len(findings), 'environment')} ok"
                 + (f", {len(problems)} with problems." if problems else ".")
             )
         if problems:
@@ -332,8 +333,8 @@ def settings_download(
         else:
             typer.echo(str(target))
             note(
-                f"Saved the settings of {count} environment(s). Link within the enrollment's "
-                f"validity: koppel link {target}"
+                f"Saved the settings of {counted(count, 'environment')}. Link within the "
+                f"enrollment's validity: koppel link {target}"
             )
 
 

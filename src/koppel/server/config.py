@@ -60,7 +60,7 @@ class ServerSettings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="The key(s) that encrypt the secrets in the database, comma-separated, "
+        description="The keys that encrypt the secrets in the database, comma-separated, "
         "the first encrypting (`koppel-admin secret-key generate`); default: the key file.",
     )
     secret_key_file: Path | None = Field(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
+from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,6 +35,7 @@ jinja = Environment(
 )
 jinja.filters["when"] = _when
 jinja.filters["size"] = _size
+jinja.filters["counted"] = counted
 jinja.globals["version"] = __version__
 
 

@@ -1,0 +1,86 @@
+"""The words of the messages, through the real ``koppel`` and ``koppel-admin`` against a
+real server: a hint said once, "1 minute" and never "1 minutes" or "minute(s)", the
+administrator given the command rather than told to ask an administrator, an interrupted
+prompt reported as such (exit 130, nothing changed), and flags shown without a value in
+every command's ``--help``."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import BIN, DEMO_PASSWORD, Server, Workstation, make_server, run
+from portal_client import Portal, text_of
+
+Ws = Callable[..., Workstation]
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN_REVOKED, INTERRUPTED, USAGE, NOT_FOUND, REFUSED = 5, 130, 2, 4, 5
+# "1 minutes", "1 environments", "1 tokens": a count of one with a plural noun.
+ONE_PLURAL = re.compile(r"(?<![\d.,])1 (?:more )?(?!bytes)[a-z]+s\b")
+
+
+@pytest.fixture
+def one_minute_server(tmp_path: Path) -> Iterator[Server]:
+    """The demo practice with settings files that work for one minute."""
+    srv = make_server(tmp_path)
+    srv.env["KOPPEL_ENROLLMENT_TTL_MINUTES"] = "1"
+    srv.start("--demo")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_one_of_a_thing_is_singular(one_minute_server: Server, workstation: Ws) -> None:
+    srv, ws = one_minute_server, workstation("laptop")
+    settings = ws.home / "C20001.koppel"
+    saved = run(
+        [str(BIN / "koppel"), "settings", "download", "--server", srv.url, "--env", "C20001",
+         "--login", "anna", "-o", str(settings)],
+        dict(ws.env, KOPPEL_PASSWORD=DEMO_PASSWORD), ws.home,
+    )  # fmt: skip
+    linked = ws.koppel("link", str(settings))
+    revoked = srv.admin("tokens", "revoke", "C20001", "--user", "anna")
+    with Portal(srv).signed_in("anna") as anna:
+        page = text_of(anna.get(anna.path("environments/F10001")).text)
+    messages = {
+        "settings download": saved.output,
+        "link": linked.output,
+        "tokens revoke": revoked.output,
+        "portal": page,
+    }
+    assert "Saved the settings of 1 environment." in saved.output
+    assert "Linked 1 environment (0 replaced)." in linked.output
+    assert "✓ 1 token revoked in C20001" in revoked.output
+    assert "within 1 minute of the download" in page
+    for where, text in messages.items():
+        assert not ONE_PLURAL.search(text), (where, ONE_PLURAL.search(text), text)
+        assert "(s)" not in text.replace("http(s)", ""), (where, text)
+
+
+def _texts(path: Path) -> Iterator[tuple[int, str]]:
+    """The texts people may read in a source file: its string literals (a template whole)."""
+    source = path.read_text(encoding="utf-8")
+    if path.suffix == ".html":
+        yield 1, source
+        return
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING:
+            yield token.start[0], token.string
+
+
+def test_no_message_hedges_a_plural_with_s_in_brackets() -> None:
+    # Every count goes through koppel.protocol.counts; "(s)" is what it replaced.
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text.strip()[:100]}"
+        for path in sorted((ROOT / "src").rglob("*"))
+        if path.suffix in (".py", ".html")
+        for line, text in _texts(path)
+        if re.search(r"[a-z]\(s\)", text.replace("http(s)", ""))
+    ]
+    assert not found, "\n".join(found)
