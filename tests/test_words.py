@@ -24,6 +24,18 @@ TOKEN_REVOKED, INTERRUPTED, USAGE, NOT_FOUND, REFUSED = 5, 130, 2, 4, 5
 ONE_PLURAL = re.compile(r"(?<![\d.,])1 (?:more )?(?!bytes)[a-z]+s\b")
 
 
+def test_a_revoked_link_says_once_how_to_link_again(demo_server: Server, workstation: Ws) -> None:
+    srv, ws = demo_server, workstation("laptop")
+    ws.ok("link", str(ws.save_settings(srv, "F10001", "anna")))
+    srv.ok("tokens", "revoke", "F10001", "--user", "anna")
+    for command in (["info", "F10001"], ["items", "--env", "F10001"], ["files", "--env", "F10001"]):
+        result = ws.koppel(*command)
+        assert result.returncode == TOKEN_REVOKED, result.output
+        assert "revoked by its administrator" in result.stderr
+        assert result.stderr.count("koppel link") == 1, result.stderr
+        assert result.stderr.count("link it again") == 1, result.stderr
+
+
 @pytest.fixture
 def one_minute_server(tmp_path: Path) -> Iterator[Server]:
     """The demo practice with settings files that work for one minute."""
