@@ -96,3 +96,28 @@ def test_no_message_hedges_a_plural_with_s_in_brackets() -> None:
         if re.search(r"[a-z]\(s\)", text.replace("http(s)", ""))
     ]
     assert not found, "\n".join(found)
+
+
+def test_koppel_admin_gives_the_administrator_the_command(server: Server, tmp_path: Path) -> None:
+    server.ok("env", "create", "F10001", "--name", "Dekker & Co", "--kind", "firm")
+    for command in (
+        ["env", "show", "F99999"],
+        ["users", "add", "F99999", "anna"],
+        ["tokens", "list", "F99999"],
+        ["connector", "unblock", "F99999"],
+    ):
+        result = server.admin(*command)
+        assert result.returncode == NOT_FOUND, result.output
+        assert "administrator" not in result.stderr, result.stderr
+        assert "`koppel-admin env list`" in result.stderr, result.stderr
+        as_json = server.admin(*command, "--json")
+        assert "administrator" not in as_json.stdout and "koppel-admin env list" in as_json.stdout
+
+    server.admin("accounts", "create", "anna", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
+    server.ok("users", "add", "F10001", "anna")
+    program = tmp_path / "setup.exe"
+    program.write_bytes(b"MZ")
+    refused = server.admin("files", "publish", "F10001", "anna", str(program))
+    assert refused.returncode == REFUSED, refused.output
+    assert "administrator" not in refused.stderr, refused.stderr
+    assert "allow them: `koppel-admin extensions allow F10001 exe`" in refused.stderr

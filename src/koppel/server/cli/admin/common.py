@@ -153,7 +153,8 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        _print_error(exc.message, exc.code.value, exc.environment, json_mode)
+        # Worded for the administrator: the command to run, not "ask your administrator".
+        _print_error(exc.for_administrator(), exc.code.value, exc.environment, json_mode)
         raise typer.Exit(exit_code_of(exc.code)) from None
     except SecretKeyError as exc:
         _print_error(str(exc), SECRET_KEY_UNAVAILABLE, None, json_mode)

@@ -390,6 +390,8 @@ def env_import(
                     done.append(Done(env_code(row["code"]), admin.set_firm(row["code"], row_firm)))
             except DomainError as exc:
                 exc.message = f"line {number}: {exc.message}"
+                if exc.admin_message:
+                    exc.admin_message = f"line {number}: {exc.admin_message}"
                 raise
     created = sum(1 for d in done if d.outcome.changed and "created" in d.outcome.message)
     if json_mode:
