@@ -16,6 +16,7 @@ import pytest
 
 from harness import BIN, DEMO_PASSWORD, Server, Workstation, make_server, run
 from portal_client import Portal, text_of
+from terminal import CTRL_C, CTRL_D, at_terminal
 
 Ws = Callable[..., Workstation]
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,49 @@ def test_koppel_admin_gives_the_administrator_the_command(server: Server, tmp_pa
     assert refused.returncode == REFUSED, refused.output
     assert "administrator" not in refused.stderr, refused.stderr
     assert "allow them: `koppel-admin extensions allow F10001 exe`" in refused.stderr
+
+
+def _accounts(server: Server) -> set[str]:
+    listed = server.ok("accounts", "list", "--json").json()["accounts"]
+    return {a["login"] for a in listed}
+
+
+@pytest.mark.parametrize("keys", [CTRL_C, CTRL_D], ids=["ctrl-c", "end-of-input"])
+def test_an_interrupted_password_prompt_changes_nothing(server: Server, keys: bytes) -> None:
+    server.admin("accounts", "create", "anna", "--password-stdin", stdin="first-password-1\n")
+    admin = str(BIN / "koppel-admin")
+    for command in (["accounts", "create", "zoe"], ["accounts", "set-password", "anna"]):
+        # "Password: ": the space comes from getpass, after it flushed pending input.
+        shown = at_terminal(
+            [admin, *command], server.env, server.data_dir, prompt="Password: ", keys=keys
+        )
+        assert shown.returncode == INTERRUPTED, shown.screen
+        assert "interrupted; nothing was changed." in shown.screen
+        assert "unexpected" not in shown.screen and "Abort" not in shown.screen
+    assert _accounts(server) == {"anna"}
+    # anna's password is still the first one: she can still save settings with it.
+    audit = server.ok("audit", "--json").json()["entries"]
+    assert not [e for e in audit if e["action"].startswith("account.password")]
+
+
+def test_conflicting_password_options_are_a_usage_error(server: Server) -> None:
+    both = server.admin(
+        "accounts", "create", "zoe", "--password-stdin", "--password", "x", stdin="y\n"
+    )
+    assert both.returncode == USAGE, both.output
+    assert "unexpected" not in both.stderr and "--password" in both.stderr
+    assert _accounts(server) == set()
+
+
+@pytest.mark.parametrize("keys", [CTRL_C, CTRL_D], ids=["ctrl-c", "end-of-input"])
+def test_an_interrupted_choice_of_environment_changes_nothing(
+    demo_server: Server, workstation: Ws, keys: bytes
+) -> None:
+    ws = workstation("laptop")
+    ws.ok("link", str(ws.save_settings(demo_server, "F10001", "anna", bundle=True)))
+    asked = at_terminal(
+        [str(BIN / "koppel"), "items"], ws.env, ws.home, prompt="Environment", keys=keys
+    )
+    assert asked.returncode == INTERRUPTED, asked.screen
+    assert "Interrupted; nothing was changed." in asked.screen
+    assert "Aborted" not in asked.screen

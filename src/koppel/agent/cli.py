@@ -57,9 +57,13 @@ def reporting(json_output: bool) -> Iterator[None]:
             print_json({"error": exc.as_json()})
         error(exc.message)
         raise typer.Exit(int(exc.exit_code)) from None
+    except typer.Abort:
+        # Ctrl+C or end of input at a prompt: it comes before anything is done.
+        error("Interrupted; nothing was changed.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except KeyboardInterrupt:
         error("Interrupted.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _version_callback(value: bool) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function, parse_function
@@ -32,6 +32,7 @@ EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
 EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT), as shells report it
 
 _NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
 # The --json error code when the secret key is missing or not the database's (no API
@@ -162,11 +163,12 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
     except Refusal as exc:
         _print_error(exc.message, exc.code, None, json_mode)
         raise typer.Exit(exc.exit_code) from None
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-        raise
-    except KeyboardInterrupt:
+    except (typer.Exit, TyperException):
+        raise  # an exit code chosen already, or a usage error Typer reports (exit 2)
+    except (KeyboardInterrupt, typer.Abort):
+        # typer.Abort: Ctrl+C or end of input at a prompt (the password, typed twice).
         typer.echo("interrupted; nothing was changed.", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:
         if os.environ.get("KOPPEL_DEBUG"):
             traceback.print_exc()
