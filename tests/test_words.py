@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import typer
+from typer.main import get_command
+from typer.testing import CliRunner
 
 from harness import BIN, DEMO_PASSWORD, Server, Workstation, make_server, run
 from portal_client import Portal, text_of
@@ -168,3 +171,41 @@ def test_an_interrupted_choice_of_environment_changes_nothing(
     assert asked.returncode == INTERRUPTED, asked.screen
     assert "Interrupted; nothing was changed." in asked.screen
     assert "Aborted" not in asked.screen
+
+
+def _commands(app: typer.Typer) -> Iterator[list[str]]:
+    def walk(command: object, path: list[str]) -> Iterator[list[str]]:
+        yield path
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            yield from walk(sub, [*path, name])
+
+    yield from walk(get_command(app), [])
+
+
+def _apps() -> list[tuple[str, typer.Typer]]:
+    from koppel.agent.cli import app as agent
+    from koppel.server.cli.admin.app import app as admin
+
+    return [("koppel", agent), ("koppel-admin", admin)]
+
+
+def test_flags_are_shown_without_a_value_in_every_help() -> None:
+    runner = CliRunner()
+    scanned = 0
+    for name, app in _apps():
+        for path in _commands(app):
+            shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
+            assert shown.exit_code == 0, (name, path, shown.output)
+            scanned += 1
+            for line in shown.output.splitlines():
+                # "--json <bool>" reads as if it took a value; no flag does.
+                assert not re.search(r"--(json|help)\s+<", line), (name, path, line)
+                assert "<bool>" not in line and "BOOLEAN" not in line, (name, path, line)
+    assert scanned > 60  # every command of both programs
+
+
+def test_the_installed_programs_show_json_as_a_flag(workstation: Ws, server: Server) -> None:
+    ws = workstation("laptop")
+    for shown in (ws.ok("envs", "--help").stdout, server.ok("env", "list", "--help").stdout):
+        (line,) = [line for line in shown.splitlines() if "--json" in line]
+        assert re.search(r"--json\s+Print machine-readable JSON", line), line

@@ -20,6 +20,7 @@ from koppel.agent.commands import links as links_command
 from koppel.agent.commands import submit as submit_command
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import EPILOG, ExitCode
+from koppel.agent.help_flags import install as show_flags_without_values
 from koppel.agent.output import error, note, print_json, print_table
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 from koppel.protocol.counts import counted
@@ -45,6 +46,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(installation_app, name="installation")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+show_flags_without_values()
 
 
 @contextmanager
