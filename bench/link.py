@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from _procs import clean_env, free_port
+from koppel.protocol.counts import counted
 
 BIN = Path(sys.executable).parent
 
@@ -219,7 +220,7 @@ def main() -> None:
             f"{'ok' if ok else 'MISSED'}"
         )
     print(
-        f"\ndoctor made {status_calls} status request(s) for {n + 1} environments "
+        f"\ndoctor made {counted(status_calls, 'status request')} for {n + 1:,} environments "
         "(one connection per server, not per environment)"
     )
     failed |= status_calls != 1

@@ -417,7 +417,7 @@ def test_tokens_list_and_revoke(practice: Admin) -> None:
     assert refused.code == 2 and "--all-tokens" in refused.stderr
     assert admin.ok(
         "tokens", "revoke", "C20001", "--workstation", "laptop", "--user", "anna"
-    ).stdout.startswith("✓ 1 token(s) revoked")
+    ).stdout.startswith("✓ 1 token revoked")
     bram = next(t["id"] for t in tokens if t["login"] == "bram")
     admin.ok("tokens", "revoke", "C20001", bram)
     again = admin("tokens", "revoke", "C20001", bram)
@@ -434,7 +434,7 @@ def test_tokens_list_and_revoke(practice: Admin) -> None:
     assert len(admin.ok("tokens", "list", "F10001", "--json").json()["tokens"]) == 1  # untouched
 
     everything = admin.ok("tokens", "revoke", "C20001", "--all-tokens").stdout
-    assert everything.startswith("✓ 1 token(s) revoked")
+    assert everything.startswith("✓ 1 token revoked")
     assert admin.ok("tokens", "list", "C20001", "--json").json()["tokens"] == []
     revocations = admin.ok("audit", "--action", "token", "--json").json()["entries"]
     assert len(revocations) == 3 and all(e["environment"] == "C20001" for e in revocations)
@@ -444,7 +444,7 @@ def test_import_show_and_the_other_steps(practice: Admin, tmp_path: Path) -> Non
     admin = practice
     (tmp_path / "more.csv").write_text(PRACTICE_CSV + "C20003,Bloemenhuis,client,F10001\n")
     again = admin.ok("env", "import", str(tmp_path / "more.csv"))
-    assert "4 row(s): 1 environment(s) created, 3 already present" in again.stdout
+    assert "4 rows: 1 environment created, 3 already present" in again.stdout
 
     admin.ok("groups", "create", "F10001", "Staff")
     admin.ok("groups", "authorize", "F10001", "Staff", "--function", "app connector")

@@ -144,7 +144,7 @@ def test_watch_places_long_names_and_skips_what_it_cannot_place(
     watcher = Watcher(ws, tmp_path / "watch.log")
     try:
         watcher.start()
-        watcher.wait_for("following 4 environment(s) on one connection")
+        watcher.wait_for("following 4 environments on one connection")
         publish(srv, "F10001", "anna", source)
         publish(srv, "C20001", "anna", tmp_path / "c.txt")  # cannot be placed
         publish(srv, "C20002", "anna", tmp_path / "d.txt")

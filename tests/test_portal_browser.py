@@ -213,7 +213,7 @@ def test_upload_and_download_in_the_dossier(
     form.get_by_label("Subject").fill("Letter about the annual accounts")
     form.get_by_label("Type").select_option("Correspondence")
     form.get_by_label("Destination").select_option("D0001")
-    form.get_by_label("File (at most 75 MB)").set_input_files(str(letter))
+    form.get_by_label("File (at most 75.0 MB)").set_input_files(str(letter))
     form.get_by_role("button", name="Upload").click()
     expect(
         page.get_by_role("heading", name=re.compile("Letter about the annual accounts"))

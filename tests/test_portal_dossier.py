@@ -77,7 +77,7 @@ def test_upload_files_an_item_the_agent_sees_and_downloads_match(
         page = anna.get(anna.path(DOSSIER))
         shown = text_of(page.text)
         assert "D0001" in shown and "Hotel De Kroon" in shown and "debtor" in shown
-        assert "at most 75 MB" in shown
+        assert "at most 75.0 MB" in shown
         filed = file_item(anna, "Invoice March", "Invoice", "factuur maart.pdf", data, "D0001")
         assert filed.status_code == 200, text_of(filed.text)
         item_id = item_id_of(filed)
@@ -150,14 +150,15 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
     srv = small_server
     before = stored_files(srv)
     with Portal(srv).signed_in("anna") as anna:
-        assert "at most 1 MB" in text_of(anna.get(anna.path(DOSSIER)).text)
+        assert "at most 1.00 MB" in text_of(anna.get(anna.path(DOSSIER)).text)
         # Declared too large: refused from Content-Length, before any byte is read.
         big = file_item(anna, "Big", "Invoice", "big.zip", b"x" * (3 * 1024 * 1024))
         assert big.status_code == 413
-        assert "at most 1 MB per file" in text_of(big.text)
+        assert "at most 1.00 MB (1,048,576 bytes) per file" in text_of(big.text)
         # Just over the limit, within the room for the other fields: stopped while counting.
         over = file_item(anna, "Over", "Invoice", "over.zip", b"x" * (1024 * 1024 + 10))
-        assert over.status_code == 413 and "at most 1 MB per file" in text_of(over.text)
+        assert over.status_code == 413
+        assert "at most 1.00 MB (1,048,576 bytes) per file" in text_of(over.text)
 
         # A client that declares no length (chunked) is stopped at the limit as well.
         boundary = "koppel-test-boundary"
@@ -182,7 +183,7 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
             content=body(),
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
-        assert lying.status_code == 413 and "at most 1 MB" in text_of(lying.text)
+        assert lying.status_code == 413 and "at most 1.00 MB" in text_of(lying.text)
 
         # Exactly the limit is fine.
         fits = file_item(anna, "Fits", "Invoice", "fits.zip", b"z" * (1024 * 1024))

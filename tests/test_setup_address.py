@@ -66,7 +66,7 @@ def test_a_moved_server_is_caught_by_check_and_followed_by_setup(tmp_path: Path)
         server.start()
         log = server.log.read_text()
         assert f"address changed from {old} to {server.url}" in log
-        assert "2 environment(s) record another address" in log
+        assert "2 environments record another address" in log
 
         check = server.admin("check", "--all", "--json")
         assert check.returncode == 3, check.output

@@ -133,7 +133,7 @@ def test_files_are_refused_before_any_byte(
         (empty, "empty_file", "empty"),
         (tmp_path / "missing.pdf", "unreadable", "missing.pdf"),
         (tmp_path, "unreadable", "not a file"),
-        (big, "too_large", "75 MB"),
+        (big, "too_large", "at most 75.0 MB (78,643,200 bytes) per file"),
     ]
     spoofing = ("\u202etxt.exe", "a\x85b.pdf", "zero\u200bwidth.pdf", "COM¹.txt", "CONIN$.txt")
     for name in ("CON.pdf", "trailing.", "a|b.pdf", *spoofing):
@@ -160,7 +160,7 @@ def test_the_servers_own_limit_is_used(tmp_path: Path, workstation: Ws) -> None:
         link(ws, server)
         result = submit(ws, str(random_file(tmp_path / "two.pdf", 2 * 1024 * 1024)))
         assert result.returncode == FILE_REFUSED, result.output
-        assert "at most 1 MB" in result.stderr
+        assert "at most 1.00 MB (1,048,576 bytes)" in result.stderr
         assert upload_rows(server) == []
     finally:
         server.stop()

@@ -120,7 +120,7 @@ def test_watch_receives_everything_once_also_what_came_while_away(
 
     watcher = Watcher(ws, tmp_path / "watch.log").start()
     watchers.append(watcher)
-    watcher.wait_for("following 4 environment(s) on one connection")
+    watcher.wait_for("following 4 environments on one connection")
     publish(srv, "F10001", "anna", tmp_path / "a.pdf")
     publish(srv, "C20001", "anna", tmp_path / "b.txt")
     publish(srv, "C20001", "bram", tmp_path / "b.txt")  # bram's: never arrives here
@@ -158,7 +158,7 @@ def test_watch_receives_everything_once_also_what_came_while_away(
 
     # A third start finds nothing new: nothing twice.
     watcher.start()
-    watcher.wait_for("following 4 environment(s)")
+    watcher.wait_for("following 4 environments")
     time.sleep(1.5)
     watcher.stop()
     assert len(received(root)) == 6
@@ -200,7 +200,7 @@ def test_one_connection_for_twenty_environments_and_admin_events(
 
     watcher = Watcher(ws, tmp_path / "watch.log").start()
     watchers.append(watcher)
-    watcher.wait_for("following 20 environment(s) on one connection")
+    watcher.wait_for("following 20 environments on one connection")
     assert db_rows(srv, "select count(*) from event_sessions") == [(1,)]
     scope = json.loads(db_rows(srv, "select scope from event_sessions")[0][0])
     assert len(scope["environments"]) == 20
@@ -228,7 +228,7 @@ def test_one_connection_for_twenty_environments_and_admin_events(
 
     # On the next start the refused environments are shown and left out.
     watcher.start()
-    watcher.wait_for("following 18 environment(s) on one connection")
+    watcher.wait_for("following 18 environments on one connection")
     watcher.stop()
     assert "C20001: " in watcher.text() and "C20002: " in watcher.text()
 
@@ -351,18 +351,18 @@ def test_links_made_and_removed_while_watching_are_followed(
 
     watcher = Watcher(ws, tmp_path / "watch.log").start()
     watchers.append(watcher)
-    watcher.wait_for("following 1 environment(s) on one connection")
+    watcher.wait_for("following 1 environment on one connection")
     # Linked while watching: followed without a restart, still on one connection.
     ws.ok("link", str(ws.save_settings(srv, "C20002", "anna")))
-    watcher.wait_for("now following 2 environment(s)")
-    watcher.wait_for("following 2 environment(s) on one connection")
+    watcher.wait_for("now following 2 environments")
+    watcher.wait_for("following 2 environments on one connection")
     publish(srv, "C20002", "anna", tmp_path / "new.pdf")
     found = wait_files(root, 1)
     assert [p.relative_to(root).as_posix() for p in found] == ["Garage Visser/new.pdf"]
 
     # Unlinked while watching: no longer followed; the rest still is.
     ws.ok("unlink", "C20001")
-    watcher.wait_for("now following 1 environment(s)")
+    watcher.wait_for("now following 1 environment")
     publish(srv, "C20002", "anna", tmp_path / "new.pdf")
     assert len(wait_files(root, 2)) == 2
-    assert watcher.text().count("following 1 environment(s) on one connection") == 2
+    assert watcher.text().count("following 1 environment on one connection") == 2

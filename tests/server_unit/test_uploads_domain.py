@@ -101,7 +101,8 @@ def test_creation_refusals_come_before_any_byte(tmp_path: Path) -> None:
     repo, blobs = MemoryUploads(), LocalBlobStore(tmp_path)
     with pytest.raises(DomainError) as too_large:
         _new(repo, blobs, 1001)
-    assert too_large.value.code == ErrorCode.TOO_LARGE and "MB" in str(too_large.value)
+    assert too_large.value.code == ErrorCode.TOO_LARGE
+    assert "(1,001 bytes)" in str(too_large.value) and "at most 1,000 bytes" in str(too_large.value)
     for name, code in (("CON.txt", ErrorCode.UNSAFE_NAME), (None, ErrorCode.VALIDATION_ERROR)):
         with pytest.raises(DomainError) as refused:
             _new(repo, blobs, filename=name)

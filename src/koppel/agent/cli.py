@@ -20,8 +20,10 @@ from koppel.agent.commands import links as links_command
 from koppel.agent.commands import submit as submit_command
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import EPILOG, ExitCode
+from koppel.agent.help_flags import install as show_flags_without_values
 from koppel.agent.output import error, note, print_json, print_table
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+from koppel.protocol.counts import counted
 
 app = typer.Typer(
     name="koppel",
@@ -44,6 +46,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(installation_app, name="installation")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+show_flags_without_values()
 
 
 @contextmanager
@@ -56,9 +59,13 @@ def reporting(json_output: bool) -> Iterator[None]:
             print_json({"error": exc.as_json()})
         error(exc.message)
         raise typer.Exit(int(exc.exit_code)) from None
+    except typer.Abort:
+        # Ctrl+C or end of input at a prompt: it comes before anything is done.
+        error("Interrupted; nothing was changed.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except KeyboardInterrupt:
         error("Interrupted.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _version_callback(value: bool) -> None:
@@ -138,7 +145,7 @@ def link(
                 for e in result.linked
             ],
         )
-        note(f"Linked {len(result.linked)} environment(s) ({len(replaced)} replaced).")
+        note(f"Linked {counted(len(result.linked), 'environment')} ({len(replaced)} replaced).")
         if result.skipped:
             from koppel.agent.skipped import report
 
@@ -233,7 +240,7 @@ def doctor(
             for finding in problems:
                 note(f"{finding.environment}: {finding.fix}.")
             note(
-                f"{len(findings) - len(problems)} of {len(findings)} environment(s) ok"
+                f"{len(findings) - len(problems)} of {counted(len(findings), 'environment')} ok"
                 + (f", {len(problems)} with problems." if problems else ".")
             )
         if problems:
@@ -349,8 +356,8 @@ def settings_download(
         else:
             typer.echo(str(saved.file))
             note(
-                f"Saved the settings of {saved.environments} environment(s). Link within the "
-                f"enrollment's validity: koppel link {saved.file}"
+                f"Saved the settings of {counted(saved.environments, 'environment')}. Link "
+                f"within the enrollment's validity: koppel link {saved.file}"
             )
             if saved.skipped:
                 note(report(saved.skipped))

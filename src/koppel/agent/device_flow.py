@@ -16,6 +16,7 @@ from collections.abc import Callable
 from koppel.agent.client import AgentClient
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
+from koppel.protocol.counts import counted
 
 
 def workstation_label() -> str:
@@ -62,7 +63,8 @@ def approve_in_browser(
     where = "in the browser window that opened" if opened else f"at {started.verification_uri}"
     say(
         f"To approve, sign in {where} and enter the code {started.user_code}. "
-        f"Waiting for your approval (the code works for {started.expires_in // 60} minutes; "
+        f"Waiting for your approval (the code works for "
+        f"{counted(max(started.expires_in // 60, 1), 'minute')}; "
         "Ctrl+C stops)."
     )
     interval = float(started.interval)

@@ -27,6 +27,8 @@ def explain(code: str, exc: AgentError) -> AgentError:
         said = exc.message.strip() or f"Access to {code} was revoked by its administrator."
         if exc.code == "token_revoked" and code not in said:
             said = f"Access to {code} was revoked: {said}"
+        if "koppel link" in said:
+            return _reworded(exc, said)  # the server already said how to link again
         return _reworded(exc, f"{said.rstrip('.')}. {relink_hint(code)}")
     if exc.code in ("update_mismatch", "update_unsupported"):
         return _reworded(

@@ -23,6 +23,7 @@ from koppel.agent.status import query, record
 from koppel.agent.token_store import TokenVault, token_key
 from koppel.agent.version import AGENT_UPDATE_TEXT
 from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
+from koppel.protocol.counts import counted
 from koppel.protocol.settings_file import (
     MAX_FILE_BYTES,
     EmptyBundleError,
@@ -230,7 +231,7 @@ def link_files(files: list[Path], workstation_name: str | None = None) -> LinkRe
         for server, group in calls:
             _call(server, group, station, dry_run=True, done=[])
     made: list[tuple[Source, LinkedEnvironment]] = []
-    with progress(f"Linking {len(sources)} environments", len(sources)) as advance:
+    with progress(f"Linking {counted(len(sources), 'environment')}", len(sources)) as advance:
         for server, group in calls:
             try:
                 links = _call(server, group, station, dry_run=False, done=made)
@@ -276,8 +277,9 @@ def _call(
         raise LinkFailed(exc, server, group, done) from exc
     if len(answer.links) != len(group):
         raise AgentError(
-            f"The server at {server} answered {len(answer.links)} links for {len(group)} "
-            "settings; nothing more was linked. Ask the administrator to check the server."
+            f"The server at {server} answered {counted(len(answer.links), 'link')} for "
+            f"{counted(len(group), 'settings file')}; nothing more was linked. Ask the "
+            "administrator to check the server."
         )
     return answer.links
 
@@ -304,7 +306,7 @@ class LinkFailed(AgentError):
             lines.append(cause.message)
         if done:
             summary = (
-                f"Linked {len(done)} environment(s) on other servers "
+                f"Linked {counted(len(done), 'environment')} on other servers "
                 f"({', '.join(s.code for s, _ in done[:10])}); nothing linked on {server}."
             )
         else:

@@ -29,6 +29,7 @@ from koppel.agent.atomic import atomic_write_bytes
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.paths import data_dir
 from koppel.agent.state import now_iso
+from koppel.protocol.sizes import byte_count
 
 FORMAT = 1
 PENDING, FAILED = "pending", "failed"
@@ -254,8 +255,8 @@ def _send(submission: Submission, progress: bool) -> SendResult:
                     raise AgentError(f"{queued.path} can no longer be read ({exc}).") from exc
                 if size != queued.size:
                     raise AgentError(
-                        f"{queued.path} changed since it was queued ({queued.size} bytes, "
-                        f"now {size}); cancel this submission and submit the file again."
+                        f"{queued.path} changed since it was queued ({byte_count(queued.size)}, "
+                        f"now {size:,}); cancel this submission and submit the file again."
                     )
 
                 def remember(url: str, queued: QueuedFile = queued) -> None:

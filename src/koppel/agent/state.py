@@ -23,6 +23,7 @@ from koppel.agent import paths
 from koppel.agent.atomic import atomic_write_bytes
 from koppel.agent.errors import StateError
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+from koppel.protocol.counts import counted
 
 CURRENT_FORMAT = 2
 WORKSTATION_NAME_ENV = "KOPPEL_WORKSTATION_NAME"
@@ -161,7 +162,12 @@ def parse_state(data: Any, source: str = "state.json") -> Loaded:
         # An agent of another update wrote it: keep every link, take it over.
         loaded.notes.append(
             f"This agent is on update {AGENT_UPDATE_TEXT}; the links were made by the agent "
-            f"of update {state.agent_update}. All {len(state.environments)} links are kept."
+            f"of update {state.agent_update}. "
+            + (
+                "The link is kept."
+                if len(state.environments) == 1
+                else f"All {len(state.environments):,} links are kept."
+            )
         )
         state.previous_agent_update = state.agent_update
         state.agent_update = AGENT_UPDATE_TEXT
@@ -170,7 +176,7 @@ def parse_state(data: Any, source: str = "state.json") -> Loaded:
     if loaded.changed and stale:
         codes = ", ".join(env.code for env in stale[:5]) + (", ..." if len(stale) > 5 else "")
         loaded.notes.append(
-            f"{len(stale)} environment(s) are recorded on another update ({codes}); "
+            f"{counted(len(stale), 'environment')} recorded on another update ({codes}); "
             "`koppel doctor` checks them against their servers."
         )
     return loaded

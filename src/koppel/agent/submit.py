@@ -19,12 +19,11 @@ from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.protocol.extensions import NO_EXTENSION, extension_of, shown, shown_list
 from koppel.protocol.filenames import unsafe_reason
+from koppel.protocol.sizes import format_size_exact
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
     from koppel.agent.client import AgentClient
-
-MB = 1024 * 1024
 
 
 class FileRefused(AgentError):
@@ -35,10 +34,6 @@ class FileRefused(AgentError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _mb(size: int) -> str:
-    return f"{size / MB:g}"
 
 
 def check_file(path: Path, limit: int | None) -> None:
@@ -61,8 +56,8 @@ def check_file(path: Path, limit: int | None) -> None:
     if limit is not None and size > limit:
         raise FileRefused(
             "too_large",
-            f"{path.name} has {size / MB:.1f} MB; the server accepts at most "
-            f"{_mb(limit)} MB per file.",
+            f"{path.name} has {format_size_exact(size)}; the server accepts at most "
+            f"{format_size_exact(limit)} per file.",
         )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from koppel.agent.client import AgentClient, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.protocol.dossier import SHA256_HEADER
+from koppel.protocol.sizes import byte_count
 
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -126,8 +127,8 @@ def _offset(client: AgentClient, token: str, url: str, size: int) -> int:
     length = response.headers.get("Upload-Length")
     if length is not None and length.isdigit() and int(length) != size:
         raise AgentError(
-            f"The upload at {url} is for {length} bytes but the file now has {size}; "
-            "the file changed since it was queued."
+            f"The upload at {url} is for {byte_count(int(length))} but the file now has "
+            f"{size:,}; the file changed since it was queued."
         )
     return int(response.headers.get("Upload-Offset", "0"))
 

@@ -34,6 +34,7 @@ from koppel.agent.errors import AgentError, ApiError, CannotSave
 from koppel.agent.sse import SseParser, events
 from koppel.agent.state import LinkedEnv
 from koppel.protocol.api import API_PREFIX, StatusQuery
+from koppel.protocol.counts import counted
 from koppel.protocol.events import HEARTBEAT_SECONDS, LAST_EVENT_ID_HEADER, EventOut
 from koppel.protocol.files import OutputFileOut
 
@@ -173,7 +174,9 @@ class Follower(threading.Thread):
             return 0
         start = self.ledger.cursor(self.server)
         cursor = start if start is not None else session.last_event_id
-        self.log(f"{self.server}: following {len(self.envs)} environment(s) on one connection")
+        self.log(
+            f"{self.server}: following {counted(len(self.envs), 'environment')} on one connection"
+        )
         self._catch_up(client)
         return self._stream(client, session.session, cursor)
 
@@ -434,7 +437,8 @@ def run(only: list[str] | None = None, log: Log = log_line) -> int:
             follower = followers.get(server)
             if follower is not None and follower.is_alive():
                 if follower.follow(envs, tokens):
-                    log(f"{server}: the links changed; now following {len(envs)} environment(s)")
+                    following = counted(len(envs), "environment")
+                    log(f"{server}: the links changed; now following {following}")
                 return
             if envs:
                 assert workstation is not None
@@ -448,7 +452,7 @@ def run(only: list[str] | None = None, log: Log = log_line) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         count = sum(len(group) for group, _tokens in groups.values())
-        log(f"watching {count} environment(s) on {len(groups)} server(s)")
+        log(f"watching {counted(count, 'environment')} on {counted(len(groups), 'server')}")
         for server, (group, tokens) in groups.items():
             follow(server, group, tokens)
         _send_queue(log)

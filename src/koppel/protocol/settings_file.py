@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.sizes import format_size
 from koppel.protocol.updates import Update
 from koppel.protocol.urls import url_problem
 
@@ -323,7 +324,7 @@ def _refuse_constant(name: str) -> Any:
 def _load(raw: bytes, source: str) -> Any:
     """The JSON of a settings file, or SettingsFileError (never another exception)."""
     if len(raw) > MAX_FILE_BYTES:
-        raise _unreadable(source, f"it is larger than {MAX_FILE_BYTES // 2**20} MB")
+        raise _unreadable(source, f"it is larger than {format_size(MAX_FILE_BYTES)}")
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:

@@ -50,14 +50,17 @@ class ServerSettings(BaseSettings):
         description="Folder of agent wheels per update; default: <data_dir>/packages.",
     )
     max_upload_mb: float = Field(
-        default=75, gt=0, description="The largest file one upload may carry, in MB (MiB)."
+        default=75,
+        gt=0,
+        description="The largest file one upload may carry, in MB as Windows counts them "
+        "(1 MB = 1,048,576 bytes: 75 is 78,643,200 bytes).",
     )
     upload_expiry_hours: float = Field(
         default=24, gt=0, description="How long an unfinished or unclaimed upload is kept."
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="The key(s) that encrypt the secrets in the database, comma-separated, "
+        description="The keys that encrypt the secrets in the database, comma-separated, "
         "the first encrypting (`koppel-admin secret-key generate`); default: the key file.",
     )
     secret_key_file: Path | None = Field(

@@ -26,7 +26,9 @@ analyses_app = typer.Typer(
 
 
 def _size(value: int | None) -> str:
-    return "" if value is None else f"{value:,}".replace(",", " ")
+    from koppel.protocol.sizes import format_size
+
+    return "" if value is None else format_size(value)
 
 
 @files_app.callback()

@@ -44,6 +44,7 @@ def _log_to_stderr(level: str) -> None:
 def _announce(svc: Services) -> None:
     """Record this server's address for ``koppel-admin`` (the one place it reads it from)
     and warn about environments that record another one."""
+    from koppel.protocol.counts import counted
     from koppel.server.adapters.db.host_repository import SqlHostSettings
     from koppel.server.domain import host
 
@@ -60,9 +61,9 @@ def _announce(svc: Services) -> None:
         shown = ", ".join(f"{e.code} ({e.api_url})" for e in stray[:3])
         more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
         log.warning(
-            "%d environment(s) record another address than this server's %s: %s%s. "
+            "%s record another address than this server's %s: %s%s. "
             "Employees cannot link them; `koppel-admin check --all` shows the fix.",
-            len(stray),
+            counted(len(stray), "environment"),
             url,
             shown,
             more,

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import shown_list
 from koppel.protocol.functions import Function
@@ -485,7 +486,7 @@ class Admin:
                 workstation_id=view.token.workstation_id,
                 workstation_name=view.token.workstation_name,
             )
-        return Outcome(True, f"{count} token(s) revoked in {env.code}")
+        return Outcome(True, f"{counted(count, 'token')} revoked in {env.code}")
 
     def revoke_workstation(
         self,

@@ -147,13 +147,17 @@ def refusal(allowed: Allowlist, name: str) -> ExtensionNotAllowed:
         if extension == NO_EXTENSION
         else f"files ending in {shown(extension)} are"
     )
-    accepted = shown_list(allowed.extensions)
+    refused = (
+        f"{name!r} cannot be uploaded to {code}: {what} not accepted there. Accepted: "
+        f"{shown_list(allowed.extensions)}."
+    )
+    command = allow_command(code, extension)
     return ExtensionNotAllowed(
         ErrorCode.EXTENSION_NOT_ALLOWED,
-        f"{name!r} cannot be uploaded to {code}: {what} not accepted there. Accepted: "
-        f"{accepted}. If such files must be exchanged, ask the administrator of {code} to "
-        f"allow them (`{allow_command(code, extension)}`).",
+        f"{refused} If such files must be exchanged, ask the administrator of {code} to "
+        f"allow them (`{command}`).",
         environment=code,
+        admin_message=f"{refused} If such files must be exchanged, allow them: `{command}`.",
         allowed=tuple(allowed.ordered()),
     )
 

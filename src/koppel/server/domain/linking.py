@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from koppel.protocol.api import EnvironmentStatus, LinkedEnvironment, StatusQuery, Workstation
+from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, TOKEN_PREFIX, new_secret, split_secret
@@ -173,8 +174,8 @@ def link(
                     code,
                     f"The settings file for {code} expired at "
                     f"{enrollment.expires_at:%Y-%m-%d %H:%M} UTC; settings files work for "
-                    f"{int(policy.enrollment_ttl.total_seconds() // 60)} minutes. Save the "
-                    "settings again and link the new file straight away.",
+                    f"{counted(int(policy.enrollment_ttl.total_seconds() // 60), 'minute')}. "
+                    "Save the settings again and link the new file straight away.",
                 )
             )
             continue

@@ -13,11 +13,14 @@ def environment(repo: Repository, code: str) -> Environment:
     """The environment with this code, or ``unknown_environment``."""
     found = repo.environment(names.environment_code(code))
     if found is None:
+        missing = f"Environment {code.upper()} does not exist on this server."
         raise DomainError(
             ErrorCode.UNKNOWN_ENVIRONMENT,
-            f"Environment {code.upper()} does not exist on this server. Check the code, or ask "
-            "your administrator which environments are hosted here.",
+            f"{missing} Check the code, or ask your administrator which environments are "
+            "hosted here.",
             environment=code.upper(),
+            admin_message=f"{missing} Check the code; `koppel-admin env list` lists the "
+            "environments hosted here.",
         )
     return found
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.updates import Update
@@ -196,7 +197,7 @@ def _portal_step(env: Environment, facts: _Facts) -> StepResult:
             "no portal access: " + ", ".join(without),
             _cmd("portal", "grant", env.code, "--all"),
         )
-    return StepResult("portal-access", title, True, f"{len(members)} user(s)")
+    return StepResult("portal-access", title, True, counted(len(members), "user"))
 
 
 def _firm_employees(env: Environment, firm: Environment | None, facts: _Facts) -> list[MemberView]:
@@ -243,7 +244,7 @@ def _authorization_step(
         return StepResult("authorizations", title, False, "no users to authorize yet", fix)
     lacking = lacking_functions(users, facts.functions, required)
     if not lacking:
-        return StepResult("authorizations", title, True, f"{len(users)} user(s)")
+        return StepResult("authorizations", title, True, counted(len(users), "user"))
     login, missing = lacking[0]
     fix_args = [a for f in missing for a in ("--function", f.value)]
     detail = "; ".join(f"{who_}: missing " + ", ".join(f.value for f in fs) for who_, fs in lacking)

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import enrollment, lookups, names
 from koppel.server.domain.audit import record
@@ -62,8 +63,8 @@ def check_throttle(store: WebRepository, policy: Policy, login: str, address: st
         raise DomainError(
             ErrorCode.ACCOUNT_LOCKED,
             f"Too many failed sign-ins for {login}: it is locked for "
-            f"{_minutes_until(until, now)} more minute(s). Wait, or ask your administrator "
-            f"to unlock it (koppel-admin accounts unlock {login}).",
+            f"{counted(_minutes_until(until, now), 'more minute')}. Wait, or ask your "
+            f"administrator to unlock it (koppel-admin accounts unlock {login}).",
         )
     check_address(store, policy, address)
 
@@ -78,7 +79,7 @@ def check_address(store: WebRepository, policy: Policy, address: str) -> None:
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
             f"Too many failed sign-ins from this address: try again in "
-            f"{_minutes_until(until, now)} minute(s).",
+            f"{counted(_minutes_until(until, now), 'minute')}.",
         )
 
 

@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
+from koppel.protocol.sizes import byte_count, format_size, format_size_exact
 from koppel.server.domain.blobs import BlobNotFound, BlobStore
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.extensions import Allowlist
@@ -85,9 +86,9 @@ class UploadLimits:
     expiry: timedelta
 
     @property
-    def max_mb(self) -> str:
-        """The limit in MB as people read it (75, or 0.5)."""
-        return f"{self.max_bytes / (1024 * 1024):g}"
+    def max_size(self) -> str:
+        """The limit as Windows Explorer shows sizes ("75.0 MB"; see protocol.sizes)."""
+        return format_size(self.max_bytes)
 
 
 class UploadRepository(Protocol):
@@ -152,11 +153,14 @@ def check_filename(filename: str) -> None:
         )
 
 
-def too_large(limits: UploadLimits, what: str) -> DomainError:
-    """The refusal of anything beyond the upload limit."""
+def too_large(limits: UploadLimits, what: str, size: int | None = None) -> DomainError:
+    """The refusal of anything beyond the upload limit; ``size`` when it is known. Sizes
+    with their exact bytes: a file just above the limit shows as "75.0 MB" too."""
+    shown = f"{what} ({format_size_exact(size)})" if size is not None else what
     return DomainError(
         ErrorCode.TOO_LARGE,
-        f"{what} is larger than this server accepts: at most {limits.max_mb} MB per file.",
+        f"{shown} is larger than this server accepts: at most "
+        f"{format_size_exact(limits.max_bytes)} per file.",
     )
 
 
@@ -194,7 +198,7 @@ def create(
     if length < 0:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "Upload-Length must not be negative.")
     if length > limits.max_bytes:
-        raise too_large(limits, f"The file ({length / (1024 * 1024):.1f} MB)")
+        raise too_large(limits, "The file", length)
     if filename is None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
@@ -270,7 +274,7 @@ def check_append(upload: Upload, offset: int, length: int | None) -> None:
     if upload.complete:
         raise DomainError(
             ErrorCode.OFFSET_MISMATCH,
-            f"The upload {upload.id} is already complete ({upload.declared_length} bytes).",
+            f"The upload {upload.id} is already complete ({byte_count(upload.declared_length)}).",
         )
     if offset != upload.offset:
         raise DomainError(
@@ -281,8 +285,8 @@ def check_append(upload: Upload, offset: int, length: int | None) -> None:
     if length is not None and offset + length > upload.declared_length:
         raise DomainError(
             ErrorCode.TOO_LARGE,
-            f"The chunk would end at byte {offset + length}, beyond the declared length "
-            f"of {upload.declared_length} bytes.",
+            f"The chunk would end at byte {offset + length:,}, beyond the declared length "
+            f"of {byte_count(upload.declared_length)}.",
         )
 
 
@@ -530,8 +534,8 @@ def claim_completed(
         if not upload.complete or upload.sha256 is None:
             raise DomainError(
                 ErrorCode.UPLOAD_INCOMPLETE,
-                f"The upload {upload_id} ({upload.filename}) has {upload.offset} of "
-                f"{upload.declared_length} bytes; finish it first.",
+                f"The upload {upload_id} ({upload.filename}) has {upload.offset:,} of "
+                f"{byte_count(upload.declared_length)}; finish it first.",
             )
         if not uploads.mark_claimed(upload_id, moment):
             raise DomainError(

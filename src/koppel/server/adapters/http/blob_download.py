@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from koppel.protocol.dossier import SHA256_HEADER, VERSION_HEADER
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.sizes import byte_count
 from koppel.server.adapters.http.errors import error_response
 from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.dossier_model import Version
@@ -59,7 +60,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 def _unsatisfiable(size: int) -> tuple[int, int]:
     raise DomainError(
-        ErrorCode.RANGE_NOT_SATISFIABLE, f"The range lies outside the file ({size} bytes)."
+        ErrorCode.RANGE_NOT_SATISFIABLE, f"The range lies outside the file ({byte_count(size)})."
     )
 
 

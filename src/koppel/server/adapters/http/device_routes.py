@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 
+from koppel.protocol.counts import counted
 from koppel.protocol.device import (
     AUTHORIZE_PATH,
     CLIENT_ID,
@@ -118,7 +119,9 @@ def token(
             return oauth_error(400, "access_denied", grant.denial or "Denied.")
         if grant.state == "pending":
             if device_approval.too_early(store, svc.policy, grant):
-                return oauth_error(400, "slow_down", f"Poll every {grant.interval} seconds.")
+                return oauth_error(
+                    400, "slow_down", f"Poll every {counted(grant.interval, 'second')}."
+                )
             return oauth_error(
                 400, "authorization_pending", "Waiting for the user to approve in the browser."
             )

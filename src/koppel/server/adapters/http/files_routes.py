@@ -26,6 +26,7 @@ from koppel.protocol.files import (
     PendingFilesResponse,
 )
 from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
+from koppel.protocol.sizes import format_size_exact
 from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
@@ -345,5 +346,7 @@ async def push_file(
 
 def _too_large(limit: int) -> DomainError:
     return DomainError(
-        ErrorCode.TOO_LARGE, f"The file is larger than {limit // (1024 * 1024)} MB; nothing kept."
+        ErrorCode.TOO_LARGE,
+        f"The file is larger than this server accepts (at most {format_size_exact(limit)} "
+        "per file); nothing was kept.",
     )

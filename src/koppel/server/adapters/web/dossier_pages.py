@@ -167,7 +167,7 @@ def dossier_page(
             "previous": urlencode({**kept, "page": page - 1}) if page > 1 else None,
             "next": urlencode({**kept, "page": page + 1}) if page < pages else None,
             "notice": _notice(request),
-            "max_mb": user.svc.settings.upload_limits().max_mb,
+            "max_size": user.svc.settings.upload_limits().max_size,
             **_file_types(allowed),
         },
     )
@@ -235,7 +235,7 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: RowId) ->
             "edit_refusal": refusal,
             "may_add": may_add,
             "notice": _notice(request),
-            "max_mb": user.svc.settings.upload_limits().max_mb,
+            "max_size": user.svc.settings.upload_limits().max_size,
             **_file_types(allowed),
         },
     )

@@ -175,7 +175,7 @@ async def receive_form(
         declared = request.headers.get("content-length", "")
         length = int(declared) if declared.isdigit() else 0
         if length > limits.max_bytes + FIELDS_ALLOWANCE:
-            raise uploads.too_large(limits, f"The upload ({length / (1024 * 1024):.1f} MB)")
+            raise uploads.too_large(limits, "The upload", length)
         header_token = request.headers.get(CSRF_HEADER)
         if header_token is not None:
             check_csrf(header_token)

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
+from koppel.protocol.counts import counted
+from koppel.protocol.sizes import format_size
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -21,14 +23,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _size(value: int | None) -> str:
-    if value is None:
-        return "—"
-    size = float(value)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{value} bytes"
+    # The one size format of every side (protocol.sizes): as Windows Explorer shows it.
+    return "—" if value is None else format_size(value)
 
 
 jinja = Environment(
@@ -39,6 +35,7 @@ jinja = Environment(
 )
 jinja.filters["when"] = _when
 jinja.filters["size"] = _size
+jinja.filters["counted"] = counted
 jinja.globals["version"] = __version__
 
 

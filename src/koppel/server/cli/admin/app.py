@@ -76,6 +76,7 @@ Exit codes:
   3  check found missing steps
   4  unknown environment, account, group or token
   5  refused by a rule (validation, not a firm, unsupported update, ...)
+  130  interrupted (Ctrl+C, or end of input at a prompt); nothing was changed
 """
 
 app = typer.Typer(

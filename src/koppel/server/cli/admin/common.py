@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function, parse_function
@@ -33,6 +33,7 @@ EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
 EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT), as shells report it
 
 _NOT_FOUND = {ErrorCode.UNKNOWN_ENVIRONMENT, ErrorCode.NOT_FOUND}
 # The --json error code when the configured database does not exist or holds no Koppel
@@ -215,7 +216,8 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        _print_error(exc.message, exc.code.value, exc.environment, json_mode)
+        # Worded for the administrator: the command to run, not "ask your administrator".
+        _print_error(exc.for_administrator(), exc.code.value, exc.environment, json_mode)
         raise typer.Exit(exit_code_of(exc.code)) from None
     except SecretKeyError as exc:
         _print_error(str(exc), SECRET_KEY_UNAVAILABLE, None, json_mode)
@@ -223,11 +225,12 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
     except Refusal as exc:
         _print_error(exc.message, exc.code, None, json_mode)
         raise typer.Exit(exc.exit_code) from None
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-        raise
-    except KeyboardInterrupt:
+    except (typer.Exit, TyperException):
+        raise  # an exit code chosen already, or a usage error Typer reports (exit 2)
+    except (KeyboardInterrupt, typer.Abort):
+        # typer.Abort: Ctrl+C or end of input at a prompt (the password, typed twice).
         typer.echo("interrupted; nothing was changed.", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:
         if os.environ.get("KOPPEL_DEBUG"):
             traceback.print_exc()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from koppel.protocol.counts import counted, noun
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import (
     JsonOption,
@@ -327,12 +328,15 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, str]]]:
         if not rows and cells[0].lower() == "code":
             unknown = [c for c in cells if c.lower() not in _COLUMNS]
             if unknown:
-                raise Refusal(f"line {number}: unknown column(s) {', '.join(unknown)}")
+                raise Refusal(
+                    f"line {number}: unknown {noun(len(unknown), 'column')} {', '.join(unknown)}"
+                )
             columns = tuple(c.lower() for c in cells)
             continue
         if len(cells) > len(columns):
             raise Refusal(
-                f"line {number}: {len(cells)} values; the columns are {', '.join(columns)}"
+                f"line {number}: {counted(len(cells), 'value')}; the columns are "
+                f"{', '.join(columns)}"
             )
         record = dict(zip(columns, cells, strict=False))
         if not record.get("code") or not record.get("kind"):
@@ -386,6 +390,8 @@ def env_import(
                     done.append(Done(env_code(row["code"]), admin.set_firm(row["code"], row_firm)))
             except DomainError as exc:
                 exc.message = f"line {number}: {exc.message}"
+                if exc.admin_message:
+                    exc.admin_message = f"line {number}: {exc.admin_message}"
                 raise
     created = sum(1 for d in done if d.outcome.changed and "created" in d.outcome.message)
     if json_mode:
@@ -394,6 +400,6 @@ def env_import(
     if verbose or len(done) <= 20:
         out.show_outcomes(done, False)
     out.write(
-        f"{len(rows)} row(s): {created} environment(s) created, "
-        f"{len(rows) - created} already present"
+        f"{counted(len(rows), 'row')}: {counted(created, 'environment')} created, "
+        f"{len(rows) - created:,} already present"
     )

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from koppel.protocol.sizes import format_size
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import JsonOption, Refusal, reporting, state_of
 
@@ -90,7 +91,8 @@ def files_publish(
         out.emit_json(data)
     else:
         out.write(
-            f"published {file.name} ({size} bytes) as file {file.id} for {login} in {env.code}"
+            f"published {file.name} ({format_size(size)}) as file {file.id} for {login} "
+            f"in {env.code}"
         )
 
 
@@ -134,6 +136,16 @@ def files_list(
         return
     out.table(
         ["id", "user", "name", "state", "size", "created"],
-        [(r["id"], r["login"], r["name"], r["state"], r["size"], r["created"]) for r in rows],
+        [
+            (
+                f.id,
+                members[f.membership_id],
+                f.name,
+                f.state,
+                "" if f.size is None else format_size(f.size),
+                f.created_at,
+            )
+            for f in files
+        ],
         f"My files in {env.code}",
     )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from koppel.protocol.counts import counted
+
 if TYPE_CHECKING:
     from koppel.server.domain.administration import Outcome
     from koppel.server.domain.procedure import EnvironmentCheck
@@ -190,7 +192,7 @@ def check_text(checks: Sequence[EnvironmentCheck], missing_only: bool) -> str:
         state = (
             _paint("complete", "green", color)
             if not missing
-            else _paint(f"{len(missing)} step(s) missing", "red", color)
+            else _paint(f"{counted(len(missing), 'step')} missing", "red", color)
         )
         if lines:
             lines.append("")
@@ -206,7 +208,7 @@ def check_text(checks: Sequence[EnvironmentCheck], missing_only: bool) -> str:
     total = len(checks)
     if lines:
         lines.append("")
-    summary = f"{complete} of {total} environment{'s' if total != 1 else ''} complete"
+    summary = f"{complete:,} of {counted(total, 'environment')} complete"
     if complete < total:
         summary += "; run the fix commands above, then check again"
     lines.append(_paint(summary, "green" if complete == total else "yellow", color))

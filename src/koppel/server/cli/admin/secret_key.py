@@ -7,6 +7,7 @@ import dataclasses
 
 import typer
 
+from koppel.protocol.counts import counted, noun
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import JsonOption, Refusal, reporting, state_of
 
@@ -40,9 +41,11 @@ def status(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     lines = [f"keys from  {found.source}"]
     for key in found.keys:
         role = "encrypts" if key.encrypts else "decrypts only"
-        lines.append(f"key {key.id}  {role:<13}  {key.values} secret(s)")
+        lines.append(f"key {key.id}  {role:<13}  {counted(key.values, 'secret')}")
     if found.plain:
-        lines.append(f"plain      {found.plain} secret(s) not yet encrypted (start the server)")
+        lines.append(
+            f"plain      {counted(found.plain, 'secret')} not yet encrypted (start the server)"
+        )
     out.write("\n".join(lines))
 
 
@@ -68,8 +71,13 @@ def rotate(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     if json_mode:
         out.emit_json({"changed": True, **dataclasses.asdict(done)})
         return
+    older = ""
+    if done.previous:
+        verb = "decrypts" if len(done.previous) == 1 else "decrypt"
+        older = (
+            f"; the older {noun(len(done.previous), 'key')} {', '.join(done.previous)} still {verb}"
+        )
     out.write(
         f"✓ every secret ({done.values}) is encrypted with key {done.key} from "
-        f"{done.source}; older key(s) {', '.join(done.previous) or '-'} still decrypt. "
-        "Back the key up now, apart from the database."
+        f"{done.source}{older}. Back the key up now, apart from the database."
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from koppel.protocol.counts import counted
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import JsonOption, env_code, split_logins, unit_of_work
 from koppel.server.cli.admin.output import Done
@@ -30,7 +31,9 @@ def _show_setup(done: list[Done], codes: list[str], json_mode: bool) -> None:
         lines += out.outcome_lines([d], indent="  ")
     changes = sum(1 for d in done if d.outcome.changed)
     lines.append(
-        f"{changes} change(s) made." if changes else "Nothing to change: every step was done."
+        f"{counted(changes, 'change')} made."
+        if changes
+        else "Nothing to change: every step was done."
     )
     lines.append(
         f"Check the result with: {hint if len(hint) < 200 else 'koppel-admin check --all'}"
