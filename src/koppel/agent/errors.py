@@ -39,6 +39,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,
     "settings_tampered": ExitCode.INVALID_SETTINGS,
+    "settings_outdated": ExitCode.INVALID_SETTINGS,
     "extension_not_allowed": ExitCode.FILE_REFUSED,
 }
 
@@ -147,6 +148,12 @@ class InvalidSettings(AgentError):
 
     exit_code = ExitCode.INVALID_SETTINGS
     code = "invalid_settings"
+
+
+class SettingsOutdated(InvalidSettings):
+    """Settings files saved before their environments were converted: save them again."""
+
+    code = "settings_outdated"
 
 
 class UpdateConflict(AgentError):
