@@ -237,8 +237,13 @@ def doctor(
                 ("ENVIRONMENT", "STATE", "MESSAGE"),
                 [(f.environment, f.state, f.message) for f in findings],
             )
+            # One line per fix: a fix about updates concerns many environments at once.
+            by_fix: dict[str, list[str]] = {}
             for finding in problems:
-                note(f"{finding.environment}: {finding.fix}.")
+                by_fix.setdefault(finding.fix, []).append(finding.environment)
+            for fix, codes in by_fix.items():
+                more = f" and {len(codes) - 10} more" if len(codes) > 10 else ""
+                note(f"{', '.join(codes[:10])}{more}: {fix}.")
             note(
                 f"{len(findings) - len(problems)} of {counted(len(findings), 'environment')} ok"
                 + (f", {len(problems)} with problems." if problems else ".")

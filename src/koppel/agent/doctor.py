@@ -14,6 +14,7 @@ from koppel.agent.errors import ApiError, NotLinked, ServerUnreachable
 from koppel.agent.state import LinkedEnv
 from koppel.agent.status import Outcome, query, record
 from koppel.agent.token_store import TokenVault
+from koppel.agent.update_picture import Placed, advice
 from koppel.agent.version import AGENT_UPDATE_TEXT
 
 RELINK = "save the settings for {env} again and run `koppel link FILE`"
@@ -69,13 +70,11 @@ def fix_for(state: str, env: LinkedEnv, update: str | None = None) -> str:
         ),
         "token_wrong_environment": f"the token belongs elsewhere: {RELINK.format(env=code)}",
         "update_mismatch": (
-            f"environment converted to update {update or '(another update)'}; install the "
-            'agent of that update ("Save installation"); your links are kept'
-        )
-        if update and update != AGENT_UPDATE_TEXT
-        else (
-            "the environment and this agent are on different updates; install the agent "
-            'of the environment\'s update ("Save installation"); your links are kept'
+            f"{code} is on update {update or '(another update)'} and this agent on update "
+            f"{AGENT_UPDATE_TEXT}: if all your linked environments are on that update, "
+            "install its agent (ask the administrator for it); otherwise ask the "
+            "administrator to convert the environments behind, each firm with its clients; "
+            "your links are kept"
         ),
         "update_unsupported": (
             f"the server no longer hosts update {AGENT_UPDATE_TEXT}; install the agent of "
@@ -143,6 +142,31 @@ def diagnose(outcome: Outcome) -> Finding:
     return Finding(env.code, server, state, message or "ok", fix)
 
 
+def place_updates(findings: dict[str, Finding], outcomes: dict[str, Outcome]) -> None:
+    """Reword the update findings from what every link's server said: one update for all
+    (install its agent) or several (convert the environments behind, firms with clients)."""
+    placed = [
+        Placed(
+            code,
+            outcome.env.kind,
+            outcome.status.update,
+            outcome.server,
+            outcome.status.firm,
+            outcome.status.installation,
+        )
+        for code, outcome in outcomes.items()
+        if outcome.status is not None and outcome.status.update
+    ]
+    fix = advice(placed, AGENT_UPDATE_TEXT)
+    if fix is None:
+        return
+    for p in placed:
+        finding = findings[p.code]
+        if finding.state == "update_mismatch":
+            finding.message = f"{p.code} is on update {p.update}, this agent on {AGENT_UPDATE_TEXT}"
+            finding.fix = fix
+
+
 def run(only: list[str] | None = None) -> tuple[list[Finding], list[str]]:
     """Check the linked environments (or ``only`` these); findings and notes to show."""
     loaded = state_mod.read()
@@ -152,18 +176,20 @@ def run(only: list[str] | None = None) -> tuple[list[Finding], list[str]]:
         unknown = [code for code in only if code not in state.environments]
         if unknown:
             raise NotLinked(unknown[0])
-        envs = [state.environments[code] for code in dict.fromkeys(only)]
-    else:
-        envs = list(state.environments.values())
+    # Every link is asked about even with ``only``: whether to install an agent or to
+    # convert depends on the updates of all of them.
+    envs = list(state.environments.values())
     if not envs:
         return [], notes
     vault = TokenVault(state)
     outcomes = query(envs, vault.get_many(envs))
     notes.extend(vault.warnings)
     findings = {code: diagnose(outcome) for code, outcome in outcomes.items()}
+    place_updates(findings, outcomes)
     with state_mod.locked() as again:
         for code, outcome in outcomes.items():
             env = again.state.environments.get(code)
             if env is not None:
                 record(env, outcome, findings[code].state)
-    return [findings[env.code] for env in envs], notes
+    shown = list(dict.fromkeys(only)) if only else [env.code for env in envs]
+    return [findings[code] for code in shown], notes

@@ -31,11 +31,13 @@ def explain(code: str, exc: AgentError) -> AgentError:
             return _reworded(exc, said)  # the server already said how to link again
         return _reworded(exc, f"{said.rstrip('.')}. {relink_hint(code)}")
     if exc.code in ("update_mismatch", "update_unsupported"):
+        # The server's message already says what to do for the environment's firm and its
+        # clients; only `koppel doctor` sees every link of this workstation.
         return _reworded(
             exc,
-            f"{exc.message.rstrip('.')}. Install the agent of the update of {code} "
-            '("Save installation" on its portal); your links are kept. `koppel doctor` '
-            "shows the details.",
+            f"{exc.message.rstrip('.')}. `koppel doctor` shows the update of every linked "
+            "environment and says whether to install another agent or to ask the "
+            "administrator to convert the environments behind.",
         )
     return exc
 

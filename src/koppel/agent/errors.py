@@ -42,6 +42,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,
     "settings_tampered": ExitCode.INVALID_SETTINGS,
+    "settings_outdated": ExitCode.INVALID_SETTINGS,
     "extension_not_allowed": ExitCode.FILE_REFUSED,
 }
 
@@ -180,6 +181,12 @@ class BundleEmpty(AgentError):
         data = super().as_json()
         data["skipped"] = as_json(self.skipped)
         return data
+
+
+class SettingsOutdated(InvalidSettings):
+    """Settings files saved before their environments were converted: save them again."""
+
+    code = "settings_outdated"
 
 
 class UpdateConflict(AgentError):

@@ -13,7 +13,15 @@ from typing import Any
 
 from koppel.agent import state as state_mod
 from koppel.agent.client import AgentClient, server_base
-from koppel.agent.errors import AgentError, ApiError, BundleEmpty, InvalidSettings, UpdateConflict
+from koppel.agent.errors import (
+    AgentError,
+    ApiError,
+    BundleEmpty,
+    ErrorItem,
+    InvalidSettings,
+    SettingsOutdated,
+    UpdateConflict,
+)
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.output import progress
 from koppel.agent.skipped import as_json as skipped_json
@@ -149,35 +157,124 @@ def update_problems(
     Every new environment must be on the agent's update, and so must every environment
     already linked that this command does not replace.
     """
-    problems: list[str] = []
-    agent = Update.parse(agent_update)
-    for source in sources:
-        found = source.settings.environment.update
-        if found == agent_update:
-            continue
-        if Update.parse(found) > agent:
-            fix = (
-                f'install the agent of update {found} ("Save installation" on the portal of '
-                f"{source.code}); your existing links are kept"
-            )
-        else:
-            fix = f"ask the administrator to convert {source.code} to update {agent_update}"
-        problems.append(
-            f"{source.code} ({source.file}) is on update {found} but this agent is on update "
-            f"{agent_update}: {fix}."
+    problems = [
+        sentence
+        for source in sources
+        if (sentence := file_update_problem(source, agent_update)) is not None
+    ]
+    return problems or linked_problems(sources, agent_update, linked)
+
+
+def linked_problems(
+    sources: list[Source], agent_update: str, linked: dict[str, LinkedEnv]
+) -> list[str]:
+    """The environments already linked on another update that this command does not replace."""
+    if not sources:
+        return []
+    replacing = {source.code for source in sources}
+    return [
+        f"{env.code}, already linked, is on update {env.update} while this agent and "
+        f"the environments to link are on update {agent_update}: ask the "
+        f"administrator to convert {env.code} to update {agent_update}, or unlink it "
+        f"with `koppel unlink {env.code}`."
+        for env in linked.values()
+        if env.code not in replacing and env.update != agent_update
+    ]
+
+
+def file_update_problem(source: Source, agent_update: str) -> str | None:
+    """The sentence for a settings file saved on another update than the agent's (None when
+    it is on the agent's), as far as the file tells: the server may know better."""
+    found = source.settings.environment.update
+    if found == agent_update:
+        return None
+    code = source.code
+    if Update.parse(found) > Update.parse(agent_update):
+        # The settings' main site is a portal that exists (a client's is its firm's).
+        fix = (
+            f'install the agent of update {found} ("Save installation" on the portal '
+            f"{source.settings.environment.main_site_url}, or ask the administrator for it); "
+            "your existing links are kept"
         )
-    if sources and not problems:
-        replacing = {source.code for source in sources}
-        for env in linked.values():
-            if env.code in replacing or env.update == agent_update:
-                continue
-            problems.append(
-                f"{env.code}, already linked, is on update {env.update} while this agent and "
-                f"the environments to link are on update {agent_update}: ask the "
-                f"administrator to convert {env.code} to update {agent_update}, or unlink it "
-                f"with `koppel unlink {env.code}`."
-            )
-    return problems
+    elif source.settings.environment.kind == "firm":
+        fix = f"ask the administrator to convert {code} to update {agent_update} with its clients"
+    else:
+        fix = (
+            f"ask the administrator to convert {code} to update {agent_update}, together with "
+            "its firm and the firm's other clients"
+        )
+    return (
+        f"{code} ({source.file}) is on update {found} but this agent is on update "
+        f"{agent_update}: {fix}."
+    )
+
+
+def _server_verdicts(
+    sources: list[Source], station: Workstation
+) -> tuple[dict[str, ErrorItem], set[str]]:
+    """Ask the servers (a dry run, no code is used) about settings files whose update is not
+    the agent's: the refusal per environment, and the codes the servers accepted.
+
+    A file saved before its environment was converted says the old update; only the server
+    knows that the environment moved on (``settings_outdated``: save the settings again).
+    An unreachable server leaves its environments out of both: the file's word stands.
+    """
+    refused: dict[str, ErrorItem] = {}
+    accepted: set[str] = set()
+    for server, group in _calls(sources):
+        request = LinkRequest(
+            workstation=station, settings=[source.document for source in group], dry_run=True
+        )
+        try:
+            with AgentClient(server) as client:
+                client.link(request)
+        except ApiError as exc:
+            items = exc.details or [ErrorItem(exc.code, exc.message, exc.environment)]
+            refused.update({item.environment: item for item in items if item.environment})
+            accepted.update(s.code for s in group if s.code not in refused)
+        except AgentError:
+            continue
+        else:
+            accepted.update(source.code for source in group)
+    return refused, accepted
+
+
+def _file_problems(
+    sources: list[Source], agent_update: str, station: Workstation
+) -> tuple[list[str], list[str]]:
+    """Settings files on another update than the agent's: the sentences of those the same-
+    update rule refuses, and of those saved before a conversion (to be saved again).
+
+    A file on a newer update is refused here without asking: an environment is never
+    converted back. A file on an older update may have been saved before its environment
+    was converted: only its server knows, so it is asked (a dry run).
+    """
+    agent = Update.parse(agent_update)
+    rule = [
+        sentence
+        for source in sources
+        if Update.parse(source.settings.environment.update) > agent
+        and (sentence := file_update_problem(source, agent_update)) is not None
+    ]
+    older = [s for s in sources if Update.parse(s.settings.environment.update) < agent]
+    if rule:  # refused anyway: every file is named, as far as it tells
+        return [sentence for s in sources if (sentence := file_update_problem(s, agent_update))], []
+    if not older:
+        return [], []
+    refused, accepted = _server_verdicts(older, station)
+    outdated: list[str] = []
+    for source in older:
+        item = refused.get(source.code)
+        local = file_update_problem(source, agent_update)
+        if source.code in accepted or local is None:
+            continue
+        if item is None or item.code == "update_mismatch":
+            # Still on the older update: only this agent knows its other links, so the
+            # advice is to convert, never to install an older agent.
+            rule.append(local)
+        else:
+            outdated.append(f"{source.code} ({source.file}): {item.message}")
+    return rule, outdated
 
 
 def refresh_stale(state: State, skip: set[str]) -> list[str]:
@@ -216,14 +313,18 @@ def link_files(files: list[Path], workstation_name: str | None = None) -> LinkRe
     codes = {source.code for source in sources}
     result.skipped = merge_skipped(skipped, codes)
     result.notes.extend(refresh_stale(state, skip=codes))
-    problems = update_problems(sources, AGENT_UPDATE_TEXT, state.environments)
-    if problems:
-        raise UpdateConflict(
-            "Nothing was linked. All environments linked to one agent must be on the same "
-            "update:\n  " + "\n  ".join(problems)
-        )
     workstation = state.ensure_workstation(workstation_name)
     station = Workstation(id=workstation.id, name=workstation.name)
+    rule, outdated = _file_problems(sources, AGENT_UPDATE_TEXT, station)
+    if not rule and not outdated:
+        rule = linked_problems(sources, AGENT_UPDATE_TEXT, state.environments)
+    if rule:
+        raise UpdateConflict(
+            "Nothing was linked. All environments linked to one agent must be on the same "
+            "update:\n  " + "\n  ".join(rule + outdated)
+        )
+    if outdated:
+        raise SettingsOutdated("Nothing was linked.\n  " + "\n  ".join(outdated))
     calls = _calls(sources)
     if len(calls) > 1:
         # Each request is all-or-nothing by itself; with several (several servers, or more

@@ -67,6 +67,14 @@ class StatusRequest(BaseModel):
     environments: list[StatusQuery] = Field(max_length=MAX_STATUS_QUERIES)
 
 
+class InstallationSource(BaseModel):
+    """Where the holder of a link can "Save installation" for the agent of an update: the
+    Communication Center of ``environment`` on the portal at ``portal``."""
+
+    environment: str
+    portal: str
+
+
 class EnvironmentStatus(BaseModel):
     """The server's view of one link: ``ok`` or the code of the first problem."""
 
@@ -78,6 +86,11 @@ class EnvironmentStatus(BaseModel):
     login: str | None = None
     connector_blocked: bool = False
     missing_functions: list[str] = []
+    # The managing firm of a client environment (firms and clients share one update).
+    firm: str | None = None
+    # With ``update_mismatch``: where this user gets the agent of the environment's
+    # update, when they may ("Save installation"); absent means ask the administrator.
+    installation: InstallationSource | None = None
 
 
 class StatusResponse(BaseModel):

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     SETTINGS_TAMPERED = "settings_tampered"
     UPDATE_MISMATCH = "update_mismatch"
     UPDATE_UNSUPPORTED = "update_unsupported"
+    # A settings file saved before its environment was converted to another update.
+    SETTINGS_OUTDATED = "settings_outdated"
     TOKEN_MISSING = "token_missing"
     TOKEN_INVALID = "token_invalid"
     TOKEN_REVOKED = "token_revoked"

@@ -13,7 +13,7 @@ from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, TOKEN_PREFIX, new_secret, split_secret
-from koppel.protocol.settings_file import SettingsFileError, parse_settings
+from koppel.protocol.settings_file import SettingsFile, SettingsFileError, parse_settings
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.hashing import hash_secret, secret_matches, signature_valid
 from koppel.server.domain.model import (
@@ -25,6 +25,7 @@ from koppel.server.domain.model import (
 )
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
+from koppel.server.domain.update_groups import Advisor
 
 _REVOKED = {
     RevokeReason.ADMINISTRATOR: "was revoked by its administrator",
@@ -37,17 +38,6 @@ _REVOKED = {
 
 def _relink_hint(code: str) -> str:
     return f"To link it again, save the settings for {code} and run `koppel link FILE`."
-
-
-def update_mismatch(env: Environment, agent_update: str) -> DomainError:
-    """The refusal for an agent whose update differs from the environment's."""
-    return DomainError(
-        ErrorCode.UPDATE_MISMATCH,
-        f"Environment {env.code} is on update {env.update} but this agent is on update "
-        f"{agent_update}. Install the agent of update {env.update} (Save installation on your "
-        "portal); your links are kept.",
-        environment=env.code,
-    )
 
 
 def _blocked(env: Environment) -> DomainError:
@@ -122,6 +112,7 @@ def link(
         if c.name is ConnectorName.COMMUNICATION_CENTER
     }
     now = policy.clock()
+    advisor = Advisor(repo)
     accepted = []
     for settings in parsed:
         code = settings.environment.code
@@ -134,9 +125,6 @@ def link(
                     f"Environment {code} no longer exists on this server. Ask its administrator.",
                 )
             )
-            continue
-        if env.update != agent_update:
-            problems.append(update_mismatch(env, agent_update))
             continue
         parts = split_secret(settings.enrollment.code, ENROLLMENT_PREFIX)
         enrollment = enrollments.get(parts.public_id) if parts else None
@@ -189,6 +177,15 @@ def link(
         if problem:
             problems.append(problem)
             continue
+        if env.update != agent_update:
+            mismatch = advisor.mismatch(env, view.account.id, agent_update)
+            if settings.environment.update != env.update:
+                mismatch.message += " " + _outdated_hint(env, settings.environment.update)
+            problems.append(mismatch)
+            continue
+        if settings.environment.update != env.update:
+            problems.append(_outdated(env, settings.environment.update, settings, policy))
+            continue
         accepted.append((settings, env, enrollment, view))
     if problems:
         raise _combined(problems)
@@ -238,6 +235,31 @@ def link(
             )
         )
     return results
+
+
+def _outdated_hint(env: Environment, saved_on: str) -> str:
+    return (
+        f"This settings file was saved when {env.code} was on update {saved_on}: save the "
+        "settings again after that, and link the new file."
+    )
+
+
+def _outdated(
+    env: Environment, saved_on: str, settings: SettingsFile, policy: Policy
+) -> DomainError:
+    """A settings file saved before its environment was converted: its update is stale,
+    so the user saves the settings again (they hold Save settings: checked before)."""
+    portal = env.main_site_url or settings.environment.main_site_url
+    server = env.api_url or policy.public_url
+    return _refusal(
+        ErrorCode.SETTINGS_OUTDATED,
+        env.code,
+        f"The settings file for {env.code} was saved before {env.code} was converted from "
+        f"update {saved_on} to {env.update}, so it no longer fits. Save the settings for "
+        f"{env.code} again (Communication Center of {env.code} on the portal {portal}, or "
+        f"`koppel settings download --server {server} --env {env.code}`) and link the new "
+        "file.",
+    )
 
 
 def _combined(problems: list[DomainError]) -> DomainError:
@@ -303,6 +325,7 @@ def _verify(
     presented: str,
     agent_update: str,
     now: datetime,
+    advisor: Advisor,
 ) -> _Verdict:
     """Find and judge a presented token (without the connector and function checks).
 
@@ -347,7 +370,7 @@ def _verify(
             ),
         )
     if env.update != agent_update:
-        return _Verdict(view, update_mismatch(env, agent_update))
+        return _Verdict(view, advisor.mismatch(env, view.account.id, agent_update))
     return _Verdict(view, None)
 
 
@@ -360,7 +383,7 @@ def authenticate_token(
     parts = split_secret(presented, TOKEN_PREFIX)
     views = repo.tokens_by_public_id([parts.public_id]) if parts else {}
     now = policy.clock()
-    verdict = _verify(views, code, presented, agent_update, now)
+    verdict = _verify(views, code, presented, agent_update, now, Advisor(repo))
     if verdict.problem:
         raise verdict.problem
     assert verdict.view is not None
@@ -402,9 +425,10 @@ def statuses(
     }
     used = []
     answers = []
+    advisor = Advisor(repo)
     for query in queries:
         code = query.environment.strip().upper()
-        verdict = _verify(views, code, query.token, agent_update, now)
+        verdict = _verify(views, code, query.token, agent_update, now, advisor)
         view = verdict.view
         if view is None:
             # No valid token for this code: nothing about the environment is told.
@@ -424,6 +448,8 @@ def statuses(
         )
         if problem is None and view.token.use_worth_recording(now):
             used.append(view.token.id)
+        firm = advisor.firm_of(env)
+        mismatched = problem is not None and problem.code is ErrorCode.UPDATE_MISMATCH
         answers.append(
             EnvironmentStatus(
                 environment=code,
@@ -434,6 +460,8 @@ def statuses(
                 login=view.account.login,
                 connector_blocked=is_blocked,
                 missing_functions=missing,
+                firm=firm.code if firm else None,
+                installation=advisor.installation(env, view.account.id) if mismatched else None,
             )
         )
     repo.touch_tokens(used, now)

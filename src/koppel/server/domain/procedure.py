@@ -18,6 +18,7 @@ from koppel.server.domain.host import Reach, normalized
 from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
+from koppel.server.domain.update_groups import convert_command, make_group
 
 # What a firm's own users need to install the agent and link the firm environment.
 FIRM_FUNCTIONS: tuple[Function, ...] = (
@@ -66,6 +67,7 @@ class _Facts:
     functions: dict[int, set[Function]]
     blocked: dict[int, bool]
     firms: dict[int, Environment]
+    clients: dict[int, list[Environment]]
     # What answered at each recorded API URL; None when the addresses were not probed.
     reach: Mapping[str, Reach] | None = None
 
@@ -93,14 +95,24 @@ def check_environments(
                 "`koppel-admin env list`.",
                 environment=missing[0],
             )
-    facts = _load_facts(repo, envs)
+    facts = _load_facts(repo, envs, complete=wanted is None)
     if probe is not None:
         facts.reach = probe(sorted({e.api_url for e in envs if e.api_url}))
     return [_check(env, facts, policy) for env in envs]
 
 
-def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
+def _load_facts(repo: Repository, envs: list[Environment], complete: bool) -> _Facts:
+    """``complete``: ``envs`` are all the environments (so every firm's clients are among
+    them); otherwise the clients of the firms checked are read firm by firm."""
     firms = {e.id: e for e in envs if e.kind is Kind.FIRM}
+    clients: dict[int, list[Environment]] = defaultdict(list)
+    if complete:
+        for env in envs:
+            if env.kind is Kind.CLIENT and env.firm_id:
+                clients[env.firm_id].append(env)
+    else:
+        for firm_id in firms:
+            clients[firm_id] = repo.clients_of(firm_id)
     for firm_id in {e.firm_id for e in envs if e.firm_id and e.firm_id not in firms}:
         firm = repo.environment_by_id(firm_id) if firm_id else None
         if firm:
@@ -115,7 +127,7 @@ def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
         for c in repo.connectors([e.id for e in envs])
         if c.name is ConnectorName.COMMUNICATION_CENTER
     }
-    return _Facts(members, functions, blocked, firms)
+    return _Facts(members, functions, blocked, firms, clients)
 
 
 def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
@@ -127,6 +139,7 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
             _authorization_step(env, facts.members[env.id], facts, FIRM_FUNCTIONS, None),
             _connector_step(env, facts),
             _firm_main_site_step(env, policy),
+            _clients_update_step(env, facts.clients[env.id]),
         ]
     else:
         firm = facts.firms.get(env.firm_id) if env.firm_id else None
@@ -330,18 +343,37 @@ def _update_step(env: Environment, firm: Environment | None) -> StepResult:
         return StepResult("update", title, False, "no managing firm to compare with")
     if firm.update == env.update:
         return StepResult("update", title, True, env.update)
+    detail = f"{env.code} is on {env.update}, {firm.code} on {firm.update}"
+    if Update.parse(env.update) < Update.parse(firm.update):
+        # Behind its firm: this client alone catches up.
+        fix = _cmd("env", "convert", env.code, "--to", firm.update)
+    else:
+        # Ahead of its firm (converted alone): the firm and its other clients follow.
+        fix = convert_command(firm, env.update)
+        detail += f"; convert {firm.code} with its clients to {env.update}"
+    return StepResult("update", title, False, detail, fix)
+
+
+def _clients_update_step(firm: Environment, clients: list[Environment]) -> StepResult:
+    """A firm's employees link the firm and its clients with one agent, which works with one
+    update only: the whole group must be on one update."""
+    title = "Clients on the same update as the firm"
+    if not clients:
+        return StepResult("clients-update", title, True, "no clients")
+    group = make_group(firm, clients)
+    if group.uniform:
+        return StepResult(
+            "clients-update", title, True, f"{counted(len(clients), 'client')} on {firm.update}"
+        )
+    others = [f"{c.code} ({c.update})" for c in clients if c.update != firm.update]
+    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
     return StepResult(
-        "update",
+        "clients-update",
         title,
         False,
-        f"{env.code} is on {env.update}, {firm.code} on {firm.update}",
-        _cmd(
-            "env",
-            "convert",
-            env.code,
-            "--to",
-            str(max(Update.parse(env.update), Update.parse(firm.update))),
-        ),
+        f"not on {firm.update} like {firm.code}: {shown}; an employee's agent works with one "
+        "update only, so links on both updates cannot all work",
+        group.fix(),
     )
 
 

@@ -47,6 +47,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.API_URL_MISSING: 409,
     ErrorCode.ADDRESS_UNKNOWN: 409,
     ErrorCode.UPDATE_UNSUPPORTED: 409,
+    ErrorCode.SETTINGS_OUTDATED: 409,
     ErrorCode.ENROLLMENT_EXPIRED: 410,
     ErrorCode.INSTALLATION_UNAVAILABLE: 503,
     ErrorCode.TOO_LARGE: 413,

@@ -22,6 +22,7 @@ from koppel.server.cli.admin.common import (
 from koppel.server.cli.admin.output import Done
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Kind
+from koppel.server.domain.update_groups import LeftBehind, left_behind
 
 app = typer.Typer(help="Environments: the firm's own and one per client.", no_args_is_help=True)
 
@@ -288,7 +289,11 @@ def env_convert(
     json_mode: JsonOption = False,
 ) -> None:
     """Convert environments to a newer update (never back). Users' links are kept; their
-    agents must be of the new update from now on ("Save installation")."""
+    agents must be of the new update from now on ("Save installation").
+
+    A firm and its clients belong together: an employee's agent works with the environments
+    of one update only. Whatever of a firm's group stays on another update is listed, with
+    the employees it affects and the command that converts the rest."""
     from koppel.server.domain import lookups
 
     with unit_of_work(ctx, json_mode) as admin:
@@ -299,7 +304,9 @@ def env_convert(
             wanted.append(env.code)
             if with_clients and env.kind is Kind.FIRM:
                 wanted += [c.code for c in admin.repo.clients_of(env.id)]
-        done = [Done(c, admin.convert(c, target)) for c in dict.fromkeys(wanted)]
+        wanted = list(dict.fromkeys(wanted))
+        done = [Done(c, admin.convert(c, target)) for c in wanted]
+        behind = left_behind(admin.repo, admin.repo.environments(wanted), target)
     converted = [d.environment for d in done if d.outcome.changed]
     note = (
         f"the agents of users must be of update {target} from now on; their links are kept"
@@ -307,11 +314,38 @@ def env_convert(
         else None
     )
     if json_mode:
-        out.emit_json(out.outcomes_json(done, update=target, note=note))
+        out.emit_json(
+            out.outcomes_json(
+                done, update=target, note=note, left_behind=[b.as_json() for b in behind]
+            )
+        )
         return
     out.show_outcomes(done, False)
     if note:
         out.write(note)
+    for part in behind:
+        out.write(_left_behind_text(part))
+
+
+def _left_behind_text(part: LeftBehind) -> str:
+    envs = [f"{e.code} ({e.update})" for e in part.environments]
+    shown = ", ".join(envs[:10]) + (f" and {len(envs) - 10} more" if len(envs) > 10 else "")
+    lines = [f"Not on update {part.target}: {shown}, of firm {part.firm} and its clients."]
+    if part.employees:
+        who = ", ".join(part.employees[:10])
+        if len(part.employees) > 10:
+            who += f" and {len(part.employees) - 10} more"
+        lines.append(
+            f"  Employees with links on both updates ({who}) cannot use them all: an agent "
+            "works with the environments of one update only."
+        )
+    else:
+        lines.append(
+            "  An employee's agent works with the environments of one update only: convert "
+            "the rest before anyone links environments on both updates."
+        )
+    lines.append(f"  Convert the rest too: {part.fix}")
+    return "\n".join(lines)
 
 
 _COLUMNS = ("code", "name", "kind", "update", "firm")
