@@ -12,6 +12,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.updates import Update
 from koppel.server.domain import names
+from koppel.server.domain.dossier_template import CatalogSize, CatalogSizes
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
 from koppel.server.domain.policy import Policy
@@ -64,12 +65,20 @@ class _Facts:
     functions: dict[int, set[Function]]
     blocked: dict[int, bool]
     firms: dict[int, Environment]
+    # Destinations and item types of each environment, and of each firm's template.
+    catalogs: Mapping[int, CatalogSize]
+    templates: Mapping[int, CatalogSize]
 
 
 def check_environments(
-    repo: Repository, policy: Policy, codes: Sequence[str] | None = None
+    repo: Repository,
+    policy: Policy,
+    codes: Sequence[str] | None = None,
+    *,
+    catalogs: CatalogSizes,
 ) -> list[EnvironmentCheck]:
-    """Check the named environments (all when ``codes`` is None), in code order."""
+    """Check the named environments (all when ``codes`` is None), in code order;
+    ``catalogs`` tells how many destinations and item types each has."""
     wanted = [names.environment_code(c) for c in codes] if codes is not None else None
     envs = repo.environments(wanted)
     if wanted is not None:
@@ -81,11 +90,11 @@ def check_environments(
                 "`koppel-admin env list`.",
                 environment=missing[0],
             )
-    facts = _load_facts(repo, envs)
+    facts = _load_facts(repo, envs, catalogs)
     return [_check(env, facts, policy) for env in envs]
 
 
-def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
+def _load_facts(repo: Repository, envs: list[Environment], catalogs: CatalogSizes) -> _Facts:
     firms = {e.id: e for e in envs if e.kind is Kind.FIRM}
     for firm_id in {e.firm_id for e in envs if e.firm_id and e.firm_id not in firms}:
         firm = repo.environment_by_id(firm_id) if firm_id else None
@@ -101,7 +110,14 @@ def _load_facts(repo: Repository, envs: list[Environment]) -> _Facts:
         for c in repo.connectors([e.id for e in envs])
         if c.name is ConnectorName.COMMUNICATION_CENTER
     }
-    return _Facts(members, functions, blocked, firms)
+    return _Facts(
+        members,
+        functions,
+        blocked,
+        firms,
+        catalogs.catalog_sizes([e.id for e in envs]),
+        catalogs.template_sizes(list(firms)),
+    )
 
 
 def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
@@ -113,6 +129,7 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
             _authorization_step(env, facts.members[env.id], facts, FIRM_FUNCTIONS, None),
             _connector_step(env, facts),
             _firm_main_site_step(env, policy),
+            _dossier_step(env, None, facts),
         ]
     else:
         firm = facts.firms.get(env.firm_id) if env.firm_id else None
@@ -122,6 +139,7 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
             _authorization_step(env, employees, facts, LINK_FUNCTIONS, firm),
             _connector_step(env, facts),
             _client_main_site_step(env, firm, policy),
+            _dossier_step(env, firm, facts),
         ]
     return result
 
@@ -311,3 +329,51 @@ def _client_main_site_step(
         "no main site recorded",
         _cmd("env", "set-main-site", env.code, expected or "URL-OF-THE-FIRM-PORTAL"),
     )
+
+
+_NO_SIZE = CatalogSize(0, 0)
+
+
+def _dossier_step(env: Environment, firm: Environment | None, facts: _Facts) -> StepResult:
+    """Whether the environment can receive documents: it has destinations and item types
+    (a client gets them from its firm's dossier template)."""
+    title = "Dossier has destinations and item types (to receive documents)"
+    own = facts.catalogs.get(env.id, _NO_SIZE)
+    template = facts.templates.get(firm.id, _NO_SIZE) if firm is not None else None
+    if own.destinations and own.item_types:
+        detail = f"{own.destinations} destination(s), {own.item_types} item type(s)"
+        if env.kind is Kind.FIRM:
+            mine = facts.templates.get(env.id, _NO_SIZE)
+            detail += (
+                f"; template for new clients: {mine.destinations} destination(s), "
+                f"{mine.item_types} item type(s)"
+                if mine.destinations or mine.item_types
+                else "; no template for new clients yet "
+                f"(`{_cmd('template', 'copy-from', env.code, env.code)}` sets one)"
+            )
+        return StepResult("dossier", title, True, detail)
+    sizes = (("destinations", own.destinations), ("item types", own.item_types))
+    lacking = [what for what, count in sizes if not count]
+    detail = f"no {' and no '.join(lacking)}: employees cannot submit documents to it yet"
+    offered = template is not None and all(
+        getattr(template, what.replace(" ", "_")) for what in lacking
+    )
+    if firm is not None and offered:
+        return StepResult(
+            "dossier",
+            title,
+            False,
+            f"{detail}; the dossier template of {firm.code} has them",
+            _cmd("template", "apply", firm.code, "--client", env.code),
+        )
+    if firm is not None:
+        detail += (
+            f"; {firm.code} has no dossier template that gives them "
+            f"(`{_cmd('template', 'copy-from', firm.code, 'ENV')}` takes an environment's)"
+        )
+    fix = (
+        _cmd("destinations", "import", env.code, "FILE.csv")
+        if not own.destinations
+        else _cmd("item-types", "create", env.code, "NAME")
+    )
+    return StepResult("dossier", title, False, detail, fix)

@@ -29,7 +29,14 @@ def check(
     if bool(codes) == everything:
         raise typer.BadParameter("name environments (ENV...) or give --all, not both")
     with unit_of_work(ctx, json_mode) as admin:
-        checks = check_environments(admin.repo, admin.policy, None if everything else codes)
+        if admin.templates is None:
+            raise RuntimeError("unit_of_work gives every store")
+        checks = check_environments(
+            admin.repo,
+            admin.policy,
+            None if everything else codes,
+            catalogs=admin.templates,
+        )
     if json_mode:
         out.emit_json(out.check_json(checks, missing_only))
     else:
