@@ -1,12 +1,13 @@
 """Benchmark: one workstation linked to 1,000 client environments.
 
 Starts a real ``koppel-server`` on a free loopback port, creates a firm and 1,000 client
-environments with ``koppel-admin`` plus a few that the user's bundle must leave out (a
-blocked connector, no Save settings, not a user there), saves one bundle and links it
-with the real ``koppel`` agent, which must name every client left out; then times
-``koppel envs``, ``koppel doctor`` and ``koppel-admin check --all``. Each figure is
-printed with its target and with its ratio to the start-up time of the agent itself
-(``koppel --version``) measured in the same run, the floor of any command.
+environments with ``koppel-admin`` (each given the firm's dossier template) plus a few
+that the user's bundle must leave out (a blocked connector, no Save settings, not a user
+there), saves one bundle and links it with the real ``koppel`` agent, which must name
+every client left out; then times ``koppel envs``, ``koppel doctor`` and
+``koppel-admin check --all``. Each figure is printed with its target and with its ratio
+to the start-up time of the agent itself (``koppel --version``) measured in the same run,
+the floor of any command.
 
     .venv/bin/python bench/link.py [--clients 1000] [--skipped 6]
 """
@@ -130,6 +131,12 @@ def main() -> None:
         )
         _timed([*admin, "users", "add", "F10001", "anna"], server_env, base)
         _timed([*admin, "setup", "firm", "F10001"], server_env, base)
+        # The firm's dossier, the template `setup client` copies into every client.
+        destinations = base / "destinations.csv"
+        destinations.write_text("code,name,kind\nORG,Firm,organisation\nD0001,Debtor,debtor\n")
+        _timed([*admin, "destinations", "import", "F10001", str(destinations)], server_env, base)
+        _timed([*admin, "item-types", "create", "F10001", "Invoice"], server_env, base)
+        _timed([*admin, "template", "copy-from", "F10001", "F10001"], server_env, base)
         csv = base / "clients.csv"
         codes = [f"C{30000 + i}" for i in range(n)]
         # Spread among the others; a third each: connector blocked, no Save settings,

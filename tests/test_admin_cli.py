@@ -140,6 +140,17 @@ def practice(admin: Admin, practice_template: Path) -> Admin:
     return admin
 
 
+DESTINATIONS_CSV = "code,name,kind\nORG,Dekker & Co,organisation\nD0001,Hotel De Kroon,debtor\n"
+
+
+def _give_dossier(admin: Admin, code: str) -> None:
+    """Destinations and an item type, so that ``code`` can receive documents."""
+    csv_file = admin.cwd / "destinations.csv"
+    csv_file.write_text(DESTINATIONS_CSV)
+    admin.ok("destinations", "import", code, str(csv_file))
+    admin.ok("item-types", "create", code, "Invoice")
+
+
 def _steps(check_json: dict[str, Any], code: str) -> dict[str, dict[str, Any]]:
     (env,) = [e for e in check_json["environments"] if e["code"] == code]
     return {s["key"]: s for s in env["steps"]}
@@ -202,21 +213,27 @@ def test_procedure_step_by_step_with_the_printed_fixes(admin: Admin, tmp_path: P
         "environments": 2,
         "complete": 0,
         "incomplete": 2,
-        "missing_steps": 11,  # every step of both
+        "missing_steps": 13,  # every step of both
     }
 
-    firm_fixed = _walk(admin, "F10001", {})
+    csv_file = tmp_path / "destinations.csv"
+    csv_file.write_text(DESTINATIONS_CSV)
+    firm_fixed = _walk(admin, "F10001", {"FILE.csv": str(csv_file), "NAME": "Invoice"})
     assert firm_fixed[0] == "api-url"
     assert {"api-url", "portal-access", "authorizations", "connector", "main-site"} <= set(
         firm_fixed
     )
+    assert firm_fixed[-2:] == ["dossier", "dossier"]  # destinations, then an item type
     done = admin("check", "F10001")
     assert done.code == 0
     assert "✗" not in done.stdout and "1 of 1 environment complete" in done.stdout
+    # The firm's dossier becomes the template its new clients start with.
+    admin.ok("template", "copy-from", "F10001", "F10001")
 
     client_fixed = _walk(admin, "C20001", {"FIRM": "F10001"})
     assert client_fixed[:2] == ["api-url", "firm"]
     assert "authorizations" in client_fixed  # via the printed `setup client ...` fix
+    assert "dossier" not in client_fixed  # `setup client` copied the template
 
     final = admin("check", "--all")
     assert final.code == 0, str(final)
@@ -228,6 +245,8 @@ def test_procedure_step_by_step_with_the_printed_fixes(admin: Admin, tmp_path: P
 
 def test_setup_is_idempotent_and_audited(practice: Admin, tmp_path: Path) -> None:
     admin = practice
+    _give_dossier(admin, "F10001")
+    admin.ok("template", "copy-from", "F10001", "F10001")
     audit_before = admin.audit_count()
 
     setup_clients = "setup client C20001 C20002 --firm F10001 --user anna --user bram --json"
@@ -276,6 +295,7 @@ def test_setup_is_idempotent_and_audited(practice: Admin, tmp_path: Path) -> Non
 def test_refusals_change_nothing(practice: Admin) -> None:
     admin = practice
     admin.ok("setup", "firm", "F10001")
+    _give_dossier(admin, "F10001")
     snapshot = admin("check", "C20001", "C20002", "--json")
     assert snapshot.code == 3
     audit_before = admin.audit_count()

@@ -292,8 +292,11 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     config = migrate._config()
     with old.database.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0005")  # the database as the previous releases left it
-    create_demo(old)
+        command.upgrade(config, "head")
+    create_demo(old)  # this release's demo needs this release's tables
+    with old.database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")  # the database as the previous releases left it
     with old.transaction() as repo:
         c20001 = lookups.environment(repo, "C20001")
         c20002 = lookups.environment(repo, "C20002")

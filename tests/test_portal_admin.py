@@ -84,6 +84,12 @@ def partial_firm(srv: Server) -> None:
         srv.ok("env", "create", client, "--kind", "client", "--firm", "F30001")
         srv.ok("users", "add", client, "boss")
     srv.ok("users", "authorize", "C30001", "boss", "--function", "App connector")
+    # Their dossiers are set up (adding destinations is no click on the checklist).
+    destinations = srv.data_dir.parent / "destinations.csv"
+    destinations.write_text("code,name,kind\nORG,Firma,organisation\n")
+    for code in ("F30001", "C30001"):
+        srv.ok("destinations", "import", code, str(destinations))
+        srv.ok("item-types", "create", code, "Invoice")
 
 
 def test_checklist_buttons_complete_the_procedure(server: Server) -> None:

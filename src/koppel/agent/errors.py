@@ -44,6 +44,8 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "settings_tampered": ExitCode.INVALID_SETTINGS,
     "settings_outdated": ExitCode.INVALID_SETTINGS,
     "extension_not_allowed": ExitCode.FILE_REFUSED,
+    "no_destinations": ExitCode.REFUSED,
+    "no_item_types": ExitCode.REFUSED,
 }
 
 TOKEN_CODES = frozenset({"token_revoked", "token_invalid", "token_missing"})

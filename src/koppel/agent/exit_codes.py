@@ -32,7 +32,7 @@ EPILOG = """**Exit codes:**
 * 4 server unreachable
 * 5 token revoked, replaced or expired (link again)
 * 6 update mismatch (install the agent of the environment's update)
-* 7 refused by the server (authorization, blocked connector, disabled account)
+* 7 refused by the server (authorization, blocked connector, disabled account, empty dossier)
 * 8 invalid settings file (unreadable, altered, already used or expired)
 * 9 environment not linked on this workstation
 * 10 file refused before sending (unreadable, empty, too large, unsafe name, type not accepted)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from koppel.agent import queue
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
+from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
 from koppel.protocol.extensions import NO_EXTENSION, extension_of, shown, shown_list
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.sizes import format_size_exact
@@ -152,6 +153,26 @@ class Outcome:
         }
 
 
+class NotSetUp(AgentError):
+    """The environment has no destinations or no item types the user may use: only its
+    administrator can fix that (the server's ``no_destinations`` / ``no_item_types``)."""
+
+    exit_code = ExitCode.REFUSED
+
+    def __init__(self, environment: str, destinations: bool, item_types: bool) -> None:
+        super().__init__(
+            not_set_up(
+                environment, destinations=destinations, item_types=item_types, for_caller=True
+            )
+        )
+        self.code = NO_DESTINATIONS if destinations else NO_ITEM_TYPES
+        self.environment = environment
+
+    def as_json(self) -> dict[str, Any]:
+        """The error with the environment it concerns."""
+        return {**super().as_json(), "environment": self.environment}
+
+
 def _check_names(found: list[str], wanted: str, what: str) -> str:
     for name in found:
         if name.lower() == wanted.lower():
@@ -172,8 +193,10 @@ def _server_checks(
         check_file(path, rules.max_bytes)
     check_types(paths, code, rules.extensions)
     destinations = client.request("GET", env_path(code, "destinations"), token=token).json()
-    destination = _check_names([d["code"] for d in destinations], destination, "destination")
     types = client.request("GET", env_path(code, "item-types"), token=token).json()
+    if not destinations or not types:
+        raise NotSetUp(code, not destinations, not types)
+    destination = _check_names([d["code"] for d in destinations], destination, "destination")
     type_name = _check_names([t["name"] for t in types], type_name, "item type")
     return destination, type_name
 

@@ -56,6 +56,9 @@ class ErrorCode(StrEnum):
     SECOND_FACTOR_INVALID = "second_factor_invalid"
     SECOND_FACTOR_REQUIRED = "second_factor_required"
     DEVICE_CODE_INVALID = "device_code_invalid"
+    # The environment's dossier is not set up: its administrator must add them.
+    NO_DESTINATIONS = "no_destinations"
+    NO_ITEM_TYPES = "no_item_types"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -1,14 +1,17 @@
 """The demo practice: one firm with a portal, three clients without, two employees
 authorized everywhere, the whole procedure applied; anna administers every environment
-(General/Management/App connector), so the portal's administration pages have a user.
-Idempotent."""
+(General/Management/App connector), so the portal's administration pages have a user;
+the firm's dossier is its clients' dossier template. Idempotent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from koppel.protocol.functions import Function
+from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
+from koppel.server.adapters.db.templates_repository import SqlTemplateRepository
 from koppel.server.demo_dossier import create_demo_dossier
+from koppel.server.domain import dossier_template
 from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import Kind
 from koppel.server.domain.setup import setup_client, setup_firm
@@ -38,7 +41,13 @@ class DemoPractice:
 def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
     """Create (or complete) the demo practice in one transaction."""
     with svc.transaction() as repo:
-        admin = Admin(repo, svc.policy, actor)
+        admin = Admin(
+            repo,
+            svc.policy,
+            actor,
+            dossier=SqlDossierRepository(repo.c),
+            templates=SqlTemplateRepository(repo.c),
+        )
         for login, name in EMPLOYEES:
             admin.create_account(login, name, PASSWORD)
         admin.create_environment(FIRM[0], FIRM[1], Kind.FIRM, has_portal=True)
@@ -51,6 +60,10 @@ def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
         for code, _ in (FIRM, *CLIENTS):
             admin.authorize_user(code, ADMINISTRATOR, [Function.APP_CONNECTOR])
         create_demo_dossier(repo, admin, (FIRM, *CLIENTS))
+        if dossier_template.template_of(admin, FIRM[0]).empty:
+            # The firm's own dossier is the template of its clients: a client added to
+            # the demo with `setup client` can receive documents at once.
+            dossier_template.copy_from(admin, FIRM[0], FIRM[0])
     return DemoPractice(
         FIRM[0], tuple(c for c, _ in CLIENTS), tuple(login for login, _ in EMPLOYEES), PASSWORD
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
@@ -34,6 +34,10 @@ from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
 from koppel.server.domain.revocation import WorkstationRevocation
 
+if TYPE_CHECKING:
+    from koppel.server.domain.dossier_model import DossierRepository
+    from koppel.server.domain.dossier_template import TemplateRepository
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -54,6 +58,10 @@ class Admin:
     events: EventRepository | None = None
     # The environments' extension lists; needed only by the ``*_extensions`` operations.
     extension_lists: ExtensionRepository | None = None
+    # The dossier and the firms' dossier templates; needed by ``setup client`` and the
+    # template operations (``dossier_template``).
+    dossier: DossierRepository | None = None
+    templates: TemplateRepository | None = None
 
     def _audit(self, action: str, environment: str | None = None, **detail: object) -> None:
         record(self.repo, self.policy, self.actor, action, environment, **detail)

@@ -263,7 +263,9 @@ def apply_step(admin: Admin, code: str, step_key: str) -> list[Outcome]:
     """Do one step of an environment's checklist, as its button promises. A step that is
     already done changes nothing; one a click cannot do is refused with its command."""
     code = names.environment_code(code)
-    check = check_environments(admin.repo, admin.policy, [code])[0]
+    if admin.templates is None:
+        raise RuntimeError("Admin needs templates to check an environment")
+    check = check_environments(admin.repo, admin.policy, [code], catalogs=admin.templates)[0]
     step = next((s for s in check.steps if s.key == step_key), None)
     if step is None:
         raise DomainError(

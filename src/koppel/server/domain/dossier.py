@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from koppel.protocol.dossier_setup import not_set_up
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.dossier_model import (
     Destination,
@@ -141,10 +142,17 @@ def create_item(
     if earlier is not None:
         return False, earlier
     groups = dossier.group_ids_of(who.membership.id)
-    item_type = next(
-        (t for t in dossier.item_types(env.id) if t.name.lower() == type_name.strip().lower()),
-        None,
-    )
+    types = dossier.item_types(env.id)
+    destination = dossier.destination(env.id, destination_code.strip())
+    no_destinations = destination is None and not dossier.destinations(env.id)
+    if no_destinations or not types:
+        # Not the user's mistake: the environment cannot take documents yet.
+        raise DomainError(
+            ErrorCode.NO_DESTINATIONS if no_destinations else ErrorCode.NO_ITEM_TYPES,
+            not_set_up(env.code, destinations=no_destinations, item_types=not types),
+            environment=env.code,
+        )
+    item_type = next((t for t in types if t.name.lower() == type_name.strip().lower()), None)
     if item_type is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
@@ -159,7 +167,6 @@ def create_item(
             "to some groups. Ask your administrator, or choose another type.",
             environment=env.code,
         )
-    destination = dossier.destination(env.id, destination_code.strip())
     if destination is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,

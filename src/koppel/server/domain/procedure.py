@@ -13,6 +13,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.updates import Update
 from koppel.server.domain import names
+from koppel.server.domain.dossier_template import CatalogSize, CatalogSizes
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.host import Reach, normalized
 from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
@@ -68,6 +69,9 @@ class _Facts:
     blocked: dict[int, bool]
     firms: dict[int, Environment]
     clients: dict[int, list[Environment]]
+    # Destinations and item types of each environment, and of each firm's template.
+    catalogs: Mapping[int, CatalogSize]
+    templates: Mapping[int, CatalogSize]
     # What answered at each recorded API URL; None when the addresses were not probed.
     reach: Mapping[str, Reach] | None = None
 
@@ -81,9 +85,12 @@ def check_environments(
     policy: Policy,
     codes: Sequence[str] | None = None,
     probe: Probe | None = None,
+    *,
+    catalogs: CatalogSizes,
 ) -> list[EnvironmentCheck]:
-    """Check the named environments (all when ``codes`` is None), in code order. With a
-    ``probe``, each recorded API URL must also answer as this host."""
+    """Check the named environments (all when ``codes`` is None), in code order;
+    ``catalogs`` tells how many destinations and item types each has. With a ``probe``,
+    each recorded API URL must also answer as this host."""
     wanted = [names.environment_code(c) for c in codes] if codes is not None else None
     envs = repo.environments(wanted)
     if wanted is not None:
@@ -95,13 +102,15 @@ def check_environments(
                 "`koppel-admin env list`.",
                 environment=missing[0],
             )
-    facts = _load_facts(repo, envs, complete=wanted is None)
+    facts = _load_facts(repo, envs, catalogs, complete=wanted is None)
     if probe is not None:
         facts.reach = probe(sorted({e.api_url for e in envs if e.api_url}))
     return [_check(env, facts, policy) for env in envs]
 
 
-def _load_facts(repo: Repository, envs: list[Environment], complete: bool) -> _Facts:
+def _load_facts(
+    repo: Repository, envs: list[Environment], catalogs: CatalogSizes, complete: bool
+) -> _Facts:
     """``complete``: ``envs`` are all the environments (so every firm's clients are among
     them); otherwise the clients of the firms checked are read firm by firm."""
     firms = {e.id: e for e in envs if e.kind is Kind.FIRM}
@@ -127,7 +136,15 @@ def _load_facts(repo: Repository, envs: list[Environment], complete: bool) -> _F
         for c in repo.connectors([e.id for e in envs])
         if c.name is ConnectorName.COMMUNICATION_CENTER
     }
-    return _Facts(members, functions, blocked, firms, clients)
+    return _Facts(
+        members,
+        functions,
+        blocked,
+        firms,
+        clients,
+        catalogs.catalog_sizes([e.id for e in envs]),
+        catalogs.template_sizes(list(firms)),
+    )
 
 
 def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
@@ -140,6 +157,7 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
             _connector_step(env, facts),
             _firm_main_site_step(env, policy),
             _clients_update_step(env, facts.clients[env.id]),
+            _dossier_step(env, None, facts),
         ]
     else:
         firm = facts.firms.get(env.firm_id) if env.firm_id else None
@@ -149,6 +167,7 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
             _authorization_step(env, employees, facts, LINK_FUNCTIONS, firm),
             _connector_step(env, facts),
             _client_main_site_step(env, firm, policy),
+            _dossier_step(env, firm, facts),
         ]
     return result
 
@@ -422,3 +441,53 @@ def _client_main_site_step(
         "no main site recorded",
         _cmd("env", "set-main-site", env.code, expected or "URL-OF-THE-FIRM-PORTAL"),
     )
+
+
+_NO_SIZE = CatalogSize(0, 0)
+
+
+def _dossier_step(env: Environment, firm: Environment | None, facts: _Facts) -> StepResult:
+    """Whether the environment can receive documents: it has destinations and item types
+    (a client gets them from its firm's dossier template)."""
+    title = "Dossier has destinations and item types (to receive documents)"
+    own = facts.catalogs.get(env.id, _NO_SIZE)
+    template = facts.templates.get(firm.id, _NO_SIZE) if firm is not None else None
+    if own.destinations and own.item_types:
+        detail = (
+            f"{counted(own.destinations, 'destination')}, {counted(own.item_types, 'item type')}"
+        )
+        if env.kind is Kind.FIRM:
+            mine = facts.templates.get(env.id, _NO_SIZE)
+            detail += (
+                f"; template for new clients: {counted(mine.destinations, 'destination')}, "
+                f"{counted(mine.item_types, 'item type')}"
+                if mine.destinations or mine.item_types
+                else "; no template for new clients yet "
+                f"(`{_cmd('template', 'copy-from', env.code, env.code)}` sets one)"
+            )
+        return StepResult("dossier", title, True, detail)
+    sizes = (("destinations", own.destinations), ("item types", own.item_types))
+    lacking = [what for what, count in sizes if not count]
+    detail = f"no {' and no '.join(lacking)}: employees cannot submit documents to it yet"
+    offered = template is not None and all(
+        getattr(template, what.replace(" ", "_")) for what in lacking
+    )
+    if firm is not None and offered:
+        return StepResult(
+            "dossier",
+            title,
+            False,
+            f"{detail}; the dossier template of {firm.code} has them",
+            _cmd("template", "apply", firm.code, "--client", env.code),
+        )
+    if firm is not None:
+        detail += (
+            f"; {firm.code} has no dossier template that gives them "
+            f"(`{_cmd('template', 'copy-from', firm.code, 'ENV')}` takes an environment's)"
+        )
+    fix = (
+        _cmd("destinations", "import", env.code, "FILE.csv")
+        if not own.destinations
+        else _cmd("item-types", "create", env.code, "NAME")
+    )
+    return StepResult("dossier", title, False, detail, fix)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS
-from koppel.server.domain import lookups
+from koppel.server.domain import dossier_template, lookups
 from koppel.server.domain.administration import Admin, Outcome
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import ConnectorName, Kind
@@ -73,8 +73,9 @@ def setup_client(
     main_site: str | None = None,
 ) -> list[Outcome]:
     """Client set-up: address, managing firm, the firm's employees authorized for My files
-    and Save settings, the connector opened, and the main site (the firm's portal when the
-    client has none of its own)."""
+    and Save settings, the connector opened, the main site (the firm's portal when the
+    client has none of its own), and the firm's dossier template copied into a client
+    without destinations or item types (so that it can receive documents)."""
     env = lookups.environment(admin.repo, code)
     firm_env = lookups.environment(admin.repo, firm)
     if env.kind is not Kind.CLIENT:
@@ -121,4 +122,5 @@ def setup_client(
         admin.set_connector_blocked(env.code, ConnectorName.COMMUNICATION_CENTER, False)
     )
     outcomes.append(admin.set_main_site(env.code, site))
+    outcomes += dossier_template.fill_new_client(admin, env, firm_env)
     return outcomes

@@ -72,6 +72,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.SECOND_FACTOR_INVALID: 401,
     ErrorCode.SECOND_FACTOR_REQUIRED: 403,
     ErrorCode.DEVICE_CODE_INVALID: 404,
+    ErrorCode.NO_DESTINATIONS: 409,
+    ErrorCode.NO_ITEM_TYPES: 409,
 }
 
 # The OpenAPI "responses" of every route that can refuse.

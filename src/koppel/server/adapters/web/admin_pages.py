@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
 from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
 from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.db.templates_repository import SqlTemplateRepository
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.params import page_number
 from koppel.server.adapters.web import context as ctx
@@ -41,6 +43,8 @@ def _admin(user: ctx.PortalUser, repo: SqlRepository) -> Admin:
         user.account.login,
         SqlEventRepository(repo.c),
         SqlExtensionRepository(repo.c),
+        SqlDossierRepository(repo.c),
+        SqlTemplateRepository(repo.c),
     )
 
 
@@ -73,7 +77,9 @@ def checklist(request: Request, user: ctx.SignedIn) -> Response:
     the fix command, and a button where a click can do the step."""
     codes = _administered(user)
     with user.transaction() as repo:
-        checks = check_environments(repo, user.svc.policy, codes)
+        checks = check_environments(
+            repo, user.svc.policy, codes, catalogs=SqlTemplateRepository(repo.c)
+        )
         offers = console.offers(repo, user.svc.policy, checks)
     # The portal's own environment first, then its clients, as on the home page.
     checks.sort(key=lambda check: codes.index(check.code))

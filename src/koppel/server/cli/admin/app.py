@@ -39,6 +39,7 @@ from koppel.server.cli.admin import (
     portal,
     secret_key,
     setup,
+    templates,
     tokens,
     users,
 )
@@ -157,6 +158,7 @@ app.add_typer(database.app, name="db")
 app.add_typer(installation.app, name="installation")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(item_types.app, name="item-types")
+app.add_typer(templates.app, name="template")
 app.add_typer(files.app, name="files")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(secret_key.app, name="secret-key")

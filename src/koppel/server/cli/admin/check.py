@@ -48,11 +48,14 @@ def check(
     state = state_of(ctx)
     with unit_of_work(ctx, json_mode) as admin:
         identity = state.services().host_id
+        if admin.templates is None:
+            raise RuntimeError("unit_of_work gives every store")
         checks = check_environments(
             admin.repo,
             admin.policy,
             None if everything else codes,
             None if no_probe else lambda urls: probe_addresses(urls, identity),
+            catalogs=admin.templates,
         )
     if not checks:
         message = NO_ENVIRONMENTS.format(database=state.database_description())

@@ -248,8 +248,10 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
 def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]:
     """One transaction for the whole command: it commits when the block ends, and a
     refusal anywhere in it leaves the database as it was."""
+    from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
     from koppel.server.adapters.db.events_repository import SqlEventRepository
     from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
+    from koppel.server.adapters.db.templates_repository import SqlTemplateRepository
     from koppel.server.domain.administration import Admin
 
     state = state_of(ctx)
@@ -262,6 +264,8 @@ def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]
                 state.actor,
                 SqlEventRepository(repo.c),
                 SqlExtensionRepository(repo.c),
+                SqlDossierRepository(repo.c),
+                SqlTemplateRepository(repo.c),
             )
 
 
