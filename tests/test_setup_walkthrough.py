@@ -25,6 +25,12 @@ def _administrator_sets_up(server: Server) -> None:
     server.ok("env", "create", FIRM, "--name", "Dekker & Co Accountants", "--kind", "firm")
     server.ok("users", "add", FIRM, "anna", "bram")
     server.ok("setup", "firm", FIRM)
+    # The firm's own dossier, made its clients' template before they are set up.
+    csv = server.data_dir.parent / "destinations.csv"
+    csv.write_text("code,name,kind\nORG,Dekker & Co,organisation\nD0001,Debiteuren,debtor\n")
+    server.ok("destinations", "import", FIRM, str(csv))
+    server.ok("item-types", "create", FIRM, "Invoice")
+    server.ok("template", "copy-from", FIRM, FIRM)
     for code, name in CLIENTS.items():
         server.ok("env", "create", code, "--name", name, "--kind", "client", "--firm", FIRM)
     server.ok("setup", "client", *CLIENTS, "--firm", FIRM, "--user", "anna", "--user", "bram")
@@ -58,5 +64,13 @@ def test_a_new_firm_walks_the_procedure_without_a_wrong_turn(tmp_path: Path) -> 
             assert sorted(e["code"] for e in envs) == sorted([FIRM, *CLIENTS])
             doctor = ws.koppel("doctor")
             assert doctor.returncode == 0, doctor.output
+
+        # A document goes from bram's laptop into a client's dossier; anna sees it.
+        scan = tmp_path / "factuur-2026-114.pdf"
+        scan.write_bytes(b"%PDF-1.4 factuur\n" * 64)
+        bram, anna = laptops["bram"], laptops["anna"]
+        bram.ok("submit", str(scan), "--to", "D0001", "--type", "Invoice", "--env", "C60002")
+        listed = anna.ok("items", "--env", "C60002", "--json").json()
+        assert [a["name"] for i in listed["items"] for a in i["attachments"]] == [scan.name]
     finally:
         server.stop()
