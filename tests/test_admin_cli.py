@@ -342,7 +342,12 @@ def test_refusals_change_nothing(practice: Admin) -> None:
     assert admin("users", "add", "F10001", "nobody").code == 4
     no_password = admin("accounts", "create", "yara")
     assert no_password.code == 2 and "--password-stdin" in no_password.stderr
-    assert admin("check").code == 2
+    assert admin("check", "C20001", "--all").code == 2
+    # A bare `check` is every environment (what the agent tells an employee to ask for).
+    assert admin("check", "--json").stdout == admin("check", "--all", "--json").stdout
+    # Setting a client up with nobody to authorize is refused, naming the option.
+    nobody = admin("setup", "client", "C20002", "--firm", "F10001")
+    assert nobody.code == 5 and "--user LOGIN" in nobody.stderr, nobody
     assert admin.audit_count() == audit_before
 
 

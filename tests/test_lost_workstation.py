@@ -205,6 +205,6 @@ def test_refusals_change_nothing(demo_server: Server, workstation: Ws) -> None:
 
     # The form with an environment works as before.
     one = srv.ok("tokens", "revoke", "C20001", "--workstation", "LAPTOP-ANNA")
-    assert one.stdout.startswith("✓ 1 token(s) revoked in C20001")
+    assert one.stdout.startswith("✓ 1 token revoked in C20001")
     assert_refused_everywhere(laptop, "C20001")
     laptop.ok("info", "C20002")

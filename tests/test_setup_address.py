@@ -5,6 +5,7 @@ no address of its own, and ``check`` probing each recorded address."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ def _practice(server: Server) -> None:
     server.ok("env", "create", "F50001", "--name", "Dekker", "--kind", "firm")
     server.ok("users", "add", "F50001", "anna")
     server.ok("setup", "firm", "F50001")
+    csv = server.data_dir.parent / f"destinations-{server.port}.csv"
+    csv.write_text("code,name,kind\nORG,Dekker,organisation\n")
+    server.ok("destinations", "import", "F50001", str(csv))
+    server.ok("item-types", "create", "F50001", "Invoice")
+    server.ok("template", "copy-from", "F50001", "F50001")
     server.ok("env", "create", "C60001", "--name", "Jansen", "--kind", "client", "--firm", "F50001")
     server.ok("setup", "client", "C60001", "--firm", "F50001", "--user", "anna")
 
@@ -79,9 +85,11 @@ def test_a_moved_server_is_caught_by_check_and_followed_by_setup(tmp_path: Path)
         # Re-running the set-up records the server's new address, main sites included.
         redone = server.ok("setup", "firm", "F50001").stdout
         assert f"API URL of F50001 changed from {old} to {server.url}" in redone
-        server.ok("setup", "client", "C60001", "--firm", "F50001", "--user", "anna")
+        # Set up again, a client needs no --user: it keeps the employees it has.
+        server.ok("setup", "client", "C60001", "--firm", "F50001")
         assert _env(server, "C60001")["main_site_url"] == f"{server.url}/portal/F50001"
         assert server.admin("check", "--all").returncode == 0
+        assert "employees linked at the old address save their settings again" in log
     finally:
         server.stop()
 
@@ -118,6 +126,31 @@ def test_check_fails_an_address_that_does_not_answer_as_this_server(tmp_path: Pa
     finally:
         other.stop()
         server.stop()
+
+
+def test_an_address_of_every_interface_is_no_address_for_agents(tmp_path: Path) -> None:
+    server = _server_without_address(tmp_path).start()
+    try:
+        _practice(server)
+        # What a server listening on every interface would have announced before.
+        server.ok("env", "set-api-url", "C60001", f"http://0.0.0.0:{server.port}")
+        check = server.admin("check", "C60001", "--json")
+        assert check.returncode == 3, check.output
+        step = _steps(check, "C60001")["api-url"]
+        assert not step["done"] and "not an address another computer can use" in step["detail"]
+    finally:
+        server.stop()
+
+
+def test_a_server_on_every_interface_announces_the_computers_name() -> None:
+    from koppel.server.config import ServerSettings
+
+    for wildcard in ("0.0.0.0", "::"):
+        settings = ServerSettings(host=wildcard, port=8093, public_url=None)
+        assert settings.resolved_public_url == f"http://{socket.gethostname()}:8093"
+    assert ServerSettings(host="127.0.0.1", port=8093, public_url=None).resolved_public_url == (
+        "http://127.0.0.1:8093"
+    )
 
 
 def test_the_address_answering_nothing_is_a_failure_with_what_to_do(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def test_closed_port_is_unreachable() -> None:
         client.info()
     assert e.value.exit_code == ExitCode.UNREACHABLE
     assert e.value.url == f"http://127.0.0.1:{port}"
-    assert "api_url" in e.value.message
+    assert "koppel-admin check" in e.value.message
 
 
 def test_bearer_token_and_environment_routes(server: FakeServer) -> None:

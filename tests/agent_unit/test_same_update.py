@@ -70,3 +70,12 @@ def test_duplicates_last_wins_and_is_said() -> None:
     )
     assert [(s.code, s.file) for s in kept] == [("C2", "a.koppel"), ("C1", "b.koppel")]
     assert len(notes) == 1 and "from b.koppel, is used" in notes[0]
+
+
+def test_a_link_on_a_newer_update_never_asks_to_convert_back() -> None:
+    # The old agent after a conversion: what is linked moved on; the agent and the file
+    # are the old ones. An environment is never converted back.
+    [problem] = update_problems([source("C2")], AGENT, {"C1": linked("C1", "2026.3")})
+    assert "install the agent of update 2026.3" in problem
+    assert "save the settings" in problem
+    assert "convert" not in problem

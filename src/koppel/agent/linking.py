@@ -174,12 +174,24 @@ def linked_problems(
     replacing = {source.code for source in sources}
     return [
         f"{env.code}, already linked, is on update {env.update} while this agent and "
-        f"the environments to link are on update {agent_update}: ask the "
-        f"administrator to convert {env.code} to update {agent_update}, or unlink it "
-        f"with `koppel unlink {env.code}`."
+        f"the environments to link are on update {agent_update}: " + _linked_fix(env, agent_update)
         for env in linked.values()
         if env.code not in replacing and env.update != agent_update
     ]
+
+
+def _linked_fix(env: LinkedEnv, agent_update: str) -> str:
+    """What to do about a link on another update: an environment is never converted back,
+    so one on a newer update means this agent and the files are the old ones."""
+    if Update.parse(env.update) > Update.parse(agent_update):
+        return (
+            f"install the agent of update {env.update}, then save the settings of the "
+            "environments to link again (they were saved before their conversion)."
+        )
+    return (
+        f"ask the administrator to convert {env.code} to update {agent_update}, or unlink "
+        f"it with `koppel unlink {env.code}`."
+    )
 
 
 def file_update_problem(source: Source, agent_update: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.uploads import UploadLimits
+
+# Listening on every interface: an address to bind to, never one to connect to.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "", "[::]"})
 
 
 def _default_data_dir() -> Path:
@@ -90,8 +94,13 @@ class ServerSettings(BaseSettings):
 
     @property
     def resolved_public_url(self) -> str:
-        """The public address, defaulting to the bind address."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """The public address, defaulting to the bind address; a server listening on every
+        interface (0.0.0.0, ::) is announced by this computer's name, which other computers
+        can use where 0.0.0.0 would be their own machine."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.gethostname() if self.host in WILDCARD_HOSTS else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def resolved_packages_dir(self) -> Path:

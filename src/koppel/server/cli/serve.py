@@ -62,7 +62,10 @@ def _announce(svc: Services) -> None:
         more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
         log.warning(
             "%s record another address than this server's %s: %s%s. "
-            "Employees cannot link them; `koppel-admin check --all` shows the fix.",
+            "Employees cannot link them: run `koppel-admin setup firm FIRM` and "
+            "`koppel-admin setup client CLIENT... --firm FIRM` again (`koppel-admin check` "
+            "lists them); employees linked at the old address save their settings again "
+            "and link them.",
             counted(len(stray), "environment"),
             url,
             shown,

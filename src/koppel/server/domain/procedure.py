@@ -185,6 +185,17 @@ def _api_url_step(
             "agents do not know where to reach this environment",
             _cmd("env", "set-api-url", env.code, server),
         )
+    if _unspecified_host(env.api_url):
+        return StepResult(
+            "api-url",
+            title,
+            False,
+            f"{env.api_url} is where the server listens, not an address another computer "
+            "can use (there it means the computer itself); set KOPPEL_PUBLIC_URL of "
+            "koppel-server to the address employees' computers reach it at, restart it "
+            "and record that address",
+            _cmd("env", "set-api-url", env.code, "URL-THAT-REACHES-THIS-SERVER"),
+        )
     if policy.address_known and normalized(env.api_url) != normalized(policy.public_url):
         return StepResult(
             "api-url",
@@ -337,6 +348,12 @@ def _own_portal_site(env: Environment, title: str, policy: Policy) -> StepResult
             _cmd("env", "set-main-site", env.code, expected),
         )
     return StepResult("main-site", title, True, site)
+
+
+def _unspecified_host(url: str) -> bool:
+    """Whether an address names "every interface" (0.0.0.0, [::]) instead of a host."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    return host in {"0.0.0.0", "[::]", "[0:0:0:0:0:0:0:0]"}
 
 
 def _moved(site: str, policy: Policy) -> bool:

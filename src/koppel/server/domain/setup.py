@@ -84,12 +84,17 @@ def setup_client(
             f"{env.code} is a firm environment; use `koppel-admin setup firm {env.code}`.",
             environment=env.code,
         )
+    staff = set(admin.logins(firm_env.code))
+    if not logins:
+        # Setting a client up again (the server moved, the template changed): the firm's
+        # employees it has already.
+        logins = [login for login in admin.logins(env.code) if login in staff]
     if not logins:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "Name the firm's employees who use the agent with this client: --user LOGIN.",
+            f"Name the firm's employees who use the agent with {env.code}: --user LOGIN.",
+            environment=env.code,
         )
-    staff = set(admin.logins(firm_env.code))
     strangers = [login for login in logins if login.strip().lower() not in staff]
     if strangers:
         raise DomainError(

@@ -22,7 +22,9 @@ NO_ENVIRONMENTS = (
 def check(
     ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(help="Environment codes.")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Every environment.")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every environment (also the default).")
+    ] = False,
     missing_only: Annotated[
         bool, typer.Option("--missing-only", help="Print only incomplete environments.")
     ] = False,
@@ -36,15 +38,16 @@ def check(
     ] = False,
     json_mode: JsonOption = False,
 ) -> None:
-    """Check the set-up procedure of environments: every step done (✓) or missing (✗),
-    with the exact command that fixes a missing one. Each recorded address is asked
-    whether it answers as this server (GET /api/v1/info, 5 s at most). Exits 3 when
-    anything is missing, and when there are no environments at all."""
+    """Check the set-up procedure of environments (the named ones, else all): every step
+    done (✓) or missing (✗), with the exact command that fixes a missing one. Each
+    recorded address is asked whether it answers as this server (GET /api/v1/info, 5 s
+    at most). Exits 3 when anything is missing, and when there are no environments."""
     from koppel.server.adapters.address_probe import probe_addresses
     from koppel.server.domain.procedure import check_environments
 
-    if bool(codes) == everything:
+    if codes and everything:
         raise typer.BadParameter("name environments (ENV...) or give --all, not both")
+    everything = not codes
     state = state_of(ctx)
     with unit_of_work(ctx, json_mode) as admin:
         identity = state.services().host_id

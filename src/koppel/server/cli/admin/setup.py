@@ -75,13 +75,14 @@ def setup_client_command(
     codes: Annotated[list[str], typer.Argument(help="Client environment codes.")],
     firm: Annotated[str, typer.Option("--firm", help="The managing firm's environment code.")],
     user: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--user",
             help="Firm employee who uses the agent with these clients; repeat (or "
-            "comma-separate) for several. Each must be a user of the firm environment.",
+            "comma-separate) for several. Each must be a user of the firm environment. "
+            "Default, when setting up a client again: the firm's employees it has already.",
         ),
-    ],
+    ] = None,
     api_url: Annotated[
         str | None,
         typer.Option(
