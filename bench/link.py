@@ -186,7 +186,7 @@ def main() -> None:
         reference = _best_of(5, [*koppel, "--version"], agent_env, home)
         link_s, linked = _run([*koppel, "link", "bundle.koppel"], agent_env, home)
         _check_report("link", linked.stderr, left_out)
-        if f"Linked {n} environment(s)" not in linked.stderr:
+        if f"Linked {counted(n, 'environment')}" not in linked.stderr:
             raise SystemExit(f"link did not link {n} environments:\n{linked.stderr[-2000:]}")
         envs_s = _best_of(5, [*koppel, "envs"], agent_env, home)
         envs_json_s = _best_of(3, [*koppel, "envs", "--json"], agent_env, home)
