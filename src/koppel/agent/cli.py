@@ -6,8 +6,6 @@ Each command imports what it needs when it runs, so that fast commands stay fast
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +16,10 @@ from koppel.agent.commands import files as files_command
 from koppel.agent.commands import items as items_command
 from koppel.agent.commands import links as links_command
 from koppel.agent.commands import submit as submit_command
-from koppel.agent.errors import AgentError
+from koppel.agent.commands.common import EnvOption, JsonOption, reporting
 from koppel.agent.exit_codes import EPILOG, ExitCode
 from koppel.agent.help_flags import install as show_flags_without_values
-from koppel.agent.output import error, note, print_json, print_table
+from koppel.agent.output import note, print_json, print_table
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 from koppel.protocol.counts import counted
 
@@ -45,27 +43,7 @@ installation_app = typer.Typer(
 app.add_typer(settings_app, name="settings")
 app.add_typer(installation_app, name="installation")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 show_flags_without_values()
-
-
-@contextmanager
-def reporting(json_output: bool) -> Iterator[None]:
-    """Turn an AgentError into one sentence on stderr (and JSON on stdout) and its exit code."""
-    try:
-        yield
-    except AgentError as exc:
-        if json_output:
-            print_json({"error": exc.as_json()})
-        error(exc.message)
-        raise typer.Exit(int(exc.exit_code)) from None
-    except typer.Abort:
-        # Ctrl+C or end of input at a prompt: it comes before anything is done.
-        error("Interrupted; nothing was changed.")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    except KeyboardInterrupt:
-        error("Interrupted.")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _version_callback(value: bool) -> None:
@@ -285,7 +263,6 @@ def info(
 ServerOption = Annotated[
     str, typer.Option("--server", help="The server address, e.g. https://koppel.example.com.")
 ]
-EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g. F10001.")]
 LoginOption = Annotated[
     str | None,
     typer.Option(

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from koppel.agent.commands.items import EnvOption, JsonOption
+from koppel.agent.commands.common import ChosenEnvOption, JsonOption, reporting
 
 
 def edit(
     item: Annotated[int | None, typer.Argument(help="The item's id (see `koppel items`).")] = None,
-    env: EnvOption = None,
+    env: ChosenEnvOption = None,
     attachment: Annotated[
         str | None,
         typer.Option("--attachment", "-a", help="Attachment name (needed when several)."),
@@ -40,7 +40,6 @@ def edit(
     `koppel edit --finish ITEM` from another terminal. When someone else saved in between,
     your save is kept as a conflict version and you are told: nothing is overwritten.
     """
-    from koppel.agent.cli import reporting
     from koppel.agent.errors import AgentError
     from koppel.agent.exit_codes import ExitCode
 

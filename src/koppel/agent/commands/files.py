@@ -10,11 +10,7 @@ from typing import Annotated
 
 import typer
 
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="Environment code; needed when several are linked."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+from koppel.agent.commands.common import ChosenEnvOption, JsonOption, reporting
 
 files_app = typer.Typer(
     help="My files: files made for you (analyses, integrations). Without a command: list them.",
@@ -32,11 +28,12 @@ def _size(value: int | None) -> str:
 
 
 @files_app.callback()
-def files_list(ctx: typer.Context, env: EnvOption = None, json_output: JsonOption = False) -> None:
+def files_list(
+    ctx: typer.Context, env: ChosenEnvOption = None, json_output: JsonOption = False
+) -> None:
     """List My files: id, name, state, size, created, delivered here."""
     if ctx.invoked_subcommand is not None:
         return
-    from koppel.agent.cli import reporting
     from koppel.agent.myfiles import list_files
     from koppel.agent.output import note, print_json, print_table
 
@@ -67,7 +64,7 @@ def files_list(ctx: typer.Context, env: EnvOption = None, json_output: JsonOptio
 @files_app.command("get")
 def files_get(
     file_id: Annotated[int, typer.Argument(help="The file's id (see `koppel files`).")],
-    env: EnvOption = None,
+    env: ChosenEnvOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -80,7 +77,6 @@ def files_get(
     json_output: JsonOption = False,
 ) -> None:
     """Download a ready file and verify its SHA-256."""
-    from koppel.agent.cli import reporting
     from koppel.agent.myfiles import get_file
     from koppel.agent.output import print_json
 
@@ -94,7 +90,7 @@ def files_get(
 
 @analyses_app.command("request")
 def analyses_request(
-    env: EnvOption = None,
+    env: ChosenEnvOption = None,
     destination: Annotated[
         str | None, typer.Option("--destination", "-d", help="Only items about this code.")
     ] = None,
@@ -102,7 +98,6 @@ def analyses_request(
     json_output: JsonOption = False,
 ) -> None:
     """Ask for the dossier overview (.xlsx); it arrives in My files (and `koppel watch`)."""
-    from koppel.agent.cli import reporting
     from koppel.agent.output import note, print_json
 
     with reporting(json_output):
@@ -143,7 +138,6 @@ def watch(
     A file that cannot be saved is reported, skipped and tried again later (10 s, doubling
     to 15 minutes, and at every start), so it never holds up the others.
     """
-    from koppel.agent.cli import reporting
 
     with reporting(False):
         from koppel.agent.watch import run

@@ -10,15 +10,11 @@ from typing import Annotated
 
 import typer
 
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="Environment code; needed when several are linked."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+from koppel.agent.commands.common import ChosenEnvOption, JsonOption, reporting
 
 
 def items(
-    env: EnvOption = None,
+    env: ChosenEnvOption = None,
     destination: Annotated[
         str | None, typer.Option("--destination", "-d", help="Only items about this code.")
     ] = None,
@@ -38,7 +34,6 @@ def items(
 ) -> None:
     """List the dossier items you may see, newest first (filter by destination, type,
     subject text and creation date)."""
-    from koppel.agent.cli import reporting
     from koppel.agent.items import search
     from koppel.agent.output import note, print_json, print_table
 
@@ -81,7 +76,7 @@ def items(
 
 def open_(
     item: Annotated[int, typer.Argument(help="The item's id (see `koppel items`).")],
-    env: EnvOption = None,
+    env: ChosenEnvOption = None,
     attachment: Annotated[
         str | None,
         typer.Option("--attachment", "-a", help="Attachment name (default: the newest)."),
@@ -89,7 +84,6 @@ def open_(
     json_output: JsonOption = False,
 ) -> None:
     """Download an item's attachment (verified) and open it in its default program."""
-    from koppel.agent.cli import reporting
     from koppel.agent.items import open_item
     from koppel.agent.output import note, print_json
 

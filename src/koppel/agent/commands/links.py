@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from koppel.agent.commands.items import JsonOption
+from koppel.agent.commands.common import JsonOption, reporting
 
 handler_app = typer.Typer(
     help='The koppel:// link handler: the portal\'s "Edit on my computer" opens the agent.',
@@ -20,7 +20,6 @@ handler_app = typer.Typer(
 
 def _report(action: str, json_output: bool) -> None:
     from koppel.agent import url_handler
-    from koppel.agent.cli import reporting
     from koppel.agent.exit_codes import ExitCode
     from koppel.agent.output import note, print_json
 
@@ -75,7 +74,6 @@ def open_link(
     """Open a koppel:// link: `koppel://edit?...` edits the attachment like `koppel edit
     ITEM --env ENV --attachment NAME` (the environment must be linked here, with the
     server the link names). Exits 2 for a malformed link, 9 when it is not linked."""
-    from koppel.agent.cli import reporting
 
     with reporting(json_output):
         from koppel.agent.commands.edit import edit

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+from koppel.agent.commands.common import JsonOption, reporting
+
 queue_app = typer.Typer(
     help="The submissions not sent yet (server unreachable, or refused): `koppel queue` "
     "lists them, `send` sends them now, `cancel ID` drops one.",
@@ -54,7 +55,6 @@ def submit(
     nothing is sent. Older queued submissions are sent first. An interrupted
     submission resumes where it stopped with `koppel queue send`.
     """
-    from koppel.agent.cli import reporting
     from koppel.agent.output import note, print_json
     from koppel.agent.submit import submit as do_submit
 
@@ -85,7 +85,6 @@ def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from koppel.agent import queue
-    from koppel.agent.cli import reporting
     from koppel.agent.output import note, print_json, print_table
 
     with reporting(json_output):
@@ -117,7 +116,6 @@ def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 def queue_send(json_output: JsonOption = False) -> None:
     """Send every queued submission now (refused ones are tried again too)."""
     from koppel.agent import queue
-    from koppel.agent.cli import reporting
     from koppel.agent.output import note, print_json
 
     with reporting(json_output):
@@ -140,7 +138,6 @@ def queue_cancel(
 ) -> None:
     """Remove a submission from the queue and delete its partial uploads on the server."""
     from koppel.agent import queue
-    from koppel.agent.cli import reporting
     from koppel.agent.output import note, print_json
 
     with reporting(json_output):
