@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -283,12 +284,21 @@ def test_retrying_after_the_item_request_creates_no_second_item(
 ) -> None:
     server, ws, token = anna
     source = random_file(tmp_path / "a.pdf", 5000)
-    # The agent dies right after the server answered the item request (test-only switch),
-    # before it could forget the submission: it will send it again.
-    env = {**ws.env, "KOPPEL_TEST_CRASH_AFTER_ITEM_REQUEST": "1"}
+    # The agent dies right after the server answered the item request (the fault is set by
+    # tests/crashing_agent.py), before it could forget the submission: it will send it again.
+    crashing = Path(__file__).with_name("crashing_agent.py")
     done = subprocess.run(
-        [str(BIN / "koppel"), "submit", str(source), "--to", "D0001", "--type", "Invoice"],
-        env=env,
+        [
+            sys.executable,
+            str(crashing),
+            "submit",
+            str(source),
+            "--to",
+            "D0001",
+            "--type",
+            "Invoice",
+        ],
+        env=ws.env,
         cwd=ws.home,
         capture_output=True,
         text=True,

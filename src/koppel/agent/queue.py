@@ -33,9 +33,6 @@ from koppel.protocol.sizes import byte_count
 
 FORMAT = 1
 PENDING, FAILED = "pending", "failed"
-# Test-only: make the agent die right after the server answered the item request, before
-# the queue file is removed, to prove that sending it again creates no second item.
-CRASH_ENV = "KOPPEL_TEST_CRASH_AFTER_ITEM_REQUEST"
 CHECKPOINT_SECONDS = 1.0
 # A file at least this large has its upload URL saved before any byte is sent, so that a
 # restart continues its upload instead of sending it again.
@@ -299,8 +296,6 @@ def _send(submission: Submission, progress: bool) -> SendResult:
             )
         except ApiError as exc:
             raise explain(env.code, exc) from exc
-    if os.environ.get(CRASH_ENV):
-        os._exit(137)
     item = ItemOut.model_validate_json(response.content)
     forget(submission)
     return SendResult(
