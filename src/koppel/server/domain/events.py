@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from koppel.protocol.api import StatusQuery
 from koppel.protocol.errors import ErrorCode
-from koppel.protocol.secrets import TOKEN_PREFIX, new_secret, split_secret
-from koppel.server.domain import linking
+from koppel.protocol.secrets import new_secret, split_secret
+from koppel.server.domain import workstation_tokens
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.hashing import hash_secret, secret_matches
 from koppel.server.domain.policy import Policy
@@ -141,28 +141,15 @@ def open_session(
     workstation_id: str,
 ) -> SessionOpened:
     """Validate every token in bulk and open one session for all the valid ones."""
-    answers = linking.statuses(repo, policy, agent_update, queries)
-    ids = [p.public_id for q in queries if (p := split_secret(q.token, TOKEN_PREFIX))]
-    views = repo.tokens_by_public_id(ids)
     memberships: list[int] = []
     environments: dict[int, str] = {}
     token_ids: list[str] = []
     refused: list[tuple[str, str, str]] = []
-    for query, answer in zip(queries, answers, strict=True):
-        parts = split_secret(query.token, TOKEN_PREFIX)
-        view = views.get(parts.public_id) if parts else None
-        if answer.state != "ok" or view is None:
-            refused.append((answer.environment, str(answer.state), answer.message))
+    for checked in workstation_tokens.check(repo, policy, agent_update, queries, workstation_id):
+        if checked.view is None:
+            refused.append((checked.environment, checked.state, checked.message or ""))
             continue
-        if view.token.workstation_id != workstation_id:
-            refused.append(
-                (
-                    answer.environment,
-                    ErrorCode.TOKEN_INVALID.value,
-                    "This token was issued to another workstation.",
-                )
-            )
-            continue
+        view = checked.view
         memberships.append(view.membership.id)
         environments[view.environment.id] = view.environment.code
         token_ids.append(view.token.public_id)

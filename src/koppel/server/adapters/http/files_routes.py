@@ -25,7 +25,6 @@ from koppel.protocol.files import (
     PendingFilesRequest,
     PendingFilesResponse,
 )
-from koppel.protocol.secrets import TOKEN_PREFIX, split_secret
 from koppel.protocol.sizes import format_size_exact
 from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
 from koppel.server.adapters.db.events_repository import SqlEventRepository
@@ -40,7 +39,7 @@ from koppel.server.adapters.http.dependencies import (
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import EnvCode, Login, RowId, header_text
-from koppel.server.domain import analyses, extensions, integrations, linking
+from koppel.server.domain import analyses, extensions, integrations, linking, workstation_tokens
 from koppel.server.domain import outbox as ob
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -166,34 +165,17 @@ def pending_files(
     refused."""
     workstation = body.workstation_id
     with svc.transaction() as repo:
-        answers = linking.statuses(repo, svc.policy, update, body.environments)
-        ids = [p.public_id for q in body.environments if (p := split_secret(q.token, TOKEN_PREFIX))]
-        views = repo.tokens_by_public_id(ids)
+        checks = workstation_tokens.check(repo, svc.policy, update, body.environments, workstation)
         outbox = SqlOutboxRepository(repo.c)
-        valid: dict[str, TokenView] = {}
-        result: list[PendingFiles] = []
-        for query, answer in zip(body.environments, answers, strict=True):
-            parts = split_secret(query.token, TOKEN_PREFIX)
-            view = views.get(parts.public_id) if parts else None
-            if answer.state == "ok" and view and view.token.workstation_id != workstation:
-                result.append(
-                    PendingFiles(
-                        environment=answer.environment,
-                        state=ErrorCode.TOKEN_INVALID.value,
-                        message="This token was issued to another workstation.",
-                    )
-                )
-            elif answer.state != "ok" or view is None:
-                result.append(
-                    PendingFiles(
-                        environment=answer.environment,
-                        state=str(answer.state),
-                        message=answer.message,
-                    )
-                )
-            else:
-                valid[answer.environment] = view
-                result.append(PendingFiles(environment=answer.environment, state="ok"))
+        valid = {c.environment: c.view for c in checks if c.view is not None}
+        result = [
+            PendingFiles(
+                environment=c.environment,
+                state=c.state,
+                message="" if c.view is not None else c.message or "",
+            )
+            for c in checks
+        ]
         by_membership = {v.membership.id: code for code, v in valid.items()}
         files = ob.pending_delivery(outbox, list(by_membership), workstation)
     grouped: dict[str, list[OutputFileOut]] = {}
