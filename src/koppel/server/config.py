@@ -10,11 +10,9 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from koppel.server.domain.host import unspecified
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.uploads import UploadLimits
-
-# Listening on every interface: an address to bind to, never one to connect to.
-WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "", "[::]"})
 
 
 def _default_data_dir() -> Path:
@@ -99,7 +97,7 @@ class ServerSettings(BaseSettings):
         can use where 0.0.0.0 would be their own machine."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = socket.gethostname() if self.host in WILDCARD_HOSTS else self.host
+        host = socket.gethostname() if unspecified(self.host) else self.host
         return f"http://{host}:{self.port}"
 
     @property

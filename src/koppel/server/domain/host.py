@@ -14,6 +14,9 @@ from koppel.server.domain.model import Environment
 
 HOST_ID = "host_id"
 PUBLIC_URL = "public_url"
+# "Every interface": an address to bind to, never one to connect to (on another computer
+# it means that computer itself). As a bare host and as in a URL.
+_UNSPECIFIED = frozenset({"", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0", "[0:0:0:0:0:0:0:0]"})
 
 
 class HostSettings(Protocol):
@@ -72,3 +75,14 @@ def elsewhere(envs: Iterable[Environment], public_url: str) -> list[Environment]
     employees' links would go elsewhere, or nowhere)."""
     url = normalized(public_url)
     return [e for e in envs if e.api_url and normalized(e.api_url) != url]
+
+
+def unspecified(host: str) -> bool:
+    """Whether ``host`` (bare, or the host part of a URL) names every interface."""
+    return host in _UNSPECIFIED
+
+
+def host_of(url: str) -> str:
+    """The host part of an ``http(s)://host[:port]/...`` address (IPv6 in brackets)."""
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    return netloc if netloc.endswith("]") else netloc.rsplit(":", 1)[0]

@@ -15,7 +15,7 @@ from koppel.protocol.updates import Update
 from koppel.server.domain import names
 from koppel.server.domain.dossier_template import CatalogSize, CatalogSizes
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.host import Reach, normalized
+from koppel.server.domain.host import Reach, host_of, normalized, unspecified
 from koppel.server.domain.model import ConnectorName, Environment, Kind, MemberView
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
@@ -185,7 +185,7 @@ def _api_url_step(
             "agents do not know where to reach this environment",
             _cmd("env", "set-api-url", env.code, server),
         )
-    if _unspecified_host(env.api_url):
+    if unspecified(host_of(env.api_url)):
         return StepResult(
             "api-url",
             title,
@@ -348,12 +348,6 @@ def _own_portal_site(env: Environment, title: str, policy: Policy) -> StepResult
             _cmd("env", "set-main-site", env.code, expected),
         )
     return StepResult("main-site", title, True, site)
-
-
-def _unspecified_host(url: str) -> bool:
-    """Whether an address names "every interface" (0.0.0.0, [::]) instead of a host."""
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    return host in {"0.0.0.0", "[::]", "[0:0:0:0:0:0:0:0]"}
 
 
 def _moved(site: str, policy: Policy) -> bool:

@@ -76,15 +76,18 @@ def presence(url: str) -> Presence:
     return Presence.READY if found else Presence.MISSING
 
 
+def masked(url: str) -> str:
+    """A database URL without its password (only the scheme when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # any malformed URL: never echo what may hold a password
+        return url.split("://", 1)[0] + "://..."
+
+
 def describe(url: str) -> str:
     """A database for messages: a SQLite file's path, else the URL without password."""
     path = sqlite_path(url)
-    if path is not None:
-        return str(path)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return url.split("://", 1)[0] + "://..."
+    return str(path) if path is not None else masked(url)
 
 
 def make_engine(url: str) -> Engine:

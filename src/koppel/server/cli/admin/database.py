@@ -13,12 +13,6 @@ from koppel.server.cli.admin.output import Done
 app = typer.Typer(help="The metadata database and its migrations.", no_args_is_help=True)
 
 
-def _masked(url: str) -> str:
-    from koppel.server.adapters.db.database import describe
-
-    return describe(url)
-
-
 @app.command("init")
 def db_init(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     """Create the database of a new host and apply every migration (what `koppel-server`
@@ -92,6 +86,7 @@ def _outcome(changed: bool, message: str) -> Any:
 @app.command("status")
 def db_status(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     """Show the database address and whether migrations are pending (changes nothing)."""
+    from koppel.server.adapters.db.database import masked
     from koppel.server.adapters.db.migrate import revisions
 
     state: State = state_of(ctx)
@@ -99,7 +94,7 @@ def db_status(ctx: typer.Context, json_mode: JsonOption = False) -> None:
         svc = state.services(migrate=False)
         current, head = revisions(svc.database.engine)
     data = {
-        "url": _masked(svc.database.url),
+        "url": masked(svc.database.url),
         "revision": current,
         "head": head,
         "pending": current != head,

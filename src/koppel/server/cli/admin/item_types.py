@@ -19,18 +19,22 @@ app = typer.Typer(
 )
 
 
+# The options of an item type, also those of a firm's template (``templates.py``).
+EditableOption = Annotated[
+    bool, typer.Option("--editable", help="Users may edit its attachments (koppel edit).")
+]
+ConfidentialOption = Annotated[
+    bool, typer.Option("--confidential", help="Only members of its groups see its items.")
+]
+
+
 @app.command("create")
 def item_types_create(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Environment code.")],
     name: Annotated[str, typer.Argument(help="Item type name, e.g. Correspondence.")],
-    editable: Annotated[
-        bool, typer.Option("--editable", help="Users may edit its attachments (koppel edit).")
-    ] = False,
-    confidential: Annotated[
-        bool,
-        typer.Option("--confidential", help="Only members of its groups see its items."),
-    ] = False,
+    editable: EditableOption = False,
+    confidential: ConfidentialOption = False,
     group: Annotated[
         list[str] | None,
         typer.Option("--group", "-g", help="Group that may use the type; repeat for several."),

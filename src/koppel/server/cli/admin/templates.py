@@ -9,6 +9,7 @@ import typer
 
 from koppel.server.cli.admin import output as out
 from koppel.server.cli.admin.common import JsonOption, env_code, unit_of_work
+from koppel.server.cli.admin.item_types import ConfidentialOption, EditableOption
 from koppel.server.cli.admin.output import Done
 
 app = typer.Typer(
@@ -125,13 +126,8 @@ def template_add_item_type(
     ctx: typer.Context,
     firm: FirmArg,
     name: Annotated[str, typer.Argument(help="Item type name, e.g. Invoice.")],
-    editable: Annotated[
-        bool, typer.Option("--editable", help="Users may edit its attachments (koppel edit).")
-    ] = False,
-    confidential: Annotated[
-        bool,
-        typer.Option("--confidential", help="Only members of its groups see its items."),
-    ] = False,
+    editable: EditableOption = False,
+    confidential: ConfidentialOption = False,
     group: Annotated[
         list[str] | None,
         typer.Option(
