@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 
 from koppel.server.cli.admin import output as out
-from koppel.server.cli.admin.common import EXIT_INCOMPLETE, JsonOption, state_of, unit_of_work
+from koppel.server.cli.admin.common import (
+    EXIT_INCOMPLETE,
+    JsonOption,
+    reporting,
+    state_of,
+    unit_of_work,
+)
 
 NO_ENVIRONMENTS = (
     "this database holds no environments: {database}. If that is not the database you "
@@ -49,8 +55,10 @@ def check(
         raise typer.BadParameter("name environments (ENV...) or give --all, not both")
     everything = not codes
     state = state_of(ctx)
-    with unit_of_work(ctx, json_mode) as admin:
+    with reporting(json_mode):
+        # Read before the command's transaction: on SQLite a second one would wait for it.
         identity = state.services().host_id
+    with unit_of_work(ctx, json_mode) as admin:
         if admin.templates is None:
             raise RuntimeError("unit_of_work gives every store")
         checks = check_environments(

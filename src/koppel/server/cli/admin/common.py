@@ -135,7 +135,6 @@ class State:
                 )
             if not svc.database.needs_upgrade():
                 svc.policy = _with_server_address(svc, settings)
-                svc.host_id  # noqa: B018 (read now: never inside a command's transaction)
             self._services = svc
         return self._services
 
