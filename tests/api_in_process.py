@@ -101,8 +101,8 @@ class AgentApi:
     def open_editing(self) -> None:
         """Unblock the environment's temporary-office-access connector (as an
         administrator would), which editing and new versions need."""
-        from koppel.server.domain.administration import Admin
         from koppel.server.domain.model import ConnectorName
+        from koppel.server.domain.setup.administration import Admin
 
         with self.app.transaction() as repo:
             admin = Admin(repo, self.app.svc.policy, "test")
@@ -111,11 +111,12 @@ class AgentApi:
     def publish(self, name: str, data: bytes) -> int:
         """Put a ready file into this user's My files (as ``koppel-admin files publish``
         does); its id."""
-        from koppel.server.adapters.db.events_repository import SqlEventRepository
-        from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
-        from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-        from koppel.server.domain import extensions, lookups
-        from koppel.server.domain import outbox as ob
+        from koppel.server.adapters.db.repositories.events import SqlEventRepository
+        from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
+        from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
+        from koppel.server.domain import lookups
+        from koppel.server.domain import my_files as ob
+        from koppel.server.domain.transfer import extensions
 
         svc = self.app.svc
         partial, key = f"test-{uuid.uuid4().hex}", f"outbox/{uuid.uuid4().hex}"
@@ -125,7 +126,7 @@ class AgentApi:
             env = lookups.environment(repo, self.env)
             member = lookups.membership(repo, env, lookups.account(repo, self.login))
             file = ob.publish(
-                SqlOutboxRepository(repo.c),
+                SqlMyFilesRepository(repo.c),
                 SqlEventRepository(repo.c),
                 svc.policy.clock(),
                 env.id,

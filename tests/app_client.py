@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
-from koppel.server.adapters.http.app import create_app
+from koppel.server.adapters.app import create_app
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
 
@@ -131,7 +131,7 @@ class InProcess:
     ) -> dict[str, Any]:
         """ "Save settings" for ``login`` through the API (domain call: no HTTP Basic, so
         tests of the sign-in policy are not disturbed)."""
-        from koppel.server.domain import enrollment
+        from koppel.server.domain.links import enrollment
 
         with self.svc.transaction() as repo:
             account = enrollment.authenticate(repo, login, password)

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 import httpx
 
 from koppel.protocol.device import AUTHORIZE_PATH, CLIENT_ID, GRANT_TYPE, TOKEN_PATH
-from koppel.server.domain import second_factor
 from koppel.server.domain.model import Account
+from koppel.server.domain.portal import second_factor
 from portal_client import _CSRF
 
 

@@ -397,8 +397,8 @@ def _link(data_dir: Path, code: str, login: str, workstation: str) -> None:
     """A link made through the domain, as the agent API would (the test needs no server)."""
     from koppel.protocol.api import Workstation
     from koppel.server.config import ServerSettings
-    from koppel.server.domain.enrollment import authenticate, settings_for
-    from koppel.server.domain.linking import link
+    from koppel.server.domain.links.enrollment import authenticate, settings_for
+    from koppel.server.domain.links.linking import link
     from koppel.server.services import Services
 
     svc = Services.create(ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL))

@@ -18,8 +18,8 @@ from openpyxl import load_workbook
 from api_in_process import AgentApi
 from app_client import DEMO_PASSWORD, UPDATE, AppClient, InProcess
 from koppel.server.demo_dossier import PAYROLL_GROUP, PAYROLL_MEMBER
-from koppel.server.domain import analyses
-from koppel.server.domain.administration import Admin
+from koppel.server.domain.jobs import analyses
+from koppel.server.domain.setup.administration import Admin
 
 ENV = "C20001"
 OUTSIDER = "bram"  # not in Payroll in the demo

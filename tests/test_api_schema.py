@@ -134,7 +134,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
 
 
 def _integration_key(app: InProcess, env: str) -> str:
-    from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
     with app.transaction() as repo:

@@ -13,8 +13,8 @@ from typing import Any
 from app_client import InProcess
 from harness import DEMO_PASSWORD, Result, Server, Workstation
 from koppel.protocol.functions import Function
-from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import ConnectorName, Kind
+from koppel.server.domain.setup.administration import Admin
 from portal_client import Portal, text_of
 from portal_in_process import PortalBrowser
 from test_portal_downloads import saved

@@ -19,9 +19,9 @@ from device_support import (
     start,
 )
 from koppel.protocol.device import CLIENT_ID, GRANT_TYPE, TOKEN_PATH
-from koppel.server.adapters.db.web_repository import SqlWebRepository
-from koppel.server.domain.administration import Admin
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain.model import Kind
+from koppel.server.domain.setup.administration import Admin
 from portal_client import text_of
 
 APPROVE = 'name="decision" value="approve"'  # the Approve button of the decision page

@@ -108,7 +108,7 @@ def test_upload_rules_tell_the_agent_the_limit_and_the_list(demo_app: InProcess)
 
 def _integration_key(app: InProcess) -> dict[str, str]:
     """The Authorization header of a new integration key for C20001."""
-    from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
     with app.transaction() as repo:
@@ -278,8 +278,8 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     from sqlalchemy import insert
 
     from koppel.server.adapters.db import migrate
-    from koppel.server.adapters.db import tables_dossier as d
-    from koppel.server.adapters.db import tables_outbox as o
+    from koppel.server.adapters.db.tables import dossier as d
+    from koppel.server.adapters.db.tables import my_files as o
     from koppel.server.config import ServerSettings
     from koppel.server.demo import create_demo
     from koppel.server.domain import lookups
@@ -351,7 +351,7 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
             return found
 
         c1, c2, c3 = rules("C20001"), rules("C20002"), rules("C20003")
-        from koppel.server.domain.extensions import DEFAULT_EXTENSIONS
+        from koppel.server.domain.transfer.extensions import DEFAULT_EXTENSIONS
 
         default = set(c3["allowed_extensions"])
         assert default == DEFAULT_EXTENSIONS  # the migration's frozen copy is this release's
@@ -383,15 +383,15 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     ],
 )
 def test_extensions_as_administrators_type_them(given: list[str], stored: list[str]) -> None:
-    from koppel.server.domain import extensions
+    from koppel.server.domain.transfer import extensions
 
     assert extensions.parse(given) == stored
 
 
 def test_unusable_extensions_are_refused_whole() -> None:
     from koppel.protocol.errors import ErrorCode
-    from koppel.server.domain import extensions
     from koppel.server.domain.errors import DomainError
+    from koppel.server.domain.transfer import extensions
 
     for given in (["tar.gz"], ["pdf", "a/b"], [""], ["x" * 33]):
         with pytest.raises(DomainError) as refused:
@@ -400,7 +400,7 @@ def test_unusable_extensions_are_refused_whole() -> None:
 
 
 def test_the_default_holds_no_type_that_runs_code() -> None:
-    from koppel.server.domain.extensions import DEFAULT_EXTENSIONS, RISKY_EXTENSIONS
+    from koppel.server.domain.transfer.extensions import DEFAULT_EXTENSIONS, RISKY_EXTENSIONS
 
     assert not DEFAULT_EXTENSIONS & RISKY_EXTENSIONS
     assert NEVER <= RISKY_EXTENSIONS

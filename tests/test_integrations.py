@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app_client import InProcess
-from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
 from koppel.server.domain import integrations
 from koppel.server.domain.errors import DomainError
 

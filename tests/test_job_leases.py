@@ -27,12 +27,12 @@ from app_client import InProcess, bearer, make_in_process
 from dossier_support import UPDATE, link
 from harness import Server, Workstation, make_server
 from koppel.server.adapters import worker as worker_module
-from koppel.server.adapters.db import tables_outbox as t
 from koppel.server.adapters.db.database import Database
-from koppel.server.adapters.db.jobs_repository import SqlJobRepository
+from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
+from koppel.server.adapters.db.tables import my_files as t
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.adapters.worker import Lease, Worker
-from koppel.server.domain.jobs import MAX_ATTEMPTS
+from koppel.server.domain.jobs.model import MAX_ATTEMPTS
 from koppel.server.domain.policy import utc_now
 
 LEASE = timedelta(seconds=60)  # the default of KOPPEL_JOB_LEASE_SECONDS
@@ -98,7 +98,7 @@ def job_row(app: InProcess) -> dict[str, Any]:
 
 def outbox_blobs(app: InProcess) -> list[Path]:
     """Committed blobs of generated files (orphans included)."""
-    return sorted((app.svc.settings.data_dir / "blobs" / "blobs" / "outbox").glob("*"))
+    return sorted((app.svc.settings.data_dir / "blobs" / "blobs" / "my_files").glob("*"))
 
 
 def assert_one_ready_file(app: InProcess, file_id: int) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import re
 from typing import Any
 
 from app_client import UPDATE, InProcess, bearer
-from koppel.server.domain.administration import Admin
 from koppel.server.domain.model import Kind
-from koppel.server.domain.setup import setup_firm
+from koppel.server.domain.setup.administration import Admin
+from koppel.server.domain.setup.apply import setup_firm
 from portal_client import text_of
 from portal_in_process import PortalBrowser
 

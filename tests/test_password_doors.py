@@ -7,7 +7,7 @@ import pytest
 
 from app_client import DEMO_PASSWORD, InProcess
 from device_support import enrol_second_factor
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from portal_in_process import PortalBrowser
 
 DOORS = (
@@ -116,8 +116,8 @@ def test_a_signed_in_user_learns_nothing_of_environments_not_theirs(
 ) -> None:
     """Another firm's environment and a made-up code read the same (a host serves many
     firms: an employee of one must not find the others' client codes)."""
-    from koppel.server.domain.administration import Admin
     from koppel.server.domain.model import Kind
+    from koppel.server.domain.setup.administration import Admin
 
     with demo_app.transaction() as repo:
         admin = Admin(repo, demo_app.svc.policy, "cli:test")

@@ -19,7 +19,7 @@ import postgres
 from koppel.server.adapters import db
 from koppel.server.adapters.db import migrate
 from koppel.server.adapters.db.database import Database
-from koppel.server.adapters.db.tables import metadata
+from koppel.server.adapters.db.tables.core import metadata
 from koppel.server.adapters.secret_key import KeySource
 
 

@@ -301,9 +301,9 @@ def older_database(data_dir: Path) -> Iterator[Any]:
 
 
 def test_plain_secrets_of_an_older_database_are_encrypted_at_start(tmp_path: Path) -> None:
-    from koppel.server.adapters.db import tables as t
-    from koppel.server.adapters.db import tables_web as tw
-    from koppel.server.adapters.db.web_repository import SqlWebRepository
+    from koppel.server.adapters.db.repositories.portal import SqlWebRepository
+    from koppel.server.adapters.db.tables import core as t
+    from koppel.server.adapters.db.tables import portal as tw
     from koppel.server.config import ServerSettings
     from koppel.server.services import Services
 

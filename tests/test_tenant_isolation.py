@@ -406,7 +406,7 @@ CASES: dict[tuple[str, str], Case] = {
 
 @pytest.fixture
 def world(demo_app: InProcess) -> World:
-    from koppel.server.domain.administration import Admin
+    from koppel.server.domain.setup.administration import Admin
 
     with demo_app.transaction() as repo:
         admin = Admin(repo, demo_app.svc.policy, "test")
@@ -459,7 +459,7 @@ def _denied(app: InProcess, scope: str, login: str) -> str:
 
 
 def _integration_key(app: InProcess, env: str) -> str:
-    from koppel.server.adapters.db.credentials_repository import SqlIntegrationKeyRepository
+    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
     with app.transaction() as repo:

@@ -184,7 +184,7 @@ def _commands(app: typer.Typer) -> Iterator[list[str]]:
 
 def _apps() -> list[tuple[str, typer.Typer]]:
     from koppel.agent.cli import app as agent
-    from koppel.server.cli.admin.app import app as admin
+    from koppel.server.adapters.cli.admin.app import app as admin
 
     return [("koppel", agent), ("koppel-admin", admin)]
 

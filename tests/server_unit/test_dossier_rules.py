@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.http.blob_download import parse_range
-from koppel.server.domain.dossier import may_use
-from koppel.server.domain.dossier_catalog import parse_destinations
-from koppel.server.domain.dossier_model import ItemType, Version
+from koppel.server.adapters.http.downloads import parse_range
+from koppel.server.domain.dossier.catalog import parse_destinations
+from koppel.server.domain.dossier.items import may_use
+from koppel.server.domain.dossier.model import ItemType, Version
 from koppel.server.domain.errors import DomainError
 
 

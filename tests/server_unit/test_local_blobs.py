@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from koppel.server.adapters.blobs import LocalBlobStore
-from koppel.server.domain.blobs import BlobNotFound, BlobStore
+from koppel.server.domain.transfer.blobs import BlobNotFound, BlobStore
 
 
 def test_partial_blobs_are_invisible_until_committed(tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.config import ServerSettings
-from koppel.server.domain import second_factor as sf
-from koppel.server.domain.administration import Admin
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, Environment, Kind
-from koppel.server.domain.web_sessions import start
+from koppel.server.domain.portal import second_factor as sf
+from koppel.server.domain.portal.sessions import start
+from koppel.server.domain.setup.administration import Admin
 from koppel.server.services import Services
 
 SHA1_KEY = b"12345678901234567890"

@@ -12,9 +12,9 @@ import pytest
 
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.blobs import LocalBlobStore
-from koppel.server.domain import uploads as up
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.extensions import Allowlist
+from koppel.server.domain.transfer import uploads as up
+from koppel.server.domain.transfer.extensions import Allowlist
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LIMITS = up.UploadLimits(max_bytes=1000, expiry=timedelta(hours=24))

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from koppel.server.adapters.db.events_repository import SqlEventRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.config import ServerSettings
-from koppel.server.domain import web_sessions
-from koppel.server.domain.administration import Admin
 from koppel.server.domain.events import EVENT_RETENTION
 from koppel.server.domain.model import Kind
+from koppel.server.domain.portal import sessions as web_sessions
+from koppel.server.domain.setup.administration import Admin
 from koppel.server.services import Services
 
 
@@ -92,8 +92,8 @@ def test_old_events_go_but_the_newest_id_stays(svc: tuple[Services, Clock]) -> N
 
 
 def test_ended_device_approvals_go(svc: tuple[Services, Clock]) -> None:
-    from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
-    from koppel.server.domain import device_approval
+    from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
+    from koppel.server.domain.portal import device_approval
 
     services, clock = svc
 

@@ -10,9 +10,9 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from koppel.server.domain.host import unspecified
 from koppel.server.domain.policy import Policy
-from koppel.server.domain.uploads import UploadLimits
+from koppel.server.domain.setup.host import unspecified
+from koppel.server.domain.transfer.uploads import UploadLimits
 
 
 def _default_data_dir() -> Path:

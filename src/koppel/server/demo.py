@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from koppel.protocol.functions import Function
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.templates_repository import SqlTemplateRepository
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
 from koppel.server.demo_dossier import create_demo_dossier
-from koppel.server.domain import dossier_template
-from koppel.server.domain.administration import Admin
+from koppel.server.domain.dossier import template as dossier_template
 from koppel.server.domain.model import Kind
-from koppel.server.domain.setup import setup_client, setup_firm
+from koppel.server.domain.setup.administration import Admin
+from koppel.server.domain.setup.apply import setup_client, setup_firm
 from koppel.server.services import Services
 
 FIRM = ("F10001", "Dekker & Co Accountants")

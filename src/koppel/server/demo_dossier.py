@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.domain import dossier_catalog
-from koppel.server.domain.administration import Admin
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.domain.dossier import catalog as dossier_catalog
+from koppel.server.domain.setup.administration import Admin
 
 PAYROLL_GROUP = "Payroll"
 PAYROLL_MEMBER = "anna"  # bram is not in Payroll: he never sees payslips

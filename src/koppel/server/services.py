@@ -12,14 +12,14 @@ from pathlib import Path
 from koppel.server.adapters import private_files
 from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.adapters.db.database import Database, sqlite_files, sqlite_path
-from koppel.server.adapters.db.host_repository import SqlHostSettings
-from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.host import SqlHostSettings
 from koppel.server.adapters.packages import AgentPackages
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.config import ServerSettings
-from koppel.server.domain import host
-from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.policy import Policy
+from koppel.server.domain.setup import host
+from koppel.server.domain.transfer.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import httpx
 from pydantic import ValidationError
 
 from koppel.protocol.api import API_PREFIX, ServerInfo
-from koppel.server.domain.host import Reach
+from koppel.server.domain.setup.host import Reach
 
 TIMEOUT_SECONDS = 5.0
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
-from koppel.server.adapters.db.events_repository import SqlEventRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
-from koppel.server.domain import device_approval, web_sessions
+from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain import events as event_rules
+from koppel.server.domain.portal import device_approval
+from koppel.server.domain.portal import sessions as web_sessions
 from koppel.server.services import Services
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from koppel.server.adapters.private_files import make_dir
 _WHEEL = re.compile(r"^koppel-(\d{4}\.\d{1,2})\.(\d+)-py3-none-any\.whl$")
 _SCRIPTS = {
     "koppel": "koppel.agent.cli:main",
-    "koppel-server": "koppel.server.cli.serve:main",
-    "koppel-admin": "koppel.server.cli.admin:main",
+    "koppel-server": "koppel.server.adapters.cli.serve:main",
+    "koppel-admin": "koppel.server.adapters.cli.admin:main",
 }
 
 

@@ -23,13 +23,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.events_repository import SqlEventRepository
-from koppel.server.adapters.db.jobs_repository import SqlJobRepository
-from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
+from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
 from koppel.server.adapters.xlsx_overview import render
-from koppel.server.domain import analyses, dossier
-from koppel.server.domain.jobs import MAX_ATTEMPTS, Job
+from koppel.server.domain.dossier import items as dossier
+from koppel.server.domain.jobs import analyses
+from koppel.server.domain.jobs.model import MAX_ATTEMPTS, Job
 from koppel.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class Worker:
             dossier_repo = SqlDossierRepository(repo.c)
             file, rows = analyses.prepare(
                 job,
-                SqlOutboxRepository(repo.c),
+                SqlMyFilesRepository(repo.c),
                 rows=lambda reader, dest: dossier.overview(
                     dossier_repo, reader.environment_id, reader.membership_id, dest
                 ),
@@ -191,7 +192,7 @@ class Worker:
                 if not SqlJobRepository(repo.c).finish(job, "done", at, None):
                     raise LeaseLost(f"job {job.id}")
                 analyses.complete(
-                    SqlOutboxRepository(repo.c), SqlEventRepository(repo.c), file.id, stored, at
+                    SqlMyFilesRepository(repo.c), SqlEventRepository(repo.c), file.id, stored, at
                 )
         except BaseException:
             svc.blobs.delete(stored.blob_key)  # nothing refers to it
@@ -203,15 +204,15 @@ class Worker:
         svc = self.svc
         with svc.transaction() as repo:
             jobs = SqlJobRepository(repo.c)
-            outbox = SqlOutboxRepository(repo.c)
+            my_files = SqlMyFilesRepository(repo.c)
             if job.attempts < MAX_ATTEMPTS:
                 return jobs.finish(job, "queued", svc.policy.clock(), reason)
             if not jobs.finish(job, "failed", svc.policy.clock(), reason):
                 return False
-            file = outbox.get(int(job.payload.get("file_id", 0)))
+            file = my_files.get(int(job.payload.get("file_id", 0)))
             if file is not None:
                 analyses.fail(
-                    outbox,
+                    my_files,
                     SqlEventRepository(repo.c),
                     file,
                     svc.policy.clock(),

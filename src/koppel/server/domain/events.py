@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from koppel.protocol.api import StatusQuery
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.secrets import new_secret, split_secret
-from koppel.server.domain import workstation_tokens
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.hashing import hash_secret, secret_matches
+from koppel.server.domain.links import workstation_tokens
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
 

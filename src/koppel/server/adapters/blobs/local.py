@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from koppel.server.adapters.private_files import make_dir, open_private
-from koppel.server.domain.blobs import BlobNotFound
+from koppel.server.domain.transfer.blobs import BlobNotFound
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
 _CHUNK = 1024 * 1024

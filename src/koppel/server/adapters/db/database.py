@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from koppel.server.adapters.db import migrate, sealed
-from koppel.server.adapters.db.repository import SqlRepository
+from koppel.server.adapters.db.repositories.core import SqlRepository
 from koppel.server.adapters.private_files import create_file, make_dir
 from koppel.server.adapters.secret_key import KeySource, SecretKeys, open_keys
 

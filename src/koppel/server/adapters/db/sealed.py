@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from koppel.server.adapters.db import tables as t
-from koppel.server.adapters.db import tables_web as tw
+from koppel.server.adapters.db.tables import core as t
+from koppel.server.adapters.db.tables import portal as tw
 from koppel.server.adapters.secret_key import (
     SEALED_PREFIX,
     SecretKeyError,

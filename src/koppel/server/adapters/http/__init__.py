@@ -1,1 +1,2 @@
-"""The HTTP adapter: the agent API (FastAPI), thin over the domain."""
+"""What the agent API and the portal both serve: errors, parameters, request
+dependencies, downloads of stored files and of enrollment packages."""

@@ -15,12 +15,13 @@ from fastapi.security import (
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER, Update
-from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
+from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
 from koppel.server.adapters.http.params import EnvCode
 from koppel.server.adapters.http.password_attempts import attempt
-from koppel.server.domain import device_approval, linking, sign_in
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.links import linking
 from koppel.server.domain.model import Account, TokenView
+from koppel.server.domain.portal import device_approval, sign_in
 from koppel.server.services import Services
 
 UPDATE_PATTERN = r"^[0-9]{4}\.[0-9]{1,2}$"

@@ -16,7 +16,7 @@ from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from koppel.protocol.updates import UPDATE_HEADER
 from koppel.server.adapters.http.oauth_errors import invalid_parameter
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.extensions import ExtensionNotAllowed
+from koppel.server.domain.transfer.extensions import ExtensionNotAllowed
 
 # What to say when a request lacks a required header (names in lower case).
 MISSING_HEADER = {

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
-from koppel.server.domain import sign_in
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.portal import sign_in
 from koppel.server.services import Services
 
 T = TypeVar("T")

@@ -13,21 +13,21 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.events_repository import SqlEventRepository
-from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
-from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.db.templates_repository import SqlTemplateRepository
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
+from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.params import page_number
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import console
-from koppel.server.domain.administration import Admin
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.extensions import DEFAULT_EXTENSIONS
-from koppel.server.domain.procedure import check_environments
+from koppel.server.domain.portal import console
+from koppel.server.domain.setup.administration import Admin
+from koppel.server.domain.setup.procedure import check_environments
+from koppel.server.domain.transfer.extensions import DEFAULT_EXTENSIONS
 
 router = APIRouter()
 

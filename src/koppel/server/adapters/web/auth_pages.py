@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import sign_in, web_sessions
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.portal import sessions as web_sessions
+from koppel.server.domain.portal import sign_in
 
 router = APIRouter()
 

@@ -20,7 +20,7 @@ from koppel.server.adapters.http.enrollment_downloads import (
 )
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import enrollment
+from koppel.server.domain.links import enrollment
 from koppel.server.domain.model import Kind
 
 router = APIRouter()

@@ -17,15 +17,16 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import services
-from koppel.server.domain import portal as portal_rules
-from koppel.server.domain import sign_in, web_sessions
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, Environment
-from koppel.server.domain.portal import PortalEnvironment
-from koppel.server.domain.web_model import WebSession
+from koppel.server.domain.portal import environments as portal_rules
+from koppel.server.domain.portal import sessions as web_sessions
+from koppel.server.domain.portal import sign_in
+from koppel.server.domain.portal.environments import PortalEnvironment
+from koppel.server.domain.portal.model import WebSession
 from koppel.server.services import Services
 
 SESSION_COOKIE = "koppel_session"

@@ -18,18 +18,18 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from koppel.protocol.device import VERIFICATION_PATH, describe
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.credentials_repository import SqlDeviceGrantRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import address, services
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.password_attempts import attempt
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import device_approval
-from koppel.server.domain.device_approval import DeviceGrant
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account
+from koppel.server.domain.portal import device_approval
+from koppel.server.domain.portal.device_approval import DeviceGrant
 
 router = APIRouter()
 # The browser's binding to the one request it signed in for.

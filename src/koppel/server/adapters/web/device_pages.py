@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 
-from koppel.server.adapters.db.events_repository import SqlEventRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import devices
+from koppel.server.domain.portal import devices
 
 router = APIRouter()
 

@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import NO_EXTENSION, shown_list
 from koppel.protocol.links import edit_link
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.extensions_repository import SqlExtensionRepository
-from koppel.server.adapters.http.blob_download import (
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
+from koppel.server.adapters.http.downloads import (
     version_download,
 )
 from koppel.server.adapters.http.params import RowId, VersionNumber, page_number
@@ -31,18 +31,16 @@ from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.form_upload import ReceivedFile, receive_form
 from koppel.server.adapters.web.pages import form_date, redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import (
-    dossier,
-    dossier_editing,
-    dossier_portal,
-    extensions,
-    periods,
-    web_sessions,
-)
-from koppel.server.domain.dossier_model import Item, Version
+from koppel.server.domain import periods
+from koppel.server.domain.dossier import editing as dossier_editing
+from koppel.server.domain.dossier import items as dossier
+from koppel.server.domain.dossier.model import Item, Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
-from koppel.server.domain.portal import acting_member
+from koppel.server.domain.portal import dossier as dossier_portal
+from koppel.server.domain.portal import sessions as web_sessions
+from koppel.server.domain.portal.environments import acting_member
+from koppel.server.domain.transfer import extensions
 
 router = APIRouter()
 

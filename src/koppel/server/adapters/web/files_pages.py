@@ -3,7 +3,7 @@ their downloads, and the form that requests a new analysis. While a file is pend
 page reloads itself (``<meta http-equiv="refresh">``: no script) until it is ready or
 failed.
 
-Thin: the rules are the agent API's (``domain/outbox.py``, ``domain/analyses.py``):
+Thin: the rules are the agent API's (``domain/my_files.py``, ``domain/analyses.py``):
 the function ``General/Output/My files`` is needed, and only the user's own files exist.
 """
 
@@ -15,21 +15,22 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.dossier_repository import SqlDossierRepository
-from koppel.server.adapters.db.jobs_repository import SqlJobRepository
-from koppel.server.adapters.db.outbox_repository import SqlOutboxRepository
-from koppel.server.adapters.http.blob_download import (
+from koppel.server.adapters.api.my_files_routes import notify
+from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
+from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
+from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
+from koppel.server.adapters.http.downloads import (
     output_file_download,
 )
-from koppel.server.adapters.http.files_routes import notify
 from koppel.server.adapters.http.params import RowId
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import analyses, dossier
-from koppel.server.domain import outbox as ob
+from koppel.server.domain import my_files as ob
+from koppel.server.domain.dossier import items as dossier
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.portal import PortalEnvironment
+from koppel.server.domain.jobs import analyses
+from koppel.server.domain.portal.environments import PortalEnvironment
 
 router = APIRouter()
 
@@ -61,7 +62,7 @@ def my_files(request: Request, user: ctx.SignedIn, env: str) -> Response:
             request, "files.html", {"user": user, "shown": shown, "missing": missing}, 403
         )
     with user.transaction() as repo:
-        files = SqlOutboxRepository(repo.c).of_memberships([shown.membership.id])
+        files = SqlMyFilesRepository(repo.c).of_memberships([shown.membership.id])
         destinations = dossier.destinations(SqlDossierRepository(repo.c), shown.environment)
     pending = [f for f in files if f.state == ob.PENDING]
     notice = request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
@@ -88,7 +89,7 @@ def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: Row
     shown = user.environment(env)
     ob.require_my_files(set(shown.functions), shown.environment.code)
     with user.transaction() as repo:
-        file = ob.owned_file(SqlOutboxRepository(repo.c), file_id, shown.membership.id)
+        file = ob.owned_file(SqlMyFilesRepository(repo.c), file_id, shown.membership.id)
     if file.state != ob.READY or file.blob_key is None or file.size is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
@@ -121,7 +122,7 @@ def request_analysis(
                 environment=environment.code,
             )
         file = analyses.request(
-            SqlOutboxRepository(repo.c),
+            SqlMyFilesRepository(repo.c),
             SqlJobRepository(repo.c),
             user.svc.policy.clock(),
             environment.id,

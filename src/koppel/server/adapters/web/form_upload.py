@@ -24,10 +24,10 @@ from starlette.requests import ClientDisconnect
 
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.web.context import CSRF_FIELD, CSRF_HEADER
-from koppel.server.domain import extensions, uploads
-from koppel.server.domain.blobs import BlobStore
 from koppel.server.domain.errors import DomainError
-from koppel.server.domain.extensions import Allowlist
+from koppel.server.domain.transfer import extensions, uploads
+from koppel.server.domain.transfer.blobs import BlobStore
+from koppel.server.domain.transfer.extensions import Allowlist
 
 # Room in the body for the form's other fields and the multipart framing.
 FIELDS_ALLOWANCE = 64 * 1024

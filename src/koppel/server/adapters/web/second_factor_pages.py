@@ -11,15 +11,15 @@ from fastapi import APIRouter, Form, Request, Response
 from markupsafe import Markup
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repository import SqlRepository
-from koppel.server.adapters.db.web_repository import SqlWebRepository
+from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.auth_pages import safe_next
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
-from koppel.server.domain import second_factor, sign_in
 from koppel.server.domain.errors import DomainError
+from koppel.server.domain.portal import second_factor, sign_in
 
 router = APIRouter()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from koppel.server.adapters.db.tables import metadata
+from koppel.server.adapters.db.tables.core import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only the programmatic path is supported

@@ -27,7 +27,7 @@ branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
 # Frozen copies (a migration must not change when the code does): the default list of
-# koppel.server.domain.extensions and the rules of koppel.protocol.extensions.
+# koppel.server.domain.transfer.extensions and the rules of koppel.protocol.extensions.
 _DEFAULT = (
     "pdf", "doc", "docx", "docm", "odt", "rtf", "txt", "xls", "xlsx", "xlsm", "ods", "csv",
     "ppt", "pptx", "odp", "xml", "xbrl", "xaf", "jpg", "jpeg", "png", "gif", "tif", "tiff",

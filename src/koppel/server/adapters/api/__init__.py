@@ -1,0 +1,1 @@
+"""The agent API: the routes the workstation agent and integrations call."""

@@ -1,0 +1,337 @@
+"""Routes of My files: listing, content (Range, ETag), delivery, analyses, the bulk
+"pending" call of ``koppel watch`` and the integration push."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.errors import ErrorCode
+from koppel.protocol.files import (
+    FILENAME_HEADER,
+    AnalysisAccepted,
+    AnalysisRequest,
+    OutputFileList,
+    OutputFileOut,
+    PendingFiles,
+    PendingFilesRequest,
+    PendingFilesResponse,
+)
+from koppel.protocol.sizes import format_size_exact
+from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
+from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
+from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
+from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
+from koppel.server.adapters.http.dependencies import (
+    agent_update,
+    services,
+    token_owner,
+)
+from koppel.server.adapters.http.downloads import DOWNLOAD_RESPONSES, output_file_download
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode, Login, RowId, header_text
+from koppel.server.domain import integrations
+from koppel.server.domain import my_files as ob
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.jobs import analyses
+from koppel.server.domain.links import linking, workstation_tokens
+from koppel.server.domain.model import TokenView
+from koppel.server.domain.transfer import extensions
+from koppel.server.services import Services
+
+router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, tags=["files"])
+Svc = Annotated[Services, Depends(services)]
+Owner = Annotated[TokenView, Depends(token_owner)]
+
+_BUFFER = 1024 * 1024
+_api_key = HTTPBearer(
+    scheme_name="IntegrationKey",
+    auto_error=False,
+    description="An integration's API key for one environment "
+    "(koppel-admin integrations create ENV NAME).",
+)
+
+
+def notify(request: Request) -> None:
+    """Wake this process's event streams and job workers after a commit."""
+    for name in ("event_broker", "job_worker"):
+        target = getattr(request.app.state, name, None)
+        if target is not None:
+            (target.notify if name == "event_broker" else target.wake)()
+
+
+def _out(file: ob.OutputFile, environment: str, delivered: bool) -> OutputFileOut:
+    return OutputFileOut(
+        id=file.id,
+        environment=environment,
+        name=file.name,
+        media_type=file.media_type,
+        size=file.size,
+        sha256=file.sha256,
+        state=file.state,
+        error=file.error,
+        source=file.source,
+        created=file.created_at,
+        ready_at=file.ready_at,
+        delivered=delivered,
+    )
+
+
+def _my_file(svc: Services, owner: TokenView, file_id: int) -> ob.OutputFile:
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        return ob.owned_file(SqlMyFilesRepository(repo.c), file_id, owner.membership.id)
+
+
+@router.get("/environments/{env}/files")
+def list_files(owner: Owner, svc: Svc) -> OutputFileList:
+    """My files of the token's user, newest first; ``delivered`` is per this workstation."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        my_files = SqlMyFilesRepository(repo.c)
+        files = my_files.of_memberships([owner.membership.id])
+        done = my_files.delivered([f.id for f in files], owner.token.workstation_id)
+    return OutputFileList(files=[_out(f, owner.environment.code, f.id in done) for f in files])
+
+
+@router.get(
+    "/environments/{env}/files/{file_id}/content",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
+def file_content(
+    file_id: RowId,
+    owner: Owner,
+    svc: Svc,
+    request: Request,
+) -> Response:
+    """The content of a ready file, streamed; ``Koppel-Sha256``, ETag and Range."""
+    file = _my_file(svc, owner, file_id)
+    if file.state != ob.READY or file.blob_key is None or file.size is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"File {file_id} is {file.state}; its content is not available"
+            + (f" ({file.error})." if file.error else " yet."),
+        )
+    return output_file_download(svc.blobs, file, request.headers)
+
+
+@router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
+def file_delivered(file_id: RowId, owner: Owner, svc: Svc) -> Response:
+    """Record that the token's workstation has the file (idempotent)."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        my_files = SqlMyFilesRepository(repo.c)
+        file = ob.owned_file(my_files, file_id, owner.membership.id)
+        ob.mark_delivered(my_files, file, owner.token.workstation_id, svc.policy.clock())
+    return Response(status_code=204)
+
+
+@router.post("/environments/{env}/analyses", status_code=202, tags=["analyses"])
+def request_analysis(
+    body: AnalysisRequest, owner: Owner, svc: Svc, request: Request
+) -> AnalysisAccepted:
+    """Queue an analysis; its file is pending in My files until it is ready (or failed)."""
+    with svc.transaction() as repo:
+        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+        file = analyses.request(
+            SqlMyFilesRepository(repo.c),
+            SqlJobRepository(repo.c),
+            svc.policy.clock(),
+            owner.environment.id,
+            owner.environment.code,
+            owner.membership.id,
+            body.kind,
+            body.destination,
+        )
+    notify(request)
+    return AnalysisAccepted(file_id=file.id, state=file.state)
+
+
+@router.post("/files/pending")
+def pending_files(
+    body: PendingFilesRequest,
+    svc: Svc,
+    update: Annotated[str, Depends(agent_update)],
+) -> PendingFilesResponse:
+    """Ready files not yet delivered to the workstation, for many environments in one
+    request (tokens checked in bulk like ``/status``). Tokens of another workstation are
+    refused."""
+    workstation = body.workstation_id
+    with svc.transaction() as repo:
+        checks = workstation_tokens.check(repo, svc.policy, update, body.environments, workstation)
+        my_files = SqlMyFilesRepository(repo.c)
+        valid = {c.environment: c.view for c in checks if c.view is not None}
+        result = [
+            PendingFiles(
+                environment=c.environment,
+                state=c.state,
+                message="" if c.view is not None else c.message or "",
+            )
+            for c in checks
+        ]
+        by_membership = {v.membership.id: code for code, v in valid.items()}
+        files = ob.pending_delivery(my_files, list(by_membership), workstation)
+    grouped: dict[str, list[OutputFileOut]] = {}
+    for file in files:
+        code = by_membership[file.membership_id]
+        grouped.setdefault(code, []).append(_out(file, code, False))
+    for entry in result:
+        entry.files = grouped.get(entry.environment, [])
+    return PendingFilesResponse(environments=result)
+
+
+def _upload_name(request: Request, header_name: str | None) -> str:
+    disposition = request.headers.get("content-disposition", "")
+    match = re.search(r'filename="?([^";]+)"?', disposition)
+    name = header_name or (match.group(1) if match else None)
+    if not name:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Name the file: send it as multipart form field 'file', or raw with the "
+            f"{FILENAME_HEADER} header.",
+        )
+    return ob.check_name(name)
+
+
+@router.post(
+    "/environments/{env}/users/{login}/files",
+    status_code=201,
+    tags=["integration"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "Quarterly figures",
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def push_file(
+    env: EnvCode,
+    login: Login,
+    request: Request,
+    key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
+    svc: Svc,
+    filename: Annotated[
+        str | None,
+        Header(
+            alias=FILENAME_HEADER,
+            description="The file's name, for a raw body (multipart names it in its part).",
+            examples=["Quarterly figures.txt"],
+        ),
+        header_text(),
+    ] = None,
+) -> OutputFileOut:
+    """Put a file into a user's My files: an integration with its API key for the
+    environment (``Authorization: Bearer kpli_…``), for any user of that environment; the
+    audit log names the integration. Multipart (field ``file``) or a raw body with the
+    ``Koppel-Filename`` header; streamed into the blob store."""
+
+    def authorize() -> tuple[int, str, int, integrations.IntegrationKey]:
+        with svc.transaction() as repo:
+            found, environment = integrations.authenticate(
+                repo, SqlIntegrationKeyRepository(repo.c), svc.policy,
+                key.credentials if key else None, env,
+            )  # fmt: skip
+            target = integrations.recipient(repo, environment, login)
+        return environment.id, environment.code, target.id, found
+
+    env_id, env_code, membership_id, pusher = await run_in_threadpool(authorize)
+    limit = svc.settings.upload_limits().max_bytes
+    partial = f"push-{uuid.uuid4().hex}"
+    digest = hashlib.sha256()
+    size = 0
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form(max_files=1)
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
+            name = ob.check_name(filename or upload.filename or "")
+            media_type = upload.content_type or "application/octet-stream"
+            while chunk := await upload.read(_BUFFER):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                digest.update(chunk)
+                await run_in_threadpool(svc.blobs.append, partial, [chunk])
+        else:
+            name = _upload_name(request, filename)
+            media_type = content_type or "application/octet-stream"
+            buffer = bytearray()
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                digest.update(chunk)
+                buffer.extend(chunk)
+                if len(buffer) >= _BUFFER:
+                    await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
+                    buffer.clear()
+            if buffer:
+                await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
+        if size == 0:
+            raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
+        blob_key = f"outbox/{uuid.uuid4().hex}"
+        await run_in_threadpool(svc.blobs.commit, partial, blob_key)
+    finally:
+        await run_in_threadpool(svc.blobs.discard_partial, partial)
+
+    def publish() -> ob.OutputFile:
+        with svc.transaction() as repo:
+            published = ob.publish(
+                SqlMyFilesRepository(repo.c),
+                SqlEventRepository(repo.c),
+                svc.policy.clock(),
+                env_id,
+                membership_id,
+                name=name,
+                media_type=media_type.split(";")[0].strip(),
+                size=size,
+                sha256=digest.hexdigest(),
+                blob_key=blob_key,
+                allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env_id, env_code),
+            )
+            environment = repo.environment_by_id(env_id)
+            assert environment is not None
+            integrations.record_delivery(
+                repo, svc.policy, pusher, environment, login, name, published.id
+            )
+            return published
+
+    try:
+        file = await run_in_threadpool(publish)
+    except Exception:
+        await run_in_threadpool(svc.blobs.delete, blob_key)
+        raise
+    notify(request)
+    return _out(file, env_code, False)
+
+
+def _too_large(limit: int) -> DomainError:
+    return DomainError(
+        ErrorCode.TOO_LARGE,
+        f"The file is larger than this server accepts (at most {format_size_exact(limit)} "
+        "per file); nothing was kept.",
+    )

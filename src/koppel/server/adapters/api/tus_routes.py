@@ -1,0 +1,454 @@
+"""The tus 1.0 endpoint (core, creation, checksum, termination, expiration) of uploads.
+
+Thin: headers in, domain calls (``koppel.server.domain.transfer.uploads``), headers out. PATCH
+bodies are streamed to the blob store in pieces of at most ``_FLUSH_BYTES``; the whole body
+is never held in memory. ``TusHeaders`` adds ``Tus-Resumable`` to every response of the
+upload routes (refusals included) and answers 412 to clients of another protocol version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.dossier import SHA256_HEADER
+from koppel.protocol.errors import ErrorBody, ErrorCode
+from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
+from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
+from koppel.server.adapters.db.repositories.uploads import SqlUploadRepository
+from koppel.server.adapters.http.dependencies import services, token_owner, tus_resumable
+from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.params import EnvCode, header_text
+from koppel.server.domain.errors import DomainError
+from koppel.server.domain.model import TokenView
+from koppel.server.domain.transfer import extensions
+from koppel.server.domain.transfer import uploads as domain
+from koppel.server.services import Services
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/environments/{{env}}/uploads",
+    tags=["uploads"],
+    responses=ERROR_RESPONSES,
+)
+# On every route but OPTIONS, which tus lets clients send without it.
+Tus = [Depends(tus_resumable)]
+Svc = Annotated[Services, Depends(services)]
+Owner = Annotated[TokenView, Depends(token_owner)]
+
+OFFSET_STREAM = "application/offset+octet-stream"
+# Bytes gathered from the request before one append (and fsync) to the blob store.
+_FLUSH_BYTES = 4 * 1024 * 1024
+# How long a PATCH waits for another one on the same upload (e.g. a killed client's
+# request the server has not noticed ending yet) before answering offset_mismatch.
+_LOCK_WAIT_SECONDS = 15.0
+# The methods of the upload routes that speak tus (OPTIONS aside): creation on the
+# collection, the others on one upload.
+_TUS_METHODS = ({"POST"}, {"HEAD", "PATCH", "DELETE"})
+_UPLOAD_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/environments/[^/]+/uploads(/[^/]+)?/?$")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _capabilities(svc: Services) -> dict[str, str]:
+    return {
+        "Tus-Resumable": TUS_VERSION,
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": ",".join(TUS_EXTENSIONS),
+        "Tus-Max-Size": str(svc.settings.upload_limits().max_bytes),
+        "Tus-Checksum-Algorithm": ",".join(TUS_CHECKSUMS),
+    }
+
+
+def _refuse(status: int, message: str, **headers: str) -> JSONResponse:
+    body = ErrorBody(code=ErrorCode.VALIDATION_ERROR, message=message)
+    return JSONResponse(body.model_dump(mode="json"), status, headers=headers or None)
+
+
+def _non_negative(value: str | None, name: str) -> int:
+    if value is None or not value.strip().isdigit():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, f"{name} must be a non-negative integer.")
+    return int(value)
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """The ``Upload-Metadata`` pairs (``key base64value``, comma-separated), decoded."""
+    result: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        if not pair.strip():
+            continue
+        key, _, value = pair.strip().partition(" ")
+        try:
+            result[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                f"Upload-Metadata {key!r} is not base64-encoded UTF-8.",
+            ) from exc
+    return result
+
+
+class _Locks:
+    """One lock per upload in this process: two PATCHes must never append at once."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._held.get(key, (asyncio.Lock(), 0))
+        self._held[key] = (lock, users + 1)
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), _LOCK_WAIT_SECONDS)
+            except TimeoutError:
+                raise DomainError(
+                    ErrorCode.OFFSET_MISMATCH,
+                    "Another request is still writing to this upload; ask for the offset "
+                    "(HEAD) and continue from there.",
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._held[key]
+            if users <= 1:
+                del self._held[key]
+            else:
+                self._held[key] = (lock, users - 1)
+
+
+_locks = _Locks()
+
+
+def _find(svc: Services, owner: TokenView, upload_id: str) -> domain.Upload:
+    with svc.transaction() as repo:
+        return domain.find(
+            SqlUploadRepository(repo.c),
+            svc.blobs,
+            upload_id,
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            now=_now(),
+        )
+
+
+def _state_headers(upload: domain.Upload) -> dict[str, str]:
+    headers = {
+        "Upload-Offset": str(upload.offset),
+        "Upload-Expires": _http_date(upload.expires_at),
+    }
+    if upload.sha256:
+        # Lets the agent verify the whole file end to end in the same pass it sent it.
+        headers[SHA256_HEADER] = upload.sha256
+    return headers
+
+
+@router.options("", include_in_schema=False)
+@router.options("/{upload_id}", include_in_schema=False)
+def capabilities(svc: Svc) -> Response:
+    """The tus capabilities: version, extensions, the size limit, checksum algorithms."""
+    return Response(status_code=204, headers=_capabilities(svc))
+
+
+# The headers as the document states them (tus 1.0): lengths and offsets are decimal
+# numbers of bytes, metadata is comma-separated "key base64value" pairs.
+_DECIMAL = r"^[0-9]{1,19}$"
+_METADATA = r"^[^\s,]+( [A-Za-z0-9+/]*={0,2})?(,[^\s,]+( [A-Za-z0-9+/]*={0,2})?)*$"
+UploadLength = Annotated[
+    str,
+    Header(
+        alias="Upload-Length",
+        pattern=_DECIMAL,
+        description="The file's size in bytes (deferring it is not supported).",
+        examples=["11"],
+    ),
+]
+UploadMetadata = Annotated[
+    str,
+    Header(
+        alias="Upload-Metadata",
+        pattern=_METADATA,
+        description="`filename` (required), `filetype`, `submission`: each `key base64value`.",
+        examples=["filename cmVwb3J0LnR4dA==,filetype dGV4dC9wbGFpbg=="],
+    ),
+]
+UploadOffset = Annotated[
+    str,
+    Header(
+        alias="Upload-Offset",
+        pattern=_DECIMAL,
+        description="Where the body goes: the offset the server has (HEAD).",
+        examples=["0"],
+    ),
+]
+_CHECKSUM = r"^(sha1 [A-Za-z0-9+/]{27}=|sha256 [A-Za-z0-9+/]{43}=)$"
+UploadChecksum = Annotated[
+    str | None,
+    Header(
+        alias="Upload-Checksum",
+        pattern=_CHECKSUM,
+        description="`sha1` or `sha256` and the base64 digest of this request's body.",
+    ),
+    header_text(_CHECKSUM),
+]
+
+
+def _headers(**described: str) -> dict[str, dict[str, object]]:
+    return {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in described.items()
+    }
+
+
+_EXPIRES = "When the upload expires if unfinished (HTTP date)."
+_OFFSET = "How many bytes of the upload the server has."
+
+
+@router.post(
+    "",
+    status_code=201,
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        201: {
+            "description": "Created: the upload's address is in Location.",
+            "headers": _headers(Location="The upload's address.", **{"Upload-Expires": _EXPIRES}),
+        }
+    },
+)
+def create_upload(
+    env: EnvCode,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    upload_length: UploadLength,
+    upload_metadata: UploadMetadata,
+) -> Response:
+    """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata
+    (its extension must be one the environment accepts: 415 ``extension_not_allowed``)."""
+    if "upload-defer-length" in request.headers:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            "State the length (Upload-Length); deferring it is not supported.",
+        )
+    length = _non_negative(upload_length, "Upload-Length")
+    metadata = parse_metadata(upload_metadata)
+    with svc.transaction() as repo:
+        upload = domain.create(
+            SqlUploadRepository(repo.c),
+            svc.blobs,
+            svc.settings.upload_limits(),
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            filename=metadata.get("filename"),
+            media_type=metadata.get("filetype") or metadata.get("filetype".upper()),
+            length=length,
+            now=_now(),
+            allowed=extensions.allowlist(SqlExtensionRepository(repo.c), owner.environment),
+        )
+    location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
+    return Response(
+        status_code=201,
+        headers={"Location": location, "Upload-Expires": _http_date(upload.expires_at)},
+    )
+
+
+@router.head(
+    "/{upload_id}",
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The upload's state, in headers only.",
+            "headers": _headers(
+                **{
+                    "Upload-Offset": _OFFSET,
+                    "Upload-Length": "The upload's declared size in bytes.",
+                    "Upload-Expires": _EXPIRES,
+                }
+            ),
+        }
+    },
+)
+def upload_offset(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
+    """tus core: how many bytes of the upload the server has."""
+    upload = _find(svc, owner, upload_id)
+    headers = _state_headers(upload)
+    headers["Upload-Length"] = str(upload.declared_length)
+    headers["Cache-Control"] = "no-store"
+    return Response(status_code=200, headers=headers)
+
+
+@router.patch(
+    "/{upload_id}",
+    status_code=204,
+    dependencies=Tus,
+    response_class=Response,
+    responses={
+        204: {
+            "description": "Appended.",
+            "headers": _headers(**{"Upload-Offset": _OFFSET, "Upload-Expires": _EXPIRES}),
+        },
+        415: {"model": ErrorBody, "description": f"Not sent as {OFFSET_STREAM}."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}, "example": "0123"}
+            },
+        }
+    },
+)
+async def append_chunk(
+    env: EnvCode,
+    upload_id: str,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    upload_offset: UploadOffset,
+    upload_checksum: UploadChecksum = None,
+) -> Response:
+    """tus core: append the body at ``Upload-Offset`` (optionally checked by Upload-Checksum)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != OFFSET_STREAM:
+        return _refuse(415, f"Send the bytes with Content-Type: {OFFSET_STREAM}.")
+    offset = _non_negative(upload_offset, "Upload-Offset")
+    content_length = request.headers.get("content-length")
+    length = _non_negative(content_length, "Content-Length") if content_length else None
+    checksum = domain.parse_checksum(upload_checksum)
+    async with _locks.hold(upload_id):
+        upload = await run_in_threadpool(_find, svc, owner, upload_id)
+        domain.check_append(upload, offset, length)
+        receiver = domain.ChunkReceiver(svc.blobs, upload, checksum)
+        refusal: DomainError | None = None
+        try:
+            await _receive(request, receiver)
+            await run_in_threadpool(receiver.finish)
+        except ClientDisconnect:
+            receiver.abandon()
+        except DomainError as exc:
+            refusal = exc
+        finally:
+            receiver.close()
+        upload = await run_in_threadpool(_record, svc, upload)
+    if refusal is not None:
+        raise refusal
+    return Response(status_code=204, headers=_state_headers(upload))
+
+
+async def _receive(request: Request, receiver: domain.ChunkReceiver) -> None:
+    """Hand the body to ``receiver`` in pieces of about ``_FLUSH_BYTES``.
+
+    The next piece is received while a worker thread stores (and hashes) the previous
+    one: receiving and storing each take a core's worth of time for a large upload, so
+    overlapping them nearly halves it. At most one store is in flight, so memory stays at
+    two pieces and the pieces reach the blob in order.
+    """
+    storing: asyncio.Future[None] | None = None
+    pieces: list[bytes] = []
+    gathered = 0
+    try:
+        async for piece in request.stream():
+            pieces.append(piece)
+            gathered += len(piece)
+            if gathered >= _FLUSH_BYTES:
+                if storing is not None:
+                    await storing
+                if receiver.overflow:
+                    return
+                storing = asyncio.ensure_future(run_in_threadpool(receiver.feed, *pieces))
+                pieces, gathered = [], 0
+    finally:
+        # Whatever ends the body (a broken connection included), the store in flight
+        # finishes before the receiver is finished or abandoned.
+        if storing is not None:
+            await storing
+    if pieces and not receiver.overflow:
+        await run_in_threadpool(receiver.feed, *pieces)
+
+
+def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
+    with svc.transaction() as repo:
+        return domain.record_progress(SqlUploadRepository(repo.c), svc.blobs, upload, _now())
+
+
+@router.delete("/{upload_id}", status_code=204, dependencies=Tus, response_class=Response)
+async def terminate_upload(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
+    """tus termination: delete the upload and its bytes."""
+    async with _locks.hold(upload_id):
+        await run_in_threadpool(_terminate, svc, owner, upload_id)
+    return Response(status_code=204)
+
+
+def _terminate(svc: Services, owner: TokenView, upload_id: str) -> None:
+    with svc.transaction() as repo:
+        uploads = SqlUploadRepository(repo.c)
+        upload = domain.find(
+            uploads,
+            svc.blobs,
+            upload_id,
+            environment_id=owner.environment.id,
+            membership_id=owner.membership.id,
+            now=_now(),
+        )
+        domain.terminate(uploads, svc.blobs, upload)
+
+
+class TusHeaders:
+    """ASGI middleware for the upload routes: ``Tus-Resumable`` on every response, and 412
+    (with ``Tus-Version``) for tus requests of another or no protocol version."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = _UPLOAD_PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        # OPTIONS needs no version (tus), other methods are answered 405 by the router, and
+        # a request without credentials is answered 401 by its route first.
+        if (
+            scope["method"] in _TUS_METHODS[matched.group(1) is not None]
+            and "authorization" in headers
+            and headers.get("tus-resumable") != TUS_VERSION
+        ):
+            response = _refuse(
+                412,
+                f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.",
+                **{"Tus-Version": TUS_VERSION, "Tus-Resumable": TUS_VERSION},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Tus-Resumable"] = TUS_VERSION
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)

@@ -1,0 +1,58 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from koppel._version import __version__
+from koppel.server.adapters.api import (
+    agent_routes,
+    device_routes,
+    dossier_routes,
+    event_routes,
+    tus_routes,
+    upload_rules_routes,
+)
+from koppel.server.adapters.api import my_files_routes as files_routes
+from koppel.server.adapters.background import lifespan
+from koppel.server.adapters.http.errors import install_handlers
+from koppel.server.adapters.web import install as install_portal
+from koppel.server.adapters.web.security_headers import (
+    StrictTransportSecurity,
+    served_over_https,
+)
+from koppel.server.config import ServerSettings
+from koppel.server.services import Services
+
+
+def create_app(svc: Services | None = None) -> FastAPI:
+    """The server app; builds its services from ``KOPPEL_*`` settings when none are given."""
+    svc = svc or Services.create(ServerSettings())
+    app = FastAPI(
+        title="Koppel environment host",
+        version=__version__,
+        description="The agent API of Koppel. Errors are `ErrorBody` objects with a stable "
+        "`code`; every agent request states its update in the `Koppel-Update` header.",
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    if not svc.database.needs_upgrade():
+        svc.host_id  # noqa: B018 (read now: a probe is then answered without the database)
+    install_handlers(app)
+    app.include_router(agent_routes.router)
+    app.include_router(device_routes.router)
+    app.include_router(tus_routes.router)
+    app.add_middleware(tus_routes.TusHeaders)
+    app.include_router(dossier_routes.router)
+    app.include_router(upload_rules_routes.router)
+    app.include_router(files_routes.router)
+    app.include_router(event_routes.router)
+    install_portal(app)
+    if served_over_https(svc.policy.public_url):
+        app.add_middleware(StrictTransportSecurity)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,191 @@
+"""``koppel-server``: run the environment host."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from koppel._version import __version__
+
+if TYPE_CHECKING:
+    from koppel.server.services import Services
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        if os.name == "posix":
+            # As uvicorn binds: connections of a just-stopped server (TIME_WAIT) must not
+            # block a restart; a process still listening on the port still does.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _log_to_stderr(level: str) -> None:
+    """Koppel's own log lines (start-up warnings, housekeeping) beside uvicorn's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger = logging.getLogger("koppel")
+    logger.addHandler(handler)
+    logger.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG))
+    logger.propagate = False
+
+
+def _announce(svc: Services) -> None:
+    """Record this server's address for ``koppel-admin`` (the one place it reads it from)
+    and warn about environments that record another one."""
+    from koppel.protocol.counts import counted
+    from koppel.server.adapters.db.repositories.host import SqlHostSettings
+    from koppel.server.domain.setup import host
+
+    log = logging.getLogger("koppel.server")
+    url = svc.policy.public_url
+    if svc.database.needs_upgrade():
+        return  # KOPPEL_AUTO_MIGRATE=false with migrations pending: nothing to record in
+    with svc.transaction() as repo:
+        earlier = host.announce(SqlHostSettings(repo.c), url, svc.policy.clock())
+        stray = host.elsewhere(repo.environments(None), url)
+    if earlier:
+        log.warning("this server's address changed from %s to %s", earlier, url)
+    if stray:
+        shown = ", ".join(f"{e.code} ({e.api_url})" for e in stray[:3])
+        more = f" and {len(stray) - 3} more" if len(stray) > 3 else ""
+        log.warning(
+            "%s record another address than this server's %s: %s%s. "
+            "Employees cannot link them: run `koppel-admin setup firm FIRM` and "
+            "`koppel-admin setup client CLIENT... --firm FIRM` again (`koppel-admin check` "
+            "lists them); employees linked at the old address save their settings again "
+            "and link them.",
+            counted(len(stray), "environment"),
+            url,
+            shown,
+            more,
+        )
+
+
+def _banner(public_url: str, data_dir: Path, database: str) -> None:
+    from koppel.server.demo import PASSWORD
+
+    server = public_url
+    typer.echo(
+        f"""
+Koppel environment host {__version__} with the demo practice
+  address     {server}   (API docs: {server}/docs)
+  portal      {server}/portal/F10001/   (sign in as anna; she administers every environment)
+  data        {data_dir}   (database: {database.split("://")[0]})
+  firm        F10001 Dekker & Co Accountants (portal)
+  clients     C20001, C20002, C20003 (no portal of their own)
+  logins      anna / {PASSWORD}   and   bram / {PASSWORD}
+
+Try the agent in another terminal (same virtual environment); each download shows
+a code to approve at {server}/device (sign in as anna there):
+  koppel settings download --server {server} --env F10001
+  koppel link F10001.koppel
+  koppel settings download --server {server} --env F10001 --bundle
+  koppel link F10001-clients.koppel
+  (scripts: --login anna with KOPPEL_PASSWORD={PASSWORD} instead of the browser)
+  koppel envs
+  koppel doctor
+  koppel submit invoice.pdf --to D0001 --type Invoice --env C20001
+  koppel items --env C20001
+  koppel watch            (files arrive in ~/Downloads/Koppel/<environment>/)
+and the administration:
+  koppel-admin --data-dir {data_dir} check --all
+""",
+        err=True,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [env KOPPEL_HOST; 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env KOPPEL_PORT; 8080].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the embedded database and blobs [env KOPPEL_DATA_DIR]."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Database URL, e.g. postgresql+psycopg://... [env KOPPEL_DATABASE_URL]."),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Address agents use to reach this server [env KOPPEL_PUBLIC_URL]."),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Create the demo practice (idempotent) and print how to try it.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Run the Koppel environment host: the agent API for every environment it hosts.
+
+    By default it keeps everything under one data folder (SQLite + blob folder, readable
+    by this OS user only) and migrates the database at start. Every option can also be
+    set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
+    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's.
+    """
+    if version:
+        typer.echo(f"koppel-server {__version__}")
+        raise typer.Exit()
+    import uvicorn
+
+    from koppel.server.adapters.app import create_app
+    from koppel.server.adapters.secret_key import SecretKeyError
+    from koppel.server.config import ServerSettings
+    from koppel.server.services import Services
+
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "public_url": public_url,
+        }.items()
+        if v is not None
+    }
+    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    if not _port_free(settings.host, settings.port):
+        typer.echo(
+            f"error: port {settings.port} on {settings.host} is in use; stop the other "
+            "process or choose another with --port (or KOPPEL_PORT).",
+            err=True,
+        )
+        raise typer.Exit(4)
+    _log_to_stderr(log_level)
+    # Everything this process writes (database, blobs, packages, key file) is for its
+    # own OS user only, also what libraries create; the code gives modes where it
+    # creates files too, for other callers of Services.
+    os.umask(0o077)
+    try:
+        svc = Services.create(settings)
+    except SecretKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(5) from None
+    if demo:
+        from koppel.server.demo import create_demo
+
+        create_demo(svc)
+    _announce(svc)
+    if demo:
+        _banner(settings.resolved_public_url, settings.data_dir, settings.resolved_database_url)
+    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
+
+
+def main() -> None:
+    """Entry point of ``koppel-server``."""
+    app()

@@ -1,0 +1,1 @@
+"""The dossier: destinations, item types, items, their versions and the firm template."""

@@ -1,0 +1,1 @@
+"""Background jobs (leases) and the analyses they make."""

@@ -1,0 +1,1 @@
+"""Links: linking workstations, enrollment, revoking tokens, updates and bundles."""

@@ -1,0 +1,1 @@
+"""Set-up: the procedure per environment (administration, checks, the host's address)."""

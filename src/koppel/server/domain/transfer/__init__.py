@@ -1,0 +1,1 @@
+"""Moving file contents: resumable uploads, the blob store, allowed file types."""
