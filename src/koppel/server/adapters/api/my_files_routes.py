@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -31,6 +29,7 @@ from koppel.server.adapters.db.repositories.events import SqlEventRepository
 from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
 from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
 from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
+from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     services,
@@ -38,6 +37,7 @@ from koppel.server.adapters.http.dependencies import (
 )
 from koppel.server.adapters.http.downloads import DOWNLOAD_RESPONSES, output_file_download
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
+from koppel.server.adapters.http.multipart_file import read_file_form
 from koppel.server.adapters.http.params import EnvCode, Login, RowId, header_text
 from koppel.server.domain import integrations
 from koppel.server.domain import my_files as ob
@@ -46,13 +46,13 @@ from koppel.server.domain.jobs import analyses
 from koppel.server.domain.links import linking, workstation_tokens
 from koppel.server.domain.model import TokenView
 from koppel.server.domain.transfer import extensions
+from koppel.server.domain.transfer.incoming import IncomingFile
 from koppel.server.services import Services
 
 router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, tags=["files"])
 Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
 
-_BUFFER = 1024 * 1024
 _api_key = HTTPBearer(
     scheme_name="IntegrationKey",
     auto_error=False,
@@ -258,45 +258,27 @@ async def push_file(
 
     env_id, env_code, membership_id, pusher = await run_in_threadpool(authorize)
     limit = svc.settings.upload_limits().max_bytes
-    partial = f"push-{uuid.uuid4().hex}"
-    digest = hashlib.sha256()
-    size = 0
+    incoming = IncomingFile(svc.blobs, limit, lambda: _too_large(limit), "push")
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            form = await request.form(max_files=1)
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
+            found = await read_file_form(
+                request, incoming, _accept_push_part, lambda _: _too_large(limit), limit
+            )
+            if not found.has_file:
                 raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
-            name = ob.check_name(filename or upload.filename or "")
-            media_type = upload.content_type or "application/octet-stream"
-            while chunk := await upload.read(_BUFFER):
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(limit)
-                digest.update(chunk)
-                await run_in_threadpool(svc.blobs.append, partial, [chunk])
+            name = ob.check_name(filename or found.filename)
+            media_type = found.media_type or "application/octet-stream"
         else:
             name = _upload_name(request, filename)
             media_type = content_type or "application/octet-stream"
-            buffer = bytearray()
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(limit)
-                digest.update(chunk)
-                buffer.extend(chunk)
-                if len(buffer) >= _BUFFER:
-                    await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
-                    buffer.clear()
-            if buffer:
-                await run_in_threadpool(svc.blobs.append, partial, [bytes(buffer)])
-        if size == 0:
+            await stream_into(request.stream(), incoming.feed)
+        if incoming.size == 0:
             raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
-        blob_key = f"outbox/{uuid.uuid4().hex}"
-        await run_in_threadpool(svc.blobs.commit, partial, blob_key)
+        blob_key = await run_in_threadpool(incoming.commit, "outbox")
     finally:
-        await run_in_threadpool(svc.blobs.discard_partial, partial)
+        await run_in_threadpool(incoming.discard)
+    size, sha256 = incoming.size, incoming.sha256
 
     def publish() -> ob.OutputFile:
         with svc.transaction() as repo:
@@ -309,7 +291,7 @@ async def push_file(
                 name=name,
                 media_type=media_type.split(";")[0].strip(),
                 size=size,
-                sha256=digest.hexdigest(),
+                sha256=sha256,
                 blob_key=blob_key,
                 allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env_id, env_code),
             )
@@ -327,6 +309,12 @@ async def push_file(
         raise
     notify(request)
     return _out(file, env_code, False)
+
+
+def _accept_push_part(field: str, name: str, _fields: dict[str, str]) -> None:
+    """The push's form carries its file in the field ``file``."""
+    if field != "file":
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
 
 
 def _too_large(limit: int) -> DomainError:

@@ -1,9 +1,10 @@
 """The tus 1.0 endpoint (core, creation, checksum, termination, expiration) of uploads.
 
-Thin: headers in, domain calls (``koppel.server.domain.transfer.uploads``), headers out. PATCH
-bodies are streamed to the blob store in pieces of at most ``_FLUSH_BYTES``; the whole body
-is never held in memory. ``TusHeaders`` adds ``Tus-Resumable`` to every response of the
-upload routes (refusals included) and answers 412 to clients of another protocol version.
+Thin: headers in, domain calls (``koppel.server.domain.transfer.uploads``), headers out.
+PATCH bodies reach the blob store through the one streaming path
+(``adapters/http/body_stream``); the whole body is never held in memory. ``TusHeaders``
+adds ``Tus-Resumable`` to every response of the upload routes (refusals included) and
+answers 412 to clients of another protocol version.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
 from koppel.server.adapters.db.repositories.uploads import SqlUploadRepository
+from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import services, token_owner, tus_resumable
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import EnvCode, header_text
@@ -52,7 +54,6 @@ Owner = Annotated[TokenView, Depends(token_owner)]
 
 OFFSET_STREAM = "application/offset+octet-stream"
 # Bytes gathered from the request before one append (and fsync) to the blob store.
-_FLUSH_BYTES = 4 * 1024 * 1024
 # How long a PATCH waits for another one on the same upload (e.g. a killed client's
 # request the server has not noticed ending yet) before answering offset_mismatch.
 _LOCK_WAIT_SECONDS = 15.0
@@ -345,7 +346,7 @@ async def append_chunk(
         receiver = domain.ChunkReceiver(svc.blobs, upload, checksum)
         refusal: DomainError | None = None
         try:
-            await _receive(request, receiver)
+            await stream_into(request.stream(), receiver.feed, stop=lambda: receiver.overflow)
             await run_in_threadpool(receiver.finish)
         except ClientDisconnect:
             receiver.abandon()
@@ -357,37 +358,6 @@ async def append_chunk(
     if refusal is not None:
         raise refusal
     return Response(status_code=204, headers=_state_headers(upload))
-
-
-async def _receive(request: Request, receiver: domain.ChunkReceiver) -> None:
-    """Hand the body to ``receiver`` in pieces of about ``_FLUSH_BYTES``.
-
-    The next piece is received while a worker thread stores (and hashes) the previous
-    one: receiving and storing each take a core's worth of time for a large upload, so
-    overlapping them nearly halves it. At most one store is in flight, so memory stays at
-    two pieces and the pieces reach the blob in order.
-    """
-    storing: asyncio.Future[None] | None = None
-    pieces: list[bytes] = []
-    gathered = 0
-    try:
-        async for piece in request.stream():
-            pieces.append(piece)
-            gathered += len(piece)
-            if gathered >= _FLUSH_BYTES:
-                if storing is not None:
-                    await storing
-                if receiver.overflow:
-                    return
-                storing = asyncio.ensure_future(run_in_threadpool(receiver.feed, *pieces))
-                pieces, gathered = [], 0
-    finally:
-        # Whatever ends the body (a broken connection included), the store in flight
-        # finishes before the receiver is finished or abandoned.
-        if storing is not None:
-            await storing
-    if pieces and not receiver.overflow:
-        await run_in_threadpool(receiver.feed, *pieces)
 
 
 def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
