@@ -97,8 +97,8 @@ def job_row(app: InProcess) -> dict[str, Any]:
 
 
 def outbox_blobs(app: InProcess) -> list[Path]:
-    """Committed blobs of generated files (orphans included)."""
-    return sorted((app.svc.settings.data_dir / "blobs" / "blobs" / "my_files").glob("*"))
+    """Committed blobs of generated files (orphans included; stored under the old name `outbox`)."""
+    return sorted((app.svc.settings.data_dir / "blobs" / "blobs" / "outbox").glob("*"))
 
 
 def assert_one_ready_file(app: InProcess, file_id: int) -> dict[str, Any]:
