@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from koppel.protocol.functions import Function
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
 from koppel.server.demo_dossier import create_demo_dossier
 from koppel.server.domain.dossier import template as dossier_template
 from koppel.server.domain.model import Kind
@@ -40,13 +38,13 @@ class DemoPractice:
 
 def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
     """Create (or complete) the demo practice in one transaction."""
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         admin = Admin(
-            repo,
+            uow.core,
             svc.policy,
             actor,
-            dossier=SqlDossierRepository(repo.c),
-            templates=SqlTemplateRepository(repo.c),
+            dossier=uow.dossier,
+            templates=uow.templates,
         )
         for login, name in EMPLOYEES:
             admin.create_account(login, name, PASSWORD)
@@ -59,7 +57,7 @@ def create_demo(svc: Services, actor: str = "demo") -> DemoPractice:
             setup_client(admin, code, FIRM[0], [login for login, _ in EMPLOYEES])
         for code, _ in (FIRM, *CLIENTS):
             admin.authorize_user(code, ADMINISTRATOR, [Function.APP_CONNECTOR])
-        create_demo_dossier(repo, admin, (FIRM, *CLIENTS))
+        create_demo_dossier(uow, admin, (FIRM, *CLIENTS))
         if dossier_template.template_of(admin, FIRM[0]).empty:
             # The firm's own dossier is the template of its clients: a client added to
             # the demo with `setup client` can receive documents at once.

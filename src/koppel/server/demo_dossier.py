@@ -5,11 +5,13 @@ Idempotent: a second run changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
 from koppel.server.domain.dossier import catalog as dossier_catalog
 from koppel.server.domain.setup.administration import Admin
+
+if TYPE_CHECKING:
+    from koppel.server.domain.unit_of_work import UnitOfWork
 
 PAYROLL_GROUP = "Payroll"
 PAYROLL_MEMBER = "anna"  # bram is not in Payroll: he never sees payslips
@@ -27,10 +29,10 @@ def _destinations_csv(name: str) -> str:
 
 
 def create_demo_dossier(
-    repo: SqlRepository, admin: Admin, environments: Sequence[tuple[str, str]]
+    uow: UnitOfWork, admin: Admin, environments: Sequence[tuple[str, str]]
 ) -> None:
     """Destinations, the Payroll group and the item types of each demo environment."""
-    store = SqlDossierRepository(repo.c)
+    repo, store = uow.core, uow.dossier
     for code, name in environments:
         dossier_catalog.import_destinations(
             repo, store, admin.policy, admin.actor, code, _destinations_csv(name)

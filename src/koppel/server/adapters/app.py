@@ -14,6 +14,7 @@ from koppel.server.adapters.api import (
     upload_rules_routes,
 )
 from koppel.server.adapters.api import my_files_routes as files_routes
+from koppel.server.adapters.assembly import ServerServices, create_services
 from koppel.server.adapters.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
 from koppel.server.adapters.web import install as install_portal
@@ -22,12 +23,11 @@ from koppel.server.adapters.web.security_headers import (
     served_over_https,
 )
 from koppel.server.config import ServerSettings
-from koppel.server.services import Services
 
 
-def create_app(svc: Services | None = None) -> FastAPI:
+def create_app(svc: ServerServices | None = None) -> FastAPI:
     """The server app; builds its services from ``KOPPEL_*`` settings when none are given."""
-    svc = svc or Services.create(ServerSettings())
+    svc = svc or create_services(ServerSettings())
     app = FastAPI(
         title="Koppel environment host",
         version=__version__,
@@ -36,7 +36,7 @@ def create_app(svc: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc
-    if not svc.database.needs_upgrade():
+    if not svc.store.needs_upgrade():
         svc.host_id  # noqa: B018 (read now: a probe is then answered without the database)
     install_handlers(app)
     app.include_router(agent_routes.router)

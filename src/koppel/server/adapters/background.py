@@ -10,27 +10,25 @@ from types import FrameType
 
 from fastapi import FastAPI
 
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
+from koppel.server.adapters.assembly import ServerServices
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.adapters.signals import EventBroker
 from koppel.server.adapters.worker import Worker
-from koppel.server.services import Services
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the broker, ``settings.workers`` job threads and housekeeping; stop them at
     shutdown."""
-    svc: Services = app.state.services
+    svc: ServerServices = app.state.services
 
     def newest() -> int:
-        with svc.transaction() as repo:
-            return SqlEventRepository(repo.c).last_id()
+        with svc.transaction() as uow:
+            return uow.events.last_id()
 
     broker = EventBroker(newest)
     worker = Worker(svc, svc.settings.workers, broker.notify)
-    app.state.event_broker = broker
-    app.state.job_worker = worker
+    svc.events.attach(broker, worker.wake)
     housekeeping = Housekeeping(svc)
     broker.start()
     worker.start()
@@ -39,6 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        svc.events.detach()
         housekeeping.stop()
         worker.stop()
         broker.stop()

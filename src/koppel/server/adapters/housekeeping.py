@@ -7,9 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain import events as event_rules
 from koppel.server.domain.portal import device_approval
 from koppel.server.domain.portal import sessions as web_sessions
@@ -39,10 +36,10 @@ class Housekeeping:
 
     def run_once(self) -> dict[str, int]:
         """Purge now: how many of each were deleted."""
-        with self.svc.transaction() as repo:
-            sessions, failures = web_sessions.purge(SqlWebRepository(repo.c), self.svc.policy)
-            events = event_rules.purge(SqlEventRepository(repo.c), self.svc.policy)
-            grants = device_approval.housekeeping(SqlDeviceGrantRepository(repo.c), self.svc.policy)
+        with self.svc.transaction() as uow:
+            sessions, failures = web_sessions.purge(uow.portal, self.svc.policy)
+            events = event_rules.purge(uow.events, self.svc.policy)
+            grants = device_approval.housekeeping(uow.device_grants, self.svc.policy)
         return {
             "portal sessions": sessions,
             "sign-in failures": failures,

@@ -65,8 +65,8 @@ def status(database: Database) -> KeyStatus:
     """The keys and what the database needs of them (changes nothing)."""
     keys = _keys(database)
     held = keys.keys
-    with database.transaction() as repo:
-        found = sealed.census(repo.c)
+    with database.transaction() as uow:
+        found = sealed.census(uow.connection)
     ids = {k.id for k in held}
     return KeyStatus(
         source=keys.source.describe(),
@@ -82,8 +82,8 @@ def rotate(database: Database, policy: Policy, actor: str) -> Rotation:
     sealed everything."""
     keys = _keys(database)
     source = keys.source
-    with database.transaction() as repo:
-        previous = sorted(sealed.census(repo.c).by_key)
+    with database.transaction() as uow:
+        previous = sorted(sealed.census(uow.connection).by_key)
     held = keys.keys
     if source.from_variable:
         if set(previous) <= {held[0].id}:
@@ -99,9 +99,9 @@ def rotate(database: Database, policy: Policy, actor: str) -> Rotation:
         ring = SecretKeys(source, [Key.new(), *held])
         # The file first: should the database step fail, the old key is still in it.
         source.write(ring.keys)
-    with database.transaction() as repo:
-        changed = sealed.reseal(repo.c, ring)
+    with database.transaction() as uow:
+        changed = sealed.reseal(uow.connection, ring)
         done = Rotation(ring.current.id, previous, changed, source.describe())
-        record(repo, policy, actor, "secret_key.rotate", None, key=done.key,
+        record(uow.core, policy, actor, "secret_key.rotate", None, key=done.key,
                previous=done.previous, values=done.values, source=done.source)  # fmt: skip
     return done

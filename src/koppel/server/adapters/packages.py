@@ -30,8 +30,8 @@ _SCRIPTS = {
 }
 
 
-class AgentPackages:
-    """The agent wheels this server hands out."""
+class LocalAgentPackages:
+    """The agent wheels this server hands out, from a local folder (``AgentPackages``)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

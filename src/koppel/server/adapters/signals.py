@@ -106,3 +106,44 @@ class EventBroker:
         for loop, woken in waiters:
             with contextlib.suppress(RuntimeError):  # that loop is closed
                 loop.call_soon_threadsafe(woken.set)
+
+
+class LocalEvents:
+    """The domain's ``EventPublisher`` and ``EventFeed`` within one process: publishing
+    wakes the app's event broker and job workers (while the app runs, ``attach``); the
+    feed is that broker (stopped when none is attached, so that streams end)."""
+
+    def __init__(self) -> None:
+        self._broker: EventBroker | None = None
+        self._wake_workers: Callable[[], None] | None = None
+
+    def attach(self, broker: EventBroker, wake_workers: Callable[[], None]) -> None:
+        """The app started its broker and workers: wake them on ``published``."""
+        self._broker, self._wake_workers = broker, wake_workers
+
+    def detach(self) -> None:
+        """The app stopped them."""
+        self._broker, self._wake_workers = None, None
+
+    def published(self) -> None:
+        """Events or jobs were committed: wake the event streams and job workers now."""
+        if self._broker is not None:
+            self._broker.notify()
+        if self._wake_workers is not None:
+            self._wake_workers()
+
+    @property
+    def latest(self) -> int:
+        """The newest event id the broker saw (0 without one)."""
+        return self._broker.latest if self._broker is not None else 0
+
+    @property
+    def stopped(self) -> bool:
+        """Whether streams should end: no broker runs, or it is stopping."""
+        return self._broker is None or self._broker.stopped
+
+    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+        """The broker's ``wait_beyond``; at once without a broker."""
+        if self._broker is None:
+            return self.latest
+        return await self._broker.wait_beyond(cursor, timeout)

@@ -23,10 +23,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
-from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
-from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
 from koppel.server.adapters.xlsx_overview import render
 from koppel.server.domain.dossier import items as dossier
 from koppel.server.domain.jobs import analyses
@@ -67,8 +63,8 @@ class Lease:
         now = self.svc.policy.clock()
         if now - self.renewed_at < self.length / 3:
             return
-        with self.svc.transaction() as repo:
-            held = SqlJobRepository(repo.c).renew(self.job, now + self.length)
+        with self.svc.transaction() as uow:
+            held = uow.jobs.renew(self.job, now + self.length)
         if not held:
             raise LeaseLost(f"job {self.job.id}")
         self.renewed_at = now
@@ -137,8 +133,8 @@ class Worker:
     def claim(self, name: str) -> Job | None:
         """Claim the next job (queued, or its lease lapsed) for the thread ``name``."""
         svc = self.svc
-        with svc.transaction() as repo:
-            return SqlJobRepository(repo.c).claim(name, svc.policy.clock(), svc.settings.job_lease)
+        with svc.transaction() as uow:
+            return uow.jobs.claim(name, svc.policy.clock(), svc.settings.job_lease)
 
     def run(self, job: Job) -> bool:
         """Run a claimed job and record its end (queued again after a failure, until
@@ -172,11 +168,11 @@ class Worker:
         svc = self.svc
         if job.kind != analyses.DOSSIER_OVERVIEW:
             raise ValueError(f"unknown job kind {job.kind!r}")
-        with svc.transaction() as repo:
-            dossier_repo = SqlDossierRepository(repo.c)
+        with svc.transaction() as uow:
+            dossier_repo = uow.dossier
             file, rows = analyses.prepare(
                 job,
-                SqlMyFilesRepository(repo.c),
+                uow.my_files,
                 rows=lambda reader, dest: dossier.overview(
                     dossier_repo, reader.environment_id, reader.membership_id, dest
                 ),
@@ -187,13 +183,11 @@ class Worker:
         try:
             # The result, the file's state and its event commit together, and only under
             # this claim: after a takeover the other worker's result is the one kept.
-            with svc.transaction() as repo:
+            with svc.transaction() as uow:
                 at = svc.policy.clock()
-                if not SqlJobRepository(repo.c).finish(job, "done", at, None):
+                if not uow.jobs.finish(job, "done", at, None):
                     raise LeaseLost(f"job {job.id}")
-                analyses.complete(
-                    SqlMyFilesRepository(repo.c), SqlEventRepository(repo.c), file.id, stored, at
-                )
+                analyses.complete(uow.my_files, uow.events, file.id, stored, at)
         except BaseException:
             svc.blobs.delete(stored.blob_key)  # nothing refers to it
             raise
@@ -202,9 +196,9 @@ class Worker:
         """Queue the job again, or after ``MAX_ATTEMPTS`` fail it and its file; False when
         the job is no longer this claim's (then its new worker decides)."""
         svc = self.svc
-        with svc.transaction() as repo:
-            jobs = SqlJobRepository(repo.c)
-            my_files = SqlMyFilesRepository(repo.c)
+        with svc.transaction() as uow:
+            jobs = uow.jobs
+            my_files = uow.my_files
             if job.attempts < MAX_ATTEMPTS:
                 return jobs.finish(job, "queued", svc.policy.clock(), reason)
             if not jobs.finish(job, "failed", svc.policy.clock(), reason):
@@ -213,7 +207,7 @@ class Worker:
             if file is not None:
                 analyses.fail(
                     my_files,
-                    SqlEventRepository(repo.c),
+                    uow.events,
                     file,
                     svc.policy.clock(),
                     "The analysis could not be made; ask the administrator to look at the "

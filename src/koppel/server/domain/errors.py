@@ -27,3 +27,8 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class StoreConflict(Exception):
+    """A change clashed with stored data (a unique key taken by a concurrent transaction);
+    the transaction was rolled back. Not a refusal: left unhandled it is a server error."""

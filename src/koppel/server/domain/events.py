@@ -83,6 +83,34 @@ class SessionOpened:
     last_event_id: int = 0
 
 
+class EventPublisher(Protocol):
+    """How this process says it committed events or jobs, so that whoever waits for them
+    (event streams, job workers) looks now instead of at its next poll."""
+
+    def published(self) -> None:
+        """Events or jobs were committed: wake the event streams and job workers."""
+        ...
+
+
+class EventFeed(Protocol):
+    """The newest event id known to this process, and waiting for a newer one."""
+
+    @property
+    def latest(self) -> int:
+        """The newest event id seen."""
+        ...
+
+    @property
+    def stopped(self) -> bool:
+        """Whether streams should end (the server is stopping, or the feed never ran)."""
+        ...
+
+    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+        """Wait until an event newer than ``cursor`` may exist (or ``timeout``); the
+        newest id known."""
+        ...
+
+
 class EventRepository(Protocol):
     """Storage of events and event sessions."""
 

@@ -59,8 +59,8 @@ def save_settings(
     env: EnvCode, account: Annotated[Account, Depends(downloader(SETTINGS))], svc: Svc
 ) -> JSONResponse:
     """ "Save settings": a settings file with a single-use enrollment code."""
-    with svc.transaction() as repo:
-        document = enrollment.settings_for(repo, svc.policy, account, env)
+    with svc.transaction() as uow:
+        document = enrollment.settings_for(uow.core, svc.policy, account, env)
     return settings_download(document)
 
 
@@ -70,8 +70,8 @@ def save_bundle(
 ) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them;
     every other client of the firm is in ``skipped``, with its reason."""
-    with svc.transaction() as repo:
-        bundle = enrollment.bundle_for(repo, svc.policy, account, env)
+    with svc.transaction() as uow:
+        bundle = enrollment.bundle_for(uow.core, svc.policy, account, env)
     return bundle_download(bundle)
 
 
@@ -85,8 +85,8 @@ def save_installation(
     env: EnvCode, account: Annotated[Account, Depends(downloader(INSTALLATION))], svc: Svc
 ) -> FileResponse:
     """ "Save installation": the agent wheel of the environment's update."""
-    with svc.transaction() as repo:
-        environment = enrollment.installation_for(repo, account, env)
+    with svc.transaction() as uow:
+        environment = enrollment.installation_for(uow.core, account, env)
     return installation_download(svc.packages, environment)
 
 
@@ -95,9 +95,9 @@ def link(
     request: LinkRequest, update: Annotated[str, Depends(agent_update)], svc: Svc
 ) -> LinkResponse:
     """Exchange settings documents for user tokens, all or nothing."""
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         links = linking.link(
-            repo, svc.policy, update, request.workstation, request.settings, request.dry_run
+            uow.core, svc.policy, update, request.workstation, request.settings, request.dry_run
         )
     return LinkResponse(links=links)
 
@@ -107,8 +107,8 @@ def status(
     request: StatusRequest, update: Annotated[str, Depends(agent_update)], svc: Svc
 ) -> StatusResponse:
     """The status of many links on this server, in one request."""
-    with svc.transaction() as repo:
-        answers = linking.statuses(repo, svc.policy, update, request.environments)
+    with svc.transaction() as uow:
+        answers = linking.statuses(uow.core, svc.policy, update, request.environments)
     info = _info(svc)
     return StatusResponse(
         server_version=info.server_version,
@@ -120,8 +120,8 @@ def status(
 @router.get("/environments/{env}/me", tags=["linking"])
 def me(owner: Annotated[TokenView, Depends(token_owner)], svc: Svc) -> MeResponse:
     """Whose token this is, and which functions they hold in the environment."""
-    with svc.transaction() as repo:
-        functions = linking.functions_of(repo, owner)
+    with svc.transaction() as uow:
+        functions = linking.functions_of(uow.core, owner)
     return MeResponse(
         environment=owner.environment.code,
         environment_name=owner.environment.name,
@@ -138,6 +138,6 @@ def me(owner: Annotated[TokenView, Depends(token_owner)], svc: Svc) -> MeRespons
 @router.delete("/environments/{env}/link", status_code=204, tags=["linking"])
 def unlink(owner: Annotated[TokenView, Depends(token_owner)], svc: Svc) -> Response:
     """Revoke the calling workstation's token (``koppel unlink``)."""
-    with svc.transaction() as repo:
-        linking.unlink(repo, svc.policy, owner)
+    with svc.transaction() as uow:
+        linking.unlink(uow.core, svc.policy, owner)
     return Response(status_code=204)

@@ -26,7 +26,6 @@ from koppel.protocol.device import (
     OAuthError,
 )
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
 from koppel.server.adapters.http.dependencies import address, services
 from koppel.server.adapters.http.oauth_errors import NO_STORE, oauth_error
 from koppel.server.domain.errors import DomainError
@@ -73,9 +72,9 @@ def authorize(
     device_code = secrets.token_urlsafe(32)
     user_code = device_approval.new_user_code()
     try:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             grant = device_approval.start(
-                SqlDeviceGrantRepository(repo.c), svc.policy, device_code=device_code,
+                uow.device_grants, svc.policy, device_code=device_code,
                 user_code=user_code, scope=scope, client_id=client_id,
                 workstation=workstation, address=address(request),
             )  # fmt: skip
@@ -104,8 +103,8 @@ def token(
 ) -> JSONResponse:
     """Poll for the access token of an approval (RFC 8628 section 3.4): pending, slow
     down, denied, expired, or the token, which works once the user approved."""
-    with svc.transaction() as repo:
-        store = SqlDeviceGrantRepository(repo.c)
+    with svc.transaction() as uow:
+        store = uow.device_grants
         grant = device_approval.by_device_code(store, device_code)
         if grant is None or grant.client_id != client_id:
             return oauth_error(

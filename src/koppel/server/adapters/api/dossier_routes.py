@@ -3,12 +3,10 @@ versions (docs/agent-api.md). Thin: the rules are in ``domain/dossier.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy.exc import IntegrityError
 
 from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import (
@@ -21,17 +19,14 @@ from koppel.protocol.dossier import (
     NewVersionRequest,
     VersionOut,
 )
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.downloads import DOWNLOAD_RESPONSES, version_download
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import Moment, Offset, RowId, VersionNumber
 from koppel.server.domain.dossier import editing as dossier_editing
 from koppel.server.domain.dossier import items as dossier
-from koppel.server.domain.dossier.items import Claim, StoredFile
 from koppel.server.domain.dossier.model import Item, Version
-from koppel.server.domain.errors import DomainError
+from koppel.server.domain.errors import DomainError, StoreConflict
 from koppel.server.domain.model import TokenView
 from koppel.server.services import Services
 
@@ -40,19 +35,6 @@ router = APIRouter(
 )
 Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
-
-
-def _claim(repo: SqlRepository, who: TokenView) -> Claim:
-    """B's ``claim_completed`` bound to this unit of work and user."""
-    from koppel.server.adapters.db.repositories.uploads import SqlUploadRepository
-    from koppel.server.domain.transfer.uploads import claim_completed
-
-    def claim(upload_ids: Sequence[str]) -> Sequence[StoredFile]:
-        return claim_completed(
-            SqlUploadRepository(repo.c), who.environment.id, who.membership.id, upload_ids
-        )
-
-    return claim
 
 
 def version_out(version: Version) -> VersionOut:
@@ -98,16 +80,16 @@ def item_out(item: Item) -> ItemOut:
 @router.get("/destinations")
 def list_destinations(owner: Owner, svc: Svc) -> list[DestinationOut]:
     """Whom items of this environment can be about."""
-    with svc.transaction() as repo:
-        found = dossier.destinations(SqlDossierRepository(repo.c), owner.environment)
+    with svc.transaction() as uow:
+        found = dossier.destinations(uow.dossier, owner.environment)
     return [DestinationOut(code=x.code, name=x.name, kind=x.kind) for x in found]
 
 
 @router.get("/item-types")
 def list_item_types(owner: Owner, svc: Svc) -> list[ItemTypeOut]:
     """The item types the calling user may file items of."""
-    with svc.transaction() as repo:
-        found = dossier.usable_types(SqlDossierRepository(repo.c), owner)
+    with svc.transaction() as uow:
+        found = dossier.usable_types(uow.dossier, owner)
     return [
         ItemTypeOut(name=x.name, editable=x.editable, confidential=x.confidential) for x in found
     ]
@@ -128,12 +110,11 @@ def create_item(request: CreateItemRequest, owner: Owner, svc: Svc) -> JSONRespo
     """Create an item of finished uploads; 200 with the first item when the
     ``submission_id`` was seen before (a retry)."""
     try:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             created, item = dossier.create_item(
-                SqlDossierRepository(repo.c),
+                uow,
                 svc.policy,
                 owner,
-                _claim(repo, owner),
                 submission_id=request.submission_id,
                 subject=request.subject,
                 type_name=request.type,
@@ -141,13 +122,11 @@ def create_item(request: CreateItemRequest, owner: Owner, svc: Svc) -> JSONRespo
                 upload_ids=request.uploads,
                 document_date=request.date,
             )
-    except (IntegrityError, DomainError):
+    except (StoreConflict, DomainError):
         # A retry racing the first attempt: it lost the submission id's unique key, or
         # found the uploads already claimed. Answer with the first attempt's item.
-        with svc.transaction() as repo:
-            earlier = dossier.earlier_submission(
-                SqlDossierRepository(repo.c), owner, request.submission_id
-            )
+        with svc.transaction() as uow:
+            earlier = dossier.earlier_submission(uow.dossier, owner, request.submission_id)
         if earlier is None:
             raise
         created, item = False, earlier
@@ -168,9 +147,9 @@ def list_items(
     offset: Offset = 0,
 ) -> ItemList:
     """Items the caller may see, newest first, filtered and paged."""
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         found, total = dossier.search(
-            SqlDossierRepository(repo.c),
+            uow.dossier,
             owner,
             destination=destination,
             type_name=type,
@@ -186,25 +165,23 @@ def list_items(
 @router.get("/items/{item_id}")
 def get_item(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """One item with its attachments."""
-    with svc.transaction() as repo:
-        return item_out(dossier.get_item(SqlDossierRepository(repo.c), owner, item_id))
+    with svc.transaction() as uow:
+        return item_out(dossier.get_item(uow.dossier, owner, item_id))
 
 
 @router.get("/items/{item_id}/edit")
 def check_edit(item_id: RowId, owner: Owner, svc: Svc) -> ItemOut:
     """The item, if the caller may edit it now; else ``not_editable`` or
     ``connector_blocked`` (the agent asks before it opens a working copy)."""
-    with svc.transaction() as repo:
-        return item_out(
-            dossier_editing.editable_item(repo, SqlDossierRepository(repo.c), owner, item_id)
-        )
+    with svc.transaction() as uow:
+        return item_out(dossier_editing.editable_item(uow.core, uow.dossier, owner, item_id))
 
 
 @router.get("/items/{item_id}/attachments/{attachment_id}/versions")
 def list_versions(item_id: RowId, attachment_id: RowId, owner: Owner, svc: Svc) -> list[VersionOut]:
     """Every version of an attachment, oldest first (conflict versions included)."""
-    with svc.transaction() as repo:
-        found = dossier.versions(SqlDossierRepository(repo.c), owner, item_id, attachment_id)
+    with svc.transaction() as uow:
+        found = dossier.versions(uow.dossier, owner, item_id, attachment_id)
     return [version_out(v) for v in found]
 
 
@@ -232,13 +209,11 @@ def new_version(
     """Save a finished upload as the next version (``If-Match``: the edited version's
     ETag). 412 ``version_conflict`` when someone saved in between, unless
     ``keep_as_conflict``: then the upload is kept as a conflict version."""
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         saved = dossier_editing.new_version(
-            repo,
-            SqlDossierRepository(repo.c),
+            uow,
             svc.policy,
             owner,
-            _claim(repo, owner),
             item_id=item_id,
             attachment_id=attachment_id,
             if_match=if_match,
@@ -267,8 +242,6 @@ def download(
 ) -> Response:
     """The content of an attachment's current (or a numbered) version, streamed from the
     blob store. Supports one byte range, ``If-None-Match`` and ``If-Range``."""
-    with svc.transaction() as repo:
-        found = dossier.version(
-            SqlDossierRepository(repo.c), owner, item_id, attachment_id, version
-        )
+    with svc.transaction() as uow:
+        found = dossier.version(uow.dossier, owner, item_id, attachment_id, version)
     return version_download(svc.blobs, found, request.headers)

@@ -27,11 +27,9 @@ from koppel.protocol.events import (
     EventSessionRequest,
     SessionRefusal,
 )
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
 from koppel.server.adapters.http.dependencies import agent_update, services
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import header_text
-from koppel.server.adapters.signals import EventBroker
 from koppel.server.domain import events as ev
 from koppel.server.services import Services
 
@@ -47,10 +45,10 @@ def open_session(
 ) -> EventSession:
     """Open one event session for many environments (tokens checked in bulk like
     ``/status``); environments that cannot join are listed in ``refused``."""
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         opened = ev.open_session(
-            repo,
-            SqlEventRepository(repo.c),
+            uow.core,
+            uow.events,
             svc.policy,
             update,
             body.environments,
@@ -92,8 +90,8 @@ async def stream(
     now), a heartbeat comment every 15 seconds; ends when the session expires."""
 
     def find() -> tuple[ev.StreamSession, int]:
-        with svc.transaction() as repo:
-            events = SqlEventRepository(repo.c)
+        with svc.transaction() as uow:
+            events = uow.events
             found = ev.session_for_stream(events, svc.policy, session)
             return found, events.last_id()
 
@@ -102,16 +100,16 @@ async def stream(
         cursor = int(last_event_id) if last_event_id else newest
     except ValueError:
         cursor = newest
-    broker: EventBroker | None = getattr(request.app.state, "event_broker", None)
+    feed = svc.feed
 
     def fetch(after: int) -> tuple[list[ev.Event], int | None]:
         """New events after ``after`` that the session may still see, and the id to read
         on from when there may be more at once (a full batch)."""
-        with svc.transaction() as repo:
-            batch = SqlEventRepository(repo.c).after(after, found.scope, _BATCH)
+        with svc.transaction() as uow:
+            batch = uow.events.after(after, found.scope, _BATCH)
             if not batch:
                 return [], None
-            allowed = ev.still_allowed(repo, svc.policy, found)
+            allowed = ev.still_allowed(uow.core, svc.policy, found)
             more = batch[-1].id if len(batch) >= _BATCH else None
             return ev.visible(batch, allowed), more
 
@@ -122,11 +120,11 @@ async def stream(
         beat = loop.time() + HEARTBEAT_SECONDS
         checked = -1
         while True:
-            if broker is None or broker.stopped or found.expires_at <= svc.policy.clock():
+            if feed.stopped or found.expires_at <= svc.policy.clock():
                 return
             # Query the session's scope only when the database has something newer.
-            if broker.latest > cursor and broker.latest != checked:
-                checked = broker.latest
+            if feed.latest > cursor and feed.latest != checked:
+                checked = feed.latest
                 batch, more = await run_in_threadpool(fetch, cursor)
                 for event in batch:
                     yield _frame(event, found.environment_codes.get(event.environment_id, ""))
@@ -142,7 +140,7 @@ async def stream(
                 if await request.is_disconnected():
                     return
                 continue
-            await broker.wait_beyond(cursor, min(wait, HEARTBEAT_SECONDS))
+            await feed.wait_beyond(cursor, min(wait, HEARTBEAT_SECONDS))
 
     return StreamingResponse(
         frames(),

@@ -24,11 +24,6 @@ from koppel.protocol.files import (
     PendingFilesResponse,
 )
 from koppel.protocol.sizes import format_size_exact
-from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
-from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
-from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
 from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import (
     agent_update,
@@ -61,14 +56,6 @@ _api_key = HTTPBearer(
 )
 
 
-def notify(request: Request) -> None:
-    """Wake this process's event streams and job workers after a commit."""
-    for name in ("event_broker", "job_worker"):
-        target = getattr(request.app.state, name, None)
-        if target is not None:
-            (target.notify if name == "event_broker" else target.wake)()
-
-
 def _out(file: ob.OutputFile, environment: str, delivered: bool) -> OutputFileOut:
     return OutputFileOut(
         id=file.id,
@@ -87,17 +74,17 @@ def _out(file: ob.OutputFile, environment: str, delivered: bool) -> OutputFileOu
 
 
 def _my_file(svc: Services, owner: TokenView, file_id: int) -> ob.OutputFile:
-    with svc.transaction() as repo:
-        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
-        return ob.owned_file(SqlMyFilesRepository(repo.c), file_id, owner.membership.id)
+    with svc.transaction() as uow:
+        ob.require_my_files(linking.functions_of(uow.core, owner), owner.environment.code)
+        return ob.owned_file(uow.my_files, file_id, owner.membership.id)
 
 
 @router.get("/environments/{env}/files")
 def list_files(owner: Owner, svc: Svc) -> OutputFileList:
     """My files of the token's user, newest first; ``delivered`` is per this workstation."""
-    with svc.transaction() as repo:
-        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
-        my_files = SqlMyFilesRepository(repo.c)
+    with svc.transaction() as uow:
+        ob.require_my_files(linking.functions_of(uow.core, owner), owner.environment.code)
+        my_files = uow.my_files
         files = my_files.of_memberships([owner.membership.id])
         done = my_files.delivered([f.id for f in files], owner.token.workstation_id)
     return OutputFileList(files=[_out(f, owner.environment.code, f.id in done) for f in files])
@@ -128,9 +115,9 @@ def file_content(
 @router.post("/environments/{env}/files/{file_id}/delivered", status_code=204)
 def file_delivered(file_id: RowId, owner: Owner, svc: Svc) -> Response:
     """Record that the token's workstation has the file (idempotent)."""
-    with svc.transaction() as repo:
-        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
-        my_files = SqlMyFilesRepository(repo.c)
+    with svc.transaction() as uow:
+        ob.require_my_files(linking.functions_of(uow.core, owner), owner.environment.code)
+        my_files = uow.my_files
         file = ob.owned_file(my_files, file_id, owner.membership.id)
         ob.mark_delivered(my_files, file, owner.token.workstation_id, svc.policy.clock())
     return Response(status_code=204)
@@ -141,11 +128,11 @@ def request_analysis(
     body: AnalysisRequest, owner: Owner, svc: Svc, request: Request
 ) -> AnalysisAccepted:
     """Queue an analysis; its file is pending in My files until it is ready (or failed)."""
-    with svc.transaction() as repo:
-        ob.require_my_files(linking.functions_of(repo, owner), owner.environment.code)
+    with svc.transaction() as uow:
+        ob.require_my_files(linking.functions_of(uow.core, owner), owner.environment.code)
         file = analyses.request(
-            SqlMyFilesRepository(repo.c),
-            SqlJobRepository(repo.c),
+            uow.my_files,
+            uow.jobs,
             svc.policy.clock(),
             owner.environment.id,
             owner.environment.code,
@@ -153,7 +140,7 @@ def request_analysis(
             body.kind,
             body.destination,
         )
-    notify(request)
+    svc.publisher.published()  # wake event streams and job workers now
     return AnalysisAccepted(file_id=file.id, state=file.state)
 
 
@@ -167,9 +154,11 @@ def pending_files(
     request (tokens checked in bulk like ``/status``). Tokens of another workstation are
     refused."""
     workstation = body.workstation_id
-    with svc.transaction() as repo:
-        checks = workstation_tokens.check(repo, svc.policy, update, body.environments, workstation)
-        my_files = SqlMyFilesRepository(repo.c)
+    with svc.transaction() as uow:
+        checks = workstation_tokens.check(
+            uow.core, svc.policy, update, body.environments, workstation
+        )
+        my_files = uow.my_files
         valid = {c.environment: c.view for c in checks if c.view is not None}
         result = [
             PendingFiles(
@@ -248,12 +237,12 @@ async def push_file(
     ``Koppel-Filename`` header; streamed into the blob store."""
 
     def authorize() -> tuple[int, str, int, integrations.IntegrationKey]:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             found, environment = integrations.authenticate(
-                repo, SqlIntegrationKeyRepository(repo.c), svc.policy,
+                uow.core, uow.integration_keys, svc.policy,
                 key.credentials if key else None, env,
             )  # fmt: skip
-            target = integrations.recipient(repo, environment, login)
+            target = integrations.recipient(uow.core, environment, login)
         return environment.id, environment.code, target.id, found
 
     env_id, env_code, membership_id, pusher = await run_in_threadpool(authorize)
@@ -281,10 +270,10 @@ async def push_file(
     size, sha256 = incoming.size, incoming.sha256
 
     def publish() -> ob.OutputFile:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             published = ob.publish(
-                SqlMyFilesRepository(repo.c),
-                SqlEventRepository(repo.c),
+                uow.my_files,
+                uow.events,
                 svc.policy.clock(),
                 env_id,
                 membership_id,
@@ -293,12 +282,12 @@ async def push_file(
                 size=size,
                 sha256=sha256,
                 blob_key=blob_key,
-                allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env_id, env_code),
+                allowed=extensions.allowlist_of(uow.extensions, env_id, env_code),
             )
-            environment = repo.environment_by_id(env_id)
+            environment = uow.core.environment_by_id(env_id)
             assert environment is not None
             integrations.record_delivery(
-                repo, svc.policy, pusher, environment, login, name, published.id
+                uow.core, svc.policy, pusher, environment, login, name, published.id
             )
             return published
 
@@ -307,7 +296,7 @@ async def push_file(
     except Exception:
         await run_in_threadpool(svc.blobs.delete, blob_key)
         raise
-    notify(request)
+    svc.publisher.published()  # wake event streams and job workers now
     return _out(file, env_code, False)
 
 

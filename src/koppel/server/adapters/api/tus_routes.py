@@ -30,8 +30,6 @@ from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
-from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-from koppel.server.adapters.db.repositories.uploads import SqlUploadRepository
 from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import services, token_owner, tus_resumable
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
@@ -144,9 +142,9 @@ _locks = _Locks()
 
 
 def _find(svc: Services, owner: TokenView, upload_id: str) -> domain.Upload:
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         return domain.find(
-            SqlUploadRepository(repo.c),
+            uow.uploads,
             svc.blobs,
             upload_id,
             environment_id=owner.environment.id,
@@ -256,9 +254,9 @@ def create_upload(
         )
     length = _non_negative(upload_length, "Upload-Length")
     metadata = parse_metadata(upload_metadata)
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         upload = domain.create(
-            SqlUploadRepository(repo.c),
+            uow.uploads,
             svc.blobs,
             svc.settings.upload_limits(),
             environment_id=owner.environment.id,
@@ -267,7 +265,7 @@ def create_upload(
             media_type=metadata.get("filetype") or metadata.get("filetype".upper()),
             length=length,
             now=_now(),
-            allowed=extensions.allowlist(SqlExtensionRepository(repo.c), owner.environment),
+            allowed=extensions.allowlist(uow.extensions, owner.environment),
         )
     location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
     return Response(
@@ -361,8 +359,8 @@ async def append_chunk(
 
 
 def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
-    with svc.transaction() as repo:
-        return domain.record_progress(SqlUploadRepository(repo.c), svc.blobs, upload, _now())
+    with svc.transaction() as uow:
+        return domain.record_progress(uow.uploads, svc.blobs, upload, _now())
 
 
 @router.delete("/{upload_id}", status_code=204, dependencies=Tus, response_class=Response)
@@ -374,8 +372,8 @@ async def terminate_upload(env: EnvCode, upload_id: str, owner: Owner, svc: Svc)
 
 
 def _terminate(svc: Services, owner: TokenView, upload_id: str) -> None:
-    with svc.transaction() as repo:
-        uploads = SqlUploadRepository(repo.c)
+    with svc.transaction() as uow:
+        uploads = uow.uploads
         upload = domain.find(
             uploads,
             svc.blobs,

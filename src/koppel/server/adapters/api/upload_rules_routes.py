@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends
 
 from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import UploadRules
-from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain.model import TokenView
@@ -28,8 +27,8 @@ def upload_rules(
 ) -> UploadRules:
     """The largest file and the file extensions this environment accepts (checked again on
     every upload: ``too_large``, ``extension_not_allowed``)."""
-    with svc.transaction() as repo:
-        allowed = extensions.allowlist(SqlExtensionRepository(repo.c), owner.environment)
+    with svc.transaction() as uow:
+        allowed = extensions.allowlist(uow.extensions, owner.environment)
     return UploadRules(
         environment=owner.environment.code,
         max_bytes=svc.settings.upload_limits().max_bytes,

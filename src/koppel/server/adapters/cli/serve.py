@@ -45,16 +45,15 @@ def _announce(svc: Services) -> None:
     """Record this server's address for ``koppel-admin`` (the one place it reads it from)
     and warn about environments that record another one."""
     from koppel.protocol.counts import counted
-    from koppel.server.adapters.db.repositories.host import SqlHostSettings
     from koppel.server.domain.setup import host
 
     log = logging.getLogger("koppel.server")
     url = svc.policy.public_url
-    if svc.database.needs_upgrade():
+    if svc.store.needs_upgrade():
         return  # KOPPEL_AUTO_MIGRATE=false with migrations pending: nothing to record in
-    with svc.transaction() as repo:
-        earlier = host.announce(SqlHostSettings(repo.c), url, svc.policy.clock())
-        stray = host.elsewhere(repo.environments(None), url)
+    with svc.transaction() as uow:
+        earlier = host.announce(uow.host, url, svc.policy.clock())
+        stray = host.elsewhere(uow.core.environments(None), url)
     if earlier:
         log.warning("this server's address changed from %s to %s", earlier, url)
     if stray:
@@ -143,9 +142,9 @@ def serve(
     import uvicorn
 
     from koppel.server.adapters.app import create_app
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import ServerSettings
-    from koppel.server.services import Services
 
     overrides = {
         k: v
@@ -172,7 +171,7 @@ def serve(
     # creates files too, for other callers of Services.
     os.umask(0o077)
     try:
-        svc = Services.create(settings)
+        svc = create_services(settings)
     except SecretKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(5) from None

@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from koppel.server.adapters.db import migrate, sealed
-from koppel.server.adapters.db.repositories.core import SqlRepository
+from koppel.server.adapters.db.unit_of_work import SqlUnitOfWork
 from koppel.server.adapters.private_files import create_file, make_dir
 from koppel.server.adapters.secret_key import KeySource, SecretKeys, open_keys
+from koppel.server.domain.errors import StoreConflict
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -129,20 +130,29 @@ class Database:
         with self.engine.begin() as connection:
             needed = sealed.census(connection).by_key
         self.keys = open_keys(self.key_source, needed)
-        with self.transaction() as repo:
-            sealed.seal_plain(repo.c, self.keys)
-            repo.signing_key()  # created once here, not raced by the first requests
+        with self.transaction() as uow:
+            sealed.seal_plain(uow.connection, self.keys)
+            uow.core.signing_key()  # created once here, not raced by the first requests
 
     def needs_upgrade(self) -> bool:
         """Whether migrations are pending."""
         return migrate.pending(self.engine)
 
+    def revisions(self) -> tuple[str | None, str | None]:
+        """The migration the database is at (None: none yet) and this release's newest."""
+        return migrate.revisions(self.engine)
+
     @contextmanager
-    def transaction(self) -> Iterator[SqlRepository]:
-        """A repository whose changes commit when the block ends without an exception."""
-        with self.engine.begin() as connection:
-            sealed.attach(connection, self.keys)
-            yield SqlRepository(connection)
+    def transaction(self) -> Iterator[SqlUnitOfWork]:
+        """A unit of work whose changes commit when the block ends without an exception;
+        a unique key taken meanwhile (the driver's ``IntegrityError``) is a
+        ``StoreConflict``."""
+        try:
+            with self.engine.begin() as connection:
+                sealed.attach(connection, self.keys)
+                yield SqlUnitOfWork(connection)
+        except IntegrityError as exc:
+            raise StoreConflict(str(exc.orig)) from exc
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -15,7 +15,6 @@ from fastapi.security import (
 
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER, Update
-from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
 from koppel.server.adapters.http.params import EnvCode
 from koppel.server.adapters.http.password_attempts import attempt
 from koppel.server.domain.errors import DomainError
@@ -66,9 +65,9 @@ def downloader(action: str) -> Callable[..., Account]:
         approval: Annotated[HTTPAuthorizationCredentials | None, Depends(_approval)],
     ) -> Account:
         if approval is not None and device_approval.is_access_token(approval.credentials):
-            with svc.transaction() as repo:
+            with svc.transaction() as uow:
                 return device_approval.access(
-                    repo, SqlDeviceGrantRepository(repo.c), svc.policy,
+                    uow.core, uow.device_grants, svc.policy,
                     approval.credentials, action, env,
                 )  # fmt: skip
         if basic is None:
@@ -80,8 +79,8 @@ def downloader(action: str) -> Callable[..., Account]:
         where = address(request)
         return attempt(
             svc, basic.username, where,
-            lambda repo, web: sign_in.password_only(
-                repo, web, svc.policy, basic.username, basic.password, where
+            lambda uow: sign_in.password_only(
+                uow.core, uow.portal, svc.policy, basic.username, basic.password, where
             ),
         )  # fmt: skip
 
@@ -127,8 +126,8 @@ def token_owner(
     svc: Annotated[Services, Depends(services)],
 ) -> TokenView:
     """Authenticate a bearer token for environment ``env`` (checks it belongs to it)."""
-    with svc.transaction() as repo:
-        return linking.authenticate_token(repo, svc.policy, env, token, update)
+    with svc.transaction() as uow:
+        return linking.authenticate_token(uow.core, svc.policy, env, token, update)
 
 
 def tus_resumable(

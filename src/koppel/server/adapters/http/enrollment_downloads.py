@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from koppel.protocol.settings_file import SETTINGS_SUFFIX
 from koppel.protocol.updates import Update
-from koppel.server.adapters.packages import AgentPackages
+from koppel.server.domain.links.installation import AgentPackages
 from koppel.server.domain.model import Environment
 
 # A settings file holds a single-use enrollment code: no cache may keep a copy.

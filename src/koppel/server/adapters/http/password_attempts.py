@@ -9,10 +9,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.portal import sign_in
+from koppel.server.domain.unit_of_work import UnitOfWork
 from koppel.server.services import Services
 
 T = TypeVar("T")
@@ -23,15 +22,15 @@ def attempt(
     svc: Services,
     login: str,
     address: str,
-    step: Callable[[SqlRepository, SqlWebRepository], T],
+    step: Callable[[UnitOfWork], T],
 ) -> T:
     """Run ``step`` in one unit of work; a wrong password or code is recorded as a failed
     sign-in of ``login`` from ``address`` before the refusal goes on."""
     try:
-        with svc.transaction() as repo:
-            return step(repo, SqlWebRepository(repo.c))
+        with svc.transaction() as uow:
+            return step(uow)
     except DomainError as exc:
         if exc.code in _COUNTED:
-            with svc.transaction() as repo:
-                sign_in.record_failure(SqlWebRepository(repo.c), svc.policy, login, address)
+            with svc.transaction() as uow:
+                sign_in.record_failure(uow.portal, svc.policy, login, address)
         raise

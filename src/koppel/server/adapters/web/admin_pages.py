@@ -13,11 +13,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
-from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.params import page_number
 from koppel.server.adapters.web import context as ctx
@@ -28,6 +23,7 @@ from koppel.server.domain.portal import console
 from koppel.server.domain.setup.administration import Admin
 from koppel.server.domain.setup.procedure import check_environments
 from koppel.server.domain.transfer.extensions import DEFAULT_EXTENSIONS
+from koppel.server.domain.unit_of_work import UnitOfWork
 
 router = APIRouter()
 
@@ -35,17 +31,9 @@ router = APIRouter()
 _NOTICE_LIMIT = 400
 
 
-def _admin(user: ctx.PortalUser, repo: SqlRepository) -> Admin:
+def _admin(user: ctx.PortalUser, uow: UnitOfWork) -> Admin:
     """Admin operations acting as the signed-in user, with events for their agents."""
-    return Admin(
-        repo,
-        user.svc.policy,
-        user.account.login,
-        SqlEventRepository(repo.c),
-        SqlExtensionRepository(repo.c),
-        SqlDossierRepository(repo.c),
-        SqlTemplateRepository(repo.c),
-    )
+    return Admin.of(uow, user.svc.policy, user.account.login)
 
 
 def _notice(request: Request) -> str | None:
@@ -76,11 +64,9 @@ def checklist(request: Request, user: ctx.SignedIn) -> Response:
     """Every administered environment with every step of its procedure, done or missing,
     the fix command, and a button where a click can do the step."""
     codes = _administered(user)
-    with user.transaction() as repo:
-        checks = check_environments(
-            repo, user.svc.policy, codes, catalogs=SqlTemplateRepository(repo.c)
-        )
-        offers = console.offers(repo, user.svc.policy, checks)
+    with user.transaction() as uow:
+        checks = check_environments(uow.core, user.svc.policy, codes, catalogs=uow.templates)
+        offers = console.offers(uow.core, user.svc.policy, checks)
     # The portal's own environment first, then its clients, as on the home page.
     checks.sort(key=lambda check: codes.index(check.code))
     return render(
@@ -93,9 +79,9 @@ def checklist(request: Request, user: ctx.SignedIn) -> Response:
 @router.post("/portal/{code}/admin/{env}/steps/{step}")
 def do_step(user: ctx.CsrfChecked, env: str, step: str) -> Response:
     """Do one missing step, then back to the checklist."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcomes = console.apply_step(_admin(user, repo), found.code, step)
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcomes = console.apply_step(_admin(user, uow), found.code, step)
     return _after(user.path("admin"), console.summary(outcomes), f"#env-{found.code}")
 
 
@@ -103,9 +89,9 @@ def do_step(user: ctx.CsrfChecked, env: str, step: str) -> Response:
 def tokens(request: Request, user: ctx.SignedIn, env: str, show: str = "active") -> Response:
     """User tokens of one environment per connector; active only, or all."""
     everything = show == "all"
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        views = _admin(user, repo).list_tokens(found.code, include_revoked=everything)
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        views = _admin(user, uow).list_tokens(found.code, include_revoked=everything)
     groups = console.tokens_by_connector(views, user.svc.policy.clock())
     # Whose tokens "revoke all of a user" can choose: those with an active one.
     logins = sorted({row.view.account.login for _, rows in groups for row in rows if row.active})
@@ -126,18 +112,18 @@ def tokens(request: Request, user: ctx.SignedIn, env: str, show: str = "active")
 @router.post("/portal/{code}/admin/{env}/tokens/revoke-user")
 def revoke_user(user: ctx.CsrfChecked, env: str, login: Annotated[str, Form()] = "") -> Response:
     """Revoke every active token of one user in this environment."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcome = console.revoke_user_tokens(_admin(user, repo), found.code, login)
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcome = console.revoke_user_tokens(_admin(user, uow), found.code, login)
     return _after(user.path("admin", found.code, "tokens"), outcome.message)
 
 
 @router.post("/portal/{code}/admin/{env}/tokens/{token}/revoke")
 def revoke_token(user: ctx.CsrfChecked, env: str, token: str) -> Response:
     """Revoke one token: its workstation loses access at its next request."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcome = _admin(user, repo).revoke_tokens(found.code, token_ids=[token])
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcome = _admin(user, uow).revoke_tokens(found.code, token_ids=[token])
     return _after(user.path("admin", found.code, "tokens"), outcome.message)
 
 
@@ -150,9 +136,9 @@ def lost_workstation(
     codes = _administered(user)
     preview, problem = None, None
     if workstation.strip():
-        with user.transaction() as repo:
+        with user.transaction() as uow:
             try:
-                preview = _admin(user, repo).revoke_workstation(
+                preview = _admin(user, uow).revoke_workstation(
                     workstation, login.strip() or None, within=codes, dry_run=True
                 )
             except DomainError as exc:
@@ -181,8 +167,8 @@ def revoke_lost_workstation(
     """Revoke the workstation in every environment the user administers (audited once per
     environment); a name with no token there is refused and nothing changes."""
     codes = _administered(user)
-    with user.transaction() as repo:
-        done = _admin(user, repo).revoke_workstation(
+    with user.transaction() as uow:
+        done = _admin(user, uow).revoke_workstation(
             workstation, login.strip() or None, within=codes
         )
     return _after(user.path("admin", "lost-workstation"), done.message)
@@ -191,9 +177,9 @@ def revoke_lost_workstation(
 @router.get("/portal/{code}/admin/{env}/extensions", name="admin_extensions")
 def extension_list(request: Request, user: ctx.SignedIn, env: str) -> Response:
     """The file extensions one environment accepts, with remove, allow and reset."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        allowed = _admin(user, repo).extension_allowlist(found.code)
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        allowed = _admin(user, uow).extension_allowlist(found.code)
     return render(
         request,
         "admin_extensions.html",
@@ -213,9 +199,9 @@ def allow_extensions(
     user: ctx.CsrfChecked, env: str, extensions: Annotated[str, Form()] = ""
 ) -> Response:
     """Accept files with the extensions typed (separated by spaces or commas)."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcome = _admin(user, repo).allow_extensions(found.code, [extensions])
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcome = _admin(user, uow).allow_extensions(found.code, [extensions])
     return _after(user.path("admin", found.code, "extensions"), outcome.message)
 
 
@@ -224,18 +210,18 @@ def remove_extension(
     user: ctx.CsrfChecked, env: str, extension: Annotated[str, Form()] = ""
 ) -> Response:
     """Refuse files with one extension from now on (``.``: names without one)."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcome = _admin(user, repo).remove_extensions(found.code, [extension])
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcome = _admin(user, uow).remove_extensions(found.code, [extension])
     return _after(user.path("admin", found.code, "extensions"), outcome.message)
 
 
 @router.post("/portal/{code}/admin/{env}/extensions/reset")
 def reset_extensions(user: ctx.CsrfChecked, env: str) -> Response:
     """Give the environment the default list again."""
-    with user.transaction() as repo:
-        found = console.require_administrator(repo, user.portal, user.account, env)
-        outcome = _admin(user, repo).reset_extensions(found.code)
+    with user.transaction() as uow:
+        found = console.require_administrator(uow.core, user.portal, user.account, env)
+        outcome = _admin(user, uow).reset_extensions(found.code)
     return _after(user.path("admin", found.code, "extensions"), outcome.message)
 
 
@@ -265,8 +251,8 @@ def audit(
         environment or None, actor or None, action or None,
         form_date(since, "from"), form_date(until, "to"),
     )  # fmt: skip
-    with user.transaction() as repo:
-        found = console.audit_page(repo, codes, wanted, page)
+    with user.transaction() as uow:
+        found = console.audit_page(uow.core, codes, wanted, page)
     filters = {
         k: v
         for k, v in {

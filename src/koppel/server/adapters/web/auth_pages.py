@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
@@ -51,8 +50,8 @@ def _form(request: Request, code: str, *, login: str = "", error: DomainError | 
 def sign_in_page(request: Request, code: str, next: str | None = None) -> Response:
     """The sign-in form of a portal."""
     svc = services(request)
-    with svc.transaction() as repo:
-        portal = sign_in.portal_environment(repo, code)
+    with svc.transaction() as uow:
+        portal = sign_in.portal_environment(uow.core, code)
     return _form(request, portal.code, next_url=next)
 
 
@@ -68,19 +67,17 @@ def sign_in_submit(
     svc = services(request)
     address = request.client.host if request.client else "unknown"
     try:
-        with svc.transaction() as repo:
-            done = sign_in.sign_in(
-                repo, SqlWebRepository(repo.c), svc.policy, code, login, password, address
-            )
+        with svc.transaction() as uow:
+            done = sign_in.sign_in(uow.core, uow.portal, svc.policy, code, login, password, address)
             value, _session = web_sessions.start(
-                SqlWebRepository(repo.c), svc.policy, done.account.id, done.portal.id,
+                uow.portal, svc.policy, done.account.id, done.portal.id,
                 verified=not done.needs_second_factor,
             )  # fmt: skip
     except DomainError as exc:
         if exc.code is ErrorCode.INVALID_CREDENTIALS:
             # The refusal rolled the sign-in back; the failure must still count.
-            with svc.transaction() as repo:
-                sign_in.record_failure(SqlWebRepository(repo.c), svc.policy, login, address)
+            with svc.transaction() as uow:
+                sign_in.record_failure(uow.portal, svc.policy, login, address)
         return _form(request, code.upper(), login=login, error=exc, next_url=next)
     target = safe_next(done.portal.code, next)
     if done.needs_second_factor:
@@ -94,8 +91,8 @@ def sign_in_submit(
 @router.post("/portal/{code}/sign-out")
 def sign_out(user: ctx.PendingCsrfChecked) -> Response:
     """End the session (a CSRF-checked form; a GET never signs anyone out)."""
-    with user.transaction() as repo:
-        web_sessions.end(SqlWebRepository(repo.c), user.session)
+    with user.transaction() as uow:
+        web_sessions.end(uow.portal, user.session)
     response = RedirectResponse(ctx.portal_path(user.portal.code, "sign-in"), status_code=303)
     ctx.clear_session_cookie(response, user.portal.code)
     return response

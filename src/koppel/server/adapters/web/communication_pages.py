@@ -35,8 +35,8 @@ def communication_center(request: Request, user: ctx.SignedIn, env: str) -> Resp
     plan = None
     if offer_bundle:
         # The same plan the bundle download follows, so the page lists what the file holds.
-        with user.transaction() as repo:
-            plan = enrollment.bundle_plan(repo, user.svc.policy, user.account, user.portal.code)
+        with user.transaction() as uow:
+            plan = enrollment.bundle_plan(uow.core, user.svc.policy, user.account, user.portal.code)
     # The agent is the same for every environment of one update: point to where it is offered.
     elsewhere = next(
         (
@@ -65,8 +65,8 @@ def communication_center(request: Request, user: ctx.SignedIn, env: str) -> Resp
 def download_installation(user: ctx.SignedIn, env: str) -> FileResponse:
     """ "Save installation": the agent wheel of the environment's update."""
     shown = user.environment(env)
-    with user.transaction() as repo:
-        environment = enrollment.installation_for(repo, user.account, shown.environment.code)
+    with user.transaction() as uow:
+        environment = enrollment.installation_for(uow.core, user.account, shown.environment.code)
     return installation_download(user.svc.packages, environment)
 
 
@@ -74,9 +74,9 @@ def download_installation(user: ctx.SignedIn, env: str) -> FileResponse:
 def download_settings(user: ctx.SignedIn, env: str) -> JSONResponse:
     """ "Save settings": the signed settings file, with a single-use enrollment code."""
     shown = user.environment(env)
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         document = enrollment.settings_for(
-            repo, user.svc.policy, user.account, shown.environment.code
+            uow.core, user.svc.policy, user.account, shown.environment.code
         )
     return settings_download(document)
 
@@ -85,6 +85,6 @@ def download_settings(user: ctx.SignedIn, env: str) -> JSONResponse:
 def download_bundle(user: ctx.SignedIn) -> JSONResponse:
     """Settings for every client environment of this firm where the user may save them;
     the file lists the clients it skipped and why."""
-    with user.transaction() as repo:
-        bundle = enrollment.bundle_for(repo, user.svc.policy, user.account, user.portal.code)
+    with user.transaction() as uow:
+        bundle = enrollment.bundle_for(uow.core, user.svc.policy, user.account, user.portal.code)
     return bundle_download(bundle)

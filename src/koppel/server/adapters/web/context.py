@@ -8,8 +8,7 @@ the second-factor page, and a form without this session's CSRF token a refusal.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import quote
@@ -17,8 +16,6 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, Environment
@@ -27,6 +24,7 @@ from koppel.server.domain.portal import sessions as web_sessions
 from koppel.server.domain.portal import sign_in
 from koppel.server.domain.portal.environments import PortalEnvironment
 from koppel.server.domain.portal.model import WebSession
+from koppel.server.domain.unit_of_work import UnitOfWork
 from koppel.server.services import Services
 
 SESSION_COOKIE = "koppel_session"
@@ -78,11 +76,9 @@ class PortalUser:
         """One of the user's environments here, or ``not_found``."""
         return portal_rules.pick(self.environments, self.portal, code)
 
-    @contextmanager
-    def transaction(self) -> Iterator[SqlRepository]:
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
         """One unit of work."""
-        with self.svc.transaction() as repo:
-            yield repo
+        return self.svc.transaction()
 
 
 def secure_cookies(request: Request, svc: Services) -> bool:
@@ -111,12 +107,12 @@ def _load(request: Request, code: str, *, pending_ok: bool) -> PortalUser:
     # ending of an expired session or of one whose access was taken away.
     elsewhere: str | None = None
     shown: list[PortalEnvironment] = []
-    with svc.transaction() as repo:
-        portal = sign_in.portal_environment(repo, code)
-        store = SqlWebRepository(repo.c)
+    with svc.transaction() as uow:
+        portal = sign_in.portal_environment(uow.core, code)
+        store = uow.portal
         session = web_sessions.resume(store, svc.policy, request.cookies.get(SESSION_COOKIE))
-        account = repo.account_by_id(session.account_id) if session else None
-        member = repo.membership(portal.id, account.id) if account else None
+        account = uow.core.account_by_id(session.account_id) if session else None
+        member = uow.core.membership(portal.id, account.id) if account else None
         if session is None or session.portal_environment_id != portal.id:
             elsewhere = portal_path(portal.code, f"sign-in?next={quote(here)}")
         elif account is None or account.disabled or member is None or not member.portal_access:
@@ -126,7 +122,7 @@ def _load(request: Request, code: str, *, pending_ok: bool) -> PortalUser:
         elif not session.second_factor_done and not pending_ok:
             elsewhere = portal_path(portal.code, f"second-factor?next={quote(here)}")
         else:
-            shown = portal_rules.environments_of(repo, portal, account)
+            shown = portal_rules.environments_of(uow.core, portal, account)
     if elsewhere is not None:
         raise Redirect(elsewhere)
     assert session is not None and account is not None

@@ -18,8 +18,6 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from koppel.protocol.device import VERIFICATION_PATH, describe
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.dependencies import address, services
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.password_attempts import attempt
@@ -74,21 +72,21 @@ def device_sign_in(
     """Check the code, then the password (counted like a portal sign-in)."""
     svc, where = services(request), address(request)
     try:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             grant = device_approval.awaiting(
-                SqlDeviceGrantRepository(repo.c), SqlWebRepository(repo.c), svc.policy,
+                uow.device_grants, uow.portal, svc.policy,
                 user_code, where,
             )  # fmt: skip
     except DomainError as exc:
         if exc.code is ErrorCode.DEVICE_CODE_INVALID:
-            with svc.transaction() as repo:
-                device_approval.record_wrong_code(SqlWebRepository(repo.c), svc.policy, where)
+            with svc.transaction() as uow:
+                device_approval.record_wrong_code(uow.portal, svc.policy, where)
         return _code_form(request, user_code, login, exc)
     try:
         binding, _needs_code = attempt(
             svc, login, where,
-            lambda repo, web: device_approval.sign_in_for(
-                repo, SqlDeviceGrantRepository(repo.c), web, svc.policy, grant, login,
+            lambda uow: device_approval.sign_in_for(
+                uow.core, uow.device_grants, uow.portal, svc.policy, grant, login,
                 password, where,
             ),
         )  # fmt: skip
@@ -104,9 +102,9 @@ def device_sign_in(
 
 def _bound(request: Request, user_code: str) -> tuple[DeviceGrant, Account]:
     svc = services(request)
-    with svc.transaction() as repo:
+    with svc.transaction() as uow:
         return device_approval.bound(
-            repo, SqlDeviceGrantRepository(repo.c), svc.policy, user_code,
+            uow.core, uow.device_grants, svc.policy, user_code,
             request.cookies.get(BINDING_COOKIE),
         )  # fmt: skip
 
@@ -125,9 +123,9 @@ def _confirmation(
             error=error,
         )  # fmt: skip
     svc = services(request)
-    with svc.transaction() as repo:
-        wanted = device_approval.asked(repo, grant, account)
-        refusal = device_approval.refusal_for(repo, grant, account)
+    with svc.transaction() as uow:
+        wanted = device_approval.asked(uow.core, grant, account)
+        refusal = device_approval.refusal_for(uow.core, grant, account)
     shown = [describe(a.action, f"{a.code} ({a.name})" if a.name else a.code) for a in wanted]
     return _page(
         request, "decide", user_code=user_code, account=account, grant=grant, asked=shown,
@@ -156,8 +154,8 @@ def second_factor_submit(request: Request, user_code: Text = "", otp: Text = "")
     try:
         attempt(
             svc, account.login, where,
-            lambda repo, web: device_approval.give_second_factor(
-                repo, SqlDeviceGrantRepository(repo.c), web, svc.policy, grant, account, otp,
+            lambda uow: device_approval.give_second_factor(
+                uow.core, uow.device_grants, uow.portal, svc.policy, grant, account, otp,
                 where,
             ),
         )  # fmt: skip
@@ -175,9 +173,9 @@ def decide(request: Request, user_code: Text = "", decision: Text = "") -> Respo
     except DomainError as exc:
         return _code_form(request, user_code, error=exc)
     try:
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
             done = device_approval.decide(
-                repo, SqlDeviceGrantRepository(repo.c), svc.policy, grant, account,
+                uow.core, uow.device_grants, svc.policy, grant, account,
                 approve=decision == "approve",
             )  # fmt: skip
     except DomainError as exc:  # the second factor is still missing

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
@@ -31,8 +30,8 @@ def _after(user: ctx.PortalUser, message: str) -> Response:
 @router.get("/portal/{code}/devices", name="devices")
 def my_devices(request: Request, user: ctx.SignedIn) -> Response:
     """The user's workstations and their tokens in this portal's environments."""
-    with user.transaction() as repo:
-        found = devices.devices_of(repo, user.svc.policy, user.portal, user.account)
+    with user.transaction() as uow:
+        found = devices.devices_of(uow.core, user.svc.policy, user.portal, user.account)
     notice = request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
     return render(
         request,
@@ -49,9 +48,9 @@ def my_devices(request: Request, user: ctx.SignedIn) -> Response:
 @router.post("/portal/{code}/devices/{token_id}/revoke", name="revoke_device_token")
 def revoke_token(user: ctx.CsrfChecked, token_id: str) -> Response:
     """Revoke one of the user's own tokens; that workstation loses access at once."""
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         done = devices.revoke_token(
-            repo, SqlEventRepository(repo.c), user.svc.policy, user.portal, user.account, token_id
+            uow.core, uow.events, user.svc.policy, user.portal, user.account, token_id
         )
     return _after(user, done.message)
 
@@ -59,10 +58,10 @@ def revoke_token(user: ctx.CsrfChecked, token_id: str) -> Response:
 @router.post("/portal/{code}/devices/revoke-workstation", name="revoke_device")
 def revoke_workstation(user: ctx.CsrfChecked, workstation_id: Annotated[str, Form()]) -> Response:
     """Revoke every token of one of the user's workstations on this portal."""
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         done = devices.revoke_workstation(
-            repo,
-            SqlEventRepository(repo.c),
+            uow.core,
+            uow.events,
             user.svc.policy,
             user.portal,
             user.account,
@@ -75,18 +74,20 @@ def revoke_workstation(user: ctx.CsrfChecked, workstation_id: Annotated[str, For
 def lost_device(request: Request, user: ctx.SignedIn, workstation: str = "") -> Response:
     """ "This device is lost": what it will revoke (its links in every environment of the
     user, also other portals'), with the button that does it."""
-    with user.transaction() as repo:
-        found = devices.lost_device(repo, user.svc.policy, user.portal, user.account, workstation)
+    with user.transaction() as uow:
+        found = devices.lost_device(
+            uow.core, user.svc.policy, user.portal, user.account, workstation
+        )
     return render(request, "device_lost.html", {"user": user, "device": found})
 
 
 @router.post("/portal/{code}/devices/lost")
 def revoke_lost_device(user: ctx.CsrfChecked, workstation_id: Annotated[str, Form()]) -> Response:
     """Revoke the device's tokens in every environment of the user, once confirmed."""
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         done = devices.revoke_lost_device(
-            repo,
-            SqlEventRepository(repo.c),
+            uow.core,
+            uow.events,
             user.svc.policy,
             user.portal,
             user.account,

@@ -21,8 +21,6 @@ from starlette.concurrency import run_in_threadpool
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import NO_EXTENSION, shown_list
 from koppel.protocol.links import edit_link
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
 from koppel.server.adapters.http.downloads import (
     version_download,
 )
@@ -74,8 +72,8 @@ def _csrf_check(user: ctx.PortalUser) -> Any:
 
 
 def _allowlist(user: ctx.PortalUser, who: TokenView) -> extensions.Allowlist:
-    with user.transaction() as repo:
-        return extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
+    with user.transaction() as uow:
+        return extensions.allowlist(uow.extensions, who.environment)
 
 
 def _file_types(allowed: extensions.Allowlist) -> dict[str, str]:
@@ -126,8 +124,8 @@ def dossier_page(
     who = _who(user, env)
     first, last = form_date(since, "from"), form_date(until, "to")
     page = max(page, 1)
-    with user.transaction() as repo:
-        store = SqlDossierRepository(repo.c)
+    with user.transaction() as uow:
+        store = uow.dossier
         destinations = dossier.destinations(store, who.environment)
         items, total = dossier.search(
             store,
@@ -143,7 +141,7 @@ def dossier_page(
         )
         types = dossier_portal.searchable_types(store, who)
         usable = dossier.usable_types(store, who)
-        allowed = extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
+        allowed = extensions.allowlist(uow.extensions, who.environment)
     query = {"destination": destination, "type": type, "text": text, "since": since,
              "until": until}  # fmt: skip
     kept = {k: v for k, v in query.items() if v}
@@ -178,20 +176,19 @@ async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
     fields, stored = await _received(request, user, who)
 
     def create() -> Item:
-        with user.transaction() as repo:
+        with user.transaction() as uow:
             subject = fields.get("subject", "").strip()
             if not subject:
                 raise DomainError(ErrorCode.VALIDATION_ERROR, "Give the item a subject.")
             _, item = dossier.create_item(
-                SqlDossierRepository(repo.c),
+                uow,
                 user.svc.policy,
                 who,
-                lambda _ids: [stored],
                 submission_id=f"portal-{uuid.uuid4().hex}",
                 subject=subject[:500],
                 type_name=fields.get("type", ""),
                 destination_code=fields.get("destination", ""),
-                upload_ids=["portal"],
+                received=[stored],
                 document_date=None,
             )
             return item
@@ -208,15 +205,15 @@ def item_page(request: Request, user: ctx.SignedIn, env: str, item_id: RowId) ->
     """An item: its facts, attachments with every version and their downloads, the
     "Edit on my computer" link (or why editing is not possible), and the upload forms."""
     who = _who(user, env)
-    with user.transaction() as repo:
-        store = SqlDossierRepository(repo.c)
+    with user.transaction() as uow:
+        store = uow.dossier
         item = dossier.get_item(store, who, item_id)
         chains: dict[int, list[Version]] = {
             a.id: dossier.versions(store, who, item_id, a.id) for a in item.attachments
         }
-        refusal = dossier_portal.edit_refusal(repo, who, item)
+        refusal = dossier_portal.edit_refusal(uow.core, who, item)
         may_add = dossier.may_use(item.item_type, store.group_ids_of(who.membership.id))
-        allowed = extensions.allowlist(SqlExtensionRepository(repo.c), who.environment)
+        allowed = extensions.allowlist(uow.extensions, who.environment)
     server = who.environment.api_url or user.svc.policy.public_url
     links = {
         a.id: edit_link(server, who.environment.code, item.id, a.name) for a in item.attachments
@@ -248,10 +245,8 @@ async def add_attachment(
     _, stored = await _received(request, user, who)
 
     def add() -> Item:
-        with user.transaction() as repo:
-            return dossier_portal.add_attachment(
-                SqlDossierRepository(repo.c), user.svc.policy, who, item_id, stored
-            )
+        with user.transaction() as uow:
+            return dossier_portal.add_attachment(uow.dossier, user.svc.policy, who, item_id, stored)
 
     await _or_forget(user, stored, add)
     done = f"Added {stored.filename} to item {item_id}."
@@ -272,17 +267,15 @@ async def new_version(
     fields, stored = await _received(request, user, who)
 
     def save() -> Version:
-        with user.transaction() as repo:
+        with user.transaction() as uow:
             return dossier_editing.new_version(
-                repo,
-                SqlDossierRepository(repo.c),
+                uow,
                 user.svc.policy,
                 who,
-                lambda _ids: [stored],
                 item_id=item_id,
                 attachment_id=attachment_id,
                 if_match=fields.get("if_match") or None,
-                upload_id="portal",
+                received=stored,
             )
 
     saved: Version = await _or_forget(user, stored, save)
@@ -305,6 +298,6 @@ def attachment_content(
 ) -> Response:
     """An attachment's current (or numbered) version, streamed as the agent API does."""
     who = _who(user, env)
-    with user.transaction() as repo:
-        found = dossier.version(SqlDossierRepository(repo.c), who, item_id, attachment_id, version)
+    with user.transaction() as uow:
+        found = dossier.version(uow.dossier, who, item_id, attachment_id, version)
     return version_download(user.svc.blobs, found, request.headers)

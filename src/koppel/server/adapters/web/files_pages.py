@@ -15,10 +15,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.api.my_files_routes import notify
-from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
-from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
 from koppel.server.adapters.http.downloads import (
     output_file_download,
 )
@@ -61,9 +57,9 @@ def my_files(request: Request, user: ctx.SignedIn, env: str) -> Response:
         return render(
             request, "files.html", {"user": user, "shown": shown, "missing": missing}, 403
         )
-    with user.transaction() as repo:
-        files = SqlMyFilesRepository(repo.c).of_memberships([shown.membership.id])
-        destinations = dossier.destinations(SqlDossierRepository(repo.c), shown.environment)
+    with user.transaction() as uow:
+        files = uow.my_files.of_memberships([shown.membership.id])
+        destinations = dossier.destinations(uow.dossier, shown.environment)
     pending = [f for f in files if f.state == ob.PENDING]
     notice = request.query_params.get("done", "").strip()[:_NOTICE_LIMIT] or None
     response = render(
@@ -88,8 +84,8 @@ def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: Row
     """A ready file of the user's, streamed (ETag, Range and its sha256 as the API sends)."""
     shown = user.environment(env)
     ob.require_my_files(set(shown.functions), shown.environment.code)
-    with user.transaction() as repo:
-        file = ob.owned_file(SqlMyFilesRepository(repo.c), file_id, shown.membership.id)
+    with user.transaction() as uow:
+        file = ob.owned_file(uow.my_files, file_id, shown.membership.id)
     if file.state != ob.READY or file.blob_key is None or file.size is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
@@ -112,9 +108,9 @@ def request_analysis(
     shown = user.environment(env)
     ob.require_my_files(set(shown.functions), shown.environment.code)
     environment = shown.environment
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         chosen = destination.strip() or None
-        store = SqlDossierRepository(repo.c)
+        store = uow.dossier
         if chosen is not None and store.destination(environment.id, chosen) is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
@@ -122,8 +118,8 @@ def request_analysis(
                 environment=environment.code,
             )
         file = analyses.request(
-            SqlMyFilesRepository(repo.c),
-            SqlJobRepository(repo.c),
+            uow.my_files,
+            uow.jobs,
             user.svc.policy.clock(),
             environment.id,
             environment.code,
@@ -131,6 +127,6 @@ def request_analysis(
             kind,
             chosen,
         )
-    notify(request)
+    user.svc.publisher.published()  # wake event streams and job workers now
     done = f"Requested {file.name}; it appears below when it is ready."
     return redirect(f"{_files_path(user, environment.code)}?{urlencode({'done': done})}")

@@ -11,8 +11,6 @@ from fastapi import APIRouter, Form, Request, Response
 from markupsafe import Markup
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.core import SqlRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.auth_pages import safe_next
@@ -20,6 +18,7 @@ from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.portal import second_factor, sign_in
+from koppel.server.domain.unit_of_work import UnitOfWork
 
 router = APIRouter()
 
@@ -39,20 +38,20 @@ def _address(request: Request) -> str:
 
 
 def _attempt(request: Request, user: ctx.PortalUser,
-             step: Callable[[SqlRepository, SqlWebRepository], T], *,
+             step: Callable[[UnitOfWork], T], *,
              counts: bool = True) -> T | DomainError:  # fmt: skip
     """Run ``step`` in one unit of work; a refusal comes back instead of a result. A wrong
     code or password counts as a failed sign-in (in its own transaction, as the step's
     rolled back), so the lockout protects the second factor as it does the password;
     ``counts=False`` where a wrong code gains nothing (the first code of an enrolment)."""
     try:
-        with user.transaction() as repo:
-            return step(repo, SqlWebRepository(repo.c))
+        with user.transaction() as uow:
+            return step(uow)
     except DomainError as exc:
         if counts and exc.code is ErrorCode.SECOND_FACTOR_INVALID:
-            with user.transaction() as repo:
+            with user.transaction() as uow:
                 sign_in.record_failure(
-                    SqlWebRepository(repo.c), user.svc.policy, user.account.login,
+                    uow.portal, user.svc.policy, user.account.login,
                     _address(request),
                 )  # fmt: skip
         return exc
@@ -88,8 +87,8 @@ def second_factor_submit(request: Request, user: ctx.PendingCsrfChecked, otp: Te
         return redirect(target)
     done = _attempt(
         request, user,
-        lambda repo, store: second_factor.verify(
-            repo, store, user.svc.policy, user.account, user.portal, user.session, otp,
+        lambda uow: second_factor.verify(
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal, user.session, otp,
             _address(request),
         ),
     )  # fmt: skip
@@ -103,8 +102,8 @@ def second_factor_submit(request: Request, user: ctx.PendingCsrfChecked, otp: Te
 
 def _security(request: Request, user: ctx.PortalUser, *, error: DomainError | None = None,
               notice: str | None = None, codes: list[str] | None = None) -> Response:  # fmt: skip
-    with user.transaction() as repo:
-        state = second_factor.status(SqlWebRepository(repo.c), user.account)
+    with user.transaction() as uow:
+        state = second_factor.status(uow.portal, user.account)
     context = {"user": user, "status": state, "error": error, "notice": notice,
                "codes": codes, "view": "codes" if codes else "overview"}  # fmt: skip
     return render(request, "security.html", context, STATUS[error.code] if error else 200)
@@ -121,8 +120,8 @@ def enrol(request: Request, user: ctx.CsrfChecked) -> Response:
     """Start an enrolment (a new secret), then show its QR code."""
     started = _attempt(
         request, user,
-        lambda repo, store: second_factor.enrol(
-            repo, store, user.svc.policy, user.account, user.portal
+        lambda uow: second_factor.enrol(
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal
         ),
     )  # fmt: skip
     if isinstance(started, DomainError):
@@ -142,8 +141,8 @@ def _qr_svg(uri: str) -> Markup:
 def _enrolment(
     request: Request, user: ctx.PortalUser, error: DomainError | None = None
 ) -> Response:
-    with user.transaction() as repo:
-        state = second_factor.status(SqlWebRepository(repo.c), user.account)
+    with user.transaction() as uow:
+        state = second_factor.status(uow.portal, user.account)
     if state.pending is None:
         return redirect(user.path("security"))
     secret = state.pending.secret
@@ -166,8 +165,8 @@ def confirm(request: Request, user: ctx.CsrfChecked, otp: Text = "") -> Response
     """Turn TOTP on with a first code; the recovery codes are shown this once."""
     codes = _attempt(
         request, user,
-        lambda repo, store: second_factor.confirm(
-            repo, store, user.svc.policy, user.account, user.portal, otp
+        lambda uow: second_factor.confirm(
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal, otp
         ),
         counts=False,
     )  # fmt: skip
@@ -185,8 +184,8 @@ def disable(request: Request, user: ctx.CsrfChecked, otp: Text = "",
     """Turn TOTP off (or drop an unconfirmed enrolment)."""
     done = _attempt(
         request, user,
-        lambda repo, store: second_factor.disable(
-            repo, store, user.svc.policy, user.account, user.portal, code=otp,
+        lambda uow: second_factor.disable(
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal, code=otp,
             password=password, address=_address(request),
         ),
     )  # fmt: skip
@@ -201,8 +200,8 @@ def recovery_codes(request: Request, user: ctx.CsrfChecked, otp: Text = "",
     """New recovery codes, shown this once; the old ones stop working."""
     codes = _attempt(
         request, user,
-        lambda repo, store: second_factor.regenerate_recovery_codes(
-            repo, store, user.svc.policy, user.account, user.portal, code=otp,
+        lambda uow: second_factor.regenerate_recovery_codes(
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal, code=otp,
             password=password, address=_address(request),
         ),
     )  # fmt: skip
@@ -215,9 +214,9 @@ def recovery_codes(request: Request, user: ctx.CsrfChecked, otp: Text = "",
 @router.post("/portal/{code}/security/sign-out-others")
 def sign_out_others(user: ctx.CsrfChecked) -> Response:
     """End every other session of this account."""
-    with user.transaction() as repo:
+    with user.transaction() as uow:
         ended = second_factor.sign_out_elsewhere(
-            repo, SqlWebRepository(repo.c), user.svc.policy, user.account, user.portal,
+            uow.core, uow.portal, user.svc.policy, user.account, user.portal,
             user.session,
         )  # fmt: skip
     return redirect(user.path(f"security?done={'others' if ended else 'none'}"))

@@ -5,14 +5,24 @@ the version the editor started from (``If-Match``) — otherwise a conflict vers
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.domain.dossier.items import Claim, get_item, make_version, not_found
+from koppel.server.domain.dossier.items import (
+    StoredFile,
+    files_of,
+    get_item,
+    make_version,
+    not_found,
+)
 from koppel.server.domain.dossier.model import DossierRepository, Item, Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import ConnectorName, TokenView
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
+
+if TYPE_CHECKING:
+    from koppel.server.domain.unit_of_work import UnitOfWork
 
 
 def check_editable(repo: Repository, who: TokenView, item: Item) -> None:
@@ -62,21 +72,23 @@ def _conflict_name(name: str, who: TokenView, now: datetime) -> str:
 
 
 def new_version(
-    repo: Repository,
-    dossier: DossierRepository,
+    uow: UnitOfWork,
     policy: Policy,
     who: TokenView,
-    claim: Claim,
     *,
     item_id: int,
     attachment_id: int,
     if_match: str | None,
-    upload_id: str,
+    upload_id: str = "",
+    received: StoredFile | None = None,
     keep_as_conflict: bool = False,
 ) -> Version:
-    """Save an upload as the next version of an attachment, if ``if_match`` names its
-    current version. Otherwise ``version_conflict`` — or, with ``keep_as_conflict``, the
-    upload is kept as a conflict version beside it and the current version stays."""
+    """Save an upload (or a file ``received`` with the request) as the next version of
+    an attachment, if ``if_match`` names its current version. Otherwise
+    ``version_conflict`` — or, with ``keep_as_conflict``, the upload is kept as a
+    conflict version beside it and the current version stays."""
+    dossier = uow.dossier
+    repo = uow.core
     item = editable_item(repo, dossier, who, item_id)
     attachment = next((a for a in item.attachments if a.id == attachment_id), None)
     if attachment is None:
@@ -100,7 +112,7 @@ def new_version(
             "(keep_as_conflict) and merge by hand.",
             environment=who.environment.code,
         )
-    (stored,) = claim([upload_id])
+    (stored,) = files_of(uow, who, [upload_id], None if received is None else [received])
     now = policy.clock()
     number = chain[-1].number + 1
     if conflict:

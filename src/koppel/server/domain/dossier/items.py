@@ -12,9 +12,9 @@ used a type without groups). Items a reader may not see do not exist for that re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from koppel.protocol.dossier_setup import not_set_up
 from koppel.protocol.errors import ErrorCode
@@ -31,6 +31,10 @@ from koppel.server.domain.dossier.model import (
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Environment, TokenView
 from koppel.server.domain.policy import Policy
+from koppel.server.domain.transfer.uploads import claim_completed
+
+if TYPE_CHECKING:
+    from koppel.server.domain.unit_of_work import UnitOfWork
 
 __all__ = [
     "DossierRepository",
@@ -57,9 +61,18 @@ class StoredFile(Protocol):
     def blob_key(self) -> str: ...
 
 
-# Claims finished uploads of the requesting user (``uploads.claim_completed`` bound to
-# the unit of work, the environment and the membership); refuses unknown or unfinished.
-Claim = Callable[[Sequence[str]], Sequence[StoredFile]]
+def files_of(
+    uow: UnitOfWork,
+    who: TokenView,
+    upload_ids: Sequence[str],
+    received: Sequence[StoredFile] | None,
+) -> Sequence[StoredFile]:
+    """The files a new item or version is made of: ``received`` when they came with the
+    request itself (the portal's form, already in the blob store), else the user's
+    finished uploads, claimed in this unit of work (refused when unknown or unfinished)."""
+    if received is not None:
+        return received
+    return claim_completed(uow.uploads, who.environment.id, who.membership.id, upload_ids)
 
 
 def destinations(dossier: DossierRepository, env: Environment) -> list[Destination]:
@@ -123,20 +136,22 @@ def earlier_submission(
 
 
 def create_item(
-    dossier: DossierRepository,
+    uow: UnitOfWork,
     policy: Policy,
     who: TokenView,
-    claim: Claim,
     *,
     submission_id: str,
     subject: str,
     type_name: str,
     destination_code: str,
-    upload_ids: Sequence[str],
+    upload_ids: Sequence[str] = (),
+    received: Sequence[StoredFile] | None = None,
     document_date: datetime | None = None,
 ) -> tuple[bool, Item]:
-    """Create an item of finished uploads: one attachment per upload, each at version 1.
-    Idempotent by ``submission_id``: a repeat returns the first item (created=False)."""
+    """Create an item of finished uploads (or of files ``received`` with the request):
+    one attachment per file, each at version 1. Idempotent by ``submission_id``: a
+    repeat returns the first item (created=False)."""
+    dossier = uow.dossier
     env = who.environment
     earlier = earlier_submission(dossier, who, submission_id)
     if earlier is not None:
@@ -176,7 +191,7 @@ def create_item(
         )
     if len(set(upload_ids)) != len(upload_ids):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "Name each upload only once.")
-    files = claim(upload_ids)
+    files = files_of(uow, who, upload_ids, received)
     now = policy.clock()
     item_id = dossier.add_item(
         NewItem(

@@ -39,6 +39,8 @@ from koppel.server.domain.transfer.extensions import Allowlist, ExtensionReposit
 if TYPE_CHECKING:
     from koppel.server.domain.dossier.model import DossierRepository
     from koppel.server.domain.dossier.template import TemplateRepository
+    from koppel.server.domain.portal.model import WebRepository
+    from koppel.server.domain.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,22 @@ class Admin:
     # template operations (``dossier_template``).
     dossier: DossierRepository | None = None
     templates: TemplateRepository | None = None
+    # The portal's sessions and second factors (resetting an account's second factor).
+    portal: WebRepository | None = None
+
+    @classmethod
+    def of(cls, uow: UnitOfWork, policy: Policy, actor: str) -> Admin:
+        """Every operation, on one unit of work's repositories."""
+        return cls(
+            uow.core,
+            policy,
+            actor,
+            uow.events,
+            uow.extensions,
+            uow.dossier,
+            uow.templates,
+            uow.portal,
+        )
 
     def _audit(self, action: str, environment: str | None = None, **detail: object) -> None:
         record(self.repo, self.policy, self.actor, action, environment, **detail)

@@ -16,7 +16,7 @@ from koppel.server.adapters.cli.admin.common import (
 from koppel.server.adapters.cli.admin.output import Done
 
 if TYPE_CHECKING:
-    from koppel.server.adapters.db.repositories.portal import SqlWebRepository
+    from koppel.server.domain.portal.model import WebRepository
     from koppel.server.domain.setup.administration import Admin
 
 app = typer.Typer(
@@ -139,13 +139,10 @@ def accounts_set_password(
     out.show_outcomes(done, json_mode)
 
 
-def _web_store(admin: Admin) -> SqlWebRepository:
+def _web_store(admin: Admin) -> WebRepository:
     """The portal's storage in the command's own transaction."""
-    from koppel.server.adapters.db.repositories.core import SqlRepository
-    from koppel.server.adapters.db.repositories.portal import SqlWebRepository
-
-    assert isinstance(admin.repo, SqlRepository)
-    return SqlWebRepository(admin.repo.c)
+    assert admin.portal is not None  # ``unit_of_work`` gives every repository
+    return admin.portal
 
 
 @app.command("unlock")

@@ -21,6 +21,7 @@ from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function, parse_function
 
 if TYPE_CHECKING:
+    from koppel.server.adapters.assembly import ServerServices
     from koppel.server.config import ServerSettings
     from koppel.server.domain.policy import Policy
     from koppel.server.domain.setup.administration import Admin
@@ -87,7 +88,7 @@ class State:
     overrides: dict[str, Any] = field(default_factory=dict)
     actor_name: str | None = None
     _settings: ServerSettings | None = None
-    _services: Services | None = None
+    _services: ServerServices | None = None
 
     @property
     def actor(self) -> str:
@@ -117,16 +118,16 @@ class State:
                 raise Refusal(f"invalid configuration: {problems}", EXIT_USAGE) from exc
         return self._settings
 
-    def services(self, migrate: bool | None = None, create: bool = False) -> Services:
+    def services(self, migrate: bool | None = None, create: bool = False) -> ServerServices:
         """The database and policy (migrating the database first when configured). A
         database that does not exist yet is refused unless ``create`` (``db init``)."""
         if self._services is None:
-            from koppel.server.services import Services
+            from koppel.server.adapters.assembly import create_services
 
             settings = self.settings()
             if not create:
                 self._require_database()
-            svc = Services.create(settings, migrate=migrate)
+            svc = create_services(settings, migrate=migrate)
             if migrate is None and not settings.auto_migrate and svc.database.needs_upgrade():
                 raise Refusal(
                     "the database lacks migrations of this release; apply them with "
@@ -140,15 +141,15 @@ class State:
 
     def database_description(self) -> str:
         """The configured database, for messages (SQLite: its file; else the masked URL)."""
-        from koppel.server.adapters.db.database import describe
+        from koppel.server.adapters.assembly import describe_database
 
-        return describe(self.settings().resolved_database_url)
+        return describe_database(self.settings())
 
     def _require_database(self) -> None:
-        from koppel.server.adapters.db.database import Presence, presence
+        from koppel.server.adapters.assembly import Presence, database_presence
 
         settings = self.settings()
-        found = presence(settings.resolved_database_url)
+        found = database_presence(settings)
         if found is Presence.READY:
             return
         where = self.database_description()
@@ -178,14 +179,13 @@ def _with_server_address(svc: Services, settings: ServerSettings) -> Policy:
     server announced at its last start, else marked unknown (never a silent guess)."""
     from dataclasses import replace
 
-    from koppel.server.adapters.db.repositories.host import SqlHostSettings
     from koppel.server.domain.policy import AddressOrigin
     from koppel.server.domain.setup import host
 
     if settings.public_url:
         return svc.policy
-    with svc.transaction() as repo:
-        announced = host.announced_address(SqlHostSettings(repo.c))
+    with svc.transaction() as uow:
+        announced = host.announced_address(uow.host)
     if announced:
         return replace(svc.policy, public_url=announced, address_origin=AddressOrigin.SERVER)
     return replace(svc.policy, address_origin=AddressOrigin.UNKNOWN)
@@ -247,25 +247,13 @@ def reporting(json_mode: bool = False) -> Iterator[None]:
 def unit_of_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[Admin]:
     """One transaction for the whole command: it commits when the block ends, and a
     refusal anywhere in it leaves the database as it was."""
-    from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-    from koppel.server.adapters.db.repositories.events import SqlEventRepository
-    from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-    from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
     from koppel.server.domain.setup.administration import Admin
 
     state = state_of(ctx)
     with reporting(json_mode):
         svc = state.services()
-        with svc.transaction() as repo:
-            yield Admin(
-                repo,
-                svc.policy,
-                state.actor,
-                SqlEventRepository(repo.c),
-                SqlExtensionRepository(repo.c),
-                SqlDossierRepository(repo.c),
-                SqlTemplateRepository(repo.c),
-            )
+        with svc.transaction() as uow:
+            yield Admin.of(uow, svc.policy, state.actor)
 
 
 def parse_functions(values: list[str] | None) -> list[Function]:

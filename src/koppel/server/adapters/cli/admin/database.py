@@ -19,20 +19,18 @@ def db_init(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     does at its first start); nothing changes when it exists. Other commands never
     create a database, so a mistyped --data-dir is refused instead of starting afresh.
     With --public-url (KOPPEL_PUBLIC_URL) it also records the address agents use."""
-    from koppel.server.adapters.db.database import Presence, presence
-    from koppel.server.adapters.db.migrate import revisions
-    from koppel.server.adapters.db.repositories.host import SqlHostSettings
+    from koppel.server.adapters.assembly import Presence, database_presence
     from koppel.server.domain.setup import host
 
     state: State = state_of(ctx)
     with reporting(json_mode):
         settings = state.settings()
-        existed = presence(settings.resolved_database_url) is Presence.READY
+        existed = database_presence(settings) is Presence.READY
         svc = state.services(migrate=True, create=True)
-        current, _ = revisions(svc.database.engine)
+        current, _ = svc.database.revisions()
         if settings.public_url:
-            with svc.transaction() as repo:
-                host.announce(SqlHostSettings(repo.c), settings.public_url, svc.policy.clock())
+            with svc.transaction() as uow:
+                host.announce(uow.host, settings.public_url, svc.policy.clock())
     where = state.database_description()
     if json_mode:
         out.emit_json({"changed": not existed, "database": where, "revision": current})
@@ -50,14 +48,12 @@ def db_init(ctx: typer.Context, json_mode: JsonOption = False) -> None:
 def db_upgrade(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     """Apply the migrations the database lacks (other commands do this at start unless
     KOPPEL_AUTO_MIGRATE=false)."""
-    from koppel.server.adapters.db.migrate import revisions
-
     state: State = state_of(ctx)
     with reporting(json_mode):
         svc = state.services(migrate=False)
-        before, head = revisions(svc.database.engine)
+        before, head = svc.database.revisions()
         svc.database.upgrade()
-        after, _ = revisions(svc.database.engine)
+        after, _ = svc.database.revisions()
     if json_mode:
         out.emit_json({"changed": before != after, "from": before, "to": after, "head": head})
         return
@@ -86,15 +82,14 @@ def _outcome(changed: bool, message: str) -> Any:
 @app.command("status")
 def db_status(ctx: typer.Context, json_mode: JsonOption = False) -> None:
     """Show the database address and whether migrations are pending (changes nothing)."""
-    from koppel.server.adapters.db.database import masked
-    from koppel.server.adapters.db.migrate import revisions
+    from koppel.server.adapters.assembly import masked_url
 
     state: State = state_of(ctx)
     with reporting(json_mode):
         svc = state.services(migrate=False)
-        current, head = revisions(svc.database.engine)
+        current, head = svc.database.revisions()
     data = {
-        "url": masked(svc.database.url),
+        "url": masked_url(svc.database.url),
         "revision": current,
         "head": head,
         "pending": current != head,

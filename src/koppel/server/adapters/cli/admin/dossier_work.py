@@ -31,10 +31,8 @@ class DossierWork:
 @contextmanager
 def dossier_work(ctx: typer.Context, json_mode: bool = False) -> Iterator[DossierWork]:
     """One transaction for the whole command; a refusal leaves the database as it was."""
-    from koppel.server.adapters.db.repositories.dossier import SqlDossierRepository
-
     state = state_of(ctx)
     with reporting(json_mode):
         svc = state.services()
-        with svc.transaction() as repo:
-            yield DossierWork(repo, SqlDossierRepository(repo.c), svc.policy, state.actor)
+        with svc.transaction() as uow:
+            yield DossierWork(uow.core, uow.dossier, svc.policy, state.actor)

@@ -34,9 +34,6 @@ def files_publish(
     json_mode: JsonOption = False,
 ) -> None:
     """Put a file into a user's My files: it is ready at once and their agents get it."""
-    from koppel.server.adapters.db.repositories.events import SqlEventRepository
-    from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-    from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
     from koppel.server.domain import lookups
     from koppel.server.domain import my_files as ob
     from koppel.server.domain.transfer import extensions
@@ -46,11 +43,11 @@ def files_publish(
             raise Refusal(f"{path} is not a readable file.", 2)
         svc = state_of(ctx).services()
         shown = ob.check_name(name or path.name)
-        with svc.transaction() as repo:
-            env = lookups.environment(repo, code)
-            member = lookups.membership(repo, env, lookups.account(repo, login))
+        with svc.transaction() as uow:
+            env = lookups.environment(uow.core, code)
+            member = lookups.membership(uow.core, env, lookups.account(uow.core, login))
             # Refused before the file is read, as on every other way in.
-            extensions.check(extensions.allowlist(SqlExtensionRepository(repo.c), env), shown)
+            extensions.check(extensions.allowlist(uow.extensions, env), shown)
         partial, key = f"publish-{uuid.uuid4().hex}", f"outbox/{uuid.uuid4().hex}"
         digest = hashlib.sha256()
         size = 0
@@ -63,10 +60,10 @@ def files_publish(
             raise Refusal(f"{path} is empty; nothing was published.")
         svc.blobs.commit(partial, key)
         try:
-            with svc.transaction() as repo:
+            with svc.transaction() as uow:
                 file = ob.publish(
-                    SqlMyFilesRepository(repo.c),
-                    SqlEventRepository(repo.c),
+                    uow.my_files,
+                    uow.events,
                     svc.policy.clock(),
                     env.id,
                     member.id,
@@ -75,7 +72,7 @@ def files_publish(
                     size=size,
                     sha256=digest.hexdigest(),
                     blob_key=key,
-                    allowed=extensions.allowlist(SqlExtensionRepository(repo.c), env),
+                    allowed=extensions.allowlist(uow.extensions, env),
                 )
         except BaseException:
             svc.blobs.delete(key)
@@ -105,18 +102,17 @@ def files_list(
     json_mode: JsonOption = False,
 ) -> None:
     """List the My files of an environment's users: id, user, name, state, size, created."""
-    from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
     from koppel.server.domain import lookups
 
     with reporting(json_mode):
         svc = state_of(ctx).services()
-        with svc.transaction() as repo:
-            env = lookups.environment(repo, code)
-            members = {v.membership.id: v.account.login for v in repo.members([env.id])}
+        with svc.transaction() as uow:
+            env = lookups.environment(uow.core, code)
+            members = {v.membership.id: v.account.login for v in uow.core.members([env.id])}
             if user is not None:
-                wanted = lookups.membership(repo, env, lookups.account(repo, user)).id
+                wanted = lookups.membership(uow.core, env, lookups.account(uow.core, user)).id
                 members = {wanted: members[wanted]}
-            files = SqlMyFilesRepository(repo.c).of_memberships(list(members))
+            files = uow.my_files.of_memberships(list(members))
     rows = [
         {
             "id": f.id,

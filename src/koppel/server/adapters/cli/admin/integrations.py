@@ -25,13 +25,11 @@ app = typer.Typer(
 @contextmanager
 def _keys(ctx: typer.Context, json_mode: bool) -> Iterator[tuple[Any, Any, Any, str]]:
     """One unit of work: the repository, the key store, the policy and the actor."""
-    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
-
     state = state_of(ctx)
     with reporting(json_mode):
         svc = state.services()
-        with svc.transaction() as repo:
-            yield repo, SqlIntegrationKeyRepository(repo.c), svc.policy, state.actor
+        with svc.transaction() as uow:
+            yield uow.core, uow.integration_keys, svc.policy, state.actor
 
 
 def _as_json(key: IntegrationKey, environment: str) -> dict[str, Any]:
