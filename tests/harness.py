@@ -141,8 +141,10 @@ class Server:
         return result
 
 
-def make_server(base: Path, *, database_url: str | None = None) -> Server:
-    """A server (not started) with its own data folder and settings."""
+def make_server(base: Path, *, database_url: str | None = None, process: bool = True) -> Server:
+    """A server (not started) with its own data folder and settings: a ``koppel-server``
+    process, or with ``process=False`` the app served on a thread of the test process
+    (``served_server.ServedServer``: same interface, no process start-up)."""
     data_dir = base / f"server-{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = _clean_env()
@@ -155,7 +157,11 @@ def make_server(base: Path, *, database_url: str | None = None) -> Server:
     )
     if database_url:
         env["KOPPEL_DATABASE_URL"] = database_url
-    return Server(data_dir, port, env)
+    if process:
+        return Server(data_dir, port, env)
+    from served_server import ServedServer
+
+    return ServedServer(data_dir, port, env)
 
 
 @dataclass

@@ -141,6 +141,7 @@ def _root(
         if v is not None
     }
     ctx.obj = State(overrides=overrides, actor_name=actor)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # Root commands, then the command groups: one line each.

@@ -118,6 +118,13 @@ class State:
                 raise Refusal(f"invalid configuration: {problems}", EXIT_USAGE) from exc
         return self._settings
 
+    def close(self) -> None:
+        """Release the database's connections at the end of the command (the process
+        may go on: scripts and tests run several commands in one)."""
+        if self._services is not None:
+            self._services.database.dispose()
+            self._services = None
+
     def services(self, migrate: bool | None = None, create: bool = False) -> ServerServices:
         """The database and policy (migrating the database first when configured). A
         database that does not exist yet is refused unless ``create`` (``db init``)."""
