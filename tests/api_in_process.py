@@ -104,16 +104,13 @@ class AgentApi:
         from koppel.server.domain.model import ConnectorName
         from koppel.server.domain.setup.administration import Admin
 
-        with self.app.transaction() as repo:
-            admin = Admin(repo, self.app.svc.policy, "test")
+        with self.app.transaction() as uow:
+            admin = Admin(uow.core, self.app.svc.policy, "test")
             admin.set_connector_blocked(self.env, ConnectorName.TEMPORARY_OFFICE_ACCESS, False)
 
     def publish(self, name: str, data: bytes) -> int:
         """Put a ready file into this user's My files (as ``koppel-admin files publish``
         does); its id."""
-        from koppel.server.adapters.db.repositories.events import SqlEventRepository
-        from koppel.server.adapters.db.repositories.extensions import SqlExtensionRepository
-        from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
         from koppel.server.domain import lookups
         from koppel.server.domain import my_files as ob
         from koppel.server.domain.transfer import extensions
@@ -122,12 +119,12 @@ class AgentApi:
         partial, key = f"test-{uuid.uuid4().hex}", f"outbox/{uuid.uuid4().hex}"
         svc.blobs.append(partial, [data])
         svc.blobs.commit(partial, key)
-        with svc.transaction() as repo:
-            env = lookups.environment(repo, self.env)
-            member = lookups.membership(repo, env, lookups.account(repo, self.login))
+        with svc.transaction() as uow:
+            env = lookups.environment(uow.core, self.env)
+            member = lookups.membership(uow.core, env, lookups.account(uow.core, self.login))
             file = ob.publish(
-                SqlMyFilesRepository(repo.c),
-                SqlEventRepository(repo.c),
+                uow.my_files,
+                uow.events,
                 svc.policy.clock(),
                 env.id,
                 member.id,
@@ -136,7 +133,7 @@ class AgentApi:
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 blob_key=key,
-                allowed=extensions.allowlist_of(SqlExtensionRepository(repo.c), env.id, env.code),
+                allowed=extensions.allowlist_of(uow.extensions, env.id, env.code),
             )
         return file.id
 

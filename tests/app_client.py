@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy.engine import Connection
 
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
+from koppel.server.adapters.assembly import ServerServices, create_services
 from koppel.server.config import ServerSettings
-from koppel.server.services import Services
+from koppel.server.domain.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 PUBLIC_URL = "http://koppel.test"
@@ -108,7 +110,7 @@ class AppClient:
 class InProcess:
     """One server's services and app, with clients and shortcuts for tests."""
 
-    svc: Services
+    svc: ServerServices
     app: Any
     clock: Clock
     _clients: list[AppClient] = field(default_factory=list)
@@ -121,10 +123,17 @@ class InProcess:
         return made
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One unit of work on the app's database."""
-        with self.svc.transaction() as repo:
-            yield repo
+    def transaction(self) -> Iterator[UnitOfWork]:
+        """One unit of work on the app's database (``uow.core``, ``uow.dossier``, ...)."""
+        with self.svc.transaction() as uow:
+            yield uow
+
+    @contextmanager
+    def sql(self) -> Iterator[Connection]:
+        """The connection of one transaction, for tests that read or change tables
+        directly."""
+        with self.svc.database.transaction() as uow:
+            yield uow.connection
 
     def settings_file(
         self, env: str, login: str = "anna", password: str = DEMO_PASSWORD
@@ -133,9 +142,9 @@ class InProcess:
         tests of the sign-in policy are not disturbed)."""
         from koppel.server.domain.links import enrollment
 
-        with self.svc.transaction() as repo:
-            account = enrollment.authenticate(repo, login, password)
-            return enrollment.settings_for(repo, self.svc.policy, account, env)
+        with self.svc.transaction() as uow:
+            account = enrollment.authenticate(uow.core, login, password)
+            return enrollment.settings_for(uow.core, self.svc.policy, account, env)
 
     def token(self, env: str, login: str = "anna", workstation: str | None = None) -> str:
         """Link ``env`` for ``login`` from a workstation over the API; the user token."""
@@ -178,7 +187,7 @@ def make_in_process(data_dir: Path, *, demo: bool = True, **settings: Any) -> In
 
     config = ServerSettings(**{"data_dir": data_dir, "public_url": PUBLIC_URL, "workers": 0,
                                **settings})  # fmt: skip
-    svc = Services.create(config)
+    svc = create_services(config)
     clock = Clock()
     svc.policy = replace(svc.policy, clock=clock)
     if demo:

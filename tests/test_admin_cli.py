@@ -403,12 +403,12 @@ def _link(data_dir: Path, code: str, login: str, workstation: str) -> None:
 
     svc = Services.create(ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL))
     try:
-        with svc.transaction() as repo:
-            account = authenticate(repo, login, PASSWORD)
-            document = settings_for(repo, svc.policy, account, code)
-        with svc.transaction() as repo:
+        with svc.transaction() as uow:
+            account = authenticate(uow.core, login, PASSWORD)
+            document = settings_for(uow.core, svc.policy, account, code)
+        with svc.transaction() as uow:
             link(
-                repo,
+                uow.core,
                 svc.policy,
                 CURRENT,
                 Workstation(id=f"{workstation}-0001", name=workstation),

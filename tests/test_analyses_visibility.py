@@ -27,8 +27,8 @@ OUTSIDER = "bram"  # not in Payroll in the demo
 
 def set_payroll(app: InProcess, login: str, member: bool) -> None:
     """Add ``login`` to (or remove from) the Payroll group, as an administrator does."""
-    with app.transaction() as repo:
-        Admin(repo, app.svc.policy, "test").set_group_member(ENV, PAYROLL_GROUP, login, member)
+    with app.transaction() as uow:
+        Admin(uow.core, app.svc.policy, "test").set_group_member(ENV, PAYROLL_GROUP, login, member)
 
 
 def rows_of(workbook: bytes) -> dict[int, dict[str, Any]]:

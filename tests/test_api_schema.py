@@ -134,12 +134,11 @@ def live(tmp_path: Path) -> Iterator[Live]:
 
 
 def _integration_key(app: InProcess, env: str) -> str:
-    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
-    with app.transaction() as repo:
+    with app.transaction() as uow:
         key, _ = integrations.create(
-            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "test", env, "payroll"
+            uow.core, uow.integration_keys, app.svc.policy, "test", env, "payroll"
         )
     return key
 

@@ -192,8 +192,8 @@ def _bundle_section(html: str) -> str:
 
 
 def test_the_portal_lists_what_the_bundle_leaves_out(demo_app: InProcess) -> None:
-    with demo_app.transaction() as repo:
-        admin = Admin(repo, demo_app.svc.policy, "test")
+    with demo_app.transaction() as uow:
+        admin = Admin(uow.core, demo_app.svc.policy, "test")
         admin.set_connector_blocked("C20002", ConnectorName.COMMUNICATION_CENTER, True)
         admin.authorize_user("C20003", "bram", [Function.SAVE_SETTINGS], granted=False)
         admin.create_environment("C20004", "Drukkerij Smit", Kind.CLIENT, firm="F10001")
@@ -241,8 +241,8 @@ def test_the_portal_lists_what_the_bundle_leaves_out(demo_app: InProcess) -> Non
 
 def test_a_client_whose_record_cannot_be_carried_is_listed(demo_app: InProcess) -> None:
     long_name = "Holding " + "x" * 250
-    with demo_app.transaction() as repo:
-        admin = Admin(repo, demo_app.svc.policy, "test")
+    with demo_app.transaction() as uow:
+        admin = Admin(uow.core, demo_app.svc.policy, "test")
         admin.create_environment("C20006", long_name, Kind.CLIENT, firm="F10001")
         admin.set_api_url("C20006", demo_app.svc.policy.public_url)
         admin.set_main_site("C20006", demo_app.svc.policy.public_url)

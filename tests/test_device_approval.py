@@ -19,7 +19,6 @@ from device_support import (
     start,
 )
 from koppel.protocol.device import CLIENT_ID, GRANT_TYPE, TOKEN_PATH
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.domain.model import Kind
 from koppel.server.domain.setup.administration import Admin
 from portal_client import text_of
@@ -89,8 +88,8 @@ def test_settings_approved_in_the_browser_link_a_workstation(demo_app: InProcess
 
 def test_a_second_factor_is_asked_before_the_decision(demo_app: InProcess) -> None:
     policy = demo_app.svc.policy
-    with demo_app.transaction() as repo:
-        secret = enrol_second_factor(repo, SqlWebRepository(repo.c), policy, repo.account("anna"))
+    with demo_app.transaction() as uow:
+        secret = enrol_second_factor(uow.core, uow.portal, policy, uow.core.account("anna"))
     demo_app.clock.advance(seconds=31)  # the enrolment's code cannot be used again
     agent, browser = demo_app.client(), demo_app.client()
     started = start(agent, "bundle:F10001")
@@ -106,9 +105,9 @@ def test_a_second_factor_is_asked_before_the_decision(demo_app: InProcess) -> No
 
     wrong = give_code(browser, skipped, code, "000000")
     assert wrong.status_code == 401 and "That code is wrong" in text_of(wrong.text)
-    with demo_app.transaction() as repo:
+    with demo_app.transaction() as uow:
         since = demo_app.clock() - policy.lockout
-        assert len(SqlWebRepository(repo.c).failures(login="anna", since=since)) == 1
+        assert len(uow.portal.failures(login="anna", since=since)) == 1
     asked = give_code(browser, wrong, code, current_code(secret, demo_app.clock()))
     assert "the settings of every client environment of F10001 (Dekker" in text_of(asked.text)
     decide(browser, asked, code, "approve")
@@ -134,8 +133,8 @@ def test_denied_in_the_browser_reaches_the_agent(demo_app: InProcess) -> None:
 
 
 def test_unknown_and_foreign_environments_look_the_same(demo_app: InProcess) -> None:
-    with demo_app.transaction() as repo:
-        Admin(repo, demo_app.svc.policy, "test").create_environment(
+    with demo_app.transaction() as uow:
+        Admin(uow.core, demo_app.svc.policy, "test").create_environment(
             "C29999", "Geheim BV", Kind.CLIENT, has_portal=False, firm="F10001"
         )
     agent = demo_app.client()

@@ -41,8 +41,8 @@ def _create(app: InProcess, token: str, name: str, length: int = 10) -> httpx.Re
 
 
 def _upload_rows(app: InProcess) -> list[Any]:
-    with app.transaction() as repo:
-        return list(repo.c.exec_driver_sql("SELECT id, filename FROM uploads"))
+    with app.sql() as connection:
+        return list(connection.exec_driver_sql("SELECT id, filename FROM uploads"))
 
 
 def _stored(app: InProcess) -> list[Path]:
@@ -108,13 +108,12 @@ def test_upload_rules_tell_the_agent_the_limit_and_the_list(demo_app: InProcess)
 
 def _integration_key(app: InProcess) -> dict[str, str]:
     """The Authorization header of a new integration key for C20001."""
-    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
-    with app.transaction() as repo:
+    with app.transaction() as uow:
         key, _ = integrations.create(
-            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "cli:test", "C20001",
-            f"scanner-{len(repo.audit_entries(limit=1000))}",
+            uow.core, uow.integration_keys, app.svc.policy, "cli:test", "C20001",
+            f"scanner-{len(uow.core.audit_entries(limit=1000))}",
         )  # fmt: skip
     return {"Authorization": f"Bearer {key}"}
 
@@ -132,8 +131,8 @@ def _push(app: InProcess, name: str, data: bytes = b"payload") -> httpx.Response
 
 
 def _output_files(app: InProcess) -> list[str]:
-    with app.transaction() as repo:
-        return [row.name for row in repo.c.exec_driver_sql("SELECT name FROM output_files")]
+    with app.sql() as connection:
+        return [row.name for row in connection.exec_driver_sql("SELECT name FROM output_files")]
 
 
 def test_the_integration_push_refuses_a_type_not_accepted(demo_app: InProcess) -> None:
@@ -154,8 +153,8 @@ def test_the_integration_push_refuses_a_type_not_accepted(demo_app: InProcess) -
 
 
 def _items(app: InProcess) -> int:
-    with app.transaction() as repo:
-        return int(repo.c.exec_driver_sql("SELECT count(*) FROM items").scalar_one())
+    with app.sql() as connection:
+        return int(connection.exec_driver_sql("SELECT count(*) FROM items").scalar_one())
 
 
 def test_the_portal_form_refuses_a_type_not_accepted(demo_app: InProcess) -> None:
@@ -197,8 +196,8 @@ def test_the_portal_form_refuses_a_type_not_accepted(demo_app: InProcess) -> Non
 
 
 def _audit(app: InProcess, action: str) -> list[Any]:
-    with app.transaction() as repo:
-        return repo.audit_entries(environment="C20001", action=action)
+    with app.transaction() as uow:
+        return uow.core.audit_entries(environment="C20001", action=action)
 
 
 def test_the_admin_page_changes_the_list_and_uploads_follow(demo_app: InProcess) -> None:
@@ -297,30 +296,30 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     with old.database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0008")  # the database as the previous releases left it
-    with old.transaction() as repo:
-        c20001 = lookups.environment(repo, "C20001")
-        c20002 = lookups.environment(repo, "C20002")
-        anna = lookups.membership(repo, c20001, lookups.account(repo, "anna"))
-        bram = lookups.membership(repo, c20002, lookups.account(repo, "bram"))
-        destination = repo.c.execute(
+    with old.database.transaction() as uow:
+        c20001 = lookups.environment(uow.core, "C20001")
+        c20002 = lookups.environment(uow.core, "C20002")
+        anna = lookups.membership(uow.core, c20001, lookups.account(uow.core, "anna"))
+        bram = lookups.membership(uow.core, c20002, lookups.account(uow.core, "bram"))
+        destination = uow.connection.execute(
             d.destinations.select().where(d.destinations.c.environment_id == c20001.id)
         ).first()
-        item_type = repo.c.execute(
+        item_type = uow.connection.execute(
             d.item_types.select().where(d.item_types.c.environment_id == c20001.id)
         ).first()
         assert destination is not None and item_type is not None
         now = old.policy.clock()
-        item = repo.c.execute(
+        item = uow.connection.execute(
             insert(d.items).values(
                 environment_id=c20001.id, subject="Ledger", item_type_id=item_type.id,
                 destination_id=destination.id, author_membership_id=anna.id, created_at=now,
             )
         ).inserted_primary_key[0]  # fmt: skip
-        attachment = repo.c.execute(
+        attachment = uow.connection.execute(
             insert(d.attachments).values(item_id=item, name="ledger.qif")
         ).inserted_primary_key[0]
         for number, name in ((1, "ledger.qif"), (2, "ledger (conflict anna).QIF")):
-            repo.c.execute(
+            uow.connection.execute(
                 insert(d.attachment_versions).values(
                     attachment_id=attachment, number=number, name=name, media_type="text/plain",
                     size=10, sha256="0" * 64, blob_key=f"uploads/f{number}",
@@ -328,7 +327,7 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
                 )
             )  # fmt: skip
         # An integration pushed bank statements into C20002's My files.
-        repo.c.execute(
+        uow.connection.execute(
             insert(o.output_files).values(
                 environment_id=c20002.id, membership_id=bram.id, name="bank.MT940",
                 media_type="text/plain", size=10, sha256="0" * 64, blob_key="outbox/x",

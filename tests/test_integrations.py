@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from app_client import InProcess
-from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
 from koppel.server.domain import integrations
 from koppel.server.domain.errors import DomainError
 
@@ -16,9 +15,9 @@ PUSH = "/api/v1/environments/{env}/users/{login}/files"
 
 
 def new_key(app: InProcess, env: str, name: str) -> str:
-    with app.transaction() as repo:
+    with app.transaction() as uow:
         key, _ = integrations.create(
-            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "cli:test", env, name
+            uow.core, uow.integration_keys, app.svc.policy, "cli:test", env, name
         )
     return key
 
@@ -37,8 +36,8 @@ def test_a_key_delivers_to_any_user_of_its_environment_only(demo_app: InProcess)
     for login in ("anna", "bram"):
         answer = push(demo_app, key, login=login)
         assert answer.status_code == 201, answer.text
-    with demo_app.transaction() as repo:
-        entries = repo.audit_entries(action="file.push", limit=10)
+    with demo_app.transaction() as uow:
+        entries = uow.core.audit_entries(action="file.push", limit=10)
     assert sorted((e.actor, e.environment, e.detail["user"]) for e in entries) == [
         ("integration:payroll", "C20001", "anna"),
         ("integration:payroll", "C20001", "bram"),
@@ -63,13 +62,13 @@ def test_names_are_unique_among_active_keys_and_revoking_is_final(demo_app: InPr
     with pytest.raises(DomainError, match="already has an active key"):
         new_key(demo_app, "C20001", "Scanner")
     new_key(demo_app, "C20002", "scanner")  # another environment is another key
-    with demo_app.transaction() as repo:
-        store = SqlIntegrationKeyRepository(repo.c)
+    with demo_app.transaction() as uow:
+        store = uow.integration_keys
         changed, revoked = integrations.revoke(
-            repo, store, demo_app.svc.policy, "cli:test", "C20001", "scanner"
+            uow.core, store, demo_app.svc.policy, "cli:test", "C20001", "scanner"
         )
         again, _ = integrations.revoke(
-            repo, store, demo_app.svc.policy, "cli:test", "C20001", revoked.public_id
+            uow.core, store, demo_app.svc.policy, "cli:test", "C20001", revoked.public_id
         )
     assert changed and not again
     assert push(demo_app, key).status_code == 401

@@ -28,7 +28,6 @@ from dossier_support import UPDATE, link
 from harness import Server, Workstation, make_server
 from koppel.server.adapters import worker as worker_module
 from koppel.server.adapters.db.database import Database
-from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
 from koppel.server.adapters.db.tables import my_files as t
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.adapters.worker import Lease, Worker
@@ -78,21 +77,21 @@ def request_overview(app: InProcess) -> int:
 
 def files(app: InProcess) -> list[dict[str, Any]]:
     """Every row of My files."""
-    with app.transaction() as repo:
-        return [dict(r._mapping) for r in repo.c.execute(select(t.output_files))]
+    with app.sql() as connection:
+        return [dict(r._mapping) for r in connection.execute(select(t.output_files))]
 
 
 def file_events(app: InProcess, file_id: int) -> list[str]:
     """The kinds of the events about one file, oldest first."""
-    with app.transaction() as repo:
-        rows = repo.c.execute(select(t.events).order_by(t.events.c.id)).all()
+    with app.sql() as connection:
+        rows = connection.execute(select(t.events).order_by(t.events.c.id)).all()
     return [r.kind for r in rows if r.payload.get("file_id") == file_id]
 
 
 def job_row(app: InProcess) -> dict[str, Any]:
     """The only job."""
-    with app.transaction() as repo:
-        (row,) = repo.c.execute(select(t.jobs)).all()
+    with app.sql() as connection:
+        (row,) = connection.execute(select(t.jobs)).all()
     return dict(row._mapping)
 
 
@@ -128,8 +127,8 @@ def test_a_job_whose_worker_died_is_taken_again_once_its_lease_lapsed(app: InPro
     # The dead worker comes back (it was only stuck): its run stops at its first
     # heartbeat, its finish is refused, and the file is untouched.
     assert dead.run(claimed) is False
-    with app.transaction() as repo:
-        jobs = SqlJobRepository(repo.c)
+    with app.transaction() as uow:
+        jobs = uow.jobs
         assert jobs.renew(claimed, app.clock() + LEASE) is False
         assert jobs.finish(claimed, "done", app.clock(), None) is False
     assert assert_one_ready_file(app, file_id) == file
@@ -146,8 +145,8 @@ def test_the_old_claim_is_refused_while_the_new_one_runs(app: InProcess) -> None
     new = second.claim("second-worker")  # the same job, still running
     assert new is not None and new.id == old.id and new.attempts == 2
     assert new.lease_token != old.lease_token
-    with app.transaction() as repo:
-        jobs = SqlJobRepository(repo.c)
+    with app.transaction() as uow:
+        jobs = uow.jobs
         assert jobs.renew(old, app.clock() + LEASE) is False
         assert jobs.finish(old, "done", app.clock(), None) is False
         assert jobs.finish(old, "queued", app.clock(), "late failure") is False
@@ -263,8 +262,8 @@ def test_a_job_claimed_before_leases_keeps_the_old_rule(demo_app: InProcess) -> 
     file_id = request_overview(demo_app)
     claimed = Worker(demo_app.svc, 0).claim("old-release:7/0")
     assert claimed is not None
-    with demo_app.transaction() as repo:
-        repo.c.execute(t.jobs.update().values(lease_token=None, lease_expires_at=None))
+    with demo_app.sql() as connection:
+        connection.execute(t.jobs.update().values(lease_token=None, lease_expires_at=None))
     demo_app.clock.advance(minutes=14)
     assert demo_app.run_jobs() == 0
     demo_app.clock.advance(minutes=2)
@@ -303,8 +302,8 @@ def test_a_killed_server_s_job_is_made_after_restart_within_the_lease(
         )
         assert srv.process is not None
         thread = f"{socket.gethostname()}:{srv.process.pid}/0"
-        with database.transaction() as repo:
-            held = SqlJobRepository(repo.c).claim(thread, utc_now(), timedelta(seconds=SHORT_LEASE))
+        with database.transaction() as uow:
+            held = uow.jobs.claim(thread, utc_now(), timedelta(seconds=SHORT_LEASE))
         claimed_at = time.monotonic()
         database.dispose()
         assert held is not None and held.lease_expires_at is not None

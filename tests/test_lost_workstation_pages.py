@@ -21,8 +21,8 @@ _CONFIRM_ROW = re.compile(r'<tr data-environment="(\w+)">', re.S)
 
 def other_firm(app: InProcess, *logins: str) -> None:
     """F10002: a firm with its own portal, not a client of F10001, with these users."""
-    with app.transaction() as repo:
-        admin = Admin(repo, app.svc.policy, "test")
+    with app.transaction() as uow:
+        admin = Admin(uow.core, app.svc.policy, "test")
         admin.create_environment("F10002", "Other firm", Kind.FIRM)
         for login in logins:
             admin.add_user("F10002", login)
@@ -54,8 +54,8 @@ def refusal(app: InProcess, code: str, token: str) -> str | None:
 
 
 def revocations(app: InProcess) -> list[tuple[str | None, str, dict[str, Any]]]:
-    with app.transaction() as repo:
-        entries = repo.audit_entries(action="token.revoke")
+    with app.transaction() as uow:
+        entries = uow.core.audit_entries(action="token.revoke")
     return sorted(((e.environment, e.actor, e.detail) for e in entries), key=lambda e: str(e[0]))
 
 

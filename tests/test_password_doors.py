@@ -7,7 +7,6 @@ import pytest
 
 from app_client import DEMO_PASSWORD, InProcess
 from device_support import enrol_second_factor
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from portal_in_process import PortalBrowser
 
 DOORS = (
@@ -24,8 +23,8 @@ def portal_sign_in(browser: PortalBrowser, login: str, password: str) -> int:
 
 def settings_saved(app: InProcess) -> int:
     """How many settings files and bundles were handed out (the audit log counts them)."""
-    with app.transaction() as repo:
-        entries = repo.audit_entries(limit=1000)
+    with app.transaction() as uow:
+        entries = uow.core.audit_entries(limit=1000)
     return sum(1 for e in entries if e.action in ("settings.save", "settings.bundle"))
 
 
@@ -52,9 +51,9 @@ def test_wrong_passwords_over_basic_are_recorded_and_lock_the_portal_too(
     for _ in range(5):
         wrong = script.get(DOORS[0], auth=("anna", "guess"))
         assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
-    with demo_app.transaction() as repo:
+    with demo_app.transaction() as uow:
         since = demo_app.clock() - demo_app.svc.policy.lockout
-        assert len(SqlWebRepository(repo.c).failures(login="anna", since=since)) == 5
+        assert len(uow.portal.failures(login="anna", since=since)) == 5
     # The right password no longer opens anything: not the API, not the portal.
     assert script.get(DOORS[0], auth=("anna", DEMO_PASSWORD)).status_code == 429
     assert portal_sign_in(browser, "anna", DEMO_PASSWORD) == 429
@@ -78,9 +77,9 @@ def test_an_address_guessing_over_many_logins_must_wait(demo_app: InProcess) -> 
 def test_an_account_with_a_second_factor_cannot_use_its_password_alone(
     demo_app: InProcess, door: str
 ) -> None:
-    with demo_app.transaction() as repo:
-        anna = repo.account("anna")
-        enrol_second_factor(repo, SqlWebRepository(repo.c), demo_app.svc.policy, anna)
+    with demo_app.transaction() as uow:
+        anna = uow.core.account("anna")
+        enrol_second_factor(uow.core, uow.portal, demo_app.svc.policy, anna)
     refused = demo_app.client().get(door, auth=("anna", DEMO_PASSWORD))
     assert refused.status_code == 403, refused.text
     body = refused.json()
@@ -119,8 +118,8 @@ def test_a_signed_in_user_learns_nothing_of_environments_not_theirs(
     from koppel.server.domain.model import Kind
     from koppel.server.domain.setup.administration import Admin
 
-    with demo_app.transaction() as repo:
-        admin = Admin(repo, demo_app.svc.policy, "cli:test")
+    with demo_app.transaction() as uow:
+        admin = Admin(uow.core, demo_app.svc.policy, "cli:test")
         admin.create_environment("F90001", "Andere Firma", Kind.FIRM, has_portal=True)
     client = demo_app.client()
     answers = [

@@ -132,8 +132,8 @@ def test_the_database_holds_no_secret_in_plain_text(demo_app: InProcess) -> None
     assert csrf
     totp_secret = enrol_totp(demo_app, browser)
     demo_app.settings_file("C20001")  # signs with the settings-signing key
-    with demo_app.transaction() as repo:
-        signing_key = repo.signing_key()
+    with demo_app.transaction() as uow:
+        signing_key = uow.core.signing_key()
     token = demo_app.token("F10001", workstation="ws-events")
     opened = demo_app.client().post(
         "/api/v1/event-sessions",
@@ -301,7 +301,6 @@ def older_database(data_dir: Path) -> Iterator[Any]:
 
 
 def test_plain_secrets_of_an_older_database_are_encrypted_at_start(tmp_path: Path) -> None:
-    from koppel.server.adapters.db.repositories.portal import SqlWebRepository
     from koppel.server.adapters.db.tables import core as t
     from koppel.server.adapters.db.tables import portal as tw
     from koppel.server.config import ServerSettings
@@ -339,11 +338,11 @@ def test_plain_secrets_of_an_older_database_are_encrypted_at_start(tmp_path: Pat
     def start() -> None:
         svc = Services.create(ServerSettings(data_dir=data_dir))
         try:
-            with svc.transaction() as repo:
-                assert repo.signing_key() == signing_key
-                factor = SqlWebRepository(repo.c).second_factor(account)
+            with svc.transaction() as uow:
+                assert uow.core.signing_key() == signing_key
+                factor = uow.portal.second_factor(account)
                 assert factor is not None and factor.secret == totp_secret
-                assert SqlWebRepository(repo.c).session("p1") is not None  # still signed in
+                assert uow.portal.session("p1") is not None  # still signed in
         finally:
             svc.database.dispose()
 

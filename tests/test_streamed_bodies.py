@@ -42,8 +42,8 @@ def spools(monkeypatch: pytest.MonkeyPatch) -> type[_CountingSpool]:
 
 
 def _stored_sha256(app: InProcess, table: str) -> list[str]:
-    with app.transaction() as repo:
-        return [row.sha256 for row in repo.c.exec_driver_sql(f"SELECT sha256 FROM {table}")]
+    with app.sql() as connection:
+        return [row.sha256 for row in connection.exec_driver_sql(f"SELECT sha256 FROM {table}")]
 
 
 def _blob_bytes(app: InProcess) -> list[bytes]:

@@ -408,8 +408,8 @@ CASES: dict[tuple[str, str], Case] = {
 def world(demo_app: InProcess) -> World:
     from koppel.server.domain.setup.administration import Admin
 
-    with demo_app.transaction() as repo:
-        admin = Admin(repo, demo_app.svc.policy, "test")
+    with demo_app.transaction() as uow:
+        admin = Admin(uow.core, demo_app.svc.policy, "test")
         admin.create_account("carla", "Carla Stranger", DEMO_PASSWORD)
         admin.add_user(OTHER_ENV, "carla")
         admin.authorize_user(
@@ -459,12 +459,11 @@ def _denied(app: InProcess, scope: str, login: str) -> str:
 
 
 def _integration_key(app: InProcess, env: str) -> str:
-    from koppel.server.adapters.db.repositories.credentials import SqlIntegrationKeyRepository
     from koppel.server.domain import integrations
 
-    with app.transaction() as repo:
+    with app.transaction() as uow:
         key, _ = integrations.create(
-            repo, SqlIntegrationKeyRepository(repo.c), app.svc.policy, "test", env, "scanner"
+            uow.core, uow.integration_keys, app.svc.policy, "test", env, "scanner"
         )
     return key
 

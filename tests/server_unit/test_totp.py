@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from koppel.protocol.errors import ErrorCode
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.config import ServerSettings
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, Environment, Kind
@@ -141,79 +140,81 @@ def world(tmp_path: Path) -> Iterator[World]:
     svc = Services.create(ServerSettings(data_dir=tmp_path), migrate=True)
     w = World(svc, Account("x", "x", "x"), Environment("x", "x", Kind.FIRM, "x"), at(1_800_000_000))
     svc.policy = replace(svc.policy, clock=w.clock)
-    with svc.transaction() as repo:
-        admin = Admin(repo, svc.policy, "cli:test")
+    with svc.transaction() as uow:
+        admin = Admin(uow.core, svc.policy, "cli:test")
         admin.create_account("anna", "Anna", "koppel-demo")
         admin.create_environment("F10001", "Demo firm", Kind.FIRM, has_portal=True)
-        w.account = repo.account("anna")  # type: ignore[assignment]
-        w.portal = repo.environment("F10001")  # type: ignore[assignment]
+        w.account = uow.core.account("anna")  # type: ignore[assignment]
+        w.portal = uow.core.environment("F10001")  # type: ignore[assignment]
     yield w
     svc.database.dispose()
 
 
 def test_enrol_confirm_verify_without_replay(world: World) -> None:
     svc, acct, portal = world.svc, world.account, world.portal
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        factor = sf.enrol(repo, store, svc.policy, acct, portal)
+    with svc.transaction() as uow:
+        store = uow.portal
+        factor = sf.enrol(uow.core, store, svc.policy, acct, portal)
         assert sf.status(store, acct).pending is not None
         assert not sf.status(store, acct).enabled
-    with svc.transaction() as repo, pytest.raises(DomainError) as wrong:
-        sf.confirm(repo, SqlWebRepository(repo.c), svc.policy, acct, portal, "000000")
+    with svc.transaction() as uow, pytest.raises(DomainError) as wrong:
+        sf.confirm(uow.core, uow.portal, svc.policy, acct, portal, "000000")
     assert wrong.value.code is ErrorCode.SECOND_FACTOR_INVALID
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        codes = sf.confirm(repo, store, svc.policy, acct, portal, world.code(factor.secret))
+    with svc.transaction() as uow:
+        store = uow.portal
+        codes = sf.confirm(uow.core, store, svc.policy, acct, portal, world.code(factor.secret))
         assert len(codes) == 10 and len(set(codes)) == 10
         stored = [c.code_hash for c in store.recovery_codes(acct.id)]
         assert all(c.replace("-", "") not in " ".join(stored) for c in codes)
         assert sf.status(store, acct).enabled and sf.status(store, acct).recovery_left == 10
         _cookie, session = start(store, svc.policy, acct.id, portal.id, verified=False)
     # The confirming code is used up; so is a replay in a later sign-in.
-    with svc.transaction() as repo, pytest.raises(DomainError) as replay:
-        sf.verify(repo, SqlWebRepository(repo.c), svc.policy, acct, portal, session,
+    with svc.transaction() as uow, pytest.raises(DomainError) as replay:
+        sf.verify(uow.core, uow.portal, svc.policy, acct, portal, session,
                   world.code(factor.secret), "127.0.0.1")  # fmt: skip
     assert replay.value.code is ErrorCode.SECOND_FACTOR_INVALID
     world.now += timedelta(seconds=30)
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        kind = sf.verify(repo, store, svc.policy, acct, portal, session,
+    with svc.transaction() as uow:
+        store = uow.portal
+        kind = sf.verify(uow.core, store, svc.policy, acct, portal, session,
                          world.code(factor.secret), "127.0.0.1")  # fmt: skip
         assert kind == "totp"
         assert store.session(session.public_id).second_factor_done  # type: ignore[union-attr]
     # A recovery code works once, written any way (case, spaces, no dash).
     messy = " " + codes[3].upper().replace("-", " ") + " "
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        assert sf.verify(repo, store, svc.policy, acct, portal, session, messy, "x") == "recovery"
+    with svc.transaction() as uow:
+        store = uow.portal
+        assert (
+            sf.verify(uow.core, store, svc.policy, acct, portal, session, messy, "x") == "recovery"
+        )
         assert sf.status(store, acct).recovery_left == 9
-    with svc.transaction() as repo, pytest.raises(DomainError):
-        sf.verify(repo, SqlWebRepository(repo.c), svc.policy, acct, portal, session,
+    with svc.transaction() as uow, pytest.raises(DomainError):
+        sf.verify(uow.core, uow.portal, svc.policy, acct, portal, session,
                   codes[3], "x")  # fmt: skip
-    with svc.transaction() as repo:
-        actions = [e.action for e in repo.audit_entries()]
+    with svc.transaction() as uow:
+        actions = [e.action for e in uow.core.audit_entries()]
     assert {"second_factor.enrol", "second_factor.confirm",
             "second_factor.recovery_used"} <= set(actions)  # fmt: skip
 
 
 def test_disable_needs_a_code_or_the_password(world: World) -> None:
     svc, acct, portal = world.svc, world.account, world.portal
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        factor = sf.enrol(repo, store, svc.policy, acct, portal)
-        sf.confirm(repo, store, svc.policy, acct, portal, world.code(factor.secret))
+    with svc.transaction() as uow:
+        store = uow.portal
+        factor = sf.enrol(uow.core, store, svc.policy, acct, portal)
+        sf.confirm(uow.core, store, svc.policy, acct, portal, world.code(factor.secret))
     for proof in ({}, {"password": "wrong-password"}, {"code": "123456"}):
-        with svc.transaction() as repo, pytest.raises(DomainError) as wrong:
-            sf.disable(repo, SqlWebRepository(repo.c), svc.policy, acct, portal, **proof)
+        with svc.transaction() as uow, pytest.raises(DomainError) as wrong:
+            sf.disable(uow.core, uow.portal, svc.policy, acct, portal, **proof)
         assert wrong.value.code is ErrorCode.SECOND_FACTOR_INVALID
-    with svc.transaction() as repo, pytest.raises(DomainError):
-        sf.enrol(repo, SqlWebRepository(repo.c), svc.policy, acct, portal)  # already on
-    with svc.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        assert sf.disable(repo, store, svc.policy, acct, portal, password="koppel-demo")
+    with svc.transaction() as uow, pytest.raises(DomainError):
+        sf.enrol(uow.core, uow.portal, svc.policy, acct, portal)  # already on
+    with svc.transaction() as uow:
+        store = uow.portal
+        assert sf.disable(uow.core, store, svc.policy, acct, portal, password="koppel-demo")
         assert store.second_factor(acct.id) is None and store.recovery_codes(acct.id) == []
         # An enrolment never confirmed is dropped without proof; nothing left is a no-op.
-        sf.enrol(repo, store, svc.policy, acct, portal)
-        assert sf.disable(repo, store, svc.policy, acct, portal)
-        assert not sf.disable(repo, store, svc.policy, acct, portal)
-        assert not sf.reset(repo, store, svc.policy, "cli:admin", acct)
+        sf.enrol(uow.core, store, svc.policy, acct, portal)
+        assert sf.disable(uow.core, store, svc.policy, acct, portal)
+        assert not sf.disable(uow.core, store, svc.policy, acct, portal)
+        assert not sf.reset(uow.core, store, svc.policy, "cli:admin", acct)

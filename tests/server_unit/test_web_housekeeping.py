@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from koppel.server.adapters.db.repositories.events import SqlEventRepository
-from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.config import ServerSettings
 from koppel.server.domain.events import EVENT_RETENTION
@@ -33,8 +31,8 @@ def svc(tmp_path: Path) -> Iterator[tuple[Services, Clock]]:
     services = Services.create(ServerSettings(data_dir=tmp_path), migrate=True)
     clock = Clock()
     services.policy = replace(services.policy, clock=clock)
-    with services.transaction() as repo:
-        admin = Admin(repo, services.policy, "cli:test")
+    with services.transaction() as uow:
+        admin = Admin(uow.core, services.policy, "cli:test")
         admin.create_account("anna", "Anna", "koppel-demo")
         admin.create_environment("F10001", "Firm", Kind.FIRM, has_portal=True)
     yield services, clock
@@ -44,28 +42,28 @@ def svc(tmp_path: Path) -> Iterator[tuple[Services, Clock]]:
 def test_purge_deletes_only_what_no_longer_counts(svc: tuple[Services, Clock]) -> None:
     services, clock = svc
     policy = services.policy
-    with services.transaction() as repo:
-        store = SqlWebRepository(repo.c)
-        account = repo.account("anna")
-        portal = repo.environment("F10001")
+    with services.transaction() as uow:
+        store = uow.portal
+        account = uow.core.account("anna")
+        portal = uow.core.environment("F10001")
         assert account and portal
         idle_cookie, _ = web_sessions.start(store, policy, account.id, portal.id, verified=True)
         store.add_failure("anna", "127.0.0.1", clock.now)
     clock.now += policy.session_idle / 2
-    with services.transaction() as repo:
-        store = SqlWebRepository(repo.c)
+    with services.transaction() as uow:
+        store = uow.portal
         live_cookie, _ = web_sessions.start(store, policy, account.id, portal.id, verified=True)
 
     # Past the first session's idle limit and the first failure's lockout window; a
     # failure of a minute ago still counts.
     clock.now += policy.session_idle / 2 + timedelta(minutes=1)
     assert clock.now - policy.lockout > datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-    with services.transaction() as repo:
-        SqlWebRepository(repo.c).add_failure("anna", "10.0.0.1", clock.now - timedelta(minutes=1))
+    with services.transaction() as uow:
+        uow.portal.add_failure("anna", "10.0.0.1", clock.now - timedelta(minutes=1))
     purged = Housekeeping(services).run_once()
     assert (purged["portal sessions"], purged["sign-in failures"]) == (1, 1)
-    with services.transaction() as repo:
-        store = SqlWebRepository(repo.c)
+    with services.transaction() as uow:
+        store = uow.portal
         assert web_sessions.resume(store, policy, idle_cookie) is None
         assert web_sessions.resume(store, policy, live_cookie) is not None
         since = clock.now - timedelta(days=1)
@@ -75,32 +73,31 @@ def test_purge_deletes_only_what_no_longer_counts(svc: tuple[Services, Clock]) -
 
 def test_old_events_go_but_the_newest_id_stays(svc: tuple[Services, Clock]) -> None:
     services, clock = svc
-    with services.transaction() as repo:
-        events = SqlEventRepository(repo.c)
-        portal = repo.environment("F10001")
+    with services.transaction() as uow:
+        events = uow.events
+        portal = uow.core.environment("F10001")
         assert portal
         first = events.add(portal.id, None, "file_ready", {"n": 1}, clock.now)
         second = events.add(portal.id, None, "file_ready", {"n": 2}, clock.now)
     clock.now += EVENT_RETENTION + timedelta(days=1)
     assert Housekeeping(services).run_once()["events"] == 1
-    with services.transaction() as repo:
-        events = SqlEventRepository(repo.c)
+    with services.transaction() as uow:
+        events = uow.events
         # The newest stays, so ids (the streams' Last-Event-ID) are never handed out again.
         assert events.last_id() == second > first
-        third = events.add(repo.environment("F10001").id, None, "x", {}, clock.now)  # type: ignore[union-attr]
+        third = events.add(uow.core.environment("F10001").id, None, "x", {}, clock.now)  # type: ignore[union-attr]
         assert third > second
 
 
 def test_ended_device_approvals_go(svc: tuple[Services, Clock]) -> None:
-    from koppel.server.adapters.db.repositories.credentials import SqlDeviceGrantRepository
     from koppel.server.domain.portal import device_approval
 
     services, clock = svc
 
     def begin(code: str) -> None:
-        with services.transaction() as repo:
+        with services.transaction() as uow:
             device_approval.start(
-                SqlDeviceGrantRepository(repo.c), services.policy, device_code=code,
+                uow.device_grants, services.policy, device_code=code,
                 user_code=device_approval.new_user_code(), scope="settings:F10001",
                 client_id="koppel-agent", workstation="laptop", address="10.0.0.1",
             )  # fmt: skip
@@ -111,7 +108,7 @@ def test_ended_device_approvals_go(svc: tuple[Services, Clock]) -> None:
     # The old one's access token (at most ACCESS_LIFETIME after its expiry) is over too.
     clock.now += device_approval.ACCESS_LIFETIME + timedelta(seconds=1)
     assert Housekeeping(services).run_once()["device approvals"] == 1
-    with services.transaction() as repo:
-        store = SqlDeviceGrantRepository(repo.c)
+    with services.transaction() as uow:
+        store = uow.device_grants
         assert device_approval.by_device_code(store, "old-device-code") is None
         assert device_approval.by_device_code(store, "new-device-code") is not None
