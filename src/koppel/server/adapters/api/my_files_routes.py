@@ -124,9 +124,7 @@ def file_delivered(file_id: RowId, owner: Owner, svc: Svc) -> Response:
 
 
 @router.post("/environments/{env}/analyses", status_code=202, tags=["analyses"])
-def request_analysis(
-    body: AnalysisRequest, owner: Owner, svc: Svc, request: Request
-) -> AnalysisAccepted:
+def request_analysis(body: AnalysisRequest, owner: Owner, svc: Svc) -> AnalysisAccepted:
     """Queue an analysis; its file is pending in My files until it is ready (or failed)."""
     with svc.transaction() as uow:
         ob.require_my_files(linking.functions_of(uow.core, owner), owner.environment.code)
