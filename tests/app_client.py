@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.engine import Connection
 
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
-from koppel.server.adapters.assembly import ServerServices, create_services
 from koppel.server.config import ServerSettings
-from koppel.server.domain.unit_of_work import UnitOfWork
+from koppel.server.services import Services
 
 T = TypeVar("T")
 PUBLIC_URL = "http://koppel.test"
@@ -110,7 +108,7 @@ class AppClient:
 class InProcess:
     """One server's services and app, with clients and shortcuts for tests."""
 
-    svc: ServerServices
+    svc: Services
     app: Any
     clock: Clock
     _clients: list[AppClient] = field(default_factory=list)
@@ -123,15 +121,15 @@ class InProcess:
         return made
 
     @contextmanager
-    def transaction(self) -> Iterator[UnitOfWork]:
+    def transaction(self) -> Iterator[Any]:
         """One unit of work on the app's database (``uow.core``, ``uow.dossier``, ...)."""
         with self.svc.transaction() as uow:
             yield uow
 
     @contextmanager
-    def sql(self) -> Iterator[Connection]:
+    def sql(self) -> Iterator[Any]:
         """The connection of one transaction, for tests that read or change tables
-        directly."""
+        directly (``svc`` is what the composition root made: it has the database)."""
         with self.svc.database.transaction() as uow:
             yield uow.connection
 
@@ -187,7 +185,7 @@ def make_in_process(data_dir: Path, *, demo: bool = True, **settings: Any) -> In
 
     config = ServerSettings(**{"data_dir": data_dir, "public_url": PUBLIC_URL, "workers": 0,
                                **settings})  # fmt: skip
-    svc = create_services(config)
+    svc = Services.create(config)
     clock = Clock()
     svc.policy = replace(svc.policy, clock=clock)
     if demo:
