@@ -16,21 +16,6 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
 
 
-def test_ruff_lint() -> None:
-    result = _run(str(BIN / "ruff"), "check", "src", "tests", "bench")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_ruff_format() -> None:
-    result = _run(str(BIN / "ruff"), "format", "--check", "src", "tests", "bench")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_mypy_strict() -> None:
-    result = _run(str(BIN / "mypy"))
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 # --- layers: imports run downward only (docs: the server's adapters around its domain)
 SERVER = ROOT / "src" / "koppel" / "server"
 SERVER_PACKAGE = "koppel.server"
@@ -116,3 +101,18 @@ def test_the_layer_check_sees_imports() -> None:
     found = _imports(SERVER / "adapters" / "assembly.py")
     assert (f"{SERVER_PACKAGE}.adapters.db.database", "Database") in found
     assert _violations("adapters", DRIVERS)  # the composition root is under adapters
+
+
+def test_ruff_lint() -> None:
+    result = _run(str(BIN / "ruff"), "check", "src", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format() -> None:
+    result = _run(str(BIN / "ruff"), "format", "--check", "src", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    result = _run(str(BIN / "mypy"))
+    assert result.returncode == 0, result.stdout + result.stderr
