@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from koppel.agent import paths, state
 from koppel.agent.cli import app
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local import paths, state
 
 from .fake_server import FakeServer
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from koppel.agent.client import AgentClient, attachment_name, server_base, tls_context
+from koppel.agent.api import AgentClient, server_base
+from koppel.agent.api._http import attachment_name, tls_context
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from koppel.agent import state
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local import state
 from koppel.protocol.api import MAX_STATUS_QUERIES
 
 from .fake_server import FakeServer
