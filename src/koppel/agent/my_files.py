@@ -17,14 +17,14 @@ from koppel.agent.errors import AgentError, ApiError, CannotSave
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local import notify
 from koppel.agent.local.file_names import local_name
-from koppel.agent.local.my_files_folder import Ledger, folder_for
+from koppel.agent.local.my_files_folder import Ledger, my_files_folder_of
 from koppel.agent.output import note
 from koppel.protocol.files import AnalysisAccepted, OutputFileOut
 
 Log = Callable[[str], None]
 
 
-def list_files(env: str | None) -> tuple[Target, list[OutputFileOut]]:
+def list_my_files(env: str | None) -> tuple[Target, list[OutputFileOut]]:
     """My files of the chosen environment, newest first."""
     target = choose(env)
     try:
@@ -34,7 +34,7 @@ def list_files(env: str | None) -> tuple[Target, list[OutputFileOut]]:
         raise explain(target.env.code, exc) from exc
 
 
-def get_file(env: str | None, file_id: int, output: Path | None) -> Path:
+def get_my_file(env: str | None, file_id: int, output: Path | None) -> Path:
     """Download one ready file (verified against its SHA-256); where it was written.
     Without ``-o`` it goes where ``koppel watch`` puts files, and counts as delivered."""
     target = choose(env)
@@ -58,7 +58,7 @@ def get_file(env: str | None, file_id: int, output: Path | None) -> Path:
                 placed = deliver(client, Ledger(), code, target.env.name, target.token, file, note)
                 if placed is not None:
                     return placed
-                folder = folder_for(target.env.name, code)
+                folder = my_files_folder_of(target.env.name, code)
                 return folder / local_name(file.name, folder)
             folder, name = (output, None) if output.is_dir() else (output.parent, output.name)
             written = download_my_file(client, code, target.token, file, folder)
@@ -117,7 +117,7 @@ def deliver(
     server = client.base_url
     target: Path | None = None
     if not ledger.placed(server, file.id):
-        folder = folder_for(environment_name, environment_code)
+        folder = my_files_folder_of(environment_name, environment_code)
         target = download_my_file(client, environment_code, token, file, folder)
         try:
             ledger.add_placed(server, file.id)

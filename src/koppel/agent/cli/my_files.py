@@ -12,7 +12,7 @@ import typer
 
 from koppel.agent.cli.common import ChosenEnvOption, JsonOption, reporting
 
-files_app = typer.Typer(
+my_files_app = typer.Typer(
     help="My files: files made for you (analyses, integrations). Without a command: list them.",
     invoke_without_command=True,
 )
@@ -27,18 +27,18 @@ def _size(value: int | None) -> str:
     return "" if value is None else format_size(value)
 
 
-@files_app.callback()
-def files_list(
+@my_files_app.callback()
+def my_files_list(
     ctx: typer.Context, env: ChosenEnvOption = None, json_output: JsonOption = False
 ) -> None:
     """List My files: id, name, state, size, created, delivered here."""
     if ctx.invoked_subcommand is not None:
         return
-    from koppel.agent.my_files import list_files
+    from koppel.agent.my_files import list_my_files
     from koppel.agent.output import note, print_json, print_table
 
     with reporting(json_output):
-        target, found = list_files(env)
+        target, found = list_my_files(env)
         if json_output:
             print_json([f.model_dump(mode="json") for f in found])
             return
@@ -61,7 +61,7 @@ def files_list(
         )
 
 
-@files_app.command("get")
+@my_files_app.command("get")
 def files_get(
     file_id: Annotated[int, typer.Argument(help="The file's id (see `koppel files`).")],
     env: ChosenEnvOption = None,
@@ -77,11 +77,11 @@ def files_get(
     json_output: JsonOption = False,
 ) -> None:
     """Download a ready file and verify its SHA-256."""
-    from koppel.agent.my_files import get_file
+    from koppel.agent.my_files import get_my_file
     from koppel.agent.output import print_json
 
     with reporting(json_output):
-        path = get_file(env, file_id, output)
+        path = get_my_file(env, file_id, output)
         if json_output:
             print_json({"file": str(path)})
         else:

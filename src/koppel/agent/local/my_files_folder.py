@@ -26,7 +26,7 @@ _REMEMBERED = 5000
 PART_SUFFIX = ".koppel-part"
 
 
-def downloads_root() -> Path:
+def my_files_root() -> Path:
     """Where delivered files go: ``$KOPPEL_DOWNLOADS_DIR`` or ``~/Downloads/Koppel``."""
     override = os.environ.get(DOWNLOADS_ENV)
     if override:
@@ -34,10 +34,10 @@ def downloads_root() -> Path:
     return Path.home() / "Downloads" / "Koppel"
 
 
-def folder_for(environment_name: str, environment_code: str) -> Path:
+def my_files_folder_of(environment_name: str, environment_code: str) -> Path:
     """The download folder of one environment: its name, made safe and short enough for
     the file system (its code when nothing of the name is left)."""
-    root = downloads_root()
+    root = my_files_root()
     return root / local_name(environment_name, root, fallback=environment_code)
 
 
