@@ -21,7 +21,7 @@ from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 
-from .fake_server import FakeServer
+from .live_server import LiveServer
 
 Reply = tuple[int, bytes]
 
@@ -214,8 +214,7 @@ def test_closed_port_is_unreachable() -> None:
     assert "koppel-admin check" in e.value.message
 
 
-def test_bearer_token_and_environment_routes(server: FakeServer) -> None:
-    server.add("C20001")
+def test_bearer_token_and_environment_routes(server: LiveServer) -> None:
     with AgentClient(server.url) as client, pytest.raises(ApiError) as caught:
         client.me("C20001", "kplt_unknown")
     assert caught.value.code == "token_invalid"

@@ -12,12 +12,14 @@ from koppel.agent.local import state
 from koppel.protocol.api import MAX_STATUS_QUERIES
 
 from .fake_server import FakeServer
-from .test_cli import bundle, koppel, link_all, practice, save
+from .test_cli import bundle, fake_practice, koppel, link_all, save
 
-__all__ = ["practice"]  # the fixture, used by name
+__all__ = ["fake_practice"]  # the fixture, used by name
 
 
-def test_doctor_asks_in_batches_the_server_accepts(tmp_path: Path, server: FakeServer) -> None:
+def test_doctor_asks_in_batches_the_server_accepts(tmp_path: Path, fake: FakeServer) -> None:
+    # The stand-in: linking 2,001 environments of the real server would take minutes.
+    server = fake
     codes = [f"C{n:05d}" for n in range(MAX_STATUS_QUERIES * 2 + 1)]
     for code in codes:
         server.add(code)
@@ -33,8 +35,10 @@ def test_doctor_asks_in_batches_the_server_accepts(tmp_path: Path, server: FakeS
 
 
 def test_doctor_on_an_environment_removed_from_the_server(
-    tmp_path: Path, practice: FakeServer
+    tmp_path: Path, fake_practice: FakeServer
 ) -> None:
+    # The stand-in: the real server never removes an environment.
+    practice = fake_practice
     link_all(tmp_path, practice)
     del practice.envs["C20001"]
     result = koppel("doctor", "--json")
@@ -51,8 +55,10 @@ def test_doctor_on_an_environment_removed_from_the_server(
 
 
 def test_unlink_of_a_removed_environment_needs_no_administrator(
-    tmp_path: Path, practice: FakeServer
+    tmp_path: Path, fake_practice: FakeServer
 ) -> None:
+    # The stand-in: the real server never removes an environment.
+    practice = fake_practice
     link_all(tmp_path, practice)
     del practice.envs["C20001"]
     result = koppel("unlink", "C20001")
