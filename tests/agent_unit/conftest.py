@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from .fake_server import FakeServer
 from .live_server import LiveServer
 
 
@@ -29,12 +28,3 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(tmp_path).start()
     yield live
     live.close()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeServer]:
-    """A stand-in server, for what the real one cannot be made to answer (an environment
-    on a newer update than the agent, one removed from the server, thousands linked)."""
-    stand_in = FakeServer().start()
-    yield stand_in
-    stand_in.stop()

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -47,12 +48,18 @@ class Recorded:
     body: Any
 
 
+Rewrite = Callable[[Any], tuple[int, Any]]
+
+
 class Recorder:
-    """ASGI middleware that records every HTTP request before the app handles it."""
+    """ASGI middleware that records every HTTP request before the app handles it, and
+    lets a test rewrite the app's JSON answer of one route (what the real server cannot
+    be made to say, such as an environment on a newer update than the agent's)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests: list[Recorded] = []
+        self.rewrites: dict[tuple[str, str], Rewrite] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -82,7 +89,26 @@ class Recorder:
                 return {"type": "http.request", "body": raw, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        rewrite = self.rewrites.get((scope["method"], scope["path"]))
+        if rewrite is None:
+            await self.app(scope, replay, send)
+            return
+        answer: dict[str, Any] = {}
+        parts: list[bytes] = []
+
+        async def keep(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer.update(message)
+            else:
+                parts.append(message.get("body", b""))
+
+        await self.app(scope, replay, keep)
+        status, data = rewrite(json.loads(b"".join(parts) or b"null"))
+        payload = json.dumps(data).encode()
+        headers = [(k, v) for k, v in answer.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
 
 def _free_port() -> int:
@@ -134,6 +160,11 @@ class LiveServer:
     def requests(self) -> list[Recorded]:
         """The requests received so far (clear it to start counting)."""
         return self.recorder.requests
+
+    def rewrite(self, method: str, path: str, change: Rewrite) -> None:
+        """From now on, answer ``method path`` with ``change(the app's JSON answer)``
+        (a status and the JSON to send instead)."""
+        self.recorder.rewrites[(method, path)] = change
 
     def paths(self, method: str | None = None) -> list[str]:
         """The paths requested (of ``method`` only, when given)."""

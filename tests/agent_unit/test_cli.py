@@ -14,7 +14,6 @@ from koppel.agent.cli import app
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local import paths, state
 
-from .fake_server import FakeServer
 from .live_server import DEMO_PASSWORD, LiveServer
 
 
@@ -28,7 +27,7 @@ def save(tmp_path: Path, name: str, document: dict[str, Any]) -> str:
     return str(path)
 
 
-def bundle(server: FakeServer | LiveServer, codes: list[str]) -> dict[str, Any]:
+def bundle(server: LiveServer, codes: list[str]) -> dict[str, Any]:
     return {
         "format": "koppel-bundle/1",
         "firm": "F10001",
@@ -44,7 +43,7 @@ def practice(server: LiveServer) -> LiveServer:
     return server
 
 
-def link_all(tmp_path: Path, server: FakeServer | LiveServer) -> None:
+def link_all(tmp_path: Path, server: LiveServer) -> None:
     firm = save(tmp_path, "F10001.koppel", server.settings("F10001"))
     clients = save(tmp_path, "clients.koppel", bundle(server, ["C20001", "C20002", "C20003"]))
     result = koppel("link", firm, clients)
@@ -145,27 +144,32 @@ def test_doctor_all_ok_uses_one_request_per_server(tmp_path: Path, practice: Liv
     assert state.read().state.environments["C20001"].last_state == "ok"
 
 
-@pytest.fixture
-def fake_practice(fake: FakeServer) -> FakeServer:
-    """The practice on the stand-in server: the real one cannot hold an environment on a
-    newer update than the agent's."""
-    fake.add("F10001", kind="firm", name="Firm")
-    for i in range(1, 4):
-        fake.add(f"C2000{i}")
-    return fake
+def convert(server: LiveServer, code: str, update: str) -> None:
+    """Make the server answer as if ``code`` had been converted to ``update`` (newer than
+    any it hosts, so no administrator's command can)."""
+    message = f"{code} is on update {update}; this agent is on update 2026.2."
+
+    def status(answer: Any) -> tuple[int, Any]:
+        for entry in answer["statuses"]:
+            if entry["environment"] == code:
+                entry.update(update=update, state="update_mismatch", message=message)
+        return 200, answer
+
+    def refused(_answer: Any) -> tuple[int, Any]:
+        return 409, {
+            "code": "update_mismatch", "message": message, "environment": code, "details": [],
+        }  # fmt: skip
+
+    server.rewrite("POST", "/api/v1/status", status)
+    server.rewrite("GET", f"/api/v1/environments/{code}/me", refused)
 
 
-def test_doctor_reports_each_problem_with_its_fix(
-    tmp_path: Path, fake_practice: FakeServer
-) -> None:
-    practice = fake_practice
+def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
-    practice.envs["C20001"].connector_blocked = True
-    practice.envs["C20002"].missing_functions = ["General/Output/My files"]
-    practice.envs["C20003"].update = "2026.3"  # converted by the administrator
-    for token in practice.tokens.values():
-        if token.environment == "F10001":
-            token.revoked = "Access to F10001 was revoked by its administrator."
+    practice.admin("connector", "block", "C20001")
+    practice.admin("users", "unauthorize", "C20002", "anna", "--function", "My files")
+    convert(practice, "C20003", "2026.3")  # converted by the administrator
+    practice.admin("tokens", "revoke", "F10001", "--all-tokens")
     result = koppel("doctor", "--json")
     assert result.exit_code == ExitCode.PROBLEMS
     by_env = {e["environment"]: e for e in json.loads(result.stdout)["environments"]}
@@ -199,10 +203,9 @@ def test_revoked_token_has_its_own_exit_code(tmp_path: Path, practice: LiveServe
     assert "save the settings for C20001 and run `koppel link FILE`" in result.stderr
 
 
-def test_update_mismatch_on_a_command(tmp_path: Path, fake_practice: FakeServer) -> None:
-    practice = fake_practice
+def test_update_mismatch_on_a_command(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
-    practice.envs["C20001"].update = "2026.3"
+    convert(practice, "C20001", "2026.3")
     result = koppel("info", "C20001")
     assert result.exit_code == ExitCode.UPDATE_MISMATCH
     # Whether to install another agent depends on every link: doctor says which.
