@@ -161,3 +161,17 @@ def test_agent_command_options_are_declared_once() -> None:
     assert declared["EnvOption"] == ["koppel.agent.cli.common"]
     twice = {name: where for name, where in declared.items() if len(where) > 1}
     assert not twice, twice
+
+
+def test_only_the_agent_api_speaks_http() -> None:
+    speaking = sorted(
+        module
+        for module, path in _agent_modules().items()
+        if _layer(module) != "api"
+        and any(
+            (isinstance(node, ast.Import) and any(a.name == "httpx" for a in node.names))
+            or (isinstance(node, ast.ImportFrom) and node.module == "httpx")
+            for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        )
+    )
+    assert not speaking

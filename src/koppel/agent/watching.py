@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from koppel.agent.api import (
     AgentClient,
     ConnectorBlocked,
@@ -33,6 +31,7 @@ from koppel.agent.api import (
     FileReady,
     OtherEvent,
     ServerEvent,
+    StreamBroken,
     TokenRevoked,
 )
 from koppel.agent.errors import AgentError, ApiError, CannotSave
@@ -141,7 +140,7 @@ class Follower(threading.Thread):
                     retry_ms = self._follow_once(client)
                     attempt = 0
                     delay = retry_ms / 1000
-                except (AgentError, httpx.HTTPError, OSError, ValueError) as exc:
+                except (AgentError, StreamBroken, OSError, ValueError) as exc:
                     if self._changed.is_set():
                         delay = 0.0  # the cut was ours
                     else:

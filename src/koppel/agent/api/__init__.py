@@ -4,7 +4,14 @@ Only this package speaks HTTP; its private modules hold the plumbing (httpx, tus
 """
 
 from koppel.agent.api._http import server_base
-from koppel.agent.api.client import AgentClient, Content, CreatedItem, EventStream, ReceivedEvent
+from koppel.agent.api.client import (
+    AgentClient,
+    Content,
+    CreatedItem,
+    EventStream,
+    ReceivedEvent,
+    StreamBroken,
+)
 from koppel.agent.api.credentials import Credential
 from koppel.agent.api.events import (
     ConnectorBlocked,
@@ -29,6 +36,7 @@ __all__ = [
     "OtherEvent",
     "ReceivedEvent",
     "ServerEvent",
+    "StreamBroken",
     "TokenRevoked",
     "server_base",
 ]

@@ -78,6 +78,10 @@ from koppel.protocol.files import (
     PendingFilesResponse,
 )
 
+# What a broken event stream raises (a read timeout after missed heartbeats, a cut
+# connection): the watcher reconnects on it.
+StreamBroken = httpx.HTTPError
+
 _DESTINATIONS = TypeAdapter(list[DestinationOut])
 _ITEM_TYPES = TypeAdapter(list[ItemTypeOut])
 
