@@ -45,14 +45,14 @@ def practice(server: LiveServer) -> LiveServer:
 
 def link_all(tmp_path: Path, server: LiveServer) -> None:
     firm = save(tmp_path, "F10001.koppel", server.settings("F10001"))
-    clients = save(tmp_path, "clients.koppel", bundle(server, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", server.bundle())
     result = koppel("link", firm, clients)
     assert result.exit_code == 0, result.output
 
 
 def test_link_firm_and_bundle_then_list(tmp_path: Path, practice: LiveServer) -> None:
     firm = save(tmp_path, "F10001.koppel", practice.settings("F10001"))
-    clients = save(tmp_path, "clients.koppel", bundle(practice, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", practice.bundle())
     result = koppel("link", firm, clients, "--json", "--workstation-name", "desk-7")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -352,7 +352,7 @@ def test_more_settings_than_one_request_takes_are_dry_run_first(
     from koppel.agent import linking
 
     monkeypatch.setattr(linking, "MAX_PER_REQUEST", 2)
-    clients = save(tmp_path, "clients.koppel", bundle(practice, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", practice.bundle())
     result = koppel("link", clients, "--json")
     assert result.exit_code == 0, result.output
     assert [(r.body["dry_run"], len(r.body["settings"])) for r in practice.requests] == [
