@@ -9,6 +9,7 @@ body), so that tests can say how the agent talked to the server.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import io
@@ -127,7 +128,9 @@ def _template(slot: int) -> tuple[int, Path]:
         from koppel.server.demo import create_demo
 
         port = _free_port()
-        folder = Path(tempfile.mkdtemp(prefix="koppel-demo-")) / "data"
+        made = tempfile.mkdtemp(prefix="koppel-demo-")
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        folder = Path(made) / "data"
         svc = Services.create(_settings(folder, port))
         create_demo(svc)
         svc.database.dispose()
