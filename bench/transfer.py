@@ -125,31 +125,28 @@ def _in_process(practice: Practice, big: Path) -> tuple[float, float]:
     (no interpreter start-up): tus upload + item creation, then a verified download."""
     import uuid
 
-    from koppel.agent import dossier_api, tus
-    from koppel.agent.client import AgentClient, env_path
+    from koppel.agent.api import AgentClient
+    from koppel.agent.downloading import download_attachment
+    from koppel.protocol.dossier import CreateItemRequest
 
     token = _token(practice, "C20001")
     with AgentClient(practice.url) as client:
         start = time.perf_counter()
-        upload = tus.upload_file(client, "C20001", token, big, progress=False)
-        item = client.request(
-            "POST",
-            env_path("C20001", "items"),
-            token=token,
-            json={
-                "submission_id": uuid.uuid4().hex,
-                "subject": "in-process",
-                "type": "Invoice",
-                "destination": "D0001",
-                "uploads": [upload],
-            },
-        ).json()
+        upload = client.upload("C20001", token, big, progress=False)
+        request = CreateItemRequest(
+            submission_id=uuid.uuid4().hex,
+            subject="in-process",
+            type="Invoice",
+            destination="D0001",
+            uploads=[upload],
+        )
+        item = client.create_item("C20001", token, request).item
         up = time.perf_counter() - start
-        attachment = item["attachments"][0]["id"]
+        attachment = item.attachments[0].id
         target = practice.home / "in-process.bin"
         target.unlink(missing_ok=True)
         start = time.perf_counter()
-        dossier_api.download(client, "C20001", token, item["id"], attachment, target)
+        download_attachment(client, "C20001", token, item.id, attachment, target)
         down = time.perf_counter() - start
     return up, down
 

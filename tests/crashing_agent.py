@@ -11,8 +11,8 @@ import os
 import sys
 from typing import NoReturn
 
-from koppel.agent import queue
 from koppel.agent.cli import main
+from koppel.agent.local import queue
 
 
 def _die(_submission: object) -> NoReturn:

@@ -93,7 +93,7 @@ def test_installation_is_the_agent_wheel_of_the_update(demo_server: Server) -> N
     with zipfile.ZipFile(io.BytesIO(download.content)) as wheel:
         metadata_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = wheel.read(metadata_name).decode()
-        assert "koppel/agent/cli.py" in wheel.namelist()
+        assert "koppel/agent/cli/__init__.py" in wheel.namelist()
     version = re.search(r"^Version: (\S+)$", metadata, re.M)
     assert version and version.group(1).startswith("2026.2."), metadata
 

@@ -116,3 +116,150 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     result = _run(str(BIN / "mypy"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the agent's layers ---------------------------------------------------------------------
+# api/ speaks HTTP, local/ keeps what lives on the workstation, the use cases beside them
+# combine both, cli/ presents the use cases. The leaves below are shared by all.
+AGENT = ROOT / "src" / "koppel" / "agent"
+AGENT_LEAVES = frozenset(
+    {
+        "koppel.agent.errors",
+        "koppel.agent.exit_codes",
+        "koppel.agent.output",
+        "koppel.agent.version",
+    }
+    | {"koppel.agent.skipped"}
+)
+
+
+def _agent_modules() -> dict[str, Path]:
+    modules: dict[str, Path] = {}
+    for path in sorted(AGENT.rglob("*.py")):
+        parts = list(path.relative_to(AGENT.parent.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _agent_imports() -> dict[str, set[str]]:
+    """Every agent module and the agent modules it imports (at any depth of the file:
+    imports inside functions count too)."""
+    modules = _agent_modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                # `from koppel.agent.local import queue` imports the module queue.
+                found.update(
+                    f"{node.module}.{alias.name}"
+                    for alias in node.names
+                    if f"{node.module}.{alias.name}" in modules
+                )
+        graph[name] = {imported for imported in found if imported in modules and imported != name}
+    return graph
+
+
+def _layer(module: str) -> str:
+    if module in AGENT_LEAVES:
+        return "leaf"
+    for layer in ("api", "local", "cli"):
+        prefix = f"koppel.agent.{layer}"
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    if module == "koppel.agent":
+        return "leaf"  # the package: a docstring
+    if module == "koppel.agent.__main__":
+        return "entry"
+    return "use case"
+
+
+def test_agent_layers_import_only_downward() -> None:
+    # What each layer may import besides itself (and every layer the leaves).
+    allowed = {
+        "leaf": {"leaf"},
+        "api": {"leaf", "api"},
+        "local": {"leaf", "local"},
+        "use case": {"leaf", "api", "local", "use case"},
+        "cli": {"leaf", "api", "local", "use case", "cli"},
+        "entry": {"cli"},
+    }
+    wrong = [
+        f"{module} ({_layer(module)}) imports {imported} ({_layer(imported)})"
+        for module, imports in sorted(_agent_imports().items())
+        for imported in sorted(imports)
+        if _layer(imported) not in allowed[_layer(module)]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_only_the_entry_point_imports_the_agent_cli() -> None:
+    outside = sorted(
+        module
+        for module, imports in _agent_imports().items()
+        if _layer(module) not in ("cli", "entry")
+        and any(_layer(imported) == "cli" for imported in imports)
+    )
+    assert not outside
+
+
+def test_agent_modules_import_no_cycle() -> None:
+    graph = _agent_imports()
+    # A package imports its submodules when they are named through it: not a cycle.
+    edges = {
+        module: {i for i in imports if not module.startswith(i + ".")}
+        for module, imports in graph.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for imported in sorted(edges[module]):
+            if state.get(imported) == 1:
+                cycles.append([*path[path.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported, [*path, imported])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_agent_command_options_are_declared_once() -> None:
+    declared: dict[str, list[str]] = {}
+    for module, path in _agent_modules().items():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.endswith("Option"):
+                    declared.setdefault(target.id, []).append(module)
+    assert declared["JsonOption"] == ["koppel.agent.cli.common"]
+    assert declared["EnvOption"] == ["koppel.agent.cli.common"]
+    twice = {name: where for name, where in declared.items() if len(where) > 1}
+    assert not twice, twice
+
+
+def test_only_the_agent_api_speaks_http() -> None:
+    speaking = sorted(
+        module
+        for module, path in _agent_modules().items()
+        if _layer(module) != "api"
+        and any(
+            (isinstance(node, ast.Import) and any(a.name == "httpx" for a in node.names))
+            or (isinstance(node, ast.ImportFrom) and node.module == "httpx")
+            for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        )
+    )
+    assert not speaking

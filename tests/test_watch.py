@@ -250,7 +250,7 @@ def _sse(url: str, last_id: int, wanted: int) -> tuple[list[dict[str, Any]], lis
     """Read ``wanted`` events from an event stream (and every raw line read)."""
     import httpx
 
-    from koppel.agent.sse import SseParser, events
+    from koppel.agent.api._sse import SseParser, events
 
     headers = {"Last-Event-ID": str(last_id), "Accept": "text/event-stream"}
     lines: list[str] = []

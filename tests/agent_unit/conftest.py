@@ -1,4 +1,4 @@
-"""Fixtures of the agent unit tests: an isolated agent home and a fake server."""
+"""Fixtures of the agent unit tests: an isolated agent home and the real server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .fake_server import FakeServer
+from .live_server import LiveServer
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +22,9 @@ def agent_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A fake koppel-server on a free loopback port."""
-    fake = FakeServer().start()
-    yield fake
-    fake.stop()
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The real server over a copy of the demo practice (F10001 and its clients C20001,
+    C20002, C20003; anna administers them all)."""
+    live = LiveServer(tmp_path).start()
+    yield live
+    live.close()

@@ -1,19 +1,20 @@
-"""The `koppel` commands end to end against the fake server (real HTTP, in-process CLI)."""
+"""The `koppel` commands end to end against the real server (real HTTP, in-process CLI)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from koppel.agent import paths, state
 from koppel.agent.cli import app
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local import paths, state
 
-from .fake_server import FakeServer
+from .live_server import DEMO_PASSWORD, LiveServer
 
 
 def koppel(*args: str, **env: str) -> Result:
@@ -26,7 +27,7 @@ def save(tmp_path: Path, name: str, document: dict[str, Any]) -> str:
     return str(path)
 
 
-def bundle(server: FakeServer, codes: list[str]) -> dict[str, Any]:
+def bundle(server: LiveServer, codes: list[str]) -> dict[str, Any]:
     return {
         "format": "koppel-bundle/1",
         "firm": "F10001",
@@ -37,23 +38,21 @@ def bundle(server: FakeServer, codes: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def practice(server: FakeServer) -> FakeServer:
-    server.add("F10001", kind="firm", name="Firm")
-    for i in range(1, 4):
-        server.add(f"C2000{i}")
+def practice(server: LiveServer) -> LiveServer:
+    """The demo practice: the firm F10001 and its clients C20001, C20002, C20003."""
     return server
 
 
-def link_all(tmp_path: Path, server: FakeServer) -> None:
+def link_all(tmp_path: Path, server: LiveServer) -> None:
     firm = save(tmp_path, "F10001.koppel", server.settings("F10001"))
-    clients = save(tmp_path, "clients.koppel", bundle(server, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", server.bundle())
     result = koppel("link", firm, clients)
     assert result.exit_code == 0, result.output
 
 
-def test_link_firm_and_bundle_then_list(tmp_path: Path, practice: FakeServer) -> None:
+def test_link_firm_and_bundle_then_list(tmp_path: Path, practice: LiveServer) -> None:
     firm = save(tmp_path, "F10001.koppel", practice.settings("F10001"))
-    clients = save(tmp_path, "clients.koppel", bundle(practice, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", practice.bundle())
     result = koppel("link", firm, clients, "--json", "--workstation-name", "desk-7")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -78,10 +77,12 @@ def test_link_firm_and_bundle_then_list(tmp_path: Path, practice: FakeServer) ->
 
 
 def test_wrong_update_is_refused_before_any_server_call(
-    tmp_path: Path, practice: FakeServer
+    tmp_path: Path, practice: LiveServer
 ) -> None:
     good = save(tmp_path, "C20001.koppel", practice.settings("C20001"))
-    bad = save(tmp_path, "C20002.koppel", practice.settings("C20002", update="2026.3"))
+    newer = practice.settings("C20002")
+    newer["environment"]["update"] = "2026.3"
+    bad = save(tmp_path, "C20002.koppel", newer)
     result = koppel("link", good, bad)
     assert result.exit_code == ExitCode.UPDATE_MISMATCH
     assert "C20002" in result.stderr and "2026.3" in result.stderr and "2026.2" in result.stderr
@@ -91,13 +92,13 @@ def test_wrong_update_is_refused_before_any_server_call(
 
 
 def test_server_refusal_links_nothing_and_names_the_file(
-    tmp_path: Path, practice: FakeServer
+    tmp_path: Path, practice: LiveServer
 ) -> None:
-    practice.envs["C20002"].connector_blocked = True
     files = [
         save(tmp_path, "C20001.koppel", practice.settings("C20001")),
         save(tmp_path, "C20002.koppel", practice.settings("C20002")),
     ]
+    practice.admin("connector", "block", "C20002")
     result = koppel("link", *files, "--json")
     assert result.exit_code == ExitCode.REFUSED
     assert "C20002.koppel" in result.stderr and "App connector is blocked" in result.stderr
@@ -105,7 +106,7 @@ def test_server_refusal_links_nothing_and_names_the_file(
     assert state.read().state.environments == {}
 
 
-def test_used_settings_file_is_invalid_settings(tmp_path: Path, practice: FakeServer) -> None:
+def test_used_settings_file_is_invalid_settings(tmp_path: Path, practice: LiveServer) -> None:
     path = save(tmp_path, "C20001.koppel", practice.settings("C20001"))
     assert koppel("link", path).exit_code == 0
     again = koppel("link", path)
@@ -123,15 +124,16 @@ def test_unreadable_settings_file(tmp_path: Path) -> None:
     assert missing.exit_code == ExitCode.INVALID_SETTINGS
 
 
-def test_relink_replaces_and_old_token_is_revoked(tmp_path: Path, practice: FakeServer) -> None:
+def test_relink_replaces_and_old_token_is_revoked(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
     result = koppel("link", save(tmp_path, "C1.koppel", practice.settings("C20001")), "--json")
     assert json.loads(result.stdout)["replaced"] == ["C20001"]
-    assert sum(not t.revoked for t in practice.tokens.values() if t.environment == "C20001") == 1
+    tokens = json.loads(practice.admin("tokens", "list", "C20001", "--json"))
+    assert len(tokens) == 1
     assert koppel("info", "C20001").exit_code == 0
 
 
-def test_doctor_all_ok_uses_one_request_per_server(tmp_path: Path, practice: FakeServer) -> None:
+def test_doctor_all_ok_uses_one_request_per_server(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
     practice.requests.clear()
     result = koppel("doctor", "--json")
@@ -142,14 +144,32 @@ def test_doctor_all_ok_uses_one_request_per_server(tmp_path: Path, practice: Fak
     assert state.read().state.environments["C20001"].last_state == "ok"
 
 
-def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path, practice: FakeServer) -> None:
+def convert(server: LiveServer, code: str, update: str) -> None:
+    """Make the server answer as if ``code`` had been converted to ``update`` (newer than
+    any it hosts, so no administrator's command can)."""
+    message = f"{code} is on update {update}; this agent is on update 2026.2."
+
+    def status(answer: Any) -> tuple[int, Any]:
+        for entry in answer["statuses"]:
+            if entry["environment"] == code:
+                entry.update(update=update, state="update_mismatch", message=message)
+        return 200, answer
+
+    def refused(_answer: Any) -> tuple[int, Any]:
+        return 409, {
+            "code": "update_mismatch", "message": message, "environment": code, "details": [],
+        }  # fmt: skip
+
+    server.rewrite("POST", "/api/v1/status", status)
+    server.rewrite("GET", f"/api/v1/environments/{code}/me", refused)
+
+
+def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
-    practice.envs["C20001"].connector_blocked = True
-    practice.envs["C20002"].missing_functions = ["General/Output/My files"]
-    practice.envs["C20003"].update = "2026.3"  # converted by the administrator
-    for token in practice.tokens.values():
-        if token.environment == "F10001":
-            token.revoked = "Access to F10001 was revoked by its administrator."
+    practice.admin("connector", "block", "C20001")
+    practice.admin("users", "unauthorize", "C20002", "anna", "--function", "My files")
+    convert(practice, "C20003", "2026.3")  # converted by the administrator
+    practice.admin("tokens", "revoke", "F10001", "--all-tokens")
     result = koppel("doctor", "--json")
     assert result.exit_code == ExitCode.PROBLEMS
     by_env = {e["environment"]: e for e in json.loads(result.stdout)["environments"]}
@@ -174,26 +194,25 @@ def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path, practice: Fake
     assert "C20001: ask the administrator of C20001" in plain.stderr
 
 
-def test_revoked_token_has_its_own_exit_code(tmp_path: Path, practice: FakeServer) -> None:
+def test_revoked_token_has_its_own_exit_code(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
-    for token in practice.tokens.values():
-        token.revoked = "Access to C20001 was revoked by its administrator."
+    practice.admin("tokens", "revoke", "C20001", "--all-tokens")
     result = koppel("info", "C20001")
     assert result.exit_code == ExitCode.TOKEN_REVOKED
     assert "revoked by its administrator" in result.stderr
     assert "save the settings for C20001 and run `koppel link FILE`" in result.stderr
 
 
-def test_update_mismatch_on_a_command(tmp_path: Path, practice: FakeServer) -> None:
+def test_update_mismatch_on_a_command(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
-    practice.envs["C20001"].update = "2026.3"
+    convert(practice, "C20001", "2026.3")
     result = koppel("info", "C20001")
     assert result.exit_code == ExitCode.UPDATE_MISMATCH
     # Whether to install another agent depends on every link: doctor says which.
     assert "`koppel doctor`" in result.stderr and "its portal" not in result.stderr
 
 
-def test_unreachable_server(tmp_path: Path, practice: FakeServer) -> None:
+def test_unreachable_server(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
     practice.stop()
     assert koppel("info", "C20001").exit_code == ExitCode.UNREACHABLE
@@ -201,10 +220,9 @@ def test_unreachable_server(tmp_path: Path, practice: FakeServer) -> None:
     assert doctor.exit_code == ExitCode.PROBLEMS
     states = {e["state"] for e in json.loads(doctor.stdout)["environments"]}
     assert states == {"unreachable"}
-    practice.start = lambda: practice  # type: ignore[method-assign]  # fixture stops again
 
 
-def test_unlink_revokes_and_forgets(tmp_path: Path, practice: FakeServer) -> None:
+def test_unlink_revokes_and_forgets(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
     result = koppel("unlink", "C20001", "--json")
     assert result.exit_code == 0
@@ -214,10 +232,9 @@ def test_unlink_revokes_and_forgets(tmp_path: Path, practice: FakeServer) -> Non
     assert koppel("unlink", "C20001").exit_code == ExitCode.NOT_LINKED
 
 
-def test_unlink_when_server_is_gone_still_forgets(tmp_path: Path, practice: FakeServer) -> None:
+def test_unlink_when_server_is_gone_still_forgets(tmp_path: Path, practice: LiveServer) -> None:
     link_all(tmp_path, practice)
     practice.stop()
-    practice.start = lambda: practice  # type: ignore[method-assign]
     result = koppel("unlink", "C20002")
     assert result.exit_code == 0
     assert "could not be revoked" in result.stderr and "administrator" in result.stderr
@@ -225,9 +242,11 @@ def test_unlink_when_server_is_gone_still_forgets(tmp_path: Path, practice: Fake
 
 
 def test_agent_upgrade_refreshes_stale_links_before_linking(
-    tmp_path: Path, practice: FakeServer
+    tmp_path: Path, practice: LiveServer
 ) -> None:
-    link_all(tmp_path, practice)
+    firm = save(tmp_path, "F10001.koppel", practice.settings("F10001"))
+    some = save(tmp_path, "some.koppel", bundle(practice, ["C20001", "C20002"]))
+    assert koppel("link", firm, some).exit_code == 0
     # Pretend the links were made by the agent of the previous update.
     path = paths.state_file()
     data = json.loads(path.read_text())
@@ -235,45 +254,45 @@ def test_agent_upgrade_refreshes_stale_links_before_linking(
     for env in data["environments"].values():
         env["update"] = "2026.1"
     path.write_text(json.dumps(data))
-    practice.add("C20004")
     practice.requests.clear()
-    result = koppel("link", save(tmp_path, "C4.koppel", practice.settings("C20004")))
+    result = koppel("link", save(tmp_path, "C3.koppel", practice.settings("C20003")))
     assert result.exit_code == 0, result.output
     assert practice.paths() == ["/api/v1/status", "/api/v1/links"]
     environments = state.read().state.environments
-    assert len(environments) == 5
+    assert len(environments) == 4
     assert {env.update for env in environments.values()} == {"2026.2"}
 
 
-def test_two_servers_dry_run_first(tmp_path: Path, practice: FakeServer) -> None:
-    other = FakeServer().start()
+def test_two_servers_dry_run_first(tmp_path: Path, practice: LiveServer) -> None:
+    other = LiveServer(tmp_path, slot=1).start()
     try:
-        other.add("C90001")
-        other.envs["C90001"].connector_blocked = True
         files = [
             save(tmp_path, "a.koppel", practice.settings("C20001")),
-            save(tmp_path, "b.koppel", other.settings("C90001")),
+            save(tmp_path, "b.koppel", other.settings("C20002")),
         ]
+        other.admin("connector", "block", "C20002")
+        practice.requests.clear()
         result = koppel("link", *files)
         assert result.exit_code == ExitCode.REFUSED
         assert "Nothing was linked" in result.stderr
-        # The first server was only asked for a dry run: its code is still unused.
+        # The first server was only asked for a dry run: its code is still unused (the
+        # second attempt links it).
         assert [r.body["dry_run"] for r in practice.requests] == [True]
-        assert practice.used_codes == set()
-        other.envs["C90001"].connector_blocked = False
+        assert state.read().state.environments == {}
+        other.admin("connector", "unblock", "C20002")
         ok = koppel("link", *files, "--json")
         assert ok.exit_code == 0, ok.output
-        assert json.loads(ok.stdout)["linked"] == ["C20001", "C90001"]
+        assert json.loads(ok.stdout)["linked"] == ["C20001", "C20002"]
     finally:
-        other.stop()
+        other.close()
 
 
 def test_settings_and_installation_download(
-    tmp_path: Path, practice: FakeServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, practice: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     # A script's password needs its login; an empty --password-stdin is a usage error.
-    monkeypatch.setenv("KOPPEL_PASSWORD", "secret")
+    monkeypatch.setenv("KOPPEL_PASSWORD", DEMO_PASSWORD)
     no_login = koppel("settings", "download", "--server", practice.url, "--env", "C20001")
     assert no_login.exit_code == ExitCode.USAGE and "--login" in no_login.stderr
     monkeypatch.delenv("KOPPEL_PASSWORD")
@@ -286,8 +305,8 @@ def test_settings_and_installation_download(
     refused = koppel(
         "settings", "download", "--server", practice.url, "--env", "C20001", "--login", "anna"
     )
-    assert refused.exit_code == ExitCode.REFUSED and "Wrong login" in refused.stderr
-    monkeypatch.setenv("KOPPEL_PASSWORD", "secret")
+    assert refused.exit_code == ExitCode.REFUSED and "login or password is wrong" in refused.stderr
+    monkeypatch.setenv("KOPPEL_PASSWORD", DEMO_PASSWORD)
     single = koppel(
         "settings", "download", "--server", practice.url, "--env", "C20001", "--login", "anna"
     )
@@ -303,14 +322,16 @@ def test_settings_and_installation_download(
     assert linked.exit_code == 0, linked.output
     assert sorted(json.loads(linked.stdout)["linked"]) == ["C20001", "C20002", "C20003"]
 
+    # The demo practice leaves "Save installation" to the administrator's choice.
+    practice.admin("users", "authorize", "C20001", "anna", "--function", "Save installation")
     wheel = koppel(
         "installation", "download", "--server", practice.url, "--env", "C20001",
         "--login", "anna", "-o", str(tmp_path / "dist"),
     )  # fmt: skip
     assert wheel.exit_code == 0, wheel.output
-    assert (tmp_path / "dist" / "koppel-2026.2.0-py3-none-any.whl").read_bytes() == (
-        b"PK-wheel-bytes"
-    )
+    (saved,) = (tmp_path / "dist").iterdir()
+    assert re.fullmatch(r"koppel-2026\.2\.\d+-py3-none-any\.whl", saved.name)
+    assert saved.read_bytes().startswith(b"PK")
     assert "pip install" in wheel.stderr
 
 
@@ -326,12 +347,12 @@ def test_nothing_linked_yet() -> None:
 
 
 def test_more_settings_than_one_request_takes_are_dry_run_first(
-    tmp_path: Path, practice: FakeServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, practice: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from koppel.agent import linking
 
     monkeypatch.setattr(linking, "MAX_PER_REQUEST", 2)
-    clients = save(tmp_path, "clients.koppel", bundle(practice, ["C20001", "C20002", "C20003"]))
+    clients = save(tmp_path, "clients.koppel", practice.bundle())
     result = koppel("link", clients, "--json")
     assert result.exit_code == 0, result.output
     assert [(r.body["dry_run"], len(r.body["settings"])) for r in practice.requests] == [
@@ -342,7 +363,7 @@ def test_more_settings_than_one_request_takes_are_dry_run_first(
     ]
 
 
-def test_envs_loads_no_network_or_keychain_code(tmp_path: Path, practice: FakeServer) -> None:
+def test_envs_loads_no_network_or_keychain_code(tmp_path: Path, practice: LiveServer) -> None:
     import os
     import subprocess
     import sys

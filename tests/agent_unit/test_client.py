@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from koppel.agent.client import AgentClient, attachment_name, server_base, tls_context
+from koppel.agent.api import AgentClient, server_base
+from koppel.agent.api._http import attachment_name, tls_context
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 
-from .fake_server import FakeServer
+from .live_server import LiveServer
 
 Reply = tuple[int, bytes]
 
@@ -213,8 +214,7 @@ def test_closed_port_is_unreachable() -> None:
     assert "koppel-admin check" in e.value.message
 
 
-def test_bearer_token_and_environment_routes(server: FakeServer) -> None:
-    server.add("C20001")
+def test_bearer_token_and_environment_routes(server: LiveServer) -> None:
     with AgentClient(server.url) as client, pytest.raises(ApiError) as caught:
         client.me("C20001", "kplt_unknown")
     assert caught.value.code == "token_invalid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from koppel.agent.linking import Source, deduplicate, update_problems
-from koppel.agent.state import LinkedEnv
+from koppel.agent.local.state import LinkedEnv
 from koppel.protocol.settings_file import parse_settings
 
 AGENT = "2026.2"

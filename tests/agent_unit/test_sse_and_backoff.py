@@ -3,8 +3,8 @@ reconnect backoff."""
 
 from __future__ import annotations
 
-from koppel.agent.sse import SseParser, events
-from koppel.agent.watch import BACKOFF_CAP, backoff_delay
+from koppel.agent.api._sse import SseParser, events
+from koppel.agent.watching import BACKOFF_CAP, backoff_delay
 
 
 def test_fields_comments_and_dispatch() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from koppel.agent import state
-from koppel.agent.atomic import atomic_write_bytes, atomic_writer
 from koppel.agent.errors import StateError
+from koppel.agent.local import state
+from koppel.agent.local.atomic import atomic_write_bytes, atomic_writer
 from koppel.agent.version import AGENT_UPDATE_TEXT
 
 V1_STATE = {

@@ -13,8 +13,8 @@ import pytest
 from keyring.backends import fail
 
 from koppel.agent.errors import AgentError
-from koppel.agent.state import State
-from koppel.agent.token_store import FILE, KEYRING, TokenFile, TokenVault, keyring_problem
+from koppel.agent.local.state import State
+from koppel.agent.local.token_store import FILE, KEYRING, TokenFile, TokenVault, keyring_problem
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from koppel.agent.verified_writer import VerifiedWriter
+from koppel.agent.local.verified_writer import VerifiedWriter
 
 
 @pytest.mark.parametrize("sizes", [[], [1], [65536] * 3, [1 << 20] * 20 + [123]])

@@ -7,12 +7,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from koppel.agent import state as state_mod
-from koppel.agent.environment import find, token_of
+from koppel.agent.environments import find, token_of
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local import state as state_mod
+from koppel.agent.local.state import LinkedEnv
 from koppel.agent.output import note
-from koppel.agent.state import LinkedEnv
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from koppel.agent import state as state_mod
 from koppel.agent.errors import ApiError, NotLinked, ServerUnreachable
-from koppel.agent.state import LinkedEnv
-from koppel.agent.status import Outcome, query, record
-from koppel.agent.token_store import TokenVault
+from koppel.agent.link_status import Outcome, query, record
+from koppel.agent.local import state as state_mod
+from koppel.agent.local.state import LinkedEnv
+from koppel.agent.local.token_store import TokenVault
 from koppel.agent.update_picture import Placed, advice
 from koppel.agent.version import AGENT_UPDATE_TEXT
 

@@ -26,15 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from koppel.agent import dossier_api
-from koppel.agent import edit_session as es
+from koppel.agent.api import AgentClient
 from koppel.agent.choose import Target, choose
-from koppel.agent.client import AgentClient
-from koppel.agent.edit_session import Session
-from koppel.agent.environment import explain
+from koppel.agent.dossier import pick_attachment, safe_name
+from koppel.agent.downloading import download_attachment
+from koppel.agent.environments import explain
 from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
-from koppel.agent.items import pick_attachment, safe_name
+from koppel.agent.local import edit_sessions as es
+from koppel.agent.local.edit_sessions import Session
+from koppel.agent.local.verified_writer import sha256_of
 from koppel.agent.output import note
 from koppel.protocol.dossier import VersionOut
 
@@ -66,7 +67,7 @@ def start(env: str | None, item_id: int, attachment: str | None) -> Session:
     code = target.env.code
     try:
         with AgentClient(target.env.api_url) as client:
-            item = dossier_api.editable_item(client, code, target.token, item_id)
+            item = client.editable_item(code, target.token, item_id)
             chosen = pick_attachment(item, attachment)
             existing = next(
                 (s for s in es.sessions_of(code, item_id) if s.attachment_id == chosen.id), None
@@ -94,7 +95,7 @@ def start(env: str | None, item_id: int, attachment: str | None) -> Session:
                 synced_sha256="",
                 started=_now(),
             )
-            got = dossier_api.download(client, code, target.token, item_id, chosen.id, session.path)
+            got = download_attachment(client, code, target.token, item_id, chosen.id, session.path)
     except ApiError as exc:
         raise explain(code, exc) from exc
     session.etag, session.number, session.synced_sha256 = got.etag, got.number, got.sha256
@@ -104,10 +105,7 @@ def start(env: str | None, item_id: int, attachment: str | None) -> Session:
 
 # --- saving -------------------------------------------------------------------------------
 def _upload(client: AgentClient, target: Target, session: Session, snapshot: Path) -> str:
-    from koppel.agent.tus import upload_file
-
-    return upload_file(
-        client,
+    return client.upload(
         target.env.code,
         target.token,
         snapshot,
@@ -122,21 +120,20 @@ def sync(client: AgentClient, target: Target, session: Session) -> Saved | None:
     newest version. None when there was nothing to save."""
     if not session.path.is_file():
         return None
-    if dossier_api.sha256_of(session.path) == session.synced_sha256:
+    if sha256_of(session.path) == session.synced_sha256:
         return None
     # Upload a snapshot: the user may save again while the upload runs.
     snapshot = session.folder / "outgoing" / session.attachment
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(session.path, snapshot)
-    sha = dossier_api.sha256_of(snapshot)
+    sha = sha256_of(snapshot)
     if sha == session.synced_sha256:
         return None
     code = target.env.code
     try:
         upload_id = _upload(client, target, session, snapshot)
         try:
-            saved = dossier_api.new_version(
-                client,
+            saved = client.new_version(
                 code,
                 target.token,
                 session.item,
@@ -161,8 +158,7 @@ def _keep_conflict(
     code = target.env.code
 
     def keep(upload: str) -> VersionOut:
-        return dossier_api.new_version(
-            client,
+        return client.new_version(
             code,
             target.token,
             session.item,
@@ -187,7 +183,7 @@ def _keep_conflict(
         return Saved(kept.number, conflict=False)
     # Continue from the server's newest version: the working copy becomes that version,
     # and the user's change is safe in the conflict version.
-    got = dossier_api.download(
+    got = download_attachment(
         client, code, target.token, session.item, session.attachment_id, session.path
     )
     session.etag, session.number, session.synced_sha256 = got.etag, got.number, got.sha256
@@ -246,7 +242,7 @@ def watch(session: Session, *, open_it: bool = True) -> str:
 
     from watchfiles import watch as watch_files
 
-    from koppel.agent.opener import open_file
+    from koppel.agent.local.opener import open_file
 
     target = _target_of(session)
     session.control.unlink(missing_ok=True)
@@ -396,6 +392,6 @@ def discard(env: str | None, item_id: int, attachment: str | None) -> Session:
 def pending_change(session: Session) -> bool:
     """Whether the working copy holds a change not saved to the server."""
     try:
-        return dossier_api.sha256_of(session.path) != session.synced_sha256
+        return sha256_of(session.path) != session.synced_sha256
     except OSError:
         return False

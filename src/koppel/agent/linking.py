@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from koppel.agent import state as state_mod
-from koppel.agent.client import AgentClient, server_base
+from koppel.agent.api import AgentClient, server_base
 from koppel.agent.errors import (
     AgentError,
     ApiError,
@@ -23,12 +22,13 @@ from koppel.agent.errors import (
     UpdateConflict,
 )
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.link_status import query, record
+from koppel.agent.local import state as state_mod
+from koppel.agent.local.state import LinkedEnv, State, now_iso
+from koppel.agent.local.token_store import TokenVault, token_key
 from koppel.agent.output import progress
 from koppel.agent.skipped import as_json as skipped_json
 from koppel.agent.skipped import merge as merge_skipped
-from koppel.agent.state import LinkedEnv, State, now_iso
-from koppel.agent.status import query, record
-from koppel.agent.token_store import TokenVault, token_key
 from koppel.agent.version import AGENT_UPDATE_TEXT
 from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
 from koppel.protocol.counts import counted

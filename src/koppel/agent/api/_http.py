@@ -1,0 +1,256 @@
+"""The HTTP plumbing of the agent API: one httpx client per server, errors mapped to exceptions.
+
+Every request states the agent's update (``Koppel-Update``) and a ``koppel-agent/<version>``
+User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
+:class:`ServerUnreachable`. ``KOPPEL_CA_BUNDLE`` names extra CA certificates to trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import ssl
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
+from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
+from koppel.protocol.api import API_PREFIX
+from koppel.protocol.updates import UPDATE_HEADER
+from koppel.protocol.urls import url_problem
+
+CA_BUNDLE_ENV = "KOPPEL_CA_BUNDLE"
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def server_base(url: str) -> str:
+    """The server's root address from an api_url or a typed URL (``/api/v1`` is optional)."""
+    base = url.strip().rstrip("/")
+    if base.endswith(API_PREFIX):
+        base = base[: -len(API_PREFIX)]
+    problem = url_problem(base)
+    if problem:
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise AgentError(
+            f"{shown!r} is not a server address ({problem}); expected http(s)://host[:port]."
+        )
+    return base
+
+
+def parse_model(model: type[Model], content: bytes, server: str) -> Model:
+    """A response body as ``model``, or an AgentError saying the answer was not understood."""
+    try:
+        return model.model_validate_json(content)
+    except ValidationError as exc:
+        raise AgentError(
+            f"The server at {server} gave an answer this agent does not understand "
+            f"({model.__name__}). Is the agent up to date?"
+        ) from exc
+
+
+def tls_context(base_url: str) -> ssl.SSLContext:
+    """How TLS certificates are checked: httpx's default CAs plus ``KOPPEL_CA_BUNDLE``.
+
+    A plain-http server never leads to TLS (redirects are not followed), so it gets an
+    empty strict context instead: loading the CA store costs ~80 ms of every command, and
+    should TLS ever happen, a context that trusts nothing refuses it.
+    """
+    if base_url.startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = httpx.create_ssl_context()
+    extra = os.environ.get(CA_BUNDLE_ENV)
+    if extra:
+        try:
+            context.load_verify_locations(cafile=extra)
+        except (OSError, ssl.SSLError) as exc:
+            raise AgentError(
+                f"{CA_BUNDLE_ENV}={extra} is not a readable file of PEM certificates "
+                f"({exc}); fix or unset it."
+            ) from exc
+    return context
+
+
+def env_path(environment: str, tail: str) -> str:
+    """The path of an environment-scoped route."""
+    return f"{API_PREFIX}/environments/{quote(environment, safe='')}/{tail}"
+
+
+class Http:
+    """One httpx client per server: the agent's headers, TLS, and errors as exceptions."""
+
+    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = server_base(url)
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers={UPDATE_HEADER: AGENT_UPDATE_TEXT, "User-Agent": USER_AGENT},
+            timeout=TIMEOUT,
+            verify=tls_context(self.base_url),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        auth: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        content: Iterable[bytes] | bytes | None = None,
+    ) -> httpx.Response:
+        """One request (bearer-authenticated when ``token``); ApiError on a refusal,
+        ServerUnreachable when the server cannot be reached. ``content`` may be an
+        iterable of bytes: it is streamed, never joined in memory."""
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        sent.update(headers or {})
+        try:
+            response = self.client.request(
+                method,
+                path,
+                json=json,
+                headers=sent or None,
+                auth=auth,
+                params=params,
+                content=content,
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+        if response.status_code >= 400:
+            raise self.api_error(response)
+        return response
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        path: str,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A streamed GET (the body is not read); ApiError on a refusal (304 is not
+        one), ServerUnreachable when the server cannot be reached."""
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        sent.update(headers or {})
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        try:
+            with self.client.stream(
+                "GET", path, headers=sent or None, auth=auth, **extra
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self.api_error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+
+    def post_form(self, path: str, form: dict[str, str]) -> httpx.Response:
+        """A form POST whose refusals the caller reads itself (OAuth answers)."""
+        try:
+            return self.client.post(path, data=form)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+
+    def api_error(self, response: httpx.Response) -> ApiError:
+        """The refusal a response carries."""
+        return error_from_response(response.status_code, response.content, self.base_url)
+
+    def parse(self, model: type[Model], response: httpx.Response) -> Model:
+        """A response of the linking routes as ``model`` (the answer may come from
+        something that is not a Koppel server at all)."""
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise AgentError(
+                f"The server at {self.base_url} gave an answer this agent does not "
+                f"understand ({model.__name__}: {exc.errors()[0]['msg']}). Check that "
+                "api_url points to a Koppel server."
+            ) from exc
+
+
+def error_from_response(status: int, content: bytes, server: str) -> ApiError:
+    """Map an HTTP refusal to ApiError, from its ErrorBody when it has one.
+
+    Parsed leniently (not with the ErrorBody model) so that a code added by a newer
+    server still reaches the user with its message instead of a validation failure.
+    """
+    import json
+
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        details = [
+            ErrorItem(
+                code=str(item.get("code", "")),
+                message=str(item.get("message", "")),
+                environment=item.get("environment"),
+            )
+            for item in data.get("details") or []
+            if isinstance(item, dict)
+        ]
+        return ApiError(
+            data["code"],
+            str(data.get("message") or f"The server refused the request ({data['code']})."),
+            environment=data.get("environment"),
+            details=details,
+            status=status,
+        )
+    return ApiError(
+        "internal_error" if status >= 500 else "http_error",
+        f"The server at {server} answered HTTP {status} without an explanation. "
+        "Check that api_url points to a Koppel server, or try again later.",
+        status=status,
+    )
+
+
+def attachment_name(disposition: str) -> str | None:
+    """The file name of a Content-Disposition header, reduced to a plain base name."""
+    match = re.search(r"filename\*=UTF-8''([^;]+)", disposition, re.IGNORECASE)
+    if match:
+        from urllib.parse import unquote
+
+        name = unquote(match.group(1))
+    else:
+        match = re.search(r'filename="?([^";]+)"?', disposition, re.IGNORECASE)
+        if not match:
+            return None
+        name = match.group(1)
+    # Never let a server choose where the file goes, only its name.
+    name = os.path.basename(name.replace("\\", "/")).strip()
+    return name if name and name not in (".", "..") else None
+
+
+def oauth_error(response: httpx.Response) -> tuple[str, str]:
+    """The ``error`` and ``error_description`` of an OAuth 2.0 error answer ("" if none)."""
+    import json
+
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("error") or ""), str(data.get("error_description") or "")
+
+
+def transport_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,43 @@
+"""What every ``koppel`` command shares: its options and how a refusal reaches the user
+(one module, so that the command modules of ``cli/`` import it and never each
+other)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from koppel.agent.errors import AgentError
+from koppel.agent.exit_codes import ExitCode
+from koppel.agent.output import error, print_json
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+# --env where one environment must be named.
+EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g. F10001.")]
+# --env where the only linked environment is taken when it is left out.
+ChosenEnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="Environment code; needed when several are linked."),
+]
+
+
+@contextmanager
+def reporting(json_output: bool) -> Iterator[None]:
+    """Turn an AgentError into one sentence on stderr (and JSON on stdout) and its exit code."""
+    try:
+        yield
+    except AgentError as exc:
+        if json_output:
+            print_json({"error": exc.as_json()})
+        error(exc.message)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except typer.Abort:
+        # Ctrl+C or end of input at a prompt: it comes before anything is done.
+        error("Interrupted; nothing was changed.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except KeyboardInterrupt:
+        error("Interrupted.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None

@@ -1,0 +1,59 @@
+"""``koppel envs``: the linked environments, fast even with thousands of them.
+
+Reads state.json only: no network, no keychain, no pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.local.state import LinkedEnv
+from koppel.agent.output import note, print_json, print_table
+
+HEADERS = ("CODE", "NAME", "KIND", "UPDATE", "USER", "SERVER", "LAST CHECK")
+
+
+def row(env: LinkedEnv) -> tuple[str, ...]:
+    """One table row."""
+    last = "never"
+    if env.last_check:
+        last = env.last_check.replace("T", " ").removesuffix("+00:00") + " UTC"
+        if env.last_state and env.last_state != "ok":
+            last += f" ({env.last_state})"
+    return (env.code, env.name, env.kind, env.update, env.login, env.api_url, last)
+
+
+def as_json(env: LinkedEnv) -> dict[str, Any]:
+    """One environment as `koppel envs --json` lists it."""
+    return {
+        "code": env.code,
+        "name": env.name,
+        "kind": env.kind,
+        "update": env.update,
+        "login": env.login,
+        "display_name": env.display_name,
+        "server": env.api_url,
+        "main_site_url": env.main_site_url,
+        "token_store": env.token_store,
+        "linked_at": env.linked_at,
+        "last_check": env.last_check,
+        "last_state": env.last_state,
+    }
+
+
+def envs(json_output: JsonOption = False) -> None:
+    """List the linked environments: code, name, kind, update, user, server, last check."""
+    with reporting(json_output):
+        from koppel.agent.local import state
+
+        loaded = state.read()
+        for message in loaded.notes:
+            note(message)
+        environments = sorted(loaded.state.environments.values(), key=lambda env: env.code)
+        if json_output:
+            print_json([as_json(env) for env in environments])
+        elif not environments:
+            note("No environment is linked yet. Link one with `koppel link FILE`.")
+        else:
+            print_table(HEADERS, [row(env) for env in environments])

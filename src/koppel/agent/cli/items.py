@@ -1,0 +1,96 @@
+"""``koppel items`` (search the dossier) and ``koppel open`` (open an attachment).
+
+Light at import time: ``cli/__init__.py`` imports this module for every command.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from koppel.agent.cli.common import ChosenEnvOption, JsonOption, reporting
+
+
+def items(
+    env: ChosenEnvOption = None,
+    destination: Annotated[
+        str | None, typer.Option("--destination", "-d", help="Only items about this code.")
+    ] = None,
+    type_name: Annotated[
+        str | None, typer.Option("--type", "-t", help="Only items of this type.")
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", "-q", help="Text in the subject.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Created on or after (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option("--until", help="Created before (YYYY-MM-DD).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Page size.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many.")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """List the dossier items you may see, newest first (filter by destination, type,
+    subject text and creation date)."""
+    from koppel.agent.dossier import search
+    from koppel.agent.output import note, print_json, print_table
+
+    with reporting(json_output):
+        target, found = search(
+            env,
+            destination=destination,
+            type_name=type_name,
+            text=text,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+        if json_output:
+            print_json(found.model_dump(mode="json"))
+            return
+        if not found.items:
+            note(f"No items in {target.env.code} match.")
+            return
+        print_table(
+            ("ID", "CREATED", "TYPE", "DESTINATION", "SUBJECT", "FILES", "AUTHOR"),
+            [
+                (
+                    str(i.id),
+                    i.created.strftime("%Y-%m-%d %H:%M"),
+                    i.type,
+                    i.destination.code,
+                    i.subject,
+                    ", ".join(a.name for a in i.attachments),
+                    i.author,
+                )
+                for i in found.items
+            ],
+        )
+        shown = offset + len(found.items)
+        if shown < found.total:
+            note(f"Showing {offset + 1}-{shown} of {found.total}; more with --offset {shown}.")
+
+
+def open_(
+    item: Annotated[int, typer.Argument(help="The item's id (see `koppel items`).")],
+    env: ChosenEnvOption = None,
+    attachment: Annotated[
+        str | None,
+        typer.Option("--attachment", "-a", help="Attachment name (default: the newest)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Download an item's attachment (verified) and open it in its default program."""
+    from koppel.agent.dossier import open_item
+    from koppel.agent.output import note, print_json
+
+    with reporting(json_output):
+        opened = open_item(env, item, attachment)
+        if json_output:
+            print_json(opened.as_json())
+        else:
+            typer.echo(str(opened.path))
+            note(f"Opened {opened.attachment} (version {opened.version}) of item {item}.")

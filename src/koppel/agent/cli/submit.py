@@ -1,0 +1,150 @@
+"""``koppel submit`` and ``koppel queue``: send files as one dossier item, and manage the
+queue of submissions not sent yet. Light at import time (``cli/__init__.py`` imports it always)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from koppel.agent.cli.common import JsonOption, reporting
+
+queue_app = typer.Typer(
+    help="The submissions not sent yet (server unreachable, or refused): `koppel queue` "
+    "lists them, `send` sends them now, `cancel ID` drops one.",
+    invoke_without_command=True,
+)
+
+
+def _exit_for(results: list[Any]) -> int:
+    from koppel.agent.errors import exit_code_for
+    from koppel.agent.exit_codes import ExitCode
+
+    worst = 0
+    for result in results:
+        if result.state == "queued":
+            worst = worst or int(ExitCode.QUEUED)
+        elif result.state == "failed":
+            code = exit_code_for(result.code or "")
+            if result.code in ("too_large", "unsafe_name", "empty_file", "extension_not_allowed"):
+                code = ExitCode.FILE_REFUSED
+            worst = int(code)
+    return worst
+
+
+def submit(
+    files: Annotated[list[Path], typer.Argument(help="The files of the item (one or more).")],
+    to: Annotated[str, typer.Option("--to", help="The destination code (e.g. a client).")],
+    type_name: Annotated[str, typer.Option("--type", help="The item type, e.g. Invoice.")],
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject", help="The item's subject (default: an e-mail's subject, or the name)."
+        ),
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", help="Environment code; needed when several are linked.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Send files as one item of the dossier (checked first; queued when offline).
+
+    Every file is checked before any byte is sent: readable, not empty, a safe name,
+    within the server's limit and of a type the environment accepts; if one is refused,
+    nothing is sent. Older queued submissions are sent first. An interrupted
+    submission resumes where it stopped with `koppel queue send`.
+    """
+    from koppel.agent.output import note, print_json
+    from koppel.agent.submitting import submit as do_submit
+
+    with reporting(json_output):
+        outcome = do_submit(files, destination=to, type_name=type_name, subject=subject, env=env)
+        for earlier in outcome.earlier:
+            note(f"Queued submission {earlier.id[:8]}: {earlier.state}. {earlier.message}")
+        if json_output:
+            print_json(outcome.as_json())
+        result = outcome.result
+        if result.state == "sent":
+            if not json_output and result.item:
+                typer.echo(str(result.item["id"]))
+            note(result.message)
+        elif result.state == "failed":
+            note(f"Submission {result.id[:8]} was refused: {result.message}")
+            note(f"It stays in the queue; `koppel queue cancel {result.id[:8]}` removes it.")
+        else:
+            note(result.message)
+        code = _exit_for([result])
+        if code:
+            raise typer.Exit(code)
+
+
+@queue_app.callback()
+def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List the queued submissions (oldest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from koppel.agent.local import queue
+    from koppel.agent.output import note, print_json, print_table
+
+    with reporting(json_output):
+        found = queue.load_all()
+        if json_output:
+            print_json([s.summary() for s in found])
+            return
+        if not found:
+            note("The queue is empty.")
+            return
+        print_table(
+            ("ID", "ENVIRONMENT", "CREATED", "STATE", "FILES", "SUBJECT", "PROBLEM"),
+            [
+                (
+                    s.id[:8],
+                    s.environment,
+                    s.created,
+                    s.state,
+                    f"{sum(f.state == 'uploaded' for f in s.files)}/{len(s.files)} sent",
+                    s.subject,
+                    (s.error or {}).get("message", ""),
+                )
+                for s in found
+            ],
+        )
+
+
+@queue_app.command("send")
+def queue_send(json_output: JsonOption = False) -> None:
+    """Send every queued submission now (refused ones are tried again too)."""
+    from koppel.agent.output import note, print_json
+    from koppel.agent.sending import send_pending
+
+    with reporting(json_output):
+        results = send_pending(include_failed=True)
+        if json_output:
+            print_json([r.as_json() for r in results])
+        elif not results:
+            note("The queue is empty.")
+        for result in results:
+            note(f"{result.id[:8]} ({result.environment}): {result.state}. {result.message}")
+        code = _exit_for(results)
+        if code:
+            raise typer.Exit(code)
+
+
+@queue_app.command("cancel")
+def queue_cancel(
+    ident: Annotated[str, typer.Argument(help="The submission id (or its first characters).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Remove a submission from the queue and delete its partial uploads on the server."""
+    from koppel.agent.output import note, print_json
+    from koppel.agent.sending import cancel
+
+    with reporting(json_output):
+        submission, told = cancel(ident)
+        if json_output:
+            print_json({"cancelled": submission.id, "server_told": told})
+        note(
+            f"Cancelled submission {submission.id[:8]}"
+            + ("." if told else "; its partial uploads on the server expire by themselves.")
+        )

@@ -1,1 +1,0 @@
-"""Commands of the ``koppel`` CLI, one module per command (registered in ``cli.py``)."""

@@ -1,0 +1,177 @@
+"""``koppel submit``: check the files, queue the submission, send it (and older ones).
+
+Every check that can refuse comes before any byte is sent: each file readable, not empty,
+safely named (the shared rules of :mod:`koppel.protocol.filenames`), within the server's
+limit and of a type the environment accepts (``GET upload-rules``), the destination and
+the type known. One file refused refuses the whole submission. Then the submission is
+written to the queue; when the server cannot be reached it stays there (and the server
+checks the file types when it is sent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from koppel.agent.api import AgentClient
+from koppel.agent.choose import choose
+from koppel.agent.environments import explain
+from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
+from koppel.agent.exit_codes import ExitCode
+from koppel.agent.local.queue import Submission
+from koppel.agent.sending import SendResult, send, send_pending
+from koppel.agent.submission_checks import check_file, check_types, upload_rules
+from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
+from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
+
+
+def eml_header(path: Path) -> tuple[str | None, str | None]:
+    """The Subject and Date (ISO 8601) of an e-mail message file, when it has them."""
+    import email
+    import email.policy
+
+    try:
+        with path.open("rb") as handle:
+            message = email.message_from_binary_file(handle, policy=email.policy.default)
+    except (OSError, ValueError):
+        return None, None
+    subject = str(message.get("subject") or "").strip() or None
+    date: str | None = None
+    header = message.get("date")
+    moment = getattr(header, "datetime", None) if header is not None else None
+    if moment is not None:
+        date = moment.isoformat()
+    return subject, date
+
+
+def default_subject(paths: list[Path]) -> str:
+    """A subject from the file names when none is given."""
+    first = paths[0].name
+    return first if len(paths) == 1 else f"{first} and {len(paths) - 1} more"
+
+
+@dataclass
+class Outcome:
+    """What ``koppel submit`` did."""
+
+    submission: Submission
+    result: SendResult
+    earlier: list[SendResult] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return {
+            "submission": self.submission.id,
+            "environment": self.submission.environment,
+            **{k: v for k, v in self.result.as_json().items() if k not in ("id", "environment")},
+            "earlier": [r.as_json() for r in self.earlier],
+        }
+
+
+class NotSetUp(AgentError):
+    """The environment has no destinations or no item types the user may use: only its
+    administrator can fix that (the server's ``no_destinations`` / ``no_item_types``)."""
+
+    exit_code = ExitCode.REFUSED
+
+    def __init__(self, environment: str, destinations: bool, item_types: bool) -> None:
+        super().__init__(
+            not_set_up(
+                environment, destinations=destinations, item_types=item_types, for_caller=True
+            )
+        )
+        self.code = NO_DESTINATIONS if destinations else NO_ITEM_TYPES
+        self.environment = environment
+
+    def as_json(self) -> dict[str, Any]:
+        """The error with the environment it concerns."""
+        return {**super().as_json(), "environment": self.environment}
+
+
+def _check_names(found: list[str], wanted: str, what: str) -> str:
+    for name in found:
+        if name.lower() == wanted.lower():
+            return name
+    raise AgentError(
+        f"There is no {what} {wanted!r}; choose one of: {', '.join(found) or '(none)'}.",
+        ExitCode.USAGE,
+    )
+
+
+def _server_checks(
+    client: AgentClient,
+    code: str,
+    token: str,
+    paths: list[Path],
+    destination: str,
+    type_name: str,
+) -> tuple[str, str]:
+    rules = upload_rules(client, code, token)
+    for path in paths:
+        check_file(path, rules.max_bytes)
+    check_types(paths, code, rules.extensions)
+    destinations = client.destinations(code, token)
+    types = client.item_types(code, token)
+    if not destinations or not types:
+        raise NotSetUp(code, not destinations, not types)
+    destination = _check_names([d.code for d in destinations], destination, "destination")
+    type_name = _check_names([t.name for t in types], type_name, "item type")
+    return destination, type_name
+
+
+def submit(
+    files: list[Path],
+    *,
+    destination: str,
+    type_name: str,
+    subject: str | None,
+    env: str | None,
+    progress: bool = True,
+) -> Outcome:
+    """Check, queue and send one submission (after older queued ones)."""
+    target = choose(env)
+    code = target.env.code
+    paths = [Path(f).expanduser() for f in files]
+    for path in paths:  # local checks first: they need no server
+        check_file(path, None)
+    online = True
+    try:
+        with AgentClient(target.env.api_url) as client:
+            destination, type_name = _server_checks(
+                client, code, target.token, paths, destination, type_name
+            )
+    except ServerUnreachable:
+        online = False
+        for path in paths:  # the server's limit is unknown: hold to the default one
+            check_file(path, DEFAULT_MAX_UPLOAD_BYTES)
+    except ApiError as exc:
+        raise explain(code, exc) from exc
+    date: str | None = None
+    emails = [p for p in paths if p.suffix.lower() == ".eml"]
+    if emails:
+        found_subject, date = eml_header(emails[0])
+        subject = subject or found_subject
+    submission = Submission.new(
+        code, destination, type_name, subject or default_subject(paths), paths, date
+    )
+    submission.save()  # first: whatever happens next, it can be resumed
+    if not online:
+        return Outcome(
+            submission,
+            SendResult(
+                submission.id,
+                code,
+                "queued",
+                f"The server of {code} is unreachable; the submission is queued. Send it "
+                "later with `koppel queue send`.",
+                code="unreachable",
+            ),
+        )
+    earlier = send_pending(progress=progress, exclude=submission.id)
+    result = send(submission, progress=progress)
+    if result.state == "queued":
+        result.message = (
+            f"{result.message} The submission is queued; send it later with `koppel queue send`."
+        )
+    return Outcome(submission, result, earlier)
