@@ -1,4 +1,5 @@
-"""Fixtures: real servers and workstations, stopped by the tests that start them."""
+"""Fixtures: servers (served in this process, or ``koppel-server`` processes) and
+workstations, stopped by the tests that start them."""
 
 from __future__ import annotations
 
@@ -16,8 +17,19 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh, empty server on a free loopback port."""
+    """A fresh, empty server on a free loopback port (served in this process)."""
     srv = make_server(tmp_path).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def demo_server_process(tmp_path: Path) -> Iterator[Server]:
+    """``demo_server`` as a ``koppel-server`` process: for tests about the process (kills,
+    restarts, its log)."""
+    srv = make_server(tmp_path, process=True).start("--demo")
     try:
         yield srv
     finally:
@@ -36,7 +48,8 @@ def demo_app(tmp_path: Path) -> Iterator[InProcess]:
 
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[Server]:
-    """A server with the demo practice (firm F10001, clients C20001-3, anna and bram)."""
+    """A server with the demo practice (firm F10001, clients C20001-3, anna and bram),
+    served in this process."""
     srv = make_server(tmp_path).start("--demo")
     try:
         yield srv

@@ -1,5 +1,7 @@
-"""Real processes for the tests: a ``koppel-server`` on a free loopback port, the real
-``koppel-admin`` and ``koppel`` executables in subprocesses with isolated folders."""
+"""Servers and workstations for the end-to-end tests: a server on a free loopback port
+(the app served in the test process by default, a ``koppel-server`` process where the
+process is the point), its ``koppel-admin``, and the real ``koppel`` agent in
+subprocesses with isolated folders."""
 
 from __future__ import annotations
 
@@ -141,10 +143,11 @@ class Server:
         return result
 
 
-def make_server(base: Path, *, database_url: str | None = None, process: bool = True) -> Server:
-    """A server (not started) with its own data folder and settings: a ``koppel-server``
-    process, or with ``process=False`` the app served on a thread of the test process
-    (``served_server.ServedServer``: same interface, no process start-up)."""
+def make_server(base: Path, *, database_url: str | None = None, process: bool = False) -> Server:
+    """A server (not started) with its own data folder and settings: the app served on a
+    thread of the test process (``served_server.ServedServer``: same interface, no
+    process start-up), or with ``process=True`` a ``koppel-server`` process, for tests
+    about the process itself (start-up, exit codes, its log, kills, file modes)."""
     data_dir = base / f"server-{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = _clean_env()

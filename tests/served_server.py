@@ -16,6 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import demo_template
 from admin_in_process import run_admin
 from harness import Result, Server, free_port
 
@@ -37,11 +38,13 @@ class ServedServer(Server):
     _log_handler: logging.Handler | None = None
 
     def start(self, *extra: str) -> Server:
-        """Open the data folder (migrating it; ``--demo`` creates the demo practice) and
-        serve the app; returns when it answers."""
+        """Open the data folder (migrating it; ``--demo`` creates the demo practice, on a
+        first start by copying this process's template) and serve the app; returns when
+        it answers."""
         import uvicorn
 
         from koppel.server.adapters.app import create_app
+        from koppel.server.adapters.cli.serve import _announce as announce_address
         from koppel.server.config import ServerSettings
         from koppel.server.demo import create_demo
         from koppel.server.services import Services
@@ -49,14 +52,19 @@ class ServedServer(Server):
         unknown = [arg for arg in extra if arg != "--demo"]
         if unknown:
             raise ValueError(f"ServedServer.start understands --demo only, not {unknown}")
+        demo = "--demo" in extra
+        copied = demo and not self.started_once and demo_template.usable(self.env, self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         listener = self._bind()
+        if copied:
+            demo_template.copy_demo(self.data_dir, self.env["KOPPEL_PUBLIC_URL"])
         self._log_to_file()
         values = {k.removeprefix("KOPPEL_").lower(): v for k, v in self.env.items()
                   if k.startswith("KOPPEL_")}  # fmt: skip
         svc = Services.create(ServerSettings(**values))
-        if "--demo" in extra:
+        if demo and not copied:
             create_demo(svc)
+        announce_address(svc)  # as koppel-server does: koppel-admin reads it from the data
         config = uvicorn.Config(
             create_app(svc), log_level="warning", timeout_graceful_shutdown=2, lifespan="on"
         )

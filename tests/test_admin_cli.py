@@ -1,6 +1,8 @@
-"""The real ``koppel-admin`` executable in subprocesses against a temporary data folder:
-the firm + clients procedure step by step (running the fix commands ``check`` prints),
-the composite set-up commands, idempotency, refusals, audit, conversion and tokens."""
+"""``koppel-admin`` against a temporary data folder: the firm + clients procedure step by
+step (running the fix commands ``check`` prints), the composite set-up commands,
+idempotency, refusals, audit, conversion and tokens. The commands run in this process
+(``admin_in_process``: same arguments, output and exit codes); the executable itself is
+run by the set-up tests (test_setup_walkthrough.py, test_setup_address.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from admin_in_process import run_admin
 from koppel.protocol.updates import AGENT_UPDATE
 
 CURRENT = str(AGENT_UPDATE)
@@ -62,15 +64,7 @@ class Admin:
             # No server runs at PUBLIC_URL in these tests: what they check is the
             # procedure's steps. Probing is tested with real servers in test_setup_walk.py.
             args = (*args, "--no-probe")
-        done = subprocess.run(
-            [ADMIN, *args],
-            env=self.env,
-            cwd=self.cwd,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_admin(self.env, self.cwd, *args, stdin=stdin if stdin is not None else "")
         result = Run([ADMIN, *args], done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr, str(result)
         return result

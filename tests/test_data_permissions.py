@@ -47,7 +47,7 @@ def modes(folder: Path) -> dict[str, int]:
 @pytest.mark.parametrize("mask", [0o022, 0o000], ids=["umask-022", "umask-000"])
 def test_data_folder_and_every_file_are_private(tmp_path: Path, workstation: Ws, mask: int) -> None:
     with umask(mask):
-        srv: Server = make_server(tmp_path)
+        srv: Server = make_server(tmp_path, process=True)
         # The folder exists already, as loose as the umask makes it (harness mkdir):
         # the server tightens it.
         srv.data_dir.mkdir(parents=True)
@@ -104,7 +104,7 @@ def test_data_folder_and_every_file_are_private(tmp_path: Path, workstation: Ws,
 
 
 def test_an_already_private_data_folder_is_not_reported(tmp_path: Path) -> None:
-    srv = make_server(tmp_path)
+    srv = make_server(tmp_path, process=True)
     srv.data_dir.mkdir(mode=0o700)
     srv.data_dir.chmod(0o700)
     srv.start()

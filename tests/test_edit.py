@@ -88,7 +88,9 @@ def test_edit_round_trip_and_conflict(office: tuple[Workstation, Api, Api], tmp_
         session = watching_session(ws, proc)
         work = Path(session["path"])
         assert work.read_bytes() == b"v1 by anna\n" and work.is_relative_to(ws.home)
-        assert wait_for(lambda: (tmp_path / "opened.log").exists())
+        # The opener's whole line (the file exists before its line is written).
+        opened = tmp_path / "opened.log"
+        assert wait_for(lambda: opened.exists() and opened.read_text().endswith("\n"))
         assert (tmp_path / "opened.log").read_text().split() == [str(work)]
 
         # A save in the "program" becomes version 2.

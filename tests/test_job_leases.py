@@ -282,7 +282,7 @@ def test_a_killed_server_s_job_is_made_after_restart_within_the_lease(
     """The server's worker thread holds the job when the process is killed: the test
     claims the job in the database under that thread's name, as the killed process
     left it (the server itself runs no worker then, so the claim is the test's)."""
-    srv: Server = make_server(tmp_path)
+    srv: Server = make_server(tmp_path, process=True)
     srv.env.update(KOPPEL_JOB_LEASE_SECONDS=str(SHORT_LEASE), KOPPEL_WORKERS="0")
     srv.start("--demo")
     try:

@@ -241,7 +241,7 @@ def test_keys_from_the_variable_rotate_once_a_new_key_is_put_first(tmp_path: Pat
 
 
 def test_the_server_refuses_to_start_without_its_key(tmp_path: Path) -> None:
-    srv = make_server(tmp_path)
+    srv = make_server(tmp_path, process=True)
     srv.start()
     srv.stop()
     key = srv.data_dir / "secret.key"

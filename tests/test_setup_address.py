@@ -17,7 +17,7 @@ PASSWORD = "correct-horse-1"
 def _server_without_address(tmp_path: Path) -> Server:
     """A server that knows its address only from where it listens (no KOPPEL_PUBLIC_URL),
     and a ``koppel-admin`` beside it that is told no address either."""
-    server = make_server(tmp_path)
+    server = make_server(tmp_path, process=True)
     del server.env["KOPPEL_PUBLIC_URL"]
     return server
 
@@ -96,7 +96,7 @@ def test_a_moved_server_is_caught_by_check_and_followed_by_setup(tmp_path: Path)
 
 def test_check_fails_an_address_that_does_not_answer_as_this_server(tmp_path: Path) -> None:
     server = _server_without_address(tmp_path).start()
-    other = make_server(tmp_path).start()
+    other = make_server(tmp_path, process=True).start()
     try:
         _practice(server)
         # Nothing answers: a port nobody listens on.

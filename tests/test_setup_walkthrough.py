@@ -46,7 +46,7 @@ def _employee_links(ws: Workstation, server: Server, login: str) -> None:
 
 
 def test_a_new_firm_walks_the_procedure_without_a_wrong_turn(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
+    server = make_server(tmp_path, process=True)
     del server.env["KOPPEL_PUBLIC_URL"]  # the server knows its address from where it listens
     server.start()
     try:

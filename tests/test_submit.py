@@ -64,6 +64,15 @@ def anna(demo_server: Server, workstation: Ws) -> tuple[Server, Workstation, str
     return demo_server, ws, link(ws, demo_server)
 
 
+@pytest.fixture
+def anna_on_a_process(
+    demo_server_process: Server, workstation: Ws
+) -> tuple[Server, Workstation, str]:
+    """``anna`` with a ``koppel-server`` process, for the test that restarts it."""
+    ws = workstation("laptop")
+    return demo_server_process, ws, link(ws, demo_server_process)
+
+
 def test_submit_one_file(anna: tuple[Server, Workstation, str], tmp_path: Path) -> None:
     server, ws, token = anna
     source = random_file(tmp_path / "invoice 2026-001.pdf", 300_000)
@@ -262,9 +271,9 @@ def test_an_agent_killed_among_many_small_files_sends_each_once(
 
 
 def test_a_server_restarted_mid_upload(
-    anna: tuple[Server, Workstation, str], tmp_path: Path
+    anna_on_a_process: tuple[Server, Workstation, str], tmp_path: Path
 ) -> None:
-    server, ws, token = anna
+    server, ws, token = anna_on_a_process
     source = random_file(tmp_path / "archive.zip", 40 * 1024 * 1024)
     process = _start_submit(ws, source, **SLOW)
     _wait_for_progress(ws, token, 2 * 1024 * 1024, process)

@@ -9,6 +9,7 @@ are the documented "notification: ..." log lines."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import time
@@ -30,8 +31,10 @@ class Watcher:
     def __init__(self, ws: Workstation, log: Path) -> None:
         self.ws, self.log = ws, log
         self.process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0  # where the log of the latest start begins
 
     def start(self) -> Watcher:
+        self._started_at = len(self.text())
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [str(BIN / "koppel"), "watch"],
@@ -56,8 +59,9 @@ class Watcher:
         return self.log.read_text() if self.log.exists() else ""
 
     def wait_for(self, text: str, timeout: float = 20) -> None:
+        """Wait until the latest start of the watcher has logged ``text``."""
         deadline = time.monotonic() + timeout
-        while text not in self.text():
+        while text not in self.text()[self._started_at :]:
             assert self.process is None or self.process.poll() is None, self.text()
             assert time.monotonic() < deadline, f"{text!r} not in:\n{self.text()}"
             time.sleep(0.1)
@@ -80,12 +84,20 @@ def received(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def wait_files(root: Path, count: int, timeout: float = 30) -> list[Path]:
+# The watcher's line for a file placed under its final name (its temporary
+# ``.koppel-part`` is gone by then): the signal that a download is complete.
+_PLACED = re.compile(r": received .+ -> ")
+
+
+def wait_files(watcher: Watcher, root: Path, count: int, timeout: float = 30) -> list[Path]:
+    """The files under ``root`` once the watcher (over all its starts) has placed
+    ``count``: a download still being written is not counted as arrived."""
     deadline = time.monotonic() + timeout
-    while len(found := received(root)) < count:
-        assert time.monotonic() < deadline, found
+    while len(_PLACED.findall(watcher.text())) < count:
+        assert watcher.process is None or watcher.process.poll() is None, watcher.text()
+        assert time.monotonic() < deadline, (received(root), watcher.text())
         time.sleep(0.1)
-    return found
+    return received(root)
 
 
 def publish(srv: Server, env: str, login: str, path: Path) -> int:
@@ -125,7 +137,7 @@ def test_watch_receives_everything_once_also_what_came_while_away(
     publish(srv, "C20001", "anna", tmp_path / "b.txt")
     publish(srv, "C20001", "bram", tmp_path / "b.txt")  # bram's: never arrives here
     request = ws.ok("analyses", "request", "--env", "C20002", "--json").json()
-    found = wait_files(root, 3)
+    found = wait_files(watcher, root, 3)
     names = {p.relative_to(root).as_posix() for p in found}
     assert "Dekker & Co Accountants/a.pdf" in names
     assert any(n.endswith("/b.txt") for n in names)
@@ -142,7 +154,7 @@ def test_watch_receives_everything_once_also_what_came_while_away(
     wait_ready(ws, "F10001", away)
 
     watcher.start()
-    found = wait_files(root, 6)
+    found = wait_files(watcher, root, 6)
     time.sleep(2)  # anything delivered twice would show up now
     watcher.stop()
     found = received(root)
@@ -217,7 +229,7 @@ def test_one_connection_for_twenty_environments_and_admin_events(
     (tmp_path / "late.txt").write_text("late")
     publish(srv, "C20001", "anna", tmp_path / "late.txt")
     publish(srv, extra[-1], "anna", tmp_path / "late.txt")
-    found = wait_files(root, 1)
+    found = wait_files(watcher, root, 1)
     time.sleep(1.5)
     assert [p.relative_to(root).as_posix() for p in received(root)] == [
         f"Client {extra[-1]}/late.txt"
@@ -357,12 +369,12 @@ def test_links_made_and_removed_while_watching_are_followed(
     watcher.wait_for("now following 2 environments")
     watcher.wait_for("following 2 environments on one connection")
     publish(srv, "C20002", "anna", tmp_path / "new.pdf")
-    found = wait_files(root, 1)
+    found = wait_files(watcher, root, 1)
     assert [p.relative_to(root).as_posix() for p in found] == ["Garage Visser/new.pdf"]
 
     # Unlinked while watching: no longer followed; the rest still is.
     ws.ok("unlink", "C20001")
     watcher.wait_for("now following 1 environment")
     publish(srv, "C20002", "anna", tmp_path / "new.pdf")
-    assert len(wait_files(root, 2)) == 2
+    assert len(wait_files(watcher, root, 2)) == 2
     assert watcher.text().count("following 1 environment on one connection") == 2

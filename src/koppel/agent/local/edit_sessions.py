@@ -88,8 +88,14 @@ class Session:
         }
 
     def remove(self) -> None:
-        """Forget the session and its working copy."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Forget the session and its working copy. The folder is renamed away first, so
+        that another process (``--finish`` waiting) never sees it half removed."""
+        doomed = self.folder.with_name(f".{self.folder.name}.removing")
+        try:
+            self.folder.rename(doomed)
+        except OSError:
+            doomed = self.folder
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def load(folder: Path) -> Session | None:
@@ -104,7 +110,8 @@ def load(folder: Path) -> Session | None:
 def all_sessions() -> list[Session]:
     """Every session on this workstation, by environment and item."""
     root = sessions_root()
-    found = [load(folder) for folder in sorted(root.glob("*/*")) if folder.is_dir()]
+    folders = [f for f in sorted(root.glob("*/*")) if f.is_dir() and not f.name.startswith(".")]
+    found = [load(folder) for folder in folders]
     return sorted((s for s in found if s), key=lambda s: (s.environment, s.item, s.attachment))
 
 
