@@ -47,9 +47,17 @@ class Clock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self.now = start or datetime.now(UTC)
+        self._running_since: datetime | None = None
 
     def __call__(self) -> datetime:
+        if self._running_since is not None:
+            return self.now + (datetime.now(UTC) - self._running_since)
         return self.now
+
+    def run(self) -> None:
+        """From now on, move with the wall clock (as a server's clock does), for tests
+        whose other side keeps real time, such as a phone's TOTP codes."""
+        self.now, self._running_since = self(), datetime.now(UTC)
 
     def advance(self, **delta: float) -> datetime:
         """Move the clock forward (``advance(minutes=16)``)."""
