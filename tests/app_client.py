@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -65,6 +65,11 @@ class Clock:
         return self.now
 
 
+async def _pieces(body: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for piece in body:
+        yield piece
+
+
 class AppClient:
     """A synchronous httpx-like client over the app's ASGI interface.
 
@@ -80,7 +85,10 @@ class AppClient:
         self._client = httpx.AsyncClient(transport=transport, base_url=base_url)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send one request and wait for the whole response."""
+        """Send one request and wait for the whole response. A body given as an iterator
+        of bytes is sent piece by piece, as httpx's synchronous client sends it."""
+        if isinstance(kwargs.get("content"), Iterator):
+            kwargs["content"] = _pieces(kwargs["content"])
         future = asyncio.run_coroutine_threadsafe(
             self._client.request(method, url, **kwargs), self._loop
         )
