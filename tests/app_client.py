@@ -77,12 +77,18 @@ class AppClient:
     the requests, so tests stay plain functions.
     """
 
-    def __init__(self, app: Any, base_url: str = PUBLIC_URL, address: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        app: Any,
+        base_url: str = PUBLIC_URL,
+        address: str = "127.0.0.1",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         transport = httpx.ASGITransport(app=app, client=(address, 50000))
-        self._client = httpx.AsyncClient(transport=transport, base_url=base_url)
+        self._client = httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request and wait for the whole response. A body given as an iterator
@@ -159,10 +165,13 @@ class InProcess:
         assert result.returncode == 0, result.output
         return result
 
-    def client(self, address: str = "127.0.0.1") -> AppClient:
+    def client(
+        self, address: str = "127.0.0.1", *, path: str = "", headers: dict[str, str] | None = None
+    ) -> AppClient:
         """A new client (own cookies), closed with the fixture; ``address`` is the
-        caller's IP address as the app sees it."""
-        made = AppClient(self.app, address=address)
+        caller's IP address as the app sees it, ``path`` what relative URLs start with,
+        ``headers`` sent with every request."""
+        made = AppClient(self.app, f"{PUBLIC_URL}{path}", address, headers)
         self._clients.append(made)
         return made
 
