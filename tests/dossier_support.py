@@ -1,5 +1,6 @@
 """Helpers of the dossier tests: link a workstation, talk to the dossier API with the
-workstation's token, and put files on the server through the real tus endpoint."""
+workstation's token (of the app in process or of a served one), and put files on the
+server through the real tus endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from app_client import AppClient, InProcess
 from harness import Server, Workstation
 
 UPDATE = {"Koppel-Update": "2026.2"}
@@ -30,12 +32,16 @@ def token_of(ws: Workstation, env: str) -> str:
 class Api:
     """The dossier API of one environment with one token."""
 
-    def __init__(self, server: Server, env: str, token: str) -> None:
+    def __init__(self, server: Server | InProcess, env: str, token: str) -> None:
         self.env = env
-        self.http = httpx.Client(
-            base_url=f"{server.url}/api/v1/environments/{env}",
-            headers={**UPDATE, "Authorization": f"Bearer {token}"},
-            timeout=30,
+        path, headers = (
+            f"/api/v1/environments/{env}",
+            {**UPDATE, "Authorization": f"Bearer {token}"},
+        )
+        self.http: httpx.Client | AppClient = (
+            server.client(path=path, headers=headers)
+            if isinstance(server, InProcess)
+            else httpx.Client(base_url=f"{server.url}{path}", headers=headers, timeout=30)
         )
 
     def upload(self, name: str, data: bytes, media_type: str = "text/plain") -> str:

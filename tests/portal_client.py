@@ -1,5 +1,6 @@
 """A browser-like HTTP client for portal tests: cookies, the CSRF token of the last page,
-form posts. Talks to a real ``koppel-server`` process (see harness.py)."""
+form posts. Talks to the app in process (``demo_app``, through httpx's ASGI transport) or
+to a served one (``harness.Server``: a ``koppel-server`` process or ``ServedServer``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from app_client import AppClient, InProcess
 from harness import DEMO_PASSWORD, Server
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -23,9 +25,13 @@ def text_of(html: str) -> str:
 class Portal:
     """One browser on the portal of ``code``."""
 
-    def __init__(self, server: Server, code: str = "F10001") -> None:
+    def __init__(self, server: Server | InProcess, code: str = "F10001") -> None:
         self.server, self.code = server, code
-        self.http = httpx.Client(base_url=server.url, timeout=60)
+        self.http: httpx.Client | AppClient = (
+            server.client()
+            if isinstance(server, InProcess)
+            else httpx.Client(base_url=server.url, timeout=60)
+        )
         self.csrf: str | None = None
         self.last: httpx.Response | None = None
 

@@ -1,6 +1,7 @@
 """The real agent gets a settings file that its user approves in a real browser, with
-the second factor, without the agent ever seeing the password: a real ``koppel-server``,
-the real ``koppel`` CLI and Debian's chromium driven by Playwright."""
+the second factor, without the agent ever seeing the password: the app served on a port
+by a thread of the test process, the real ``koppel`` CLI and Debian's chromium driven by
+Playwright."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def code_shown(agent: subprocess.Popen[str], seen: list[str]) -> str:
 
 
 def test_settings_approved_in_the_browser_with_a_second_factor(
-    demo_server: Server, workstation: Callable[..., Workstation], page: Page, tmp_path: Path
+    served_demo: Server, workstation: Callable[..., Workstation], page: Page, tmp_path: Path
 ) -> None:
-    srv, laptop = demo_server, workstation("Laptop Anna")
+    srv, laptop = served_demo, workstation("Laptop Anna")
     with Portal(srv).signed_in("anna") as anna:
         phone, _codes = enrol(anna)
 
@@ -93,9 +94,9 @@ def test_settings_approved_in_the_browser_with_a_second_factor(
 
 
 def test_denied_in_the_browser(
-    demo_server: Server, workstation: Callable[..., Workstation], page: Page
+    served_demo: Server, workstation: Callable[..., Workstation], page: Page
 ) -> None:
-    srv, laptop = demo_server, workstation("Desk")
+    srv, laptop = served_demo, workstation("Desk")
     agent = subprocess.Popen(
         [str(BIN / "koppel"), "installation", "download", "--server", srv.url, "--env",
          "F10001", "--no-browser", "--json"],

@@ -1,7 +1,8 @@
-"""The dossier end to end: destinations and item types through the real koppel-admin,
-items made of real tus uploads, who may see what, downloads, versions, and the agent's
-``koppel items`` / ``koppel open``. The default program that opens files cannot run
-here: ``KOPPEL_OPEN_COMMAND`` points at a small script that records what it was given."""
+"""The dossier: destinations and item types through koppel-admin, items made of real tus
+uploads, who may see what, downloads, versions (the app in process), and the agent's
+``koppel items`` / ``koppel open`` (the real agent, the app served on a port). The
+default program that opens files cannot run here: ``KOPPEL_OPEN_COMMAND`` points at a
+small script that records what it was given."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app_client import UPDATE, InProcess, make_in_process
 from dossier_support import Api, code_of, link
 from harness import Server, Workstation
 
@@ -34,31 +36,36 @@ def recorder(tmp_path: Path) -> tuple[str, Path]:
 
 
 @pytest.fixture
-def anna(demo_server: Server, workstation: Ws) -> tuple[Workstation, Api]:
-    ws = workstation("anna-laptop")
-    return ws, Api(demo_server, "F10001", link(ws, demo_server, "F10001", "anna"))
+def anna(demo_app: InProcess) -> Api:
+    return Api(demo_app, "F10001", demo_app.token("F10001", "anna", "anna-laptop"))
 
 
 @pytest.fixture
-def bram(demo_server: Server, workstation: Ws) -> tuple[Workstation, Api]:
-    ws = workstation("bram-laptop")
-    return ws, Api(demo_server, "F10001", link(ws, demo_server, "F10001", "bram"))
+def bram(demo_app: InProcess) -> Api:
+    return Api(demo_app, "F10001", demo_app.token("F10001", "bram", "bram-laptop"))
 
 
-def test_destinations_import_is_idempotent_and_audited(demo_server: Server, tmp_path: Path) -> None:
+@pytest.fixture
+def anna_linked(served_demo: Server, workstation: Ws) -> tuple[Workstation, Api]:
+    """anna's workstation linked by the real agent to a served app, and her API."""
+    ws = workstation("anna-laptop")
+    return ws, Api(served_demo, "F10001", link(ws, served_demo, "F10001", "anna"))
+
+
+def test_destinations_import_is_idempotent_and_audited(demo_app: InProcess, tmp_path: Path) -> None:
     csv = tmp_path / "relations.csv"
     csv.write_text("code,name,kind\nD0100,Hotel Zee,debtor\nE0100,Piet Bos,Employee\n")
-    first = demo_server.ok("destinations", "import", "C20001", str(csv), "--json").json()
+    first = demo_app.ok("destinations", "import", "C20001", str(csv), "--json").json()
     assert first["changed"] and (first["added"], first["updated"]) == (2, 0)
-    again = demo_server.ok("destinations", "import", "C20001", str(csv), "--json").json()
+    again = demo_app.ok("destinations", "import", "C20001", str(csv), "--json").json()
     assert not again["changed"] and again["unchanged"] == 2
     csv.write_text("D0100,Hotel Zee BV,debtor\n")
-    renamed = demo_server.ok("destinations", "import", "C20001", str(csv), "--json").json()
+    renamed = demo_app.ok("destinations", "import", "C20001", str(csv), "--json").json()
     assert renamed["updated"] == 1
-    listed = demo_server.ok("destinations", "list", "C20001", "--json").json()["destinations"]
+    listed = demo_app.ok("destinations", "list", "C20001", "--json").json()["destinations"]
     assert {"code": "D0100", "name": "Hotel Zee BV", "kind": "debtor"} in listed
     assert {"code": "E0100", "name": "Piet Bos", "kind": "employee"} in listed
-    audit = demo_server.ok(
+    audit = demo_app.ok(
         "audit",
         "--action",
         "destinations.import",
@@ -72,32 +79,30 @@ def test_destinations_import_is_idempotent_and_audited(demo_server: Server, tmp_
 
     # A bad row refuses the whole file: nothing of it is stored.
     csv.write_text("X1,Good,person\nX2,Bad,alien\n")
-    bad = demo_server.admin("destinations", "import", "C20001", str(csv))
+    bad = demo_app.admin("destinations", "import", "C20001", str(csv))
     assert bad.returncode == 5 and "alien" in bad.stderr
     codes = [
         d["code"]
-        for d in demo_server.ok("destinations", "list", "C20001", "--json").json()["destinations"]
+        for d in demo_app.ok("destinations", "list", "C20001", "--json").json()["destinations"]
     ]
     assert "X1" not in codes
-    unknown = demo_server.admin("destinations", "list", "C99999")
+    unknown = demo_app.admin("destinations", "list", "C99999")
     assert unknown.returncode == 4
 
 
-def test_item_types_and_their_groups(
-    demo_server: Server, anna: tuple[Workstation, Api], bram: tuple[Workstation, Api]
-) -> None:
-    _, a = anna
-    _, b = bram
-    no_group = demo_server.admin("item-types", "create", "F10001", "Secret", "--confidential")
+def test_item_types_and_their_groups(demo_app: InProcess, anna: Api, bram: Api) -> None:
+    a = anna
+    b = bram
+    no_group = demo_app.admin("item-types", "create", "F10001", "Secret", "--confidential")
     assert no_group.returncode == 5 and "--group" in no_group.stderr
-    unknown = demo_server.admin("item-types", "create", "F10001", "Board", "--group", "Board")
+    unknown = demo_app.admin("item-types", "create", "F10001", "Board", "--group", "Board")
     assert unknown.returncode == 4
-    demo_server.ok("groups", "create", "F10001", "Board")
-    demo_server.ok("groups", "add-member", "F10001", "Board", "anna")
-    demo_server.ok("item-types", "create", "F10001", "Board minutes", "--group", "Board")
-    repeat = demo_server.ok("item-types", "create", "F10001", "Board minutes", "--json").json()
+    demo_app.ok("groups", "create", "F10001", "Board")
+    demo_app.ok("groups", "add-member", "F10001", "Board", "anna")
+    demo_app.ok("item-types", "create", "F10001", "Board minutes", "--group", "Board")
+    repeat = demo_app.ok("item-types", "create", "F10001", "Board minutes", "--json").json()
     assert not repeat["changed"]
-    types = demo_server.ok("item-types", "list", "F10001", "--json").json()["item_types"]
+    types = demo_app.ok("item-types", "list", "F10001", "--json").json()["item_types"]
     assert {
         "name": "Board minutes",
         "editable": False,
@@ -142,11 +147,9 @@ def test_item_types_and_their_groups(
         assert response.status_code == 404 and code_of(response) == "not_found"
 
 
-def test_confidential_items_are_invisible_to_others(
-    anna: tuple[Workstation, Api], bram: tuple[Workstation, Api]
-) -> None:
-    _, a = anna
-    _, b = bram
+def test_confidential_items_are_invisible_to_others(anna: Api, bram: Api) -> None:
+    a = anna
+    b = bram
     payslip = a.item("Payslip May", "Payslip", {"payslip.pdf": b"%PDF secret"})
     letter = a.item("Letter to bank", "Correspondence", {"letter.txt": b"dear bank"})
     pid, att = payslip["id"], payslip["attachments"][0]["id"]
@@ -166,8 +169,8 @@ def test_confidential_items_are_invisible_to_others(
     assert "Payslip" not in [t["name"] for t in b.get("item-types").json()]
 
 
-def test_search_filters_and_pages(anna: tuple[Workstation, Api]) -> None:
-    _, a = anna
+def test_search_filters_and_pages(anna: Api) -> None:
+    a = anna
     for n in range(5):
         response = a.create_item(
             f"Invoice {n} 100%",
@@ -193,8 +196,8 @@ def test_search_filters_and_pages(anna: tuple[Workstation, Api]) -> None:
     assert bad.status_code == 400 and code_of(bad) == "validation_error"
 
 
-def test_submission_is_idempotent_and_an_upload_is_used_once(anna: tuple[Workstation, Api]) -> None:
-    _, a = anna
+def test_submission_is_idempotent_and_an_upload_is_used_once(anna: Api) -> None:
+    a = anna
     upload = a.upload("one.txt", b"one")
     body = {
         "submission_id": "sub-0000001",
@@ -213,13 +216,13 @@ def test_submission_is_idempotent_and_an_upload_is_used_once(anna: tuple[Worksta
 
 
 def test_another_environments_token_is_refused_on_every_route(
-    demo_server: Server, anna: tuple[Workstation, Api]
+    demo_app: InProcess, anna: Api
 ) -> None:
-    ws, a = anna
+    a = anna
     item = a.item("Letter", "Correspondence", {"l.txt": b"l"})
     iid, att = item["id"], item["attachments"][0]["id"]
-    client_token = link(ws, demo_server, "C20001", "anna")
-    wrong = Api(demo_server, "F10001", client_token)
+    client_token = demo_app.token("C20001", "anna", "anna-laptop")
+    wrong = Api(demo_app, "F10001", client_token)
     routes = [
         ("GET", "destinations"),
         ("GET", "item-types"),
@@ -235,14 +238,12 @@ def test_another_environments_token_is_refused_on_every_route(
         response = wrong.http.request(method, path, json={} if method == "POST" else None)
         assert response.status_code == 403, (path, response.text)
         assert code_of(response) == "token_wrong_environment", path
-    nobody = httpx.get(
-        f"{demo_server.url}/api/v1/environments/F10001/items", headers={"Koppel-Update": "2026.2"}
-    )
+    nobody = demo_app.client().get("/api/v1/environments/F10001/items", headers=UPDATE)
     assert nobody.status_code == 401 and code_of(nobody) == "token_missing"
 
 
-def test_downloads_range_etag_sha256_and_304(anna: tuple[Workstation, Api]) -> None:
-    _, a = anna
+def test_downloads_range_etag_sha256_and_304(anna: Api) -> None:
+    a = anna
     data = bytes(range(256)) * 4096  # 1 MiB, more than one read chunk of the store
     item = a.item("Big", "Correspondence", {"big file ë.zip": data})
     iid, att = item["id"], item["attachments"][0]
@@ -276,11 +277,9 @@ def test_downloads_range_etag_sha256_and_304(anna: tuple[Workstation, Api]) -> N
     assert missing.status_code == 404 and code_of(missing) == "not_found"
 
 
-def test_versions_if_match_conflict_and_refusals(
-    demo_server: Server, anna: tuple[Workstation, Api], bram: tuple[Workstation, Api]
-) -> None:
-    _, a = anna
-    _, b = bram
+def test_versions_if_match_conflict_and_refusals(demo_app: InProcess, anna: Api, bram: Api) -> None:
+    a = anna
+    b = bram
     letter = a.item("Letter", "Correspondence", {"letter.txt": b"v1"})
     iid, att = letter["id"], letter["attachments"][0]["id"]
     etag1 = letter["attachments"][0]["current"]["etag"]
@@ -288,7 +287,7 @@ def test_versions_if_match_conflict_and_refusals(
     blocked = a.save_version(iid, att, b"v2", etag1)
     assert blocked.status_code == 403 and code_of(blocked) == "connector_blocked"
     assert code_of(a.get(f"items/{iid}/edit")) == "connector_blocked"
-    demo_server.ok("connector", "unblock", "F10001", "temporary-office-access")
+    demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
     assert a.get(f"items/{iid}/edit").status_code == 200
 
     saved = a.save_version(iid, att, b"v2", etag1)
@@ -326,9 +325,9 @@ def test_versions_if_match_conflict_and_refusals(
 
 
 def test_koppel_items_and_open(
-    demo_server: Server, anna: tuple[Workstation, Api], tmp_path: Path
+    served_demo: Server, anna_linked: tuple[Workstation, Api], tmp_path: Path
 ) -> None:
-    ws, a = anna
+    ws, a = anna_linked
     data = b"Dear sir,\n" * 1000
     letter = a.item("Letter to the bank", "Correspondence", {"letter.txt": data})
     a.item("Invoice 7", "Invoice", {"inv.txt": b"7"})
@@ -358,47 +357,45 @@ def test_koppel_items_and_open(
     assert missing.returncode != 0 and "999" in missing.stderr
 
     # With two environments linked and no terminal, the agent asks for --env.
-    link(ws, demo_server, "C20001", "anna")
+    link(ws, served_demo, "C20001", "anna")
     ambiguous = ws.koppel("items")
     assert ambiguous.returncode == USAGE and "C20001, F10001" in ambiguous.stderr
     assert ws.ok("items", "--env", "C20001", "--json").json()["total"] == 0
     json.dumps(listed)
 
 
-def test_racing_retries_and_saves(demo_server: Server, anna: tuple[Workstation, Api]) -> None:
-    race(demo_server, anna[1])
+def test_racing_retries_and_saves(demo_app: InProcess, anna: Api) -> None:
+    race(demo_app, anna)
 
 
 @pytest.mark.postgres
-def test_dossier_on_postgresql(tmp_path: Path, workstation: Ws) -> None:
+def test_dossier_on_postgresql(tmp_path: Path) -> None:
     """The same races, and the confidential search, on PostgreSQL (row locks instead of
     SQLite's one writer)."""
     import uuid
 
     import postgres
-    from harness import make_server
 
     if not postgres.available():
         pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
     cluster = postgres.start_cluster()
     try:
         url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
-        srv = make_server(tmp_path, database_url=url).start("--demo")
+        srv = make_in_process(tmp_path / "server", database_url=url)
         try:
-            a_ws, b_ws = workstation("a"), workstation("b")
-            a = Api(srv, "F10001", link(a_ws, srv, "F10001", "anna"))
-            b = Api(srv, "F10001", link(b_ws, srv, "F10001", "bram"))
+            a = Api(srv, "F10001", srv.token("F10001", "anna"))
+            b = Api(srv, "F10001", srv.token("F10001", "bram"))
             a.item("Payslip", "Payslip", {"p.pdf": b"p"})
             assert b.get("items").json()["total"] == 0
             assert a.get("items", params={"text": "PAY"}).json()["total"] == 1
             race(srv, a)
         finally:
-            srv.stop()
+            srv.close()
     finally:
         cluster.stop()
 
 
-def race(server: Server, a: Api) -> None:
+def race(server: Server | InProcess, a: Api) -> None:
     """Concurrent retries of one submission make one item; concurrent saves on one
     version make one new version, the others are refused."""
     from concurrent.futures import ThreadPoolExecutor

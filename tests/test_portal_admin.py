@@ -1,6 +1,7 @@
-"""The portal's administration pages against a real server: the checklist (the same as
+"""The portal's administration pages, on the app in process: the checklist (the same as
 ``koppel-admin check``) with its buttons, user tokens with revoke (the real agent is cut
-off), the audit log with filters, and refusals for users who do not administer."""
+off), the audit log with filters, and refusals for users who do not administer. Where the
+network is the point (the agent, ``check``'s probes) the app is served on a port."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
+from app_client import InProcess
 from harness import Server, Workstation
 from portal_client import Portal, text_of
 
@@ -49,7 +51,7 @@ def checklist_of(html: str) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def check_json(srv: Server, *codes: str) -> dict[str, list[dict[str, Any]]]:
+def check_json(srv: Server | InProcess, *codes: str) -> dict[str, list[dict[str, Any]]]:
     """``koppel-admin check CODES --json``, steps per environment (details collapsed as
     the page's text is). The page does not probe the recorded addresses (the server would
     only be asking itself), so neither does this."""
@@ -63,7 +65,7 @@ def check_json(srv: Server, *codes: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def state_of(srv: Server, code: str, key: str) -> bool:
+def state_of(srv: Server | InProcess, code: str, key: str) -> bool:
     return bool(next(s["done"] for s in check_json(srv, code)[code] if s["key"] == key))
 
 
@@ -71,7 +73,7 @@ def audit_rows(html: str) -> list[tuple[str, str, str]]:
     return _AUDIT_ROW.findall(html)
 
 
-def partial_firm(srv: Server) -> None:
+def partial_firm(srv: Server | InProcess) -> None:
     """A firm whose only administrator is ``boss``: signed in on its portal, everything
     else missing; a client ``boss`` administers and one where ``boss`` is only a user."""
     for login in ("boss", "carla"):
@@ -92,8 +94,9 @@ def partial_firm(srv: Server) -> None:
         srv.ok("item-types", "create", code, "Invoice")
 
 
-def test_checklist_buttons_complete_the_procedure(server: Server) -> None:
-    srv = server
+def test_checklist_buttons_complete_the_procedure(served_server: Server) -> None:
+    # Served on a port: the last `check` probes the addresses the buttons recorded.
+    srv = served_server
     partial_firm(srv)
     with Portal(srv, "F30001") as web:
         web.signed_in("boss", PASSWORD)
@@ -156,8 +159,8 @@ def test_checklist_buttons_complete_the_procedure(server: Server) -> None:
         assert len(srv.ok("audit", "--actor", "boss", "--json").json()["entries"]) == len(cli)
 
 
-def test_an_environment_not_administered_is_not_found(server: Server) -> None:
-    srv = server
+def test_an_environment_not_administered_is_not_found(empty_app: InProcess) -> None:
+    srv = empty_app
     partial_firm(srv)
     with Portal(srv, "F30001") as web:
         web.signed_in("boss", PASSWORD)
@@ -178,8 +181,8 @@ def test_an_environment_not_administered_is_not_found(server: Server) -> None:
         assert [e["action"] for e in entries] == ["portal.sign_in"]  # nothing changed
 
 
-def test_users_without_the_function_see_no_administration(demo_server: Server) -> None:
-    srv = demo_server
+def test_users_without_the_function_see_no_administration(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("connector", "block", "C20001")
     with Portal(srv) as bram:
         home = bram.signed_in("bram").last
@@ -215,9 +218,9 @@ def test_users_without_the_function_see_no_administration(demo_server: Server) -
 
 
 def test_revoking_a_token_on_the_page_cuts_the_agent_off(
-    demo_server: Server, workstation: Ws
+    served_demo: Server, workstation: Ws
 ) -> None:
-    srv = demo_server
+    srv = served_demo
     laptop, desktop = workstation("laptop"), workstation("desktop")
     laptop.ok("link", str(laptop.save_settings(srv, "C20001", "anna")))
     desktop.ok("link", str(desktop.save_settings(srv, "C20001", "bram")))
@@ -266,8 +269,8 @@ def test_revoking_a_token_on_the_page_cuts_the_agent_off(
         assert [(e["actor"], e["environment"]) for e in cli] == [("anna", "C20001")] * 2
 
 
-def test_audit_filters_narrow_the_list(demo_server: Server) -> None:
-    srv = demo_server
+def test_audit_filters_narrow_the_list(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("connector", "block", "C20002")
     srv.ok("connector", "block", "F10001")
     with Portal(srv) as web:

@@ -1,7 +1,7 @@
 """The dossier on the portal: browsing and searching, uploading a new item, an
 attachment and a version (streamed, with the server's size limit), downloads, who may
-see confidential items, the "Edit on my computer" koppel:// link and CSRF. Real server
-processes; the agent sees what the portal filed."""
+see confidential items, the "Edit on my computer" koppel:// link and CSRF. The app in
+process; served on a port where the real agent sees what the portal filed."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app_client import InProcess, make_in_process
 from dossier_support import link
-from harness import Server, Workstation, make_server
+from harness import Server, Workstation
 from koppel.protocol.links import parse_link
 from portal_client import Portal, text_of
 
@@ -43,13 +44,13 @@ def item_id_of(response: httpx.Response) -> int:
     return int(found.group(1))
 
 
-def count_items(srv: Server) -> int:
+def count_items(srv: Server | InProcess) -> int:
     with sqlite3.connect(srv.data_dir / "koppel.sqlite3") as db:
         (count,) = db.execute("select count(*) from items").fetchone()
     return int(count)
 
 
-def stored_files(srv: Server) -> list[Path]:
+def stored_files(srv: Server | InProcess) -> list[Path]:
     return [p for p in (srv.data_dir / "blobs").rglob("*") if p.is_file()]
 
 
@@ -58,22 +59,20 @@ def edit_links(html: str) -> list[str]:
 
 
 @pytest.fixture
-def small_server(tmp_path: Path) -> Iterator[Server]:
+def small_server(tmp_path: Path) -> Iterator[InProcess]:
     """The demo practice on a server that takes at most 1 MB per file."""
-    srv = make_server(tmp_path)
-    srv.env["KOPPEL_MAX_UPLOAD_MB"] = "1"
-    srv.start("--demo")
+    srv = make_in_process(tmp_path / "server", max_upload_mb=1)
     try:
         yield srv
     finally:
-        srv.stop()
+        srv.close()
 
 
 def test_upload_files_an_item_the_agent_sees_and_downloads_match(
-    demo_server: Server, workstation: Ws
+    served_demo: Server, workstation: Ws
 ) -> None:
     data = bytes(range(256)) * 3000 + b"end"
-    with Portal(demo_server).signed_in("anna") as anna:
+    with Portal(served_demo).signed_in("anna") as anna:
         page = anna.get(anna.path(DOSSIER))
         shown = text_of(page.text)
         assert "D0001" in shown and "Hotel De Kroon" in shown and "debtor" in shown
@@ -118,7 +117,7 @@ def test_upload_files_an_item_the_agent_sees_and_downloads_match(
 
     # The agent lists the item the portal filed, with both attachments.
     ws = workstation("anna-laptop")
-    link(ws, demo_server, "F10001", "anna")
+    link(ws, served_demo, "F10001", "anna")
     listed = ws.ok("items", "--text", "March", "--json").json()
     assert listed["total"] == 1
     (item,) = listed["items"]
@@ -126,9 +125,9 @@ def test_upload_files_an_item_the_agent_sees_and_downloads_match(
     assert sorted(a["name"] for a in item["attachments"]) == ["bijlage.txt", "factuur maart.pdf"]
 
 
-def test_new_version_from_the_item_page_detects_a_concurrent_save(demo_server: Server) -> None:
-    demo_server.ok("connector", "unblock", "F10001", "temporary-office-access")
-    with Portal(demo_server).signed_in("anna") as anna:
+def test_new_version_from_the_item_page_detects_a_concurrent_save(demo_app: InProcess) -> None:
+    demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
+    with Portal(demo_app).signed_in("anna") as anna:
         item_id = item_id_of(file_item(anna, "Letter", "Correspondence", "letter.txt", b"v1"))
         page = anna.get(anna.path(DOSSIER, f"items/{item_id}"))
         (action,) = re.findall(r'action="([^"]+/versions)"', page.text)
@@ -146,7 +145,7 @@ def test_new_version_from_the_item_page_detects_a_concurrent_save(demo_server: S
         assert current.content == b"v2" and current.headers["Koppel-Version"] == "2"
 
 
-def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Server) -> None:
+def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: InProcess) -> None:
     srv = small_server
     before = stored_files(srv)
     with Portal(srv).signed_in("anna") as anna:
@@ -193,8 +192,8 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(small_server: Serv
     assert len(stored_files(srv)) == len(before) + 1
 
 
-def test_unsafe_empty_and_unusable_uploads_are_refused(demo_server: Server) -> None:
-    with Portal(demo_server).signed_in("bram") as bram:
+def test_unsafe_empty_and_unusable_uploads_are_refused(demo_app: InProcess) -> None:
+    with Portal(demo_app).signed_in("bram") as bram:
         unsafe = file_item(bram, "Bad name", "Invoice", "CON.txt", b"data")
         assert unsafe.status_code == 400
         assert "CON.txt" in text_of(unsafe.text) and "Windows reserves" in text_of(unsafe.text)
@@ -209,18 +208,18 @@ def test_unsafe_empty_and_unusable_uploads_are_refused(demo_server: Server) -> N
         assert unknown.status_code == 404 and "ZZZ" in text_of(unknown.text)
         no_subject = file_item(bram, "  ", "Invoice", "n.txt", b"n")
         assert no_subject.status_code == 400 and "subject" in text_of(no_subject.text)
-    assert count_items(demo_server) == 0
-    assert not [p for p in stored_files(demo_server) if "portal" in p.parts]
+    assert count_items(demo_app) == 0
+    assert not [p for p in stored_files(demo_app) if "portal" in p.parts]
 
 
-def test_confidential_items_are_invisible_to_bram(demo_server: Server) -> None:
-    with Portal(demo_server).signed_in("anna") as anna:
+def test_confidential_items_are_invisible_to_bram(demo_app: InProcess) -> None:
+    with Portal(demo_app).signed_in("anna") as anna:
         filed = file_item(anna, "Payslip Sanne", "Payslip", "payslip.pdf", b"salary", "E0001")
         item_id = item_id_of(filed)
         assert "confidential" in text_of(filed.text)
         content = re.findall(r'href="([^"]+/content)"', filed.text)[0]
         assert "Payslip Sanne" in anna.get(anna.path(DOSSIER)).text
-    with Portal(demo_server).signed_in("bram") as bram:
+    with Portal(demo_app).signed_in("bram") as bram:
         page = bram.get(bram.path(DOSSIER))
         assert "Payslip Sanne" not in page.text
         assert '<option value="Payslip"' not in page.text  # neither to search nor to file
@@ -235,8 +234,8 @@ def test_confidential_items_are_invisible_to_bram(demo_server: Server) -> None:
         assert added.status_code == 404
 
 
-def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_server: Server) -> None:
-    with Portal(demo_server).signed_in("anna") as anna:
+def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_app: InProcess) -> None:
+    with Portal(demo_app).signed_in("anna") as anna:
         letter = item_id_of(
             file_item(anna, "Letter", "Correspondence", "brief aan bank.docx", b"1")
         )
@@ -247,7 +246,7 @@ def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_server: Serve
         assert not edit_links(blocked.text)
         assert "temporary-office-access" in text_of(blocked.text)
 
-        demo_server.ok("connector", "unblock", "F10001", "temporary-office-access")
+        demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
         page = anna.get(anna.path(DOSSIER, f"items/{letter}"))
         assert "Edit on my computer" in page.text
         (url,) = edit_links(page.text)
@@ -255,7 +254,7 @@ def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_server: Serve
         assert "brief%20aan%20bank.docx" in url and " " not in url
         parsed = parse_link(url)
         assert (parsed.server, parsed.environment, parsed.item, parsed.attachment) == (
-            demo_server.url,
+            demo_app.url,
             "F10001",
             letter,
             "brief aan bank.docx",
@@ -267,8 +266,8 @@ def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_server: Serve
         assert 'name="if_match"' not in other.text  # no new-version form either
 
 
-def test_forms_without_the_csrf_token_change_nothing(demo_server: Server) -> None:
-    with Portal(demo_server).signed_in("anna") as anna:
+def test_forms_without_the_csrf_token_change_nothing(demo_app: InProcess) -> None:
+    with Portal(demo_app).signed_in("anna") as anna:
         missing = file_item(anna, "Forged", "Invoice", "f.txt", b"forged", csrf=False)
         assert missing.status_code == 403 and "nothing was uploaded" in text_of(missing.text)
         wrong = file_item(anna, "Forged", "Invoice", "f.txt", b"forged",
@@ -281,5 +280,5 @@ def test_forms_without_the_csrf_token_change_nothing(demo_server: Server) -> Non
             csrf=False,
         )
         assert add.status_code == 403
-    assert count_items(demo_server) == 1
-    assert len([p for p in stored_files(demo_server) if "portal" in p.parts]) == 1
+    assert count_items(demo_app) == 1
+    assert len([p for p in stored_files(demo_app) if "portal" in p.parts]) == 1

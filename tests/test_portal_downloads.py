@@ -1,5 +1,6 @@
 """The Communication Center page: installation, settings and the bundle downloaded from
-the portal, and linked with the real agent. Real server, real ``koppel`` CLI."""
+the portal, and linked with the real agent. The app in process; served on a port where
+the real ``koppel`` CLI links what was downloaded."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from app_client import InProcess
 from harness import Server, Workstation
 from portal_client import Portal, text_of
 
@@ -33,9 +35,9 @@ def linked(ws: Workstation) -> list[str]:
     return sorted(env["code"] for env in ws.ok("envs", "--json").json())
 
 
-def test_settings_from_the_portal_link_with_the_agent(demo_server: Server, workstation: Ws) -> None:
+def test_settings_from_the_portal_link_with_the_agent(served_demo: Server, workstation: Ws) -> None:
     ws = workstation("laptop")
-    with Portal(demo_server).signed_in("anna") as anna:
+    with Portal(served_demo).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20001"))
         assert page.status_code == 200
         text = text_of(page.text)
@@ -56,13 +58,13 @@ def test_settings_from_the_portal_link_with_the_agent(demo_server: Server, works
     assert linked(ws) == ["C20001"]
     # The enrollment code is single use: the same file cannot link a second time.
     assert ws.koppel("link", str(settings)).returncode != 0
-    audit = demo_server.ok("audit", "--env", "C20001", "--json").json()["entries"]
+    audit = served_demo.ok("audit", "--env", "C20001", "--json").json()["entries"]
     assert any(e["action"] == "settings.save" and e["actor"] == "anna" for e in audit)
 
 
-def test_the_bundle_links_every_client_at_once(demo_server: Server, workstation: Ws) -> None:
+def test_the_bundle_links_every_client_at_once(served_demo: Server, workstation: Ws) -> None:
     ws = workstation("laptop")
-    with Portal(demo_server).signed_in("anna") as anna:
+    with Portal(served_demo).signed_in("anna") as anna:
         firm = text_of(anna.get(anna.path("environments", "F10001")).text)
         assert "Download settings for all my client environments" in firm
         assert "koppel link F10001-clients.koppel" in firm
@@ -81,8 +83,8 @@ def test_the_bundle_links_every_client_at_once(demo_server: Server, workstation:
     assert linked(ws) == ["C20001", "C20002", "C20003"]
 
 
-def test_installation_is_the_agent_wheel_of_the_update(demo_server: Server) -> None:
-    with Portal(demo_server).signed_in("anna") as anna:
+def test_installation_is_the_agent_wheel_of_the_update(demo_app: InProcess) -> None:
+    with Portal(demo_app).signed_in("anna") as anna:
         page = text_of(anna.get(anna.path("environments", "F10001")).text)
         assert "Download installation" in page and "pip install koppel-2026.2." in page
         download = anna.get(anna.path("environments", "F10001", "installation"))
@@ -98,10 +100,10 @@ def test_installation_is_the_agent_wheel_of_the_update(demo_server: Server) -> N
     assert version and version.group(1).startswith("2026.2."), metadata
 
 
-def test_client_pages_explain_a_missing_installation_function(demo_server: Server) -> None:
+def test_client_pages_explain_a_missing_installation_function(demo_app: InProcess) -> None:
     # The demo authorizes the firm's employees in clients for My files and Save settings
     # only: the agent comes from the firm's page, and the client's page says so.
-    with Portal(demo_server).signed_in("anna") as anna:
+    with Portal(demo_app).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20003"))
         text = text_of(page.text)
         assert "Download installation is not available" in text
@@ -113,8 +115,8 @@ def test_client_pages_explain_a_missing_installation_function(demo_server: Serve
         assert "Save installation" in text_of(refused.text)
 
 
-def test_a_blocked_connector_takes_the_settings_button_away(demo_server: Server) -> None:
-    srv = demo_server
+def test_a_blocked_connector_takes_the_settings_button_away(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("connector", "block", "C20002", "communication-center")
     with Portal(srv).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20002"))
@@ -142,8 +144,8 @@ def test_a_blocked_connector_takes_the_settings_button_away(demo_server: Server)
         assert "/environments/C20002/settings" in page.text
 
 
-def test_without_save_settings_the_button_is_explained(demo_server: Server) -> None:
-    srv = demo_server
+def test_without_save_settings_the_button_is_explained(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("users", "unauthorize", "C20001", "anna", "--function", "Save settings")
     with Portal(srv).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20001"))
@@ -161,8 +163,8 @@ def test_without_save_settings_the_button_is_explained(demo_server: Server) -> N
         ]
 
 
-def test_a_missing_main_site_is_explained(demo_server: Server) -> None:
-    srv = demo_server
+def test_a_missing_main_site_is_explained(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("env", "create", "C20009", "--name", "Nieuw", "--kind", "client", "--firm", "F10001")
     srv.ok("env", "set-api-url", "C20009", srv.url)
     srv.ok("users", "add", "C20009", "anna")
@@ -180,8 +182,8 @@ def test_a_missing_main_site_is_explained(demo_server: Server) -> None:
         assert [(s["environment"], s["code"]) for s in skipped] == [("C20009", "main_site_missing")]
 
 
-def test_only_members_download_and_only_when_signed_in(demo_server: Server) -> None:
-    srv = demo_server
+def test_only_members_download_and_only_when_signed_in(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("accounts", "create", "carla", "--name", "Carla", "--password", "carla-pass-1")
     srv.ok("users", "add", "F10001", "carla")
     srv.ok("portal", "grant", "F10001", "carla")

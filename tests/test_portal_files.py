@@ -1,7 +1,8 @@
 """My files on the portal: files published with koppel-admin listed and downloaded
 (byte-identical, sha256 header, ranges), an analysis requested from the page that is
 pending (the page reloads itself) until the worker has made it, failed files with their
-error, other users' files and a missing My files function. Real server processes."""
+error, other users' files and a missing My files function. The app in process (its job
+worker run by the test)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,15 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 from openpyxl import load_workbook
 
-from harness import Server
+from app_client import InProcess
 from portal_client import Portal, text_of
 
 REFRESH = '<meta http-equiv="refresh" content="2">'
 
 
-def publish(srv: Server, env: str, login: str, path: Path) -> dict[str, Any]:
+def publish(srv: InProcess, env: str, login: str, path: Path) -> dict[str, Any]:
     found: dict[str, Any] = srv.ok("files", "publish", env, login, str(path), "--json").json()
     return found
 
@@ -33,13 +33,13 @@ def download_links(html: str) -> list[str]:
 
 
 def test_published_file_is_listed_and_downloads_byte_identical(
-    demo_server: Server, tmp_path: Path
+    demo_app: InProcess, tmp_path: Path
 ) -> None:
     content = b"%PDF-1.7 annual report\n" * 4000
     source = tmp_path / "Jaarrekening 2025.pdf"
     source.write_bytes(content)
-    published = publish(demo_server, "F10001", "anna", source)
-    with Portal(demo_server).signed_in("anna") as anna:
+    published = publish(demo_app, "F10001", "anna", source)
+    with Portal(demo_app).signed_in("anna") as anna:
         page = anna.get(anna.path("environments/F10001/files"))
         assert page.status_code == 200
         assert REFRESH not in page.text  # nothing pending: no reloading
@@ -56,23 +56,20 @@ def test_published_file_is_listed_and_downloads_byte_identical(
         assert anna.get(link, headers={"If-None-Match": got.headers["ETag"]}).status_code == 304
 
         # bram cannot download anna's file: for him it does not exist.
-    with Portal(demo_server).signed_in("bram") as bram:
+    with Portal(demo_app).signed_in("bram") as bram:
         refused = bram.get(link)
         assert refused.status_code == 404 and "no file" in text_of(refused.text)
         assert "Jaarrekening" not in bram.get(bram.path("environments/F10001/files")).text
     # Signed out, the content is not served either.
-    anonymous = httpx.get(demo_server.url + link)
+    anonymous = demo_app.client().get(link)
     assert anonymous.status_code in (303, 307) or "Sign in" in anonymous.text
 
 
 def test_analysis_requested_on_the_page_is_pending_then_ready(
-    tmp_path: Path, demo_server: Server
+    tmp_path: Path, demo_app: InProcess
 ) -> None:
-    srv = demo_server
-    # No job worker at first, so the pending state is certain to be seen.
-    srv.stop()
-    srv.env["KOPPEL_WORKERS"] = "0"
-    srv.start()
+    srv = demo_app
+    # No job worker runs in process (workers=0): the pending state is certain to be seen.
     with Portal(srv).signed_in("anna") as anna:
         page = anna.get(anna.path("environments/C20001/files"))
         assert "Request the dossier overview" in page.text
@@ -83,10 +80,8 @@ def test_analysis_requested_on_the_page_is_pending_then_ready(
         assert REFRESH in answer.text and 'id="files-pending"' in answer.text
         assert "Being prepared" in text_of(answer.text) and not download_links(answer.text)
 
-        # A worker starts (the server again, with its default worker) and makes the file.
-        srv.stop()
-        srv.env.pop("KOPPEL_WORKERS")
-        srv.start()
+        # A worker makes the file.
+        assert srv.run_jobs() == 1
         deadline = time.monotonic() + 30
         while True:
             page = anna.get(anna.path("environments/C20001/files"))
@@ -112,17 +107,17 @@ def test_analysis_requested_on_the_page_is_pending_then_ready(
         assert db.execute("select count(*) from output_files").fetchone() == (1,)
 
 
-def test_a_failed_file_shows_its_error(demo_server: Server, tmp_path: Path) -> None:
+def test_a_failed_file_shows_its_error(demo_app: InProcess, tmp_path: Path) -> None:
     source = tmp_path / "export.csv"
     source.write_text("a,b\n")
-    file_id = publish(demo_server, "F10001", "anna", source)["id"]
-    with sqlite3.connect(demo_server.data_dir / "koppel.sqlite3") as db:
+    file_id = publish(demo_app, "F10001", "anna", source)["id"]
+    with sqlite3.connect(demo_app.data_dir / "koppel.sqlite3") as db:
         db.execute(
             "update output_files set state = 'failed', error = 'The export timed out.' "
             "where id = ?",
             (file_id,),
         )
-    with Portal(demo_server).signed_in("anna") as anna:
+    with Portal(demo_app).signed_in("anna") as anna:
         page = anna.get(anna.path("environments/F10001/files"))
         shown = text_of(page.text)
         assert "Failed" in shown and "The export timed out." in shown
@@ -131,11 +126,9 @@ def test_a_failed_file_shows_its_error(demo_server: Server, tmp_path: Path) -> N
         assert refused.status_code == 404 and "failed" in text_of(refused.text)
 
 
-def test_without_the_my_files_function_the_page_explains(demo_server: Server) -> None:
-    demo_server.ok(
-        "users", "unauthorize", "C20002", "bram", "--function", "General/Output/My files"
-    )
-    with Portal(demo_server).signed_in("bram") as bram:
+def test_without_the_my_files_function_the_page_explains(demo_app: InProcess) -> None:
+    demo_app.ok("users", "unauthorize", "C20002", "bram", "--function", "General/Output/My files")
+    with Portal(demo_app).signed_in("bram") as bram:
         page = bram.get(bram.path("environments/C20002/files"))
         assert page.status_code == 403
         shown = text_of(page.text)

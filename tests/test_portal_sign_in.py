@@ -1,7 +1,8 @@
-"""Portal sign-in hardening against a real server: the home page after sign-in, wrong
+"""Portal sign-in hardening, on the app in process: the home page after sign-in, wrong
 passwords, lockout (lifted by `koppel-admin accounts unlock`, kept over a restart),
 refusals that name the missing step, CSRF, cookie flags, security headers, sign-out,
-no open redirect, and sessions ending when the account is disabled."""
+no open redirect, and sessions ending when the account is disabled. The restart is a real
+``koppel-server`` process's."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 
 import httpx
 
+from app_client import InProcess
 from harness import DEMO_PASSWORD, Server
 from portal_client import Portal, text_of
 
@@ -33,8 +35,8 @@ def post_sign_in(portal: Portal, login: str, password: str, **extra: str) -> htt
     return portal.post(portal.path("sign-in"), form, follow_redirects=False)
 
 
-def test_sign_in_lands_on_home_with_every_environment(demo_server: Server) -> None:
-    with Portal(demo_server) as anna:
+def test_sign_in_lands_on_home_with_every_environment(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna:
         page = anna.sign_in("anna")
         assert page.status_code == 200 and page.url.path == HOME
         text = text_of(page.text)
@@ -46,8 +48,8 @@ def test_sign_in_lands_on_home_with_every_environment(demo_server: Server) -> No
             assert "2026.2" in row and "Ready" in row and "Not ready" not in row, (code, row)
 
 
-def test_wrong_password_is_refused_without_a_session(demo_server: Server) -> None:
-    with Portal(demo_server) as anna:
+def test_wrong_password_is_refused_without_a_session(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna:
         response = post_sign_in(anna, "anna", "not-the-password")
         assert response.status_code == 401
         assert "The login or password is wrong" in text_of(response.text)
@@ -59,8 +61,8 @@ def test_wrong_password_is_refused_without_a_session(demo_server: Server) -> Non
         assert anna.get(HOME).url.path == "/portal/F10001/sign-in"
 
 
-def test_lockout_after_five_failures_until_unlocked(demo_server: Server) -> None:
-    srv = demo_server
+def test_lockout_after_five_failures_until_unlocked(demo_app: InProcess) -> None:
+    srv = demo_app
     with Portal(srv) as anna:
         for _ in range(5):
             assert post_sign_in(anna, "anna", "wrong-password").status_code == 401
@@ -100,8 +102,8 @@ def test_lockout_survives_a_restart(demo_server: Server) -> None:
         assert locked.status_code == 429 and "locked" in text_of(locked.text)
 
 
-def test_user_without_portal_access_is_told_the_missing_step(demo_server: Server) -> None:
-    srv = demo_server
+def test_user_without_portal_access_is_told_the_missing_step(demo_app: InProcess) -> None:
+    srv = demo_app
     srv.ok("portal", "revoke", "F10001", "bram")
     with Portal(srv) as bram:
         refused = post_sign_in(bram, "bram", DEMO_PASSWORD)
@@ -115,8 +117,8 @@ def test_user_without_portal_access_is_told_the_missing_step(demo_server: Server
         bram.signed_in("bram")
 
 
-def test_client_environment_has_no_portal(demo_server: Server) -> None:
-    with Portal(demo_server, "C20001") as visitor:
+def test_client_environment_has_no_portal(demo_app: InProcess) -> None:
+    with Portal(demo_app, "C20001") as visitor:
         page = visitor.get(visitor.path("sign-in"))
         assert page.status_code == 404
         text = text_of(page.text)
@@ -124,8 +126,8 @@ def test_client_environment_has_no_portal(demo_server: Server) -> None:
         assert "Its main site is" in text and "/portal/F10001" in text
 
 
-def test_forms_without_the_csrf_token_change_nothing(demo_server: Server) -> None:
-    with Portal(demo_server) as anna:
+def test_forms_without_the_csrf_token_change_nothing(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna:
         anna.signed_in("anna")
         for form in ({}, {"csrf_token": "forged-token"}):
             refused = anna.post(anna.path("sign-out"), form, csrf=False, follow_redirects=False)
@@ -138,7 +140,7 @@ def test_forms_without_the_csrf_token_change_nothing(demo_server: Server) -> Non
         assert home.status_code == 200 and "Welcome" in home.text
 
     # The sign-in form itself: the double-submit token must be there and match.
-    with Portal(demo_server) as anna:
+    with Portal(demo_app) as anna:
         anna.get(anna.path("sign-in"))
         form = {"login": "anna", "password": DEMO_PASSWORD}
         for token in (None, "forged-token"):
@@ -147,8 +149,8 @@ def test_forms_without_the_csrf_token_change_nothing(demo_server: Server) -> Non
             assert refused.status_code == 403 and session_cookie(refused) is None
 
 
-def test_session_cookie_flags(demo_server: Server) -> None:
-    with Portal(demo_server) as anna:
+def test_session_cookie_flags(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna:
         response = post_sign_in(anna, "anna", DEMO_PASSWORD)
         assert response.status_code == 303
         cookie = session_cookie(response)
@@ -162,8 +164,8 @@ def test_session_cookie_flags(demo_server: Server) -> None:
         assert "secure" not in attributes  # plain http on loopback
 
 
-def test_security_headers_on_portal_pages(demo_server: Server) -> None:
-    with Portal(demo_server) as anna:
+def test_security_headers_on_portal_pages(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna:
         sign_in_page = anna.get(anna.path("sign-in"))
         home = anna.signed_in("anna").get(HOME)
         missing = anna.get(anna.path("no-such-page"))
@@ -179,8 +181,8 @@ def test_security_headers_on_portal_pages(demo_server: Server) -> None:
             assert "<script" not in page.text
 
 
-def test_sign_out_ends_the_session_everywhere(demo_server: Server) -> None:
-    with Portal(demo_server) as anna, Portal(demo_server) as thief:
+def test_sign_out_ends_the_session_everywhere(demo_app: InProcess) -> None:
+    with Portal(demo_app) as anna, Portal(demo_app) as thief:
         anna.signed_in("anna")
         value = anna.http.cookies.get("koppel_session")
         assert value
@@ -194,16 +196,16 @@ def test_sign_out_ends_the_session_everywhere(demo_server: Server) -> None:
         assert replayed.headers["location"].startswith("/portal/F10001/sign-in")
 
 
-def test_next_never_leaves_the_portal(demo_server: Server) -> None:
+def test_next_never_leaves_the_portal(demo_app: InProcess) -> None:
     targets = ["https://evil.example", "//evil.example/portal/F10001/",
                "/portal/F10001//evil.example", "/portal/F100012/", "/portal/C20001/"]  # fmt: skip
     for target in targets:
-        with Portal(demo_server) as anna:
+        with Portal(demo_app) as anna:
             response = post_sign_in(anna, "anna", DEMO_PASSWORD, next=target)
             assert response.status_code == 303
             assert response.headers["location"] == HOME, (target, response.headers)
     # A page of this portal is where the sign-in goes on to.
-    with Portal(demo_server) as anna:
+    with Portal(demo_app) as anna:
         asked = anna.get(anna.path("security"))
         assert asked.url.path == "/portal/F10001/sign-in"
         found = re.search(r'name="next" value="([^"]+)"', asked.text)
@@ -213,8 +215,8 @@ def test_next_never_leaves_the_portal(demo_server: Server) -> None:
         assert response.url.path == "/portal/F10001/security"
 
 
-def test_disabled_account_loses_its_live_session(demo_server: Server) -> None:
-    srv = demo_server
+def test_disabled_account_loses_its_live_session(demo_app: InProcess) -> None:
+    srv = demo_app
     with Portal(srv) as bram:
         bram.signed_in("bram")
         srv.ok("accounts", "disable", "bram")
@@ -225,8 +227,8 @@ def test_disabled_account_loses_its_live_session(demo_server: Server) -> None:
         bram.signed_in("bram")
 
 
-def test_a_session_ended_for_lost_access_stays_ended(demo_server: Server) -> None:
-    srv = demo_server
+def test_a_session_ended_for_lost_access_stays_ended(demo_app: InProcess) -> None:
+    srv = demo_app
     with Portal(srv) as bram:
         bram.signed_in("bram")
         srv.ok("accounts", "disable", "bram")

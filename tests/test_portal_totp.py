@@ -1,4 +1,4 @@
-"""The optional second factor against a real server: enrol (QR code inline, secret in
+"""The optional second factor, on the app in process: enrol (QR code inline, secret in
 text), confirm with a code from an independent RFC 6238 implementation, the second
 sign-in step (wrong, right, replayed, recovery code once, lockout), pages held back while
 it is pending, turning it off, and `koppel-admin accounts reset-second-factor`."""
@@ -13,12 +13,21 @@ import struct
 import time
 
 import httpx
+import pytest
 
-from harness import DEMO_PASSWORD, Server
+from app_client import InProcess
+from harness import DEMO_PASSWORD
 from portal_client import Portal, text_of
 
 HOME = "/portal/F10001/"
 SECOND_FACTOR = "/portal/F10001/second-factor"
+
+
+@pytest.fixture
+def timed_app(demo_app: InProcess) -> InProcess:
+    """The app in process, its clock keeping time with the phone's."""
+    demo_app.clock.run()
+    return demo_app
 
 
 def rfc6238(secret: str, at: float, step: int = 30, digits: int = 6) -> str:
@@ -80,8 +89,8 @@ def password_step(portal: Portal) -> httpx.Response:
     return page
 
 
-def test_enrol_then_sign_in_with_a_code(demo_server: Server) -> None:
-    srv = demo_server
+def test_enrol_then_sign_in_with_a_code(timed_app: InProcess) -> None:
+    srv = timed_app
     with Portal(srv) as anna:
         anna.signed_in("anna")
         phone, codes = enrol(anna)
@@ -140,8 +149,8 @@ def test_enrol_then_sign_in_with_a_code(demo_server: Server) -> None:
     assert missing.returncode == 4 and missing.json()["error"]["code"] == "not_found"
 
 
-def test_next_survives_the_second_step_but_not_off_portal(demo_server: Server) -> None:
-    srv = demo_server
+def test_next_survives_the_second_step_but_not_off_portal(timed_app: InProcess) -> None:
+    srv = timed_app
     with Portal(srv) as anna:
         anna.signed_in("anna")
         phone, codes = enrol(anna)
@@ -162,8 +171,8 @@ def test_next_survives_the_second_step_but_not_off_portal(demo_server: Server) -
             assert done.url.path == lands, text_of(done.text)
 
 
-def test_wrong_codes_lock_the_login(demo_server: Server) -> None:
-    srv = demo_server
+def test_wrong_codes_lock_the_login(timed_app: InProcess) -> None:
+    srv = timed_app
     with Portal(srv) as anna:
         anna.signed_in("anna")
         phone, _codes = enrol(anna)
@@ -184,8 +193,8 @@ def test_wrong_codes_lock_the_login(demo_server: Server) -> None:
         assert anna.post(SECOND_FACTOR, {"otp": code}).url.path == HOME
 
 
-def test_signing_in_again_does_not_reset_wrong_codes(demo_server: Server) -> None:
-    srv = demo_server
+def test_signing_in_again_does_not_reset_wrong_codes(timed_app: InProcess) -> None:
+    srv = timed_app
     with Portal(srv) as anna:
         anna.signed_in("anna")
         enrol(anna)
@@ -198,8 +207,8 @@ def test_signing_in_again_does_not_reset_wrong_codes(demo_server: Server) -> Non
         assert anna.sign_in("anna").status_code == 429
 
 
-def test_turning_it_off_needs_a_code_or_the_password(demo_server: Server) -> None:
-    srv = demo_server
+def test_turning_it_off_needs_a_code_or_the_password(timed_app: InProcess) -> None:
+    srv = timed_app
     with Portal(srv) as anna:
         anna.signed_in("anna")
         phone, _codes = enrol(anna)
@@ -220,8 +229,8 @@ def test_turning_it_off_needs_a_code_or_the_password(demo_server: Server) -> Non
         anna.signed_in("anna")  # the password alone again
 
 
-def test_sign_out_everywhere_else(demo_server: Server) -> None:
-    with Portal(demo_server) as laptop, Portal(demo_server) as phone:
+def test_sign_out_everywhere_else(timed_app: InProcess) -> None:
+    with Portal(timed_app) as laptop, Portal(timed_app) as phone:
         laptop.signed_in("anna")
         phone.signed_in("anna")
         done = laptop.post(laptop.path("security", "sign-out-others"))

@@ -1,6 +1,8 @@
-"""The tus 1.0 upload endpoint, end to end against a real server: the official tuspy
-client, protocol conformance (OPTIONS/POST/HEAD/PATCH/DELETE, offsets, checksums,
-expiry, termination), the size limit and the server's memory during a 75 MB upload."""
+"""The tus 1.0 upload endpoint over real HTTP: the official tuspy client, protocol
+conformance (OPTIONS/POST/HEAD/PATCH/DELETE, offsets, checksums, expiry, termination),
+the size limit, a connection broken off mid-body (the app served on a port by a thread of
+this process), and the server's memory during a 75 MB upload (a ``koppel-server``
+process: its memory is the point)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -17,11 +19,10 @@ import httpx
 import pytest
 import sqlalchemy
 
-from app_client import InProcess, bearer
-from harness import Server, Workstation, make_server
-from uploads_helpers import auth, link, random_file, sha256_of, tus, upload_rows
+from app_client import UPDATE, InProcess, bearer
+from harness import DEMO_PASSWORD, Server, make_server
+from uploads_helpers import auth, random_file, sha256_of, tus, upload_rows
 
-Ws = Callable[..., Workstation]
 LIMIT = 75 * 1024 * 1024
 OFFSET_STREAM = "application/offset+octet-stream"
 
@@ -57,20 +58,47 @@ def digest(algorithm: str, data: bytes) -> str:
     return f"{algorithm} {base64.b64encode(hashlib.new(algorithm, data).digest()).decode()}"
 
 
-@pytest.fixture
-def linked(demo_server: Server, workstation: Ws) -> tuple[Server, str]:
-    """The demo server and anna's token for F10001."""
-    return demo_server, link(workstation("laptop"), demo_server)
+def link(server: Server, workstation: str, env: str = "F10001", login: str = "anna") -> str:
+    """Link ``env`` as the agent does over the API (the settings file with the password,
+    then the link); the bearer token."""
+    settings = httpx.get(
+        f"{server.url}/api/v1/environments/{env}/settings",
+        auth=(login, DEMO_PASSWORD),
+        headers=UPDATE,
+    )
+    assert settings.status_code == 200, settings.text
+    linked = httpx.post(
+        f"{server.url}/api/v1/links",
+        headers=UPDATE,
+        json={
+            "workstation": {"id": f"{workstation}-0001", "name": workstation},
+            "settings": [settings.json()],
+        },
+    )
+    assert linked.status_code == 200, linked.text
+    return str(linked.json()["links"][0]["token"])
 
 
 @pytest.fixture
-def short_expiry(tmp_path: Path, workstation: Ws) -> Iterator[tuple[Server, str]]:
+def linked(served_demo: Server) -> tuple[Server, str]:
+    """The demo practice served on a port and anna's token for F10001."""
+    return served_demo, link(served_demo, "laptop")
+
+
+@pytest.fixture
+def linked_process(demo_server: Server) -> tuple[Server, str]:
+    """A ``koppel-server`` process with the demo practice and anna's token for F10001."""
+    return demo_server, link(demo_server, "laptop")
+
+
+@pytest.fixture
+def short_expiry(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     """A demo server whose uploads expire after about a second."""
-    srv = make_server(tmp_path)
+    srv = make_server(tmp_path, process=False)
     srv.env["KOPPEL_UPLOAD_EXPIRY_HOURS"] = str(1.0 / 3600)
     srv.start("--demo")
     try:
-        yield srv, link(workstation("laptop"), srv)
+        yield srv, link(srv, "laptop")
     finally:
         srv.stop()
 
@@ -296,14 +324,14 @@ def test_empty_and_nameless_uploads_are_refused(linked: tuple[Server, str]) -> N
     assert create(server, token, 5, "ok é name (1).pdf").status_code == 201
 
 
-def test_termination_and_other_users(linked: tuple[Server, str], workstation: Ws) -> None:
+def test_termination_and_other_users(linked: tuple[Server, str]) -> None:
     server, token = linked
     url = create(server, token, 10).headers["Location"]
     assert patch(url, token, 0, b"12345").status_code == 204
     partials = server.data_dir / "blobs" / "partial"
     assert any(p.is_file() for p in partials.rglob("*"))
 
-    bram = link(workstation("bram-pc"), server, login="bram")
+    bram = link(server, "bram-pc", login="bram")
     for response in (head(url, bram), httpx.delete(url, headers=tus(bram))):
         assert response.status_code == 404  # bram cannot see or delete anna's upload
     assert head(url, token).headers["Upload-Offset"] == "5"
@@ -344,8 +372,10 @@ def _rss_kb(pid: int, field: str = "VmRSS") -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
-def test_a_75_mb_upload_is_streamed_not_held_in_memory(linked: tuple[Server, str]) -> None:
-    server, token = linked
+def test_a_75_mb_upload_is_streamed_not_held_in_memory(
+    linked_process: tuple[Server, str],
+) -> None:
+    server, token = linked_process
     assert server.process is not None
     pid = server.process.pid
     url = create(server, token, LIMIT, "big.zip").headers["Location"]
