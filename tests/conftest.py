@@ -57,31 +57,10 @@ def empty_app(tmp_path: Path) -> Iterator[InProcess]:
 
 
 @pytest.fixture
-def served_server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh, empty server served on a real port by a thread of this process (for
-    what reaches it over the network: agents, browsers, ``check``'s probes)."""
-    srv = make_server(tmp_path, process=False).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def served_demo(tmp_path: Path) -> Iterator[Server]:
-    """The demo practice served on a real port by a thread of this process (for agents in
-    subprocesses and browsers), ``koppel-admin`` in process; see served_server.py."""
-    srv = make_server(tmp_path, process=False).start("--demo")
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[Server]:
     """A server with the demo practice (firm F10001, clients C20001-3, anna and bram),
-    served in this process."""
+    served on a real port by a thread of this process (for agents in subprocesses,
+    browsers, ``check``'s probes), ``koppel-admin`` in process; see served_server.py."""
     srv = make_server(tmp_path).start("--demo")
     try:
         yield srv

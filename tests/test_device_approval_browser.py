@@ -36,9 +36,9 @@ def code_shown(agent: subprocess.Popen[str], seen: list[str]) -> str:
 
 
 def test_settings_approved_in_the_browser_with_a_second_factor(
-    served_demo: Server, workstation: Callable[..., Workstation], page: Page, tmp_path: Path
+    demo_server: Server, workstation: Callable[..., Workstation], page: Page, tmp_path: Path
 ) -> None:
-    srv, laptop = served_demo, workstation("Laptop Anna")
+    srv, laptop = demo_server, workstation("Laptop Anna")
     with Portal(srv).signed_in("anna") as anna:
         phone, _codes = enrol(anna)
 
@@ -94,9 +94,9 @@ def test_settings_approved_in_the_browser_with_a_second_factor(
 
 
 def test_denied_in_the_browser(
-    served_demo: Server, workstation: Callable[..., Workstation], page: Page
+    demo_server: Server, workstation: Callable[..., Workstation], page: Page
 ) -> None:
-    srv, laptop = served_demo, workstation("Desk")
+    srv, laptop = demo_server, workstation("Desk")
     agent = subprocess.Popen(
         [str(BIN / "koppel"), "installation", "download", "--server", srv.url, "--env",
          "F10001", "--no-browser", "--json"],

@@ -46,10 +46,10 @@ def bram(demo_app: InProcess) -> Api:
 
 
 @pytest.fixture
-def anna_linked(served_demo: Server, workstation: Ws) -> tuple[Workstation, Api]:
+def anna_linked(demo_server: Server, workstation: Ws) -> tuple[Workstation, Api]:
     """anna's workstation linked by the real agent to a served app, and her API."""
     ws = workstation("anna-laptop")
-    return ws, Api(served_demo, "F10001", link(ws, served_demo, "F10001", "anna"))
+    return ws, Api(demo_server, "F10001", link(ws, demo_server, "F10001", "anna"))
 
 
 def test_destinations_import_is_idempotent_and_audited(demo_app: InProcess, tmp_path: Path) -> None:
@@ -325,7 +325,7 @@ def test_versions_if_match_conflict_and_refusals(demo_app: InProcess, anna: Api,
 
 
 def test_koppel_items_and_open(
-    served_demo: Server, anna_linked: tuple[Workstation, Api], tmp_path: Path
+    demo_server: Server, anna_linked: tuple[Workstation, Api], tmp_path: Path
 ) -> None:
     ws, a = anna_linked
     data = b"Dear sir,\n" * 1000
@@ -357,7 +357,7 @@ def test_koppel_items_and_open(
     assert missing.returncode != 0 and "999" in missing.stderr
 
     # With two environments linked and no terminal, the agent asks for --env.
-    link(ws, served_demo, "C20001", "anna")
+    link(ws, demo_server, "C20001", "anna")
     ambiguous = ws.koppel("items")
     assert ambiguous.returncode == USAGE and "C20001, F10001" in ambiguous.stderr
     assert ws.ok("items", "--env", "C20001", "--json").json()["total"] == 0

@@ -94,9 +94,9 @@ def partial_firm(srv: Server | InProcess) -> None:
         srv.ok("item-types", "create", code, "Invoice")
 
 
-def test_checklist_buttons_complete_the_procedure(served_server: Server) -> None:
+def test_checklist_buttons_complete_the_procedure(server: Server) -> None:
     # Served on a port: the last `check` probes the addresses the buttons recorded.
-    srv = served_server
+    srv = server
     partial_firm(srv)
     with Portal(srv, "F30001") as web:
         web.signed_in("boss", PASSWORD)
@@ -218,9 +218,9 @@ def test_users_without_the_function_see_no_administration(demo_app: InProcess) -
 
 
 def test_revoking_a_token_on_the_page_cuts_the_agent_off(
-    served_demo: Server, workstation: Ws
+    demo_server: Server, workstation: Ws
 ) -> None:
-    srv = served_demo
+    srv = demo_server
     laptop, desktop = workstation("laptop"), workstation("desktop")
     laptop.ok("link", str(laptop.save_settings(srv, "C20001", "anna")))
     desktop.ok("link", str(desktop.save_settings(srv, "C20001", "bram")))

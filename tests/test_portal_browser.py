@@ -38,13 +38,13 @@ def sign_in(page: Page, server: Server, login: str = "anna", password: str = DEM
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_sign_in_lands_on_the_home_page(served_demo: Server, page: Page, tmp_path: Path) -> None:
+def test_sign_in_lands_on_the_home_page(demo_server: Server, page: Page, tmp_path: Path) -> None:
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    page.goto(f"{served_demo.url}/portal/F10001/")
+    page.goto(f"{demo_server.url}/portal/F10001/")
     expect(page).to_have_url(re.compile(r"/portal/F10001/sign-in"))
     shot(page, tmp_path, "sign-in")
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     expect(page.get_by_role("heading", name="Welcome, Anna de Boer")).to_be_visible()
     table = page.get_by_role("table", name="Environments")
     for code in ("F10001", "C20001", "C20002", "C20003"):
@@ -53,15 +53,15 @@ def test_sign_in_lands_on_the_home_page(served_demo: Server, page: Page, tmp_pat
     expect(table).to_contain_text("Ready")
     shot(page, tmp_path, "home")
     # Nothing is loaded from anywhere but the portal itself.
-    assert requested and all(url.startswith(served_demo.url) for url in requested), requested
+    assert requested and all(url.startswith(demo_server.url) for url in requested), requested
     # Sign out ends it: the home page asks to sign in again.
     page.get_by_role("button", name="Sign out").click()
-    page.goto(f"{served_demo.url}/portal/F10001/")
+    page.goto(f"{demo_server.url}/portal/F10001/")
     expect(page.get_by_role("heading", name=re.compile("Sign in"))).to_be_visible()
 
 
-def test_keyboard_only_sign_in(served_demo: Server, page: Page) -> None:
-    page.goto(f"{served_demo.url}/portal/F10001/sign-in")
+def test_keyboard_only_sign_in(demo_server: Server, page: Page) -> None:
+    page.goto(f"{demo_server.url}/portal/F10001/sign-in")
     # The login field has the focus; Tab reaches the password; Enter submits.
     expect(page.get_by_label("Login")).to_be_focused()
     page.keyboard.type("anna")
@@ -72,43 +72,43 @@ def test_keyboard_only_sign_in(served_demo: Server, page: Page) -> None:
     expect(page.get_by_role("heading", name="Welcome, Anna de Boer")).to_be_visible()
 
 
-def test_failed_sign_ins_then_lockout(served_demo: Server, page: Page, tmp_path: Path) -> None:
+def test_failed_sign_ins_then_lockout(demo_server: Server, page: Page, tmp_path: Path) -> None:
     for _ in range(5):
-        sign_in(page, served_demo, password="wrong")
+        sign_in(page, demo_server, password="wrong")
         expect(page.get_by_role("alert")).to_contain_text("The login or password is wrong")
     shot(page, tmp_path, "sign-in-failed")
     # Now even the right password is refused, with the way out named.
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("locked")
     expect(alert).to_contain_text("koppel-admin accounts unlock anna")
     shot(page, tmp_path, "sign-in-locked")
     # bram is not affected by anna's lockout.
     page.context.clear_cookies()
-    sign_in(page, served_demo, login="bram")
+    sign_in(page, demo_server, login="bram")
     expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
 
 
 def test_phone_width_has_no_horizontal_scroll(
-    served_demo: Server, page: Page, tmp_path: Path
+    demo_server: Server, page: Page, tmp_path: Path
 ) -> None:
     page.set_viewport_size({"width": 375, "height": 800})
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
     for path in ("", "environments/C20001", "devices", "environments/C20001/dossier"):
-        page.goto(f"{served_demo.url}/portal/F10001/{path}")
+        page.goto(f"{demo_server.url}/portal/F10001/{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, path
-    page.goto(f"{served_demo.url}/portal/F10001/")
+    page.goto(f"{demo_server.url}/portal/F10001/")
     shot(page, tmp_path, "home-phone")
 
 
 def test_administrator_checklist_goes_from_missing_to_done(
-    served_server: Server, page: Page, tmp_path: Path
+    server: Server, page: Page, tmp_path: Path
 ) -> None:
     from test_portal_admin import PASSWORD, partial_firm
 
-    server = served_server
+    server = server
     partial_firm(server)
     sign_in(page, server, login="boss", password=PASSWORD, portal="F30001")
     page.get_by_role("link", name="Administration").click()
@@ -140,10 +140,10 @@ def download(page: Page, link_name: str, folder: Path) -> Path:
 
 
 def test_download_settings_link_with_the_agent_then_revoke_the_device(
-    served_demo: Server, page: Page, workstation: Callable[..., Workstation], tmp_path: Path
+    demo_server: Server, page: Page, workstation: Callable[..., Workstation], tmp_path: Path
 ) -> None:
     ws = workstation("laptop")
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     page.get_by_role("link", name=re.compile("C20001")).first.click()
     expect(page.get_by_role("heading", name=re.compile("Bakkerij Jansen"))).to_be_visible()
     shot(page, tmp_path, "communication-center")
@@ -173,13 +173,13 @@ def test_download_settings_link_with_the_agent_then_revoke_the_device(
 
 
 def test_two_step_verification_with_the_qr_code(
-    served_demo: Server, page: Page, tmp_path: Path
+    demo_server: Server, page: Page, tmp_path: Path
 ) -> None:
     import time
 
     from test_portal_totp import rfc6238
 
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     page.get_by_role("link", name="Security").click()
     page.get_by_role("button", name="Turn on two-step verification").click()
     expect(page.locator(".qr-code svg")).to_be_visible()
@@ -190,10 +190,10 @@ def test_two_step_verification_with_the_qr_code(
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
-    sign_in(page, served_demo)
+    sign_in(page, demo_server)
     # The password alone is not enough now: the code page comes first.
     expect(page.get_by_label("Code")).to_be_visible()
-    page.goto(f"{served_demo.url}/portal/F10001/devices")
+    page.goto(f"{demo_server.url}/portal/F10001/devices")
     expect(page).to_have_url(re.compile("/second-factor"))
     # A code of the next 30-second step (the current one was used to confirm).
     page.get_by_label("Code").fill(rfc6238(secret, time.time() + 30))
@@ -202,15 +202,15 @@ def test_two_step_verification_with_the_qr_code(
 
 
 def test_upload_and_download_in_the_dossier(
-    served_demo: Server, page: Page, tmp_path: Path
+    demo_server: Server, page: Page, tmp_path: Path
 ) -> None:
     import hashlib
 
-    served_demo.ok("connector", "unblock", "C20001", "temporary-office-access")
+    demo_server.ok("connector", "unblock", "C20001", "temporary-office-access")
     letter = tmp_path / "letter to the bakery.pdf"
     letter.write_bytes(os.urandom(3 * 1024 * 1024))
-    sign_in(page, served_demo)
-    page.goto(f"{served_demo.url}/portal/F10001/environments/C20001/dossier")
+    sign_in(page, demo_server)
+    page.goto(f"{demo_server.url}/portal/F10001/environments/C20001/dossier")
     form = page.get_by_role("region", name="File a new item")
     form.get_by_label("Subject").fill("Letter about the annual accounts")
     form.get_by_label("Type").select_option("Correspondence")
@@ -241,11 +241,11 @@ def test_upload_and_download_in_the_dossier(
     shot(page, tmp_path, "dossier")
 
 
-def test_my_files_page(served_demo: Server, page: Page, tmp_path: Path) -> None:
+def test_my_files_page(demo_server: Server, page: Page, tmp_path: Path) -> None:
     report = tmp_path / "Annual report 2026.pdf"
     report.write_bytes(os.urandom(200_000))
-    served_demo.ok("files", "publish", "C20001", "anna", str(report))
-    sign_in(page, served_demo)
-    page.goto(f"{served_demo.url}/portal/F10001/environments/C20001/files")
+    demo_server.ok("files", "publish", "C20001", "anna", str(report))
+    sign_in(page, demo_server)
+    page.goto(f"{demo_server.url}/portal/F10001/environments/C20001/files")
     expect(page.get_by_text("Annual report 2026.pdf").first).to_be_visible()
     shot(page, tmp_path, "my-files")

@@ -34,8 +34,8 @@ def token_id(server: Server, env: str, login: str = "anna") -> str:
     return str(mine[0]["id"])
 
 
-def test_devices_list_own_tokens_and_revoke_one(served_demo: Server, workstation: Ws) -> None:
-    srv, laptop = served_demo, workstation("laptop")
+def test_devices_list_own_tokens_and_revoke_one(demo_server: Server, workstation: Ws) -> None:
+    srv, laptop = demo_server, workstation("laptop")
     # Linking C20002 again replaces its token: the replaced one is not listed.
     link(laptop, srv, "C20001", "C20002", "C20002")
     c20001, c20002 = token_id(srv, "C20001"), token_id(srv, "C20002")
@@ -74,8 +74,8 @@ def test_devices_list_own_tokens_and_revoke_one(served_demo: Server, workstation
     assert len(revoke) == 1 and revoke[0]["actor"] == "anna"
 
 
-def test_revoke_every_link_of_a_workstation(served_demo: Server, workstation: Ws) -> None:
-    srv = served_demo
+def test_revoke_every_link_of_a_workstation(demo_server: Server, workstation: Ws) -> None:
+    srv = demo_server
     laptop, desktop = workstation("laptop"), workstation("desktop")
     link(laptop, srv, "C20001", "C20003")
     link(desktop, srv, "C20001")
@@ -93,8 +93,8 @@ def test_revoke_every_link_of_a_workstation(served_demo: Server, workstation: Ws
     assert desktop.ok("info", "C20001").returncode == 0
 
 
-def test_nobody_sees_or_revokes_anothers_tokens(served_demo: Server, workstation: Ws) -> None:
-    srv, laptop = served_demo, workstation("laptop")
+def test_nobody_sees_or_revokes_anothers_tokens(demo_server: Server, workstation: Ws) -> None:
+    srv, laptop = demo_server, workstation("laptop")
     link(laptop, srv, "C20001")
     annas = token_id(srv, "C20001")
     with Portal(srv).signed_in("bram") as bram:
@@ -117,8 +117,8 @@ def test_nobody_sees_or_revokes_anothers_tokens(served_demo: Server, workstation
     assert token_id(srv, "C20001") == annas
 
 
-def test_revoke_needs_the_forms_csrf_token(served_demo: Server, workstation: Ws) -> None:
-    srv, laptop = served_demo, workstation("laptop")
+def test_revoke_needs_the_forms_csrf_token(demo_server: Server, workstation: Ws) -> None:
+    srv, laptop = demo_server, workstation("laptop")
     link(laptop, srv, "C20001")
     annas = token_id(srv, "C20001")
     with Portal(srv).signed_in("anna") as anna:
@@ -136,10 +136,10 @@ def test_revoke_needs_the_forms_csrf_token(served_demo: Server, workstation: Ws)
     assert token_id(srv, "C20001") == annas
 
 
-def test_devices_only_show_this_portals_environments(served_demo: Server, workstation: Ws) -> None:
+def test_devices_only_show_this_portals_environments(demo_server: Server, workstation: Ws) -> None:
     # A second firm with its own portal, where anna is also a user: its tokens belong to
     # its portal's devices page, not to F10001's.
-    srv, laptop = served_demo, workstation("laptop")
+    srv, laptop = demo_server, workstation("laptop")
     srv.ok("env", "create", "F10002", "--name", "Other firm", "--kind", "firm")
     srv.ok("users", "add", "F10002", "anna")
     srv.ok("setup", "firm", "F10002")

@@ -69,10 +69,10 @@ def small_server(tmp_path: Path) -> Iterator[InProcess]:
 
 
 def test_upload_files_an_item_the_agent_sees_and_downloads_match(
-    served_demo: Server, workstation: Ws
+    demo_server: Server, workstation: Ws
 ) -> None:
     data = bytes(range(256)) * 3000 + b"end"
-    with Portal(served_demo).signed_in("anna") as anna:
+    with Portal(demo_server).signed_in("anna") as anna:
         page = anna.get(anna.path(DOSSIER))
         shown = text_of(page.text)
         assert "D0001" in shown and "Hotel De Kroon" in shown and "debtor" in shown
@@ -117,7 +117,7 @@ def test_upload_files_an_item_the_agent_sees_and_downloads_match(
 
     # The agent lists the item the portal filed, with both attachments.
     ws = workstation("anna-laptop")
-    link(ws, served_demo, "F10001", "anna")
+    link(ws, demo_server, "F10001", "anna")
     listed = ws.ok("items", "--text", "March", "--json").json()
     assert listed["total"] == 1
     (item,) = listed["items"]

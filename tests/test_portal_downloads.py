@@ -35,9 +35,9 @@ def linked(ws: Workstation) -> list[str]:
     return sorted(env["code"] for env in ws.ok("envs", "--json").json())
 
 
-def test_settings_from_the_portal_link_with_the_agent(served_demo: Server, workstation: Ws) -> None:
+def test_settings_from_the_portal_link_with_the_agent(demo_server: Server, workstation: Ws) -> None:
     ws = workstation("laptop")
-    with Portal(served_demo).signed_in("anna") as anna:
+    with Portal(demo_server).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20001"))
         assert page.status_code == 200
         text = text_of(page.text)
@@ -58,13 +58,13 @@ def test_settings_from_the_portal_link_with_the_agent(served_demo: Server, works
     assert linked(ws) == ["C20001"]
     # The enrollment code is single use: the same file cannot link a second time.
     assert ws.koppel("link", str(settings)).returncode != 0
-    audit = served_demo.ok("audit", "--env", "C20001", "--json").json()["entries"]
+    audit = demo_server.ok("audit", "--env", "C20001", "--json").json()["entries"]
     assert any(e["action"] == "settings.save" and e["actor"] == "anna" for e in audit)
 
 
-def test_the_bundle_links_every_client_at_once(served_demo: Server, workstation: Ws) -> None:
+def test_the_bundle_links_every_client_at_once(demo_server: Server, workstation: Ws) -> None:
     ws = workstation("laptop")
-    with Portal(served_demo).signed_in("anna") as anna:
+    with Portal(demo_server).signed_in("anna") as anna:
         firm = text_of(anna.get(anna.path("environments", "F10001")).text)
         assert "Download settings for all my client environments" in firm
         assert "koppel link F10001-clients.koppel" in firm

@@ -80,15 +80,15 @@ def link(server: Server, workstation: str, env: str = "F10001", login: str = "an
 
 
 @pytest.fixture
-def linked(served_demo: Server) -> tuple[Server, str]:
+def linked(demo_server: Server) -> tuple[Server, str]:
     """The demo practice served on a port and anna's token for F10001."""
-    return served_demo, link(served_demo, "laptop")
+    return demo_server, link(demo_server, "laptop")
 
 
 @pytest.fixture
-def linked_process(demo_server: Server) -> tuple[Server, str]:
+def linked_process(demo_server_process: Server) -> tuple[Server, str]:
     """A ``koppel-server`` process with the demo practice and anna's token for F10001."""
-    return demo_server, link(demo_server, "laptop")
+    return demo_server_process, link(demo_server_process, "laptop")
 
 
 @pytest.fixture
