@@ -167,3 +167,19 @@ def test_the_portal_button_shows_what_its_user_may_list(
     assert_same(rows, dossier["bram"].listed())
     assert dossier["bram_payslip"] in rows
     assert not set(dossier["anna_payslips"]) & set(rows)
+
+
+@pytest.mark.parametrize("destination", ["NOPE", "\U00101d49\x8cX"])
+def test_an_analysis_of_a_destination_that_does_not_exist_is_refused_over_the_api(
+    demo_app: InProcess, destination: str
+) -> None:
+    # The portal refused it; the API queued an empty overview, or answered a file-name
+    # error for a code with a control character (found by the schema fuzz test).
+    anna = AgentApi(demo_app, "C20001", "anna")
+    answer = anna.request("POST", "analyses", json={"kind": "dossier-overview",
+                                                    "destination": destination})  # fmt: skip
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == "not_found"
+    assert "has no destination" in answer.json()["message"]
+    listed = anna.request("GET", "files")
+    assert listed.status_code == 200 and listed.json()["files"] == [], listed.text

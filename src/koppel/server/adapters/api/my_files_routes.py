@@ -131,6 +131,7 @@ def request_analysis(body: AnalysisRequest, owner: Owner, svc: Svc) -> AnalysisA
         file = analyses.request(
             uow.my_files,
             uow.jobs,
+            uow.dossier,
             svc.policy.clock(),
             owner.environment.id,
             owner.environment.code,

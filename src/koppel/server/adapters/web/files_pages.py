@@ -109,23 +109,16 @@ def request_analysis(
     ob.require_my_files(set(shown.functions), shown.environment.code)
     environment = shown.environment
     with user.transaction() as uow:
-        chosen = destination.strip() or None
-        store = uow.dossier
-        if chosen is not None and store.destination(environment.id, chosen) is None:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"Environment {environment.code} has no destination {chosen!r}.",
-                environment=environment.code,
-            )
         file = analyses.request(
             uow.my_files,
             uow.jobs,
+            uow.dossier,
             user.svc.policy.clock(),
             environment.id,
             environment.code,
             shown.membership.id,
             kind,
-            chosen,
+            destination.strip() or None,
         )
     user.svc.publisher.published()  # wake event streams and job workers now
     done = f"Requested {file.name}; it appears below when it is ready."

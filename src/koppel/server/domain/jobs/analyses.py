@@ -13,6 +13,7 @@ from typing import Any
 
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import my_files as ob
+from koppel.server.domain.dossier.model import DossierRepository
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.events import EventRepository
 from koppel.server.domain.jobs.model import Job, JobRepository
@@ -42,6 +43,7 @@ class Stored:
 def request(
     my_files: ob.MyFilesRepository,
     jobs: JobRepository,
+    dossier: DossierRepository,
     at: datetime,
     environment_id: int,
     environment_code: str,
@@ -49,11 +51,18 @@ def request(
     kind: str,
     destination: str | None,
 ) -> ob.OutputFile:
-    """Queue an analysis; its output file is pending until the job finishes."""
+    """Queue an analysis; its output file is pending until the job finishes. An analysis
+    of one destination needs that destination to exist (else ``not_found``)."""
     if kind not in KINDS:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
             f"Unknown analysis {kind!r}; available: {', '.join(KINDS)}.",
+        )
+    if destination is not None and dossier.destination(environment_id, destination) is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"Environment {environment_code} has no destination {destination!r}.",
+            environment=environment_code,
         )
     stamp = at.strftime("%Y%m%d-%H%M%S")
     suffix = f"-{destination}" if destination else ""
