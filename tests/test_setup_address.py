@@ -9,7 +9,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from harness import BIN, Result, Server, free_port, make_server, run
+from admin_in_process import run_admin
+from harness import Result, Server, free_port, make_server
 
 PASSWORD = "correct-horse-1"
 
@@ -23,18 +24,24 @@ def _server_without_address(tmp_path: Path) -> Server:
 
 
 def _practice(server: Server) -> None:
-    """A firm with one employee and one client, set up with the commands the README names."""
-    server.ok("accounts", "create", "anna", "--password", PASSWORD)
-    server.ok("env", "create", "F50001", "--name", "Dekker", "--kind", "firm")
-    server.ok("users", "add", "F50001", "anna")
-    server.ok("setup", "firm", "F50001")
+    """A firm with one employee and one client, set up with the commands the README names
+    (run in this process: they arrange; what is tested runs the real executables)."""
+
+    def arrange(*args: str) -> None:
+        result = run_admin(server.env, server.data_dir, *args)
+        assert result.returncode == 0, result.output
+
+    arrange("accounts", "create", "anna", "--password", PASSWORD)
+    arrange("env", "create", "F50001", "--name", "Dekker", "--kind", "firm")
+    arrange("users", "add", "F50001", "anna")
+    arrange("setup", "firm", "F50001")
     csv = server.data_dir.parent / f"destinations-{server.port}.csv"
     csv.write_text("code,name,kind\nORG,Dekker,organisation\n")
-    server.ok("destinations", "import", "F50001", str(csv))
-    server.ok("item-types", "create", "F50001", "Invoice")
-    server.ok("template", "copy-from", "F50001", "F50001")
-    server.ok("env", "create", "C60001", "--name", "Jansen", "--kind", "client", "--firm", "F50001")
-    server.ok("setup", "client", "C60001", "--firm", "F50001", "--user", "anna")
+    arrange("destinations", "import", "F50001", str(csv))
+    arrange("item-types", "create", "F50001", "Invoice")
+    arrange("template", "copy-from", "F50001", "F50001")
+    arrange("env", "create", "C60001", "--name", "Jansen", "--kind", "client", "--firm", "F50001")
+    arrange("setup", "client", "C60001", "--firm", "F50001", "--user", "anna")
 
 
 def _env(server: Server, code: str) -> dict[str, Any]:
@@ -96,7 +103,7 @@ def test_a_moved_server_is_caught_by_check_and_followed_by_setup(tmp_path: Path)
 
 def test_check_fails_an_address_that_does_not_answer_as_this_server(tmp_path: Path) -> None:
     server = _server_without_address(tmp_path).start()
-    other = make_server(tmp_path, process=True).start()
+    other = make_server(tmp_path).start()  # another Koppel server: it only has to answer
     try:
         _practice(server)
         # Nothing answers: a port nobody listens on.
@@ -166,9 +173,10 @@ def test_the_address_answering_nothing_is_a_failure_with_what_to_do(tmp_path: Pa
 
 
 def _admin(data_dir: Path, *args: str, stdin: str | None = None) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOPPEL_")}
-    env.update(KOPPEL_DATA_DIR=str(data_dir), KOPPEL_ACTOR="test-admin")
-    return run([str(BIN / "koppel-admin"), *args], env, data_dir.parent, stdin)
+    """``koppel-admin`` given only a data folder (in this process: its refusals and
+    messages are the point here; test_setup_walkthrough runs the executable)."""
+    env = {"KOPPEL_DATA_DIR": str(data_dir), "KOPPEL_ACTOR": "test-admin"}
+    return run_admin(env, data_dir.parent, *args, stdin=stdin)
 
 
 def test_koppel_admin_never_creates_a_database(tmp_path: Path) -> None:
