@@ -26,6 +26,7 @@ from admin_in_process import run_admin
 from harness import Result
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
+from koppel.server.adapters.assembly import create_services
 from koppel.server.config import ServerSettings
 from koppel.server.services import Services
 
@@ -245,7 +246,7 @@ def _make(data_dir: Path, settings: dict[str, Any], *, demo: bool, template: Pat
     values = {"data_dir": data_dir, "public_url": PUBLIC_URL, "workers": 0, **settings}
     if template is not None:
         shutil.copytree(template, data_dir)
-    svc = Services.create(ServerSettings(**values), migrate=False if template else None)
+    svc = create_services(ServerSettings(**values), migrate=False if template else None)
     clock = Clock()
     svc.policy = replace(svc.policy, clock=clock)
     if demo and template is None:

@@ -38,9 +38,9 @@ def _made() -> tuple[Path, str]:
     """The template (made on first use): a data folder with the demo practice."""
     global _template
     if _template is None:
+        from koppel.server.adapters.assembly import create_services
         from koppel.server.config import ServerSettings
         from koppel.server.demo import create_demo
-        from koppel.server.services import Services
 
         folder = Path(tempfile.mkdtemp(prefix="koppel-demo-template-"))
         atexit.register(shutil.rmtree, folder, True)
@@ -48,7 +48,7 @@ def _made() -> tuple[Path, str]:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         settings = ServerSettings(data_dir=data, host="127.0.0.1", port=port, public_url=url)
-        svc = Services.create(settings)
+        svc = create_services(settings)
         try:
             create_demo(svc)
         finally:

@@ -44,10 +44,10 @@ class ServedServer(Server):
         import uvicorn
 
         from koppel.server.adapters.app import create_app
+        from koppel.server.adapters.assembly import create_services
         from koppel.server.adapters.cli.serve import _announce as announce_address
         from koppel.server.config import ServerSettings
         from koppel.server.demo import create_demo
-        from koppel.server.services import Services
 
         unknown = [arg for arg in extra if arg != "--demo"]
         if unknown:
@@ -61,7 +61,7 @@ class ServedServer(Server):
         self._log_to_file()
         values = {k.removeprefix("KOPPEL_").lower(): v for k, v in self.env.items()
                   if k.startswith("KOPPEL_")}  # fmt: skip
-        svc = Services.create(ServerSettings(**values))
+        svc = create_services(ServerSettings(**values))
         if demo and not copied:
             create_demo(svc)
         announce_address(svc)  # as koppel-server does: koppel-admin reads it from the data

@@ -390,12 +390,12 @@ def test_convert_only_forward_to_supported_updates(admin: Admin) -> None:
 def _link(data_dir: Path, code: str, login: str, workstation: str) -> None:
     """A link made through the domain, as the agent API would (the test needs no server)."""
     from koppel.protocol.api import Workstation
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.config import ServerSettings
     from koppel.server.domain.links.enrollment import authenticate, settings_for
     from koppel.server.domain.links.linking import link
-    from koppel.server.services import Services
 
-    svc = Services.create(ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL))
+    svc = create_services(ServerSettings(data_dir=data_dir, public_url=PUBLIC_URL))
     try:
         with svc.transaction() as uow:
             account = authenticate(uow.core, login, PASSWORD)

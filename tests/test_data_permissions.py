@@ -116,12 +116,12 @@ def test_an_already_private_data_folder_is_not_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mask", [0o022, 0o000])
 def test_the_database_and_its_journal_files_are_private(tmp_path: Path, mask: int) -> None:
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.config import ServerSettings
-    from koppel.server.services import Services
 
     before = os.umask(mask)
     try:
-        svc = Services.create(ServerSettings(data_dir=tmp_path / "data"))
+        svc = create_services(ServerSettings(data_dir=tmp_path / "data"))
         with svc.database.engine.connect() as held:  # -wal and -shm exist while it is open
             held.execute(text("SELECT 1"))
             files = sorted((tmp_path / "data").glob("koppel.sqlite3*"))

@@ -276,16 +276,16 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     from alembic import command
     from sqlalchemy import insert
 
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.db import migrate
     from koppel.server.adapters.db.tables import dossier as d
     from koppel.server.adapters.db.tables import my_files as o
     from koppel.server.config import ServerSettings
     from koppel.server.demo import create_demo
     from koppel.server.domain import lookups
-    from koppel.server.services import Services
 
     data_dir = tmp_path / "server"
-    old = Services.create(
+    old = create_services(
         ServerSettings(data_dir=data_dir, database_url=database_url, workers=0), migrate=False
     )
     config = migrate._config()

@@ -96,6 +96,13 @@ def test_the_domain_imports_no_adapter_or_framework() -> None:
     assert _violations("domain", forbidden) == []
 
 
+def test_services_hold_ports_and_import_no_adapter() -> None:
+    """``Services`` is what every adapter receives: it names the domain's ports and
+    leaves choosing their implementations to the composition root."""
+    found = _imports(SERVER / "services.py")
+    assert [m for m, _ in found if m.startswith(f"{SERVER_PACKAGE}.adapters")] == []
+
+
 def test_the_layer_check_sees_imports() -> None:
     """The checks above would catch a violation (relative and nested imports too)."""
     found = _imports(SERVER / "adapters" / "assembly.py")

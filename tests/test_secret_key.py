@@ -266,17 +266,17 @@ def test_the_server_refuses_to_start_without_its_key(tmp_path: Path) -> None:
 
 
 def test_a_damaged_key_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import ServerSettings
-    from koppel.server.services import Services
 
     settings = ServerSettings(data_dir=tmp_path / "data")
-    Services.create(settings).database.dispose()
+    create_services(settings).database.dispose()
     key_file = settings.data_dir / "secret.key"
     for damaged in ("", "# only a comment\n", "kpsk_tooshort\n", "not a key at all\n"):
         key_file.write_text(damaged)
         with pytest.raises(SecretKeyError) as refused:
-            Services.create(settings)
+            create_services(settings)
         assert str(key_file) in str(refused.value)
         assert key_file.read_text() == damaged
 
@@ -301,10 +301,10 @@ def older_database(data_dir: Path) -> Iterator[Any]:
 
 
 def test_plain_secrets_of_an_older_database_are_encrypted_at_start(tmp_path: Path) -> None:
+    from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.db.tables import core as t
     from koppel.server.adapters.db.tables import portal as tw
     from koppel.server.config import ServerSettings
-    from koppel.server.services import Services
 
     data_dir = tmp_path / "data"
     database = data_dir / "koppel.sqlite3"
@@ -336,7 +336,7 @@ def test_plain_secrets_of_an_older_database_are_encrypted_at_start(tmp_path: Pat
         )  # fmt: skip
 
     def start() -> None:
-        svc = Services.create(ServerSettings(data_dir=data_dir))
+        svc = create_services(ServerSettings(data_dir=data_dir))
         try:
             with svc.transaction() as uow:
                 assert uow.core.signing_key() == signing_key

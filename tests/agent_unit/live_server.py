@@ -32,8 +32,8 @@ import uvicorn
 
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
+from koppel.server.adapters.assembly import create_services
 from koppel.server.config import ServerSettings
-from koppel.server.services import Services
 
 DEMO_PASSWORD = "koppel-demo"
 Scope = dict[str, Any]
@@ -131,7 +131,7 @@ def _template(slot: int) -> tuple[int, Path]:
         made = tempfile.mkdtemp(prefix="koppel-demo-")
         atexit.register(shutil.rmtree, made, ignore_errors=True)
         folder = Path(made) / "data"
-        svc = Services.create(_settings(folder, port))
+        svc = create_services(_settings(folder, port))
         create_demo(svc)
         svc.database.dispose()
         _TEMPLATES[slot] = (port, folder)
@@ -150,7 +150,7 @@ class LiveServer:
         self.port = port
         self.data_dir = base / f"server-data-{slot}"
         shutil.copytree(template, self.data_dir)
-        self.svc = Services.create(_settings(self.data_dir, port))
+        self.svc = create_services(_settings(self.data_dir, port))
         self.recorder = Recorder(create_app(self.svc))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from koppel.protocol.errors import ErrorCode
+from koppel.server.adapters.assembly import create_services
 from koppel.server.config import ServerSettings
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Account, Environment, Kind
@@ -137,7 +138,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    svc = Services.create(ServerSettings(data_dir=tmp_path), migrate=True)
+    svc = create_services(ServerSettings(data_dir=tmp_path), migrate=True)
     w = World(svc, Account("x", "x", "x"), Environment("x", "x", Kind.FIRM, "x"), at(1_800_000_000))
     svc.policy = replace(svc.policy, clock=w.clock)
     with svc.transaction() as uow:

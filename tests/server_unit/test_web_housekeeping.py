@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from koppel.server.adapters.assembly import create_services
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.config import ServerSettings
 from koppel.server.domain.events import EVENT_RETENTION
@@ -28,7 +29,7 @@ class Clock:
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[tuple[Services, Clock]]:
-    services = Services.create(ServerSettings(data_dir=tmp_path), migrate=True)
+    services = create_services(ServerSettings(data_dir=tmp_path), migrate=True)
     clock = Clock()
     services.policy = replace(services.policy, clock=clock)
     with services.transaction() as uow:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from koppel.server.config import ServerSettings
 from koppel.server.domain.events import EventFeed, EventPublisher
@@ -15,9 +14,6 @@ from koppel.server.domain.policy import Policy
 from koppel.server.domain.setup import host
 from koppel.server.domain.transfer.blobs import BlobStore
 from koppel.server.domain.unit_of_work import Store, UnitOfWork
-
-if TYPE_CHECKING:
-    from koppel.server.adapters.assembly import ServerServices
 
 
 @dataclass
@@ -31,14 +27,6 @@ class Services:
     blobs: BlobStore
     publisher: EventPublisher
     feed: EventFeed
-
-    @classmethod
-    def create(cls, settings: ServerSettings, migrate: bool | None = None) -> ServerServices:
-        """The services the composition root assembles (``assembly.create_services``),
-        for scripts and tests; the server's own code calls the composition root."""
-        from koppel.server.adapters.assembly import create_services
-
-        return create_services(settings, migrate)
 
     def transaction(self) -> AbstractContextManager[UnitOfWork]:
         """One unit of work: its changes commit together when the block ends."""
