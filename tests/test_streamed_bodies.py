@@ -78,6 +78,26 @@ def test_a_multipart_push_needs_its_file_field(demo_app: InProcess) -> None:
     assert _stored_sha256(demo_app, "output_files") == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--b\r\n\r\n\r\nx\r\n--b--\r\n",  # a part without headers
+        b'--b\r\nContent-Disposition: form-data; name="file"\r\x0d\rbad\r\n--b--\r\n',
+    ],
+)
+def test_a_malformed_multipart_push_is_a_clear_refusal(demo_app: InProcess, body: bytes) -> None:
+    # Found by the schema fuzz test: the parser's error escaped as a server error.
+    answer = demo_app.client().post(
+        "/api/v1/environments/C20001/users/bram/files",
+        headers={**_integration_key(demo_app), "Content-Type": "multipart/form-data; boundary=b"},
+        content=body,
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "validation_error"
+    assert "file" in answer.json()["message"]
+    assert _stored_sha256(demo_app, "output_files") == []
+
+
 def test_a_multipart_push_declared_larger_than_the_limit_stores_nothing(
     demo_app: InProcess,
 ) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
@@ -169,7 +170,14 @@ async def read_file_form(
         )
 
         def parse(*pieces: bytes) -> None:
-            parser.write(b"".join(pieces))
+            try:
+                parser.write(b"".join(pieces))
+            except MultipartParseError as exc:
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"The body is not a valid multipart/form-data form ({exc}); send the "
+                    "file as a form field.",
+                ) from exc
 
         await stream_into(body, parse, piece_bytes=_PIECE_BYTES)
         parser.finalize()
