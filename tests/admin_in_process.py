@@ -9,9 +9,11 @@ import os
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from typer.testing import CliRunner
+import click
+from click.testing import CliRunner
 
 from harness import Result
 
@@ -35,13 +37,24 @@ def _environment(env: Mapping[str, str], cwd: Path) -> Iterator[None]:
         os.environ.update(saved_env)
 
 
-def run_admin(env: Mapping[str, str], cwd: Path, *args: str, stdin: str | None = None) -> Result:
-    """Run ``koppel-admin ARGS`` in process with the ``KOPPEL_*`` variables of ``env``."""
+@cache
+def _command() -> click.Command:
+    """koppel-admin's Click command, built from the Typer app once per test process
+    (Typer builds it anew on every invocation: half the cost of a short command)."""
+    import typer
+
     from koppel.server.adapters.cli.admin.app import app
 
+    return typer.main.get_command(app)
+
+
+def run_admin(env: Mapping[str, str], cwd: Path, *args: str, stdin: str | None = None) -> Result:
+    """Run ``koppel-admin ARGS`` in process with the ``KOPPEL_*`` variables of ``env``."""
     koppel_env = {k: v for k, v in env.items() if k.startswith("KOPPEL_")}
     with _environment(koppel_env, cwd):
-        outcome = CliRunner().invoke(app, list(args), input=stdin, env=koppel_env)
+        outcome = CliRunner().invoke(
+            _command(), list(args), input=stdin, env=koppel_env, prog_name="koppel-admin"
+        )
     stderr = outcome.stderr
     if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
         # What the executable would print: an unexpected error's traceback, exit code 1.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +20,16 @@ def _config() -> Config:
     return config
 
 
+@cache
+def _head() -> str | None:
+    """This release's newest revision (the scripts are read once per process)."""
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration the database does not have yet (up to ``revision``)."""
+    if revision == "head" and not pending(engine):
+        return  # every command opens the database: no Alembic run when nothing is due
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -29,15 +38,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def pending(engine: Engine) -> bool:
     """Whether the database lacks migrations this release has."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    return current != head
+    return current != _head()
 
 
 def revisions(engine: Engine) -> tuple[str | None, str | None]:
     """The database's current migration revision and this release's newest one."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    return current, head
+    return current, _head()
