@@ -31,7 +31,13 @@ def free_port() -> int:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("KOPPEL_", "XDG_"))}
+    # Without PYTHONDONTWRITEBYTECODE (set on some machines) the first koppel process
+    # caches the compiled source for the hundreds after it.
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KOPPEL_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
 
 @dataclass
@@ -98,20 +104,23 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() == PORT_IN_USE and not self.started_once:
-                # Another test (another xdist worker) took the port between free_port()
-                # and the bind: nothing was written yet, so start on another port.
-                self.move_to(free_port())
-                return self.start(*extra)
-            if self.process.poll() is not None:
-                raise RuntimeError("koppel-server exited:\n" + self.log.read_text())
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    self.started_once = True
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        # One client for the whole wait: each httpx.get would load the CA store again.
+        with httpx.Client(timeout=1) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() == PORT_IN_USE and not self.started_once:
+                    # Another test (another xdist worker) took the port between
+                    # free_port() and the bind: nothing was written yet, so start on
+                    # another port.
+                    self.move_to(free_port())
+                    return self.start(*extra)
+                if self.process.poll() is not None:
+                    raise RuntimeError("koppel-server exited:\n" + self.log.read_text())
+                try:
+                    if probe.get(f"{self.url}/healthz").status_code == 200:
+                        self.started_once = True
+                        return self
+                except httpx.HTTPError:
+                    time.sleep(0.1)
         raise RuntimeError("koppel-server did not answer:\n" + self.log.read_text())
 
     def move_to(self, port: int) -> None:
@@ -194,8 +203,29 @@ class Workstation:
         bundle: bool = False,
         password: str = DEMO_PASSWORD,
     ) -> Path:
-        """ "Save settings" through the agent; returns the file written."""
+        """ "Save settings" through the agent; returns the file written.
+
+        An arrange step: the agent's own use case runs in this process over real HTTP (the
+        command's process adds nothing here, and hundreds of them cost a minute of the
+        suite). A workstation on another agent install (``bin`` changed, as in the update
+        tests) runs that agent's command, since its update decides what the server gives.
+        The command itself is tested where it is the subject (``settings download``)."""
         target = self.home / f"{env}{'-bundle' if bundle else ''}-{uuid.uuid4().hex[:6]}.koppel"
+        if self.bin == BIN:
+            from koppel.agent.settings_download import download_settings
+
+            download_settings(
+                server.url,
+                env,
+                login,
+                password,
+                bundle=bundle,
+                output=target,
+                workstation=self.env["KOPPEL_WORKSTATION_NAME"],
+                say=lambda _line: None,
+                open_browser=False,
+            )
+            return target
         args = [
             "settings",
             "download",

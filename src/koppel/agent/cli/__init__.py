@@ -7,6 +7,8 @@ Each command imports what it needs when it runs, so that fast commands stay fast
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from koppel.agent.cli import doctor as doctor_commands
@@ -57,7 +59,18 @@ app.command("open-link")(url_link_commands.open_link)
 
 def main() -> None:
     """Entry point of the ``koppel`` console script."""
+    _skip_httpx_command_line()
     app()
+
+
+def _skip_httpx_command_line() -> None:
+    """Keep httpx from loading its own command line (rich, pygments, click: a third of
+    the agent's start-up) when those happen to be installed: ``import httpx`` tries
+    ``httpx._main`` and carries on without it when that import fails, which a ``None`` in
+    ``sys.modules`` makes it do. Only the ``koppel`` process does this, never a library
+    user's."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
