@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 
 from admin_in_process import run_admin
+from cheap_passwords import cheapen_demo_passwords
 from harness import Result
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
@@ -276,5 +277,6 @@ def _demo_template(settings: dict[str, Any]) -> Path | None:
         atexit.register(shutil.rmtree, root, ignore_errors=True)
         made = _make(root / "data", settings, demo=True, template=None)
         made.close()
+        cheapen_demo_passwords(root / "data" / "koppel.sqlite3")
         _TEMPLATES[key] = root / "data"
     return _TEMPLATES[key]

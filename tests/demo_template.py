@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from cheap_passwords import cheapen_demo_passwords
 from harness import free_port
 
 # The settings every harness server has; any other KOPPEL_* variable means no template.
@@ -53,6 +54,7 @@ def _made() -> tuple[Path, str]:
             create_demo(svc)
         finally:
             svc.database.dispose()
+        cheapen_demo_passwords(data / _DATABASE)
         _template = (data, url)
     return _template
 

@@ -30,6 +30,7 @@ from unittest import mock
 import httpx
 import uvicorn
 
+from cheap_passwords import cheapen_demo_passwords
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
 from koppel.server.adapters.assembly import create_services
@@ -134,6 +135,7 @@ def _template(slot: int) -> tuple[int, Path]:
         svc = create_services(_settings(folder, port))
         create_demo(svc)
         svc.database.dispose()
+        cheapen_demo_passwords(folder / "koppel.sqlite3")
         _TEMPLATES[slot] = (port, folder)
     return _TEMPLATES[slot]
 
