@@ -115,6 +115,19 @@ class MeResponse(BaseModel):
     token_last_used: datetime | None
 
 
+class AgentRelease(BaseModel):
+    """The newest agent release of an environment's update that its server offers
+    (``GET /environments/{env}/release``): ``koppel update check`` compares ``version``
+    with its own and ``koppel update install`` fetches ``download`` (a path on the same
+    server, with the same token) and checks ``sha256`` and ``size``."""
+
+    update: str = Field(description="The update of the release, e.g. 2026.2.")
+    version: str = Field(description="The release version, e.g. 2026.2.1.")
+    sha256: str = Field(description="SHA-256 of the wheel, lower-case hex.")
+    size: int = Field(description="Size of the wheel in bytes.")
+    download: str = Field(description="Path of the wheel on this server (GET with the same token).")
+
+
 class ServerInfo(BaseModel):
     """Anonymous description of a server: its version, the updates it hosts and the
     identity of its host (random, not secret: ``koppel-admin check`` asks each recorded

@@ -35,6 +35,7 @@ from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
 from koppel.protocol.api import (
     API_PREFIX,
+    AgentRelease,
     LinkRequest,
     LinkResponse,
     MeResponse,
@@ -213,6 +214,26 @@ class AgentClient:
             headers=credential.headers(),
             auth=credential.basic,
         ) as response:
+            yield _content(response)
+
+    # -- agent releases ------------------------------------------------------------------------
+
+    def release(self, environment: str, token: str) -> AgentRelease:
+        """GET /environments/{env}/release: the newest agent release of its update."""
+        response = self._http.send("GET", env_path(environment, "release"), token=token)
+        return self._http.parse(AgentRelease, response)
+
+    @contextlib.contextmanager
+    def release_wheel(self, release: AgentRelease, token: str) -> Iterator[Content]:
+        """GET the wheel of ``release`` (its ``download`` path, on this server), streamed."""
+        if not release.download.startswith(f"{API_PREFIX}/"):
+            # The token goes only to this server's API, never to an address the answer named.
+            raise AgentError(
+                f"The server named an unexpected download address ({release.download!r}) "
+                "for the agent release; ask its administrator.",
+                ExitCode.ERROR,
+            )
+        with self._http.stream(release.download, token=token) as response:
             yield _content(response)
 
     def device_authorize(self, scope: str, workstation: str) -> DeviceAuthorization:

@@ -10,6 +10,7 @@ from koppel.server.adapters.api import (
     device_routes,
     dossier_routes,
     event_routes,
+    release_routes,
     tus_routes,
     upload_rules_routes,
 )
@@ -47,6 +48,7 @@ def create_app(svc: ServerServices | None = None) -> FastAPI:
     app.include_router(upload_rules_routes.router)
     app.include_router(files_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(release_routes.router)
     install_portal(app)
     if served_over_https(svc.policy.public_url):
         app.add_middleware(StrictTransportSecurity)

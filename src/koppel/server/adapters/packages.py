@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import logging
 import os
 import re
 import tempfile
@@ -21,6 +22,9 @@ import koppel
 from koppel._version import __version__
 from koppel.protocol.updates import AGENT_UPDATE, Update
 from koppel.server.adapters.private_files import make_dir
+from koppel.server.domain.links.installation import AgentWheel
+
+_log = logging.getLogger(__name__)
 
 _WHEEL = re.compile(r"^koppel-(\d{4}\.\d{1,2})\.(\d+)-py3-none-any\.whl$")
 _SCRIPTS = {
@@ -35,6 +39,9 @@ class LocalAgentPackages:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        # Hashing a wheel on every update check would read it each time: the description
+        # is kept while the file's size and modification time stay the same.
+        self._described: dict[Path, tuple[tuple[int, int], AgentWheel]] = {}
 
     def wheel_for(self, update: Update) -> Path:
         """The newest wheel of ``update``: a stored one, else one built from this release."""
@@ -43,6 +50,29 @@ class LocalAgentPackages:
             return stored
         version = __version__ if update == AGENT_UPDATE else f"{update}.0"
         return self._build(version)
+
+    def release_of(self, update: Update) -> AgentWheel | None:
+        """The wheel :meth:`wheel_for` hands out, with its version, SHA-256 and size; None
+        when there is none and none can be built here (the folder cannot be written)."""
+        try:
+            path = self.wheel_for(update)
+            stat = path.stat()
+        except OSError as exc:
+            _log.warning("no agent wheel of update %s: %s", update, exc)
+            return None
+        key = (stat.st_size, stat.st_mtime_ns)
+        known = self._described.get(path)
+        if known is not None and known[0] == key:
+            return known[1]
+        match = _WHEEL.match(path.name)
+        version = f"{match.group(1)}.{match.group(2)}" if match else __version__
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+        wheel = AgentWheel(path=path, version=version, sha256=digest.hexdigest(), size=stat.st_size)
+        self._described[path] = (key, wheel)
+        return wheel
 
     def _stored(self, update: Update) -> Path | None:
         if not self.folder.is_dir():
