@@ -22,6 +22,9 @@ class ExitCode(IntEnum):
     FILE_REFUSED = 10
     QUEUED = 11  # the server is unreachable: the submission is queued (`koppel queue send`)
     CANNOT_SAVE = 12  # a received file could not be saved here (folder, disk, file system)
+    # `koppel update check`: a newer release of this agent's update is available (as
+    # `dnf check-update` answers 100: a script branches on it without parsing text)
+    UPDATE_AVAILABLE = 13
     INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it), or end of input at a prompt
 
 
@@ -38,5 +41,6 @@ EPILOG = """**Exit codes:**
 * 10 file refused before sending (unreadable, empty, too large, unsafe name, type not accepted)
 * 11 submission queued: the server is unreachable; `koppel queue send` sends it later
 * 12 a received file could not be saved on this workstation (folder, disk space, name)
+* 13 `update check`: a newer release of this agent is available (`koppel update install`)
 * 130 interrupted (Ctrl+C, or end of input at a question)
 """

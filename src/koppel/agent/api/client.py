@@ -224,16 +224,16 @@ class AgentClient:
         return self._http.parse(AgentRelease, response)
 
     @contextlib.contextmanager
-    def release_wheel(self, release: AgentRelease, token: str) -> Iterator[Content]:
-        """GET the wheel of ``release`` (its ``download`` path, on this server), streamed."""
-        if not release.download.startswith(f"{API_PREFIX}/"):
+    def release_wheel(self, download: str, token: str) -> Iterator[Content]:
+        """GET the wheel of a release (its ``download`` path, on this server), streamed."""
+        if not download.startswith(f"{API_PREFIX}/") or ".." in download:
             # The token goes only to this server's API, never to an address the answer named.
             raise AgentError(
-                f"The server named an unexpected download address ({release.download!r}) "
-                "for the agent release; ask its administrator.",
+                f"The server named an unexpected download address ({download!r}) for the "
+                "agent release; ask its administrator.",
                 ExitCode.ERROR,
             )
-        with self._http.stream(release.download, token=token) as response:
+        with self._http.stream(download, token=token) as response:
             yield _content(response)
 
     def device_authorize(self, scope: str, workstation: str) -> DeviceAuthorization:

@@ -20,6 +20,7 @@ from koppel.agent.cli import my_files as my_files_commands
 from koppel.agent.cli import root as root_commands
 from koppel.agent.cli import settings as settings_commands
 from koppel.agent.cli import submit as submit_commands
+from koppel.agent.cli import update as update_commands
 from koppel.agent.cli import url_links as url_link_commands
 from koppel.agent.cli import watch as watch_commands
 from koppel.agent.cli.help_flags import install as show_flags_without_values
@@ -55,6 +56,7 @@ app.add_typer(my_files_commands.analyses_app, name="analyses")
 app.command("watch")(watch_commands.watch)
 app.add_typer(url_link_commands.handler_app, name="handler")
 app.command("open-link")(url_link_commands.open_link)
+app.add_typer(update_commands.update_app, name="update")
 
 
 def main() -> None:
