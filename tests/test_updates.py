@@ -8,16 +8,14 @@ the test environment (a .pth file) so that the test needs no download.
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
-import sysconfig
-import venv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent_venvs import agent_venv, pip_install
 from harness import Server, Workstation
 from koppel.protocol.updates import AGENT_UPDATE
 
@@ -25,37 +23,6 @@ Ws = Callable[..., Workstation]
 CURRENT = str(AGENT_UPDATE)
 PREVIOUS = str(AGENT_UPDATE.previous())
 INVALID_SETTINGS, PROBLEMS = 8, 3
-
-
-def _agent_venv(folder: Path) -> Path:
-    venv.EnvBuilder(with_pip=True).create(folder)
-    python = folder / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # Dependencies only: the test environment's own koppel is an editable install whose
-    # hook lives in a .pth file that Python does not process from an added folder.
-    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return folder / "bin"
-
-
-def _pip_install(bin_dir: Path, wheel: Path) -> None:
-    subprocess.run(
-        [
-            str(bin_dir / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-            str(wheel),
-        ],
-        check=True,
-    )
 
 
 def _download_installation(ws: Workstation, server: Server, env: str) -> Path:
@@ -108,8 +75,8 @@ def test_conversion_then_agent_upgrade_keeps_links(
     # "Save installation" hands out the agent of the environment's update.
     old_wheel = _download_installation(ws, srv, "F30001")
     assert old_wheel.name == "koppel-2026.1.0-py3-none-any.whl"
-    agent_bin = _agent_venv(tmp_path / "agent-venv")
-    _pip_install(agent_bin, old_wheel)
+    agent_bin = agent_venv(tmp_path / "agent-venv")
+    pip_install(agent_bin, old_wheel)
     ws.bin = agent_bin
     assert "update 2026.1" in ws.ok("--version").stdout
 
@@ -132,7 +99,7 @@ def test_conversion_then_agent_upgrade_keeps_links(
 
     new_wheel = _download_installation(ws, srv, "F30001")
     assert new_wheel.name.startswith("koppel-2026.2.")
-    _pip_install(agent_bin, new_wheel)
+    pip_install(agent_bin, new_wheel)
     assert "update 2026.2" in ws.ok("--version").stdout
 
     envs = ws.ok("envs", "--json").json()
@@ -268,8 +235,8 @@ def test_doctor_tells_links_on_two_updates_to_convert_the_firm(
     srv = demo_server
     _old_practice(srv)
     ws = workstation("laptop", KOPPEL_PASSWORD="koppel-demo")
-    agent_bin = _agent_venv(tmp_path / "agent-venv")
-    _pip_install(agent_bin, _download_installation(ws, srv, "F50001"))
+    agent_bin = agent_venv(tmp_path / "agent-venv")
+    pip_install(agent_bin, _download_installation(ws, srv, "F50001"))
     ws.bin = agent_bin
     ws.ok("link", str(ws.save_settings(srv, "F50001", "anna")))
     ws.ok("link", str(ws.save_settings(srv, "C60001", "anna")))
@@ -292,7 +259,7 @@ def test_doctor_tells_links_on_two_updates_to_convert_the_firm(
     assert "its portal" not in told.stderr  # C60001 has none
 
     # The newer agent (Save installation where it is offered: the demo firm's portal).
-    _pip_install(agent_bin, _download_installation(ws, srv, "F10001"))
+    pip_install(agent_bin, _download_installation(ws, srv, "F10001"))
     new = ws.koppel("doctor")
     assert new.returncode == PROBLEMS
     assert f"F50001: {picture}" in new.stderr
@@ -317,8 +284,8 @@ def test_doctor_sends_to_save_installation_only_where_the_user_may(
     srv = demo_server
     _old_practice(srv)
     ws = workstation("laptop", KOPPEL_PASSWORD="koppel-demo")
-    agent_bin = _agent_venv(tmp_path / "agent-venv")
-    _pip_install(agent_bin, _download_installation(ws, srv, "F50001"))
+    agent_bin = agent_venv(tmp_path / "agent-venv")
+    pip_install(agent_bin, _download_installation(ws, srv, "F50001"))
     ws.bin = agent_bin
     ws.ok("link", str(ws.save_settings(srv, "F50001", "anna")))
     ws.ok("link", str(ws.save_settings(srv, "F50001", "anna", bundle=True)))
