@@ -180,3 +180,43 @@ def test_a_tampered_download_is_not_installed(
     assert refused.returncode == 1, refused.output
     assert "does not match" in refused.stderr and "nothing was installed" in refused.stderr
     assert not (tmp_path / "never-installed").exists()
+
+
+@pytest.mark.slow
+def test_an_agent_installed_by_pipx_is_upgraded_with_pipx(
+    demo_server: Server, workstation: Ws, tmp_path: Path
+) -> None:
+    # pipx is not on this machine: the agent's venv lies where pipx keeps its venvs, and a
+    # stand-in `pipx` on the PATH records how it is called and installs as `pipx install
+    # --force WHEEL` does (pip into that same venv). pipx itself is not exercised here.
+    laptop = workstation("laptop")
+    settings = laptop.save_settings(demo_server, "F10001", "anna")
+    venv_dir = tmp_path / "home/.local/share/pipx/venvs/koppel"
+    agent_bin = agent_venv(venv_dir)
+    old_wheel = tmp_path / f"koppel-{__version__}-py3-none-any.whl"
+    build_wheel(__version__, old_wheel)
+    pip_install(agent_bin, old_wheel)
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    record = tmp_path / "pipx-calls.txt"
+    pipx = tools / "pipx"
+    pipx.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> "{record}"\n'
+        f'exec "{agent_bin}/python" -m pip install --quiet --disable-pip-version-check "$3"\n'
+    )
+    pipx.chmod(0o755)
+    laptop.env["PATH"] = f"{tools}:{laptop.env['PATH']}"
+    laptop.bin = agent_bin
+    laptop.ok("link", str(settings))
+
+    publish_release(_packages(demo_server), NEXT)
+    installed = laptop.koppel("update", "install", "--json")
+    assert installed.returncode == 0, installed.output
+    assert installed.json()["installer"] == "pipx"
+    calls = record.read_text().split()
+    assert calls[:2] == ["install", "--force"] and calls[2].endswith(
+        f"koppel-{NEXT}-py3-none-any.whl"
+    )
+    assert f"koppel {NEXT} " in laptop.ok("--version").stdout
+    assert laptop.ok("doctor", "--json").json()["ok"]

@@ -309,14 +309,16 @@ def _download(release: Release, folder: Path) -> Path:
 
 def in_pipx_venv(prefix: str | None = None) -> bool:
     """Whether this agent runs from a pipx-managed environment (``…/pipx/venvs/koppel``)."""
-    where = Path(prefix or sys.prefix).as_posix().lower()
-    return "pipx/venvs/" in where + "/"
+    where = (prefix or sys.prefix).replace("\\", "/").lower().rstrip("/") + "/"
+    return "/pipx/venvs/" in where
 
 
 def installer_command(wheel: Path) -> tuple[str, list[str]]:
     """The installer that installed this agent, and its command for ``wheel``: pipx for a
     pipx environment (so that pipx keeps managing it), else pip of this interpreter."""
     pipx = shutil.which("pipx")
+    # Without pipx on the PATH (an autostart entry's short PATH), the venv's own pip
+    # (pipx shares one with every venv it makes) installs it just the same.
     if in_pipx_venv() and pipx:
         return "pipx", [pipx, "install", "--force", str(wheel)]
     return "pip", [
