@@ -220,3 +220,16 @@ def test_an_agent_installed_by_pipx_is_upgraded_with_pipx(
     )
     assert f"koppel {NEXT} " in laptop.ok("--version").stdout
     assert laptop.ok("doctor", "--json").json()["ok"]
+
+
+def test_a_server_without_a_release_is_no_error(demo_server: Server, workstation: Ws) -> None:
+    laptop = _linked(demo_server, workstation)
+    # A packages "folder" that is a file: the server finds no wheel and can build none.
+    _packages(demo_server).write_text("not a folder")
+    result = laptop.koppel("update", "check", "--json")
+    assert result.returncode == 0, result.output
+    data = result.json()
+    assert data["update_available"] is False
+    assert data["servers"] == [
+        {"server": demo_server.url, "ok": True, "problem": "this server offers no agent release"}
+    ]

@@ -43,6 +43,7 @@ CHECK_INTERVAL = timedelta(days=1)
 # release does not depend on which environment of the update asks.
 _TRIES_PER_SERVER = 3
 _INSTALL_TIMEOUT_SECONDS = 600
+_NO_RELEASE = "this server offers no agent release"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Check:
     newest: Release | None = None  # the newest release offered, even when not newer
     asked: list[str] = field(default_factory=list)  # servers that answered
     problems: dict[str, str] = field(default_factory=dict)  # server -> what went wrong
+    no_release: list[str] = field(default_factory=list)  # answered, but offer no release
 
     @property
     def available(self) -> Release | None:
@@ -94,7 +96,8 @@ class Check:
             "update_available": available is not None,
             "available": available.as_json() if available else None,
             "servers": [
-                *({"server": s, "ok": True} for s in self.asked),
+                *({"server": s, "ok": True} for s in self.asked if s not in self.no_release),
+                *({"server": s, "ok": True, "problem": _NO_RELEASE} for s in self.no_release),
                 *({"server": s, "ok": False, "problem": p} for s, p in self.problems.items()),
             ],
         }
@@ -130,6 +133,10 @@ def check() -> Check:
             by_server.setdefault(server_base(env.api_url), []).append(env)
     for server, envs in by_server.items():
         release, problem = _ask(server, envs, tokens)
+        if problem == _NO_RELEASE:
+            result.asked.append(server)
+            result.no_release.append(server)
+            continue
         if release is None:
             result.problems[server] = problem
             continue
@@ -154,6 +161,9 @@ def _ask(
                 try:
                     answer = client.release(env.code, tokens[env.code] or "")
                 except ApiError as exc:
+                    if exc.code == "not_found":
+                        # The server answered: it offers no release (or predates them).
+                        return None, _NO_RELEASE
                     problem = f"{env.code}: {exc.message}"
                     continue
                 return (
@@ -188,6 +198,8 @@ def summary(result: Check) -> str:
                 "of its update is linked. Link one with `koppel link FILE`."
             )
         return f"Koppel {result.installed}: no server could be asked for a newer release."
+    if set(result.asked) <= set(result.no_release):
+        return f"Koppel {result.installed}: the linked servers offer no release to compare with."
     return f"Koppel {result.installed} is up to date."
 
 

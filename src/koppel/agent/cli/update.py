@@ -35,6 +35,8 @@ def check(json_output: JsonOption = False) -> None:
         else:
             for server, problem in result.problems.items():
                 note(f"{server}: {problem}")
+            for server in result.no_release:
+                note(f"{server}: offers no agent release to compare with.")
             typer.echo(updating.summary(result))
         if result.available is not None:
             raise typer.Exit(int(ExitCode.UPDATE_AVAILABLE))
