@@ -14,6 +14,7 @@ import typer
 from koppel.agent.cli import doctor as doctor_commands
 from koppel.agent.cli import edit as edit_commands
 from koppel.agent.cli import envs as envs_commands
+from koppel.agent.cli import integrate as integrate_commands
 from koppel.agent.cli import items as items_commands
 from koppel.agent.cli import link as link_commands
 from koppel.agent.cli import my_files as my_files_commands
@@ -55,6 +56,7 @@ app.add_typer(my_files_commands.analyses_app, name="analyses")
 app.command("watch")(watch_commands.watch)
 app.add_typer(url_link_commands.handler_app, name="handler")
 app.command("open-link")(url_link_commands.open_link)
+app.add_typer(integrate_commands.integrate_app, name="integrate")
 
 
 def main() -> None:
