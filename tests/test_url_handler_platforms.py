@@ -8,7 +8,10 @@ not exercised here (docs/desktop-integration.md says so)."""
 
 from __future__ import annotations
 
+import os
 import plistlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,26 @@ def test_macos_says_which_step_failed(tmp_path: Path, tool: str) -> None:
     assert not report.registered
     assert report.missing[0].startswith(f"{tool} could not")
     assert report.missing[0].endswith("run `koppel handler install` again")
+
+
+def test_a_windowless_agent_writes_its_messages_to_a_log(tmp_path: Path) -> None:
+    """koppelw.exe and pythonw.exe start the agent with sys.stdout and sys.stderr set to
+    None; this runs the real entry point in such a process (on Linux, by setting them so)
+    and finds the refusal of a bad link in koppelw.log instead of a crash."""
+    agent_home = tmp_path / "agent"
+    program = (
+        "import sys\n"
+        "sys.stdout = sys.stderr = None\n"
+        "sys.argv = ['koppelw', 'open-link', 'https://example.com/']\n"
+        "from koppel.agent.cli import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "KOPPEL_AGENT_HOME": str(agent_home), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    log = (agent_home / "koppelw.log").read_text()
+    assert log.startswith("--- ") and "koppel open-link https://example.com/\n" in log
+    assert "Not a Koppel link this agent can open" in log

@@ -24,6 +24,7 @@ from koppel.agent.cli import submit as submit_commands
 from koppel.agent.cli import url_links as url_link_commands
 from koppel.agent.cli import watch as watch_commands
 from koppel.agent.cli.help_flags import install as show_flags_without_values
+from koppel.agent.cli.windowless import give_streams_when_windowless
 from koppel.agent.exit_codes import EPILOG
 
 app = typer.Typer(
@@ -60,7 +61,8 @@ app.add_typer(integrate_commands.integrate_app, name="integrate")
 
 
 def main() -> None:
-    """Entry point of the ``koppel`` console script."""
+    """Entry point of the ``koppel`` console script (and of the windowless ``koppelw``)."""
+    give_streams_when_windowless()
     _skip_httpx_command_line()
     app()
 
