@@ -22,7 +22,7 @@ import pytest
 
 from desktop_fakes import FakeRunner
 from harness import BIN, Workstation
-from koppel.agent.desktop_integration import send_to, send_to_macos
+from koppel.agent.desktop_integration import send_to, send_to_linux, send_to_macos
 
 Ws = Callable[..., Workstation]
 PROBLEMS = 3
@@ -194,3 +194,19 @@ def test_macos_quoting_of_a_path_with_spaces() -> None:
     assert (
         command == "'/Users/anna o'\"'\"'brien/bin/koppel' submit --gui \"$@\" > /dev/null 2>&1 &\n"
     )
+
+
+def test_the_nautilus_script_passes_every_selected_file(tmp_path: Path) -> None:
+    """Nautilus runs the script with the selected files as arguments: a stand-in for
+    koppel records the arguments it receives, names with spaces and quotes included."""
+    received = tmp_path / "argv.txt"
+    stand_in = tmp_path / "bin dir/koppel"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{received}"\n')
+    stand_in.chmod(0o755)
+    script = tmp_path / "Send to Koppel"
+    script.write_text(send_to_linux.nautilus_script(stand_in))
+    script.chmod(0o755)
+    files = ["brief aan de bank.pdf", "Jan's factuur.xlsx", "mail $HOME.eml"]
+    subprocess.run([str(script), *files], cwd=tmp_path, check=True)
+    assert received.read_text().splitlines() == ["submit", "--gui", *files]
