@@ -3,6 +3,7 @@ tests/msg_support.py: olefile cannot write, and the .msg writers are GPL)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,3 +51,19 @@ def test_msg_without_subject_or_time_and_files_that_are_not_msg(tmp_path: Path) 
     truncated.write_bytes(msg_file("Hallo", SENT)[:700])
     assert msg_header(truncated) == (None, None)
     assert msg_header(tmp_path / "missing.msg") == (None, None)
+
+
+def test_damaged_msg_files_give_no_header_and_no_error(tmp_path: Path) -> None:
+    """olefile raises many kinds of errors on damaged files (an OverflowError was found
+    this way); the file is then sent without a subject or date from it."""
+    good = msg_file("Hallo", SENT, DELIVERED)
+    path = tmp_path / "damaged.msg"
+    chance = random.Random(12)
+    for _ in range(400):
+        damaged = bytearray(good)
+        for _ in range(chance.randint(1, 8)):
+            damaged[chance.randrange(len(damaged))] = chance.randrange(256)
+        path.write_bytes(bytes(damaged[: chance.choice([len(damaged), chance.randrange(600)])]))
+        subject, date = msg_header(path)
+        assert subject is None or isinstance(subject, str)
+        assert date is None or datetime.fromisoformat(date).tzinfo is not None

@@ -65,7 +65,9 @@ def msg_header(path: Path) -> tuple[str | None, str | None]:
         with olefile.OleFileIO(str(path)) as ole:
             subject = _subject(ole)
             times = _times(ole.openstream(PROPERTIES).read()) if ole.exists(PROPERTIES) else {}
-    except (OSError, ValueError, struct.error):
+    except Exception:
+        # olefile raises whatever a damaged file leads it to (OverflowError, IndexError,
+        # ...). The subject and date are a convenience: the file is sent all the same.
         return None, None
     moment = times.get(CLIENT_SUBMIT_TIME) or times.get(MESSAGE_DELIVERY_TIME)
     return subject, moment.isoformat() if moment else None
