@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from harness import BIN, Server, Workstation
+from msg_support import msg_file
 from uploads_helpers import auth, link, random_file, sha256_of, tus, upload_rows
 
 Ws = Callable[..., Workstation]
@@ -478,3 +480,20 @@ def link_token(ws: Workstation, env: str) -> str:
     from uploads_helpers import tokens_of
 
     return tokens_of(ws)[env]
+
+
+def test_an_outlook_msg_keeps_its_subject_and_date(
+    anna: tuple[Server, Workstation, str], tmp_path: Path
+) -> None:
+    """A .msg dragged from Outlook: its subject and sent time, read with olefile, become
+    the item's (the file is built by tests/msg_support.py, as olefile cannot write)."""
+    server, ws, token = anna
+    mail = tmp_path / "Vraag over de btw.msg"
+    sent = datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)
+    mail.write_bytes(msg_file("Vraag over de btw-aangifte Q3 €", sent, sent + timedelta(minutes=1)))
+    result = submit(ws, str(mail))
+    assert result.returncode == 0, result.output
+    (item,) = items_of(server, token)
+    assert item["subject"] == "Vraag over de btw-aangifte Q3 €"
+    assert item["date"].startswith("2026-11-03T08:15:30")
+    assert attachment_sha256(server, token, item) == sha256_of(mail)

@@ -20,29 +20,12 @@ from koppel.agent.environments import explain
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local.queue import Submission
+from koppel.agent.mail_files import MAIL_SUFFIXES, mail_header
+from koppel.agent.mail_files import eml_header as eml_header  # where it was first
 from koppel.agent.sending import SendResult, send, send_pending
 from koppel.agent.submission_checks import check_file, check_types, upload_rules
 from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
-
-
-def eml_header(path: Path) -> tuple[str | None, str | None]:
-    """The Subject and Date (ISO 8601) of an e-mail message file, when it has them."""
-    import email
-    import email.policy
-
-    try:
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-    except (OSError, ValueError):
-        return None, None
-    subject = str(message.get("subject") or "").strip() or None
-    date: str | None = None
-    header = message.get("date")
-    moment = getattr(header, "datetime", None) if header is not None else None
-    if moment is not None:
-        date = moment.isoformat()
-    return subject, date
 
 
 def default_subject(paths: list[Path]) -> str:
@@ -148,9 +131,9 @@ def submit(
     except ApiError as exc:
         raise explain(code, exc) from exc
     date: str | None = None
-    emails = [p for p in paths if p.suffix.lower() == ".eml"]
+    emails = [p for p in paths if p.suffix.lower() in MAIL_SUFFIXES]
     if emails:
-        found_subject, date = eml_header(emails[0])
+        found_subject, date = mail_header(emails[0])
         subject = subject or found_subject
     submission = Submission.new(
         code, destination, type_name, subject or default_subject(paths), paths, date

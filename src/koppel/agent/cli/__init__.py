@@ -14,6 +14,7 @@ import typer
 from koppel.agent.cli import doctor as doctor_commands
 from koppel.agent.cli import edit as edit_commands
 from koppel.agent.cli import envs as envs_commands
+from koppel.agent.cli import integrate as integrate_commands
 from koppel.agent.cli import items as items_commands
 from koppel.agent.cli import link as link_commands
 from koppel.agent.cli import my_files as my_files_commands
@@ -24,6 +25,7 @@ from koppel.agent.cli import update as update_commands
 from koppel.agent.cli import url_links as url_link_commands
 from koppel.agent.cli import watch as watch_commands
 from koppel.agent.cli.help_flags import install as show_flags_without_values
+from koppel.agent.cli.windowless import give_streams_when_windowless
 from koppel.agent.exit_codes import EPILOG
 
 app = typer.Typer(
@@ -56,11 +58,13 @@ app.add_typer(my_files_commands.analyses_app, name="analyses")
 app.command("watch")(watch_commands.watch)
 app.add_typer(url_link_commands.handler_app, name="handler")
 app.command("open-link")(url_link_commands.open_link)
+app.add_typer(integrate_commands.integrate_app, name="integrate")
 app.add_typer(update_commands.update_app, name="update")
 
 
 def main() -> None:
-    """Entry point of the ``koppel`` console script."""
+    """Entry point of the ``koppel`` console script (and of the windowless ``koppelw``)."""
+    give_streams_when_windowless()
     _skip_httpx_command_line()
     app()
 

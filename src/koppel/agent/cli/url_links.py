@@ -19,7 +19,7 @@ handler_app = typer.Typer(
 
 
 def _report(action: str, json_output: bool) -> None:
-    from koppel.agent import url_links as url_handler
+    from koppel.agent.desktop_integration import url_handler
     from koppel.agent.exit_codes import ExitCode
     from koppel.agent.output import note, print_json
 
@@ -39,9 +39,9 @@ def _report(action: str, json_output: bool) -> None:
             )
         elif action == "status":
             if not json_output:
-                typer.echo(f"Desktop file: {report.desktop_file}")
-                typer.echo(f"Runs:         {report.executable or '-'}")
-                typer.echo(f"Default:      {report.default_handler or '-'}")
+                typer.echo(f"Registered at: {report.as_json()['location'] or '-'}")
+                typer.echo(f"Runs:          {report.executable or '-'}")
+                typer.echo(f"Default:       {report.default_handler or '-'}")
             note("The handler is registered." if report.registered else "Not registered.")
         if action != "uninstall" and not report.registered:
             raise typer.Exit(int(ExitCode.PROBLEMS))
@@ -49,9 +49,13 @@ def _report(action: str, json_output: bool) -> None:
 
 @handler_app.command("install")
 def handler_install(json_output: JsonOption = False) -> None:
-    """Register this agent for koppel:// links (Linux: a .desktop file in
-    ~/.local/share/applications and `xdg-mime default`). Exits 3 when xdg-mime is missing
-    or fails (the .desktop file is written all the same)."""
+    """Register this agent for koppel:// links, so that the portal's "Edit on my
+    computer" opens it. Linux: a .desktop file in ~/.local/share/applications and
+    `xdg-mime default`; Windows: keys under HKCU\\Software\\Classes\\koppel running the
+    windowless koppelw; macOS: ~/Applications/Koppel Link Handler.app, registered with
+    Launch Services. Exits 3 when a step is missing (it says which).
+
+    Example: `koppel handler install`, then `koppel handler status --json`."""
     _report("install", json_output)
 
 
@@ -63,7 +67,8 @@ def handler_status(json_output: JsonOption = False) -> None:
 
 @handler_app.command("uninstall")
 def handler_uninstall(json_output: JsonOption = False) -> None:
-    """Remove the koppel:// handler's .desktop file and its default association."""
+    """Remove the koppel:// handler (the .desktop file and its default association, the
+    registry keys or the macOS app)."""
     _report("uninstall", json_output)
 
 

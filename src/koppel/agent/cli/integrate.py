@@ -1,0 +1,67 @@
+"""``koppel integrate install|uninstall|status``: "Send to Koppel" in the file manager
+(Explorer's *Send to*, a Finder Quick Action, Linux's *Open With*, Nautilus scripts and
+Dolphin's menu), each running ``koppel submit --gui FILES…``.
+
+Light at import time: ``cli/__init__.py`` imports this module for every command.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from koppel.agent.cli.common import JsonOption, reporting
+
+integrate_app = typer.Typer(
+    help='"Send to Koppel" in the file manager: select files, right-click, send them.',
+    no_args_is_help=True,
+)
+
+
+def _report(action: str, json_output: bool) -> None:
+    from koppel.agent.desktop_integration import send_to
+    from koppel.agent.exit_codes import ExitCode
+    from koppel.agent.output import note, print_json
+
+    with reporting(json_output):
+        report = getattr(send_to, action)()
+        if json_output:
+            print_json(report.as_json())
+        for done in report.done:
+            note(f"Done: {done}.")
+        for missing in report.missing:
+            note(f"Missing: {missing}.")
+        if action == "status" and not json_output:
+            for entry in report.entries:
+                typer.echo(f"{'yes' if entry.present else 'no ':3}  {entry.kind}: {entry.path}")
+            typer.echo(f"Runs: {report.command}")
+        if action == "uninstall":
+            note('"Send to Koppel" is removed.')
+        elif report.installed:
+            note('"Send to Koppel" is in the file manager: select files, right-click, send.')
+        else:
+            note('"Send to Koppel" is not (fully) installed: run `koppel integrate install`.')
+            raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+@integrate_app.command("install")
+def integrate_install(json_output: JsonOption = False) -> None:
+    """Add "Send to Koppel" to the file manager's right-click menu. Windows: a shortcut
+    in the SendTo folder (no console window opens); macOS: a Quick Action in
+    ~/Library/Services; Linux: a desktop entry (Open With), a Nautilus script and a
+    Dolphin service menu in ~/.local/share. Each runs `koppel submit --gui FILES`.
+    Exits 3 when a step failed (it says which).
+
+    Example: `koppel integrate install`, then `koppel integrate status --json`."""
+    _report("install", json_output)
+
+
+@integrate_app.command("status")
+def integrate_status(json_output: JsonOption = False) -> None:
+    """Show whether "Send to Koppel" is installed for this agent; exits 3 when not."""
+    _report("status", json_output)
+
+
+@integrate_app.command("uninstall")
+def integrate_uninstall(json_output: JsonOption = False) -> None:
+    """Remove "Send to Koppel" from the file manager."""
+    _report("uninstall", json_output)

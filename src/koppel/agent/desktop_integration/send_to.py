@@ -1,0 +1,249 @@
+"""``koppel integrate install|uninstall|status``: "Send to Koppel" in the file managers of
+this platform, each running ``koppel submit --gui FILES…`` (the submit window, prefilled).
+
+Linux writes its files for real (tests validate them with ``desktop-file-validate``);
+the Windows and macOS functions take the home or ``%APPDATA%`` folder and the command
+runner as parameters, so that the tests run them here against a fake runner.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from koppel.agent.desktop_integration import send_to_linux, send_to_macos, send_to_windows
+from koppel.agent.desktop_integration.launcher import (
+    Runner,
+    koppel_executable,
+    run,
+    windowless_command,
+)
+from koppel.agent.desktop_integration.url_handler import current_platform
+
+
+@dataclass
+class Entry:
+    """One file that makes "Send to Koppel" appear somewhere."""
+
+    kind: str
+    path: str
+    present: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as ``--json`` prints it."""
+        return {"kind": self.kind, "path": self.path, "present": self.present}
+
+
+@dataclass
+class IntegrationReport:
+    """What ``koppel integrate`` did or found."""
+
+    platform: str
+    command: str
+    entries: list[Entry] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def installed(self) -> bool:
+        """Every entry is there and nothing is missing."""
+        return bool(self.entries) and all(e.present for e in self.entries) and not self.missing
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as ``--json`` prints it."""
+        return {
+            "platform": self.platform,
+            "installed": self.installed,
+            "command": self.command,
+            "entries": [entry.as_json() for entry in self.entries],
+            "done": self.done,
+            "missing": self.missing,
+        }
+
+
+def install() -> IntegrationReport:
+    """Add "Send to Koppel" on this platform."""
+    where = current_platform()
+    if where == "windows":
+        return windows_install(os.environ.get("APPDATA", ""), koppel_executable(), run)
+    if where == "macos":
+        return macos_install(Path.home(), koppel_executable(), run)
+    return linux_install(koppel_executable())
+
+
+def status() -> IntegrationReport:
+    """Whether "Send to Koppel" is there on this platform."""
+    where = current_platform()
+    if where == "windows":
+        return windows_status(os.environ.get("APPDATA", ""), koppel_executable())
+    if where == "macos":
+        return macos_status(Path.home(), koppel_executable())
+    return linux_status(koppel_executable())
+
+
+def uninstall() -> IntegrationReport:
+    """Remove "Send to Koppel" on this platform."""
+    where = current_platform()
+    if where == "windows":
+        return windows_uninstall(os.environ.get("APPDATA", ""), koppel_executable())
+    if where == "macos":
+        return macos_uninstall(Path.home(), koppel_executable(), run)
+    return linux_uninstall(koppel_executable())
+
+
+# --- Linux ---------------------------------------------------------------------------------
+def _linux_report(koppel: Path) -> IntegrationReport:
+    return IntegrationReport("linux", f"{koppel} submit --gui FILES…")
+
+
+def linux_install(koppel: Path) -> IntegrationReport:
+    """Write the .desktop entry, the Nautilus script and the Dolphin service menu."""
+    report = _linux_report(koppel)
+    for wanted in send_to_linux.files(koppel):
+        wanted.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = wanted.path.with_name(wanted.path.name + ".tmp")
+        temporary.write_text(wanted.content, encoding="utf-8")
+        temporary.chmod(0o755 if wanted.executable else 0o644)
+        os.replace(temporary, wanted.path)
+        report.entries.append(Entry(wanted.kind, str(wanted.path), True))
+        report.done.append(f"wrote the {wanted.kind} {wanted.path}")
+    applications = send_to_linux.files(koppel)[0].path.parent
+    if shutil.which("update-desktop-database"):
+        run(["update-desktop-database", str(applications)])
+    return report
+
+
+def linux_status(koppel: Path) -> IntegrationReport:
+    """Check each file is there and runs this agent."""
+    report = _linux_report(koppel)
+    for wanted in send_to_linux.files(koppel):
+        try:
+            found: str | None = wanted.path.read_text(encoding="utf-8")
+        except OSError:
+            found = None
+        report.entries.append(Entry(wanted.kind, str(wanted.path), found is not None))
+        if found is None:
+            report.missing.append(f"the {wanted.kind} {wanted.path} does not exist")
+        elif found != wanted.content:
+            report.missing.append(
+                f"the {wanted.kind} {wanted.path} was written by another Koppel install or "
+                "changed since"
+            )
+    return report
+
+
+def linux_uninstall(koppel: Path) -> IntegrationReport:
+    """Remove the three files."""
+    report = _linux_report(koppel)
+    for wanted in send_to_linux.files(koppel):
+        if wanted.path.exists():
+            wanted.path.unlink()
+            report.done.append(f"removed the {wanted.kind} {wanted.path}")
+        report.entries.append(Entry(wanted.kind, str(wanted.path), False))
+    return report
+
+
+# --- Windows -------------------------------------------------------------------------------
+def _windows_report(koppel: Path) -> IntegrationReport:
+    launcher = windowless_command(koppel)
+    return IntegrationReport("windows", " ".join([*launcher, "submit", "--gui", "FILES…"]))
+
+
+def windows_install(appdata: str, koppel: Path, runner: Runner) -> IntegrationReport:
+    """Write the SendTo shortcut through PowerShell (COM's ``WScript.Shell``)."""
+    report = _windows_report(koppel)
+    shortcut = send_to_windows.shortcut_path(appdata)
+    if not appdata:
+        report.missing.append("%APPDATA% is not set, so the SendTo folder is unknown")
+        return report
+    command = send_to_windows.powershell_command(shortcut, windowless_command(koppel))
+    code, output = runner(command)
+    present = code == 0
+    report.entries.append(Entry("SendTo shortcut", str(shortcut), present))
+    if present:
+        report.done.append(f"wrote the SendTo shortcut {shortcut}")
+    else:
+        report.missing.append(
+            f"PowerShell could not write {shortcut}: {output or f'exit code {code}'}"
+        )
+    return report
+
+
+def windows_status(appdata: str, koppel: Path) -> IntegrationReport:
+    """Whether the shortcut exists (its target is not read: that needs COM too)."""
+    report = _windows_report(koppel)
+    shortcut = send_to_windows.shortcut_path(appdata)
+    present = bool(appdata) and Path(shortcut).is_file()
+    report.entries.append(Entry("SendTo shortcut", str(shortcut), present))
+    if not present:
+        report.missing.append(f"the SendTo shortcut {shortcut} does not exist")
+    return report
+
+
+def windows_uninstall(appdata: str, koppel: Path) -> IntegrationReport:
+    """Delete the shortcut."""
+    report = _windows_report(koppel)
+    shortcut = Path(send_to_windows.shortcut_path(appdata))
+    if appdata and shortcut.is_file():
+        shortcut.unlink()
+        report.done.append(f"removed the SendTo shortcut {shortcut}")
+    report.entries.append(Entry("SendTo shortcut", str(shortcut), False))
+    return report
+
+
+# --- macOS ---------------------------------------------------------------------------------
+def _macos_report(koppel: Path) -> IntegrationReport:
+    return IntegrationReport("macos", f"{koppel} submit --gui FILES…")
+
+
+def macos_install(home: Path, koppel: Path, runner: Runner) -> IntegrationReport:
+    """Write the Quick Action bundle and refresh the services menu."""
+    report = _macos_report(koppel)
+    bundle = send_to_macos.workflow_path(home)
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    for relative, content in send_to_macos.bundle_files(koppel).items():
+        path = bundle / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    report.entries.append(Entry("Quick Action", str(bundle), True))
+    report.done.append(f"wrote the Quick Action {bundle}")
+    code, _ = runner([send_to_macos.PBS, "-update"])
+    if code == 0:
+        report.done.append("refreshed the services menu")
+    return report
+
+
+def macos_status(home: Path, koppel: Path) -> IntegrationReport:
+    """Whether the bundle is there and runs this agent."""
+    report = _macos_report(koppel)
+    bundle = send_to_macos.workflow_path(home)
+    expected = send_to_macos.bundle_files(koppel)
+    try:
+        same = all((bundle / rel).read_bytes() == content for rel, content in expected.items())
+        present = True
+    except OSError:
+        same = present = False
+    report.entries.append(Entry("Quick Action", str(bundle), present))
+    if not present:
+        report.missing.append(f"the Quick Action {bundle} does not exist")
+    elif not same:
+        report.missing.append(
+            f"the Quick Action {bundle} was written by another Koppel install or changed since"
+        )
+    return report
+
+
+def macos_uninstall(home: Path, koppel: Path, runner: Runner) -> IntegrationReport:
+    """Delete the bundle and refresh the services menu."""
+    report = _macos_report(koppel)
+    bundle = send_to_macos.workflow_path(home)
+    if bundle.exists():
+        shutil.rmtree(bundle)
+        report.done.append(f"removed the Quick Action {bundle}")
+        runner([send_to_macos.PBS, "-update"])
+    report.entries.append(Entry("Quick Action", str(bundle), False))
+    return report

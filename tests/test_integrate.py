@@ -1,0 +1,212 @@
+""" "Send to Koppel": `koppel integrate install|status|uninstall`.
+
+Linux: the real CLI in a subprocess writes the desktop entry, the Nautilus script and the
+Dolphin service menu in an isolated HOME, and `desktop-file-validate` checks them.
+Windows and macOS cannot run on this Linux machine: the SendTo shortcut is tested on the
+exact PowerShell command given to a fake runner, and the Quick Action on its files
+compared with golden copies (tests/golden/Send to Koppel.workflow); neither Explorer
+nor Finder showing them was exercised here.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from desktop_fakes import FakeRunner
+from harness import BIN, Workstation
+from koppel.agent.desktop_integration import send_to, send_to_linux, send_to_macos
+
+Ws = Callable[..., Workstation]
+PROBLEMS = 3
+GOLDEN = Path(__file__).parent / "golden" / "Send to Koppel.workflow"
+
+
+def linux_files(ws: Workstation) -> dict[str, Path]:
+    data = ws.home / ".local/share"
+    return {
+        "desktop entry": data / "applications/koppel-send.desktop",
+        "Nautilus script": data / "nautilus/scripts/Send to Koppel",
+        "Dolphin service menu": data / "kio/servicemenus/koppel-send.desktop",
+    }
+
+
+def validate(path: Path) -> list[str]:
+    checked = subprocess.run(
+        ["desktop-file-validate", str(path)], capture_output=True, text=True, check=False
+    )
+    return [line.split(": ", 1)[1] for line in (checked.stdout + checked.stderr).splitlines()]
+
+
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None, reason="desktop-file-utils is not installed"
+)
+def test_linux_install_status_uninstall(workstation: Ws) -> None:
+    ws = workstation()
+    files = linux_files(ws)
+    before = ws.koppel("integrate", "status", "--json")
+    assert before.returncode == PROBLEMS and before.json()["installed"] is False
+
+    installed = ws.ok("integrate", "install", "--json").json()
+    assert installed["installed"] is True and installed["platform"] == "linux"
+    assert [(e["kind"], e["path"]) for e in installed["entries"]] == [
+        (kind, str(path)) for kind, path in files.items()
+    ]
+    koppel = BIN / "koppel"
+    assert installed["command"] == f"{koppel} submit --gui FILES…"
+
+    entry = files["desktop entry"].read_text()
+    assert entry == (
+        "[Desktop Entry]\nType=Application\nName=Send to Koppel\n"
+        "Comment=Send the files to a client's dossier with the Koppel agent\n"
+        f"Exec={koppel} submit --gui %F\nIcon=mail-send\nTerminal=false\nNoDisplay=true\n"
+        "MimeType=application/octet-stream;application/pdf;message/rfc822;"
+        "application/vnd.ms-outlook;\n"
+    )
+    assert validate(files["desktop entry"]) == []
+    # KDE's service menu type is unknown to desktop-file-validate: its only remarks are
+    # the two keys that KDE's format adds to Type=Service.
+    assert validate(files["Dolphin service menu"]) == [
+        f'error: key "{key}" is present in group "Desktop Entry", but the type is "Service" '
+        'while this key is only valid for type "Application"'
+        for key in ("MimeType", "Actions")
+    ]
+    menu = files["Dolphin service menu"].read_text()
+    assert "[Desktop Action sendToKoppel]\nName=Send to Koppel\nIcon=mail-send\n" in menu
+    assert f"Exec={koppel} submit --gui %F\n" in menu
+    script = files["Nautilus script"]
+    assert script.read_text().endswith(f'exec {koppel} submit --gui "$@"\n')
+    for executable in (script, files["Dolphin service menu"]):
+        assert os.stat(executable).st_mode & stat.S_IXUSR
+    assert subprocess.run(["sh", "-n", str(script)], check=False).returncode == 0
+
+    status = ws.ok("integrate", "status")
+    assert f"yes  Nautilus script: {script}" in status.stdout
+    assert ws.ok("integrate", "status", "--json").json()["missing"] == []
+
+    # A file changed by hand (or by another install) is reported.
+    script.write_text('#!/bin/sh\nexec /old/koppel submit --gui "$@"\n')
+    changed = ws.koppel("integrate", "status", "--json")
+    assert changed.returncode == PROBLEMS
+    assert "another Koppel install or changed" in changed.json()["missing"][0]
+
+    removed = ws.ok("integrate", "uninstall", "--json").json()
+    assert len(removed["done"]) == 3 and not any(path.exists() for path in files.values())
+    assert ws.koppel("integrate", "status").returncode == PROBLEMS
+
+
+def test_integrate_help_has_an_example(workstation: Ws) -> None:
+    shown = workstation().ok("integrate", "install", "--help").stdout
+    assert "Send to Koppel" in shown and "koppel integrate status --json" in shown
+
+
+def test_windows_sendto_shortcut_through_powershell(tmp_path: Path) -> None:
+    # This Linux machine has no PowerShell or COM: the command is checked as it would run.
+    scripts = tmp_path / "Scripts"
+    scripts.mkdir()
+    for name in ("koppel.exe", "koppelw.exe"):
+        (scripts / name).write_bytes(b"MZ")
+    appdata = r"C:\Users\anna o'brien\AppData\Roaming"
+    runner = FakeRunner()
+
+    report = send_to.windows_install(appdata, scripts / "koppel.exe", runner)
+
+    lnk = r"C:\Users\anna o'brien\AppData\Roaming\Microsoft\Windows\SendTo\Send to Koppel.lnk"
+    koppelw = str(scripts / "koppelw.exe")
+    assert runner.commands == [
+        [
+            "powershell.exe",
+            "-NoProfile",
+            "-NonInteractive",
+            "-ExecutionPolicy",
+            "Bypass",
+            "-Command",
+            "$ErrorActionPreference = 'Stop'; "
+            "$shell = New-Object -ComObject WScript.Shell; "
+            f"$link = $shell.CreateShortcut('{lnk.replace(chr(39), chr(39) * 2)}'); "
+            f"$link.TargetPath = '{koppelw}'; "
+            "$link.Arguments = 'submit --gui'; "
+            "$link.Description = 'Send the files to a client''s dossier with the Koppel agent'; "
+            f"$link.IconLocation = '{koppelw},0'; "
+            "$link.Save()",
+        ]
+    ]
+    assert report.installed and report.entries[0].path == lnk
+    assert report.command == f"{koppelw} submit --gui FILES…"
+
+    failed = send_to.windows_install(appdata, scripts / "koppel.exe", FakeRunner("powershell.exe"))
+    assert not failed.installed
+    assert failed.missing == [f"PowerShell could not write {lnk}: powershell.exe: it failed"]
+    unset = send_to.windows_install("", scripts / "koppel.exe", runner)
+    assert unset.missing == ["%APPDATA% is not set, so the SendTo folder is unknown"]
+
+
+def test_windows_shortcut_without_koppelw_runs_pythonw(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "Scripts").mkdir(parents=True)
+    (venv / "Scripts/koppel.exe").write_bytes(b"MZ")
+    (venv / "Scripts/pythonw.exe").write_bytes(b"MZ")
+    runner = FakeRunner()
+    send_to.windows_install(r"C:\AppData", venv / "Scripts/koppel.exe", runner)
+    script = runner.commands[0][-1]
+    assert f"$link.TargetPath = '{venv / 'Scripts/pythonw.exe'}'" in script
+    assert "$link.Arguments = '-m koppel.agent submit --gui'" in script
+
+
+def test_macos_quick_action_matches_the_golden_files(tmp_path: Path) -> None:
+    # Finder and Automator do not run here: the bundle is compared with golden copies.
+    home = tmp_path / "anna"
+    koppel = Path("/Users/anna/.local/bin/koppel")
+    runner = FakeRunner()
+
+    report = send_to.macos_install(home, koppel, runner)
+
+    bundle = home / "Library/Services/Send to Koppel.workflow"
+    assert report.entries[0].path == str(bundle) and report.installed
+    written = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
+    assert written == ["Contents/Info.plist", "Contents/document.wflow"]
+    for relative in written:
+        assert (bundle / relative).read_bytes() == (GOLDEN / relative).read_bytes(), relative
+    assert runner.commands == [[send_to_macos.PBS, "-update"]]
+    action = plistlib.loads((bundle / "Contents/document.wflow").read_bytes())["actions"][0]
+    parameters = action["action"]["ActionParameters"]
+    assert parameters["inputMethod"] == 1  # the files as arguments ("$@")
+    assert parameters["COMMAND_STRING"] == (
+        '/Users/anna/.local/bin/koppel submit --gui "$@" > /dev/null 2>&1 &\n'
+    )
+    assert send_to.macos_status(home, koppel).installed
+    moved = send_to.macos_status(home, Path("/opt/koppel/bin/koppel"))
+    assert "another Koppel install" in moved.missing[0]
+
+    send_to.macos_uninstall(home, koppel, runner)
+    assert not bundle.exists() and not send_to.macos_status(home, koppel).installed
+
+
+def test_macos_quoting_of_a_path_with_spaces() -> None:
+    command = send_to_macos.shell_command(Path("/Users/anna o'brien/bin/koppel"))
+    assert (
+        command == "'/Users/anna o'\"'\"'brien/bin/koppel' submit --gui \"$@\" > /dev/null 2>&1 &\n"
+    )
+
+
+def test_the_nautilus_script_passes_every_selected_file(tmp_path: Path) -> None:
+    """Nautilus runs the script with the selected files as arguments: a stand-in for
+    koppel records the arguments it receives, names with spaces and quotes included."""
+    received = tmp_path / "argv.txt"
+    stand_in = tmp_path / "bin dir/koppel"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{received}"\n')
+    stand_in.chmod(0o755)
+    script = tmp_path / "Send to Koppel"
+    script.write_text(send_to_linux.nautilus_script(stand_in))
+    script.chmod(0o755)
+    files = ["brief aan de bank.pdf", "Jan's factuur.xlsx", "mail $HOME.eml"]
+    subprocess.run([str(script), *files], cwd=tmp_path, check=True)
+    assert received.read_text().splitlines() == ["submit", "--gui", *files]
