@@ -79,5 +79,5 @@ def test_the_wheels_the_server_builds_have_the_scripts_of_the_project() -> None:
     from koppel.server.adapters import packages
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    assert packages._SCRIPTS == project["scripts"]
-    assert packages._GUI_SCRIPTS == project["gui-scripts"]
+    assert project["scripts"] == packages._SCRIPTS
+    assert project["gui-scripts"] == packages._GUI_SCRIPTS
