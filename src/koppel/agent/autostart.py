@@ -244,7 +244,7 @@ def _enable_windows(system: System, command: list[str]) -> AutostartReport:
         report.done.append(f"set the registry value {windows.LOCATION}")
     report.method, report.location = RUN_VALUE, windows.LOCATION
     report.command = windows.command_line(command)
-    if not Path(command[0]).stem.endswith("w"):
+    if Path(command[0]).stem != "koppelw":
         report.notes.append(
             "koppelw.exe is not installed beside koppel.exe, so a console window opens at "
             "login; reinstall the agent with pip or pipx to get it."
