@@ -80,6 +80,9 @@ def test_no_proxy_bypasses_the_proxy(
     assert doctor["proxies"][0]["proxy"] is None
     assert doctor["proxies"][0]["bypassed_by"] == "NO_PROXY"
     assert "the proxy is skipped for this server by NO_PROXY" in ws.ok("doctor").stderr
+    source = ws.home / "Factuur 13.pdf"
+    source.write_bytes(b"%PDF-1.7 invoice\n" * 100)
+    ws.ok("submit", str(source), "--to", "D0001", "--type", "Invoice", "--env", "F10001")
     assert proxy.requests() == []
 
 
