@@ -62,7 +62,13 @@ def test_link_submit_and_download_go_through_the_proxy(
 
     doctor = ws.ok("doctor", "--json").json()
     assert doctor["proxies"] == [
-        {"server": srv.url, "proxy": proxy.url, "source": "HTTP_PROXY", "bypassed_by": None}
+        {
+            "server": srv.url,
+            "proxy": proxy.url,
+            "source": "HTTP_PROXY",
+            "bypassed_by": None,
+            "unusable": None,
+        }
     ]
     assert f"POST {api}/status" in proxy.requests()
     said = ws.ok("doctor").stderr
@@ -103,5 +109,11 @@ def test_doctor_says_when_no_proxy_is_set(workstation: Ws) -> None:
     ws.env = without_proxy_variables(ws.env)
     assert "Network: requests go directly (no proxy is set)." in ws.ok("doctor").stderr
     assert ws.ok("doctor", "--json").json()["proxies"] == [
-        {"server": "https://server.invalid", "proxy": None, "source": None, "bypassed_by": None}
+        {
+            "server": "https://server.invalid",
+            "proxy": None,
+            "source": None,
+            "bypassed_by": None,
+            "unusable": None,
+        }
     ]

@@ -192,8 +192,11 @@ def test_windows_runs_the_windowless_launcher_when_installed(tmp_path: Path) -> 
     console = tmp_path / "koppel.exe"
     console.write_bytes(b"MZ")
     assert autostart_windows.windowless(console) == console
+    # pip's launcher strips .exe from sys.argv[0]
+    assert autostart_windows.windowless(tmp_path / "koppel") == console
     (tmp_path / "koppelw.exe").write_bytes(b"MZ")
     assert autostart_windows.windowless(console) == tmp_path / "koppelw.exe"
+    assert autostart_windows.windowless(tmp_path / "koppel") == tmp_path / "koppelw.exe"
 
 
 # --- Windows: the Run value through a fake winreg --------------------------------------------

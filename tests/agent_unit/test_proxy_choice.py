@@ -149,3 +149,19 @@ def test_the_agent_client_uses_the_chosen_proxy(monkeypatch: pytest.MonkeyPatch)
     finally:
         proxied.close()
         direct.close()
+
+
+def test_a_socks_proxy_is_named_but_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows' registry "socks=proxy:1080" comes back as socks4://, which httpx cannot
+    # speak: handing it over would make every request fail.
+    choice = _pick("https://k.example", {}, {"https": "socks4://proxy.corp:1080"})
+    assert (choice.url, choice.unusable) == (None, "socks4://proxy.corp:1080")
+    assert "is not an HTTP proxy" in choice.describe()
+    from koppel.agent.api._http import Http
+
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://proxy.corp:1080")
+    client = Http("https://k.example")  # made all the same, going direct
+    assert client.proxy.unusable == "socks5://proxy.corp:1080"
+    client.close()

@@ -102,6 +102,12 @@ class System:
 def agent_command(system: System, executable: Path | None = None) -> list[str]:
     """The command autostart runs: this installation's ``koppel agent run`` (``koppelw`` on
     Windows, so that no console window opens)."""
+    if executable is None and system.kind() == "windows":
+        # pip's launcher leaves sys.argv[0] without its .exe, which koppel_executable
+        # would then look up on the PATH: the launcher's own folder is the right one.
+        launched = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+        if launched is not None and launched.with_name(launched.name + ".exe").is_file():
+            executable = launched.absolute()
     found = executable or koppel_executable()
     if system.kind() == "windows":
         found = windows.windowless(found)

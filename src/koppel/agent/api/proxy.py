@@ -27,6 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 SCHEMES = ("https", "http", "all")
 SYSTEM = "system settings"
+# What httpx can speak to (SOCKS needs an extra package and Windows' default is SOCKS4,
+# which httpx does not speak): another proxy would make every request fail at once.
+USABLE = ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ProxyChoice:
     url: str | None
     source: str | None  # "HTTPS_PROXY" (the variable), "system settings", or None
     bypassed_by: str | None = None  # "NO_PROXY" or "system settings" when skipped for it
+    unusable: str | None = None  # a proxy set but not usable (SOCKS): requests go direct
 
     @property
     def shown(self) -> str:
@@ -47,6 +51,11 @@ class ProxyChoice:
         """One sentence for ``koppel doctor``."""
         if self.url:
             return f"through the proxy {self.shown} (from {self.source})"
+        if self.unusable:
+            return (
+                f"directly: the proxy {redact(self.unusable)} (from {self.source}) is not an "
+                "HTTP proxy, which this agent needs; ask your IT department for one"
+            )
         if self.bypassed_by:
             return f"directly (the proxy is skipped for this server by {self.bypassed_by})"
         return "directly (no proxy is set)"
@@ -58,6 +67,7 @@ class ProxyChoice:
             "proxy": redact(self.url) if self.url else None,
             "source": self.source,
             "bypassed_by": self.bypassed_by,
+            "unusable": redact(self.unusable) if self.unusable else None,
         }
 
 
@@ -150,7 +160,7 @@ def choose(
             return ProxyChoice(server, None, None)
         if no_proxy_matches(host, port, _no_proxy(environ)):
             return ProxyChoice(server, None, None, bypassed_by="NO_PROXY")
-        return ProxyChoice(server, _with_scheme(picked[0]), picked[1])
+        return _usable(server, _with_scheme(picked[0]), picked[1])
     # No variable: the operating system's settings (on Linux getproxies reads only the
     # environment, so this finds nothing there).
     system = {k: v for k, v in system_proxies().items() if v}
@@ -159,7 +169,13 @@ def choose(
         return ProxyChoice(server, None, None)
     if no_proxy_matches(host, port, system.get("no", "")) or _bypassed(system_bypass, host):
         return ProxyChoice(server, None, None, bypassed_by=SYSTEM)
-    return ProxyChoice(server, _with_scheme(proxy), SYSTEM)
+    return _usable(server, _with_scheme(proxy), SYSTEM)
+
+
+def _usable(server: str, proxy: str, source: str) -> ProxyChoice:
+    if urlsplit(proxy).scheme.lower() in USABLE:
+        return ProxyChoice(server, proxy, source)
+    return ProxyChoice(server, None, source, unusable=proxy)
 
 
 def _bypassed(system_bypass: Callable[[str], Any], host: str) -> bool:

@@ -19,9 +19,16 @@ LOCATION = rf"HKEY_CURRENT_USER\{RUN_KEY}\{VALUE_NAME}"
 
 def windowless(executable: Path) -> Path:
     """``koppelw.exe`` beside ``koppel.exe`` when installed (a gui-script: pythonw, so no
-    console window opens at every login); else ``executable`` itself."""
-    candidate = executable.with_name("koppelw" + executable.suffix)
-    return candidate if candidate.is_file() else executable
+    console window opens at every login); else the console ``koppel.exe`` itself.
+
+    pip's launchers strip ``.exe`` from ``sys.argv[0]``, so ``executable`` may come
+    without it."""
+    folder = executable.parent
+    for name in ("koppelw.exe", "koppelw"):
+        if (folder / name).is_file():
+            return folder / name
+    with_exe = executable.with_name(executable.name + ".exe")
+    return with_exe if not executable.suffix and with_exe.is_file() else executable
 
 
 def command_line(command: Sequence[str]) -> str:
