@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from koppel.agent.api.proxy import ProxyChoice, choose
 from koppel.agent.errors import ApiError, NotLinked, ServerUnreachable
-from koppel.agent.link_status import Outcome, query, record
+from koppel.agent.link_status import Outcome, group_by_server, query, record
 from koppel.agent.local import state as state_mod
 from koppel.agent.local.state import LinkedEnv
 from koppel.agent.local.token_store import TokenVault
 from koppel.agent.update_picture import Placed, advice
 from koppel.agent.version import AGENT_UPDATE_TEXT
 
+# Stands for "any server" when none is linked: which proxy an https server would get.
+ANY_SERVER = "https://server.invalid"
 RELINK = "save the settings for {env} again and run `koppel link FILE`"
 
 
@@ -193,3 +196,11 @@ def run(only: list[str] | None = None) -> tuple[list[Finding], list[str]]:
                 record(env, outcome, findings[code].state)
     shown = list(dict.fromkeys(only)) if only else [env.code for env in envs]
     return [findings[code] for code in shown], notes
+
+
+def proxy_choices() -> list[ProxyChoice]:
+    """The proxy each linked server is reached through (the agent's requests make the same
+    choice); with nothing linked, the proxy an https server would get."""
+    envs = state_mod.read().state.environments.values()
+    servers = list(group_by_server(envs)) or [ANY_SERVER]
+    return [choose(server) for server in servers]

@@ -3,6 +3,8 @@
 Every request states the agent's update (``Koppel-Update``) and a ``koppel-agent/<version>``
 User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
 :class:`ServerUnreachable`. ``KOPPEL_CA_BUNDLE`` names extra CA certificates to trust.
+Requests go through the proxy :mod:`koppel.agent.api.proxy` chooses for the server
+(``HTTPS_PROXY``/``NO_PROXY``, else the operating system's proxy settings).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from koppel.agent.api.proxy import choose as choose_proxy
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
 from koppel.protocol.api import API_PREFIX
@@ -87,12 +90,17 @@ class Http:
 
     def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = server_base(url)
+        self.proxy = choose_proxy(self.base_url)
         self.client = httpx.Client(
             base_url=self.base_url,
             headers={UPDATE_HEADER: AGENT_UPDATE_TEXT, "User-Agent": USER_AGENT},
             timeout=TIMEOUT,
             verify=tls_context(self.base_url),
             transport=transport,
+            # The proxy chosen above, never httpx's own reading of the environment: the
+            # two would differ on the system's exception list, and doctor names this one.
+            proxy=self.proxy.url,
+            trust_env=False,
         )
 
     def close(self) -> None:

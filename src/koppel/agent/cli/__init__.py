@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from koppel.agent.cli import autostart as autostart_commands
 from koppel.agent.cli import doctor as doctor_commands
 from koppel.agent.cli import edit as edit_commands
 from koppel.agent.cli import envs as envs_commands
@@ -60,6 +61,7 @@ app.add_typer(url_link_commands.handler_app, name="handler")
 app.command("open-link")(url_link_commands.open_link)
 app.add_typer(integrate_commands.integrate_app, name="integrate")
 app.add_typer(update_commands.update_app, name="update")
+app.add_typer(autostart_commands.autostart_app, name="autostart")
 
 
 def main() -> None:

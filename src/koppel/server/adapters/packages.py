@@ -29,9 +29,12 @@ _log = logging.getLogger(__name__)
 _WHEEL = re.compile(r"^koppel-(\d{4}\.\d{1,2})\.(\d+)-py3-none-any\.whl$")
 _SCRIPTS = {
     "koppel": "koppel.agent.cli:main",
-    "koppel-server": "koppel.server.adapters.cli.serve:main",
-    "koppel-admin": "koppel.server.adapters.cli.admin:main",
+    # Shims: on an agent-only install they say `pip install 'koppel[server]'` (exit 2).
+    "koppel-server": "koppel._server_entry:serve",
+    "koppel-admin": "koppel._server_entry:admin",
 }
+# The windowless launcher (pythonw on Windows) that autostart runs.
+_GUI_SCRIPTS = {"koppelw": "koppel.agent.cli:main"}
 
 
 class LocalAgentPackages:
@@ -152,6 +155,10 @@ def build_wheel(version: str, destination: Path) -> None:
             b"Tag: py3-none-any\n",
         )
         scripts = "".join(f"{name} = {target}\n" for name, target in _SCRIPTS.items())
-        add(f"{dist_info}/entry_points.txt", f"[console_scripts]\n{scripts}".encode())
+        gui = "".join(f"{name} = {target}\n" for name, target in _GUI_SCRIPTS.items())
+        add(
+            f"{dist_info}/entry_points.txt",
+            f"[console_scripts]\n{scripts}\n[gui_scripts]\n{gui}".encode(),
+        )
         records.append(f"{dist_info}/RECORD,,")
         wheel.writestr(f"{dist_info}/RECORD", "\n".join(records) + "\n")
