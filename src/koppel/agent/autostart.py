@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from koppel.agent.desktop_integration.launcher import koppel_executable
 from koppel.agent.errors import AgentError
 from koppel.agent.local import autostart_linux as linux
 from koppel.agent.local import autostart_macos as macos
@@ -29,7 +30,6 @@ from koppel.agent.local import autostart_windows as windows
 from koppel.agent.local.config_files import remove, write_if_changed
 from koppel.agent.local.system_commands import Runner
 from koppel.agent.local.system_commands import run as run_command
-from koppel.agent.url_links import koppel_executable
 
 AGENT_RUN = ("agent", "run")
 SYSTEMD, XDG, LAUNCH_AGENT, RUN_VALUE = "systemd", "xdg-autostart", "launch-agent", "run-key"
