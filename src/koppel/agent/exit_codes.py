@@ -22,6 +22,8 @@ class ExitCode(IntEnum):
     FILE_REFUSED = 10
     QUEUED = 11  # the server is unreachable: the submission is queued (`koppel queue send`)
     CANNOT_SAVE = 12  # a received file could not be saved here (folder, disk, file system)
+    AGENT_RUNNING = 13  # `koppel agent run`: this user's background agent is already running
+    AGENT_NOT_RUNNING = 14  # `koppel agent status|stop`: no background agent is running
     INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it), or end of input at a prompt
 
 
@@ -38,5 +40,7 @@ EPILOG = """**Exit codes:**
 * 10 file refused before sending (unreadable, empty, too large, unsafe name, type not accepted)
 * 11 submission queued: the server is unreachable; `koppel queue send` sends it later
 * 12 a received file could not be saved on this workstation (folder, disk space, name)
+* 13 `agent run`: the background agent of this user is already running
+* 14 `agent status` / `agent stop`: no background agent is running
 * 130 interrupted (Ctrl+C, or end of input at a question)
 """
