@@ -21,6 +21,7 @@ from harness import BIN, Server, Workstation
 from koppel.agent.local import status as status_mod
 from koppel.agent.local.status import AgentStatus
 from test_submit import attachment_sha256, items_of, queue_files
+from test_watch import _converted_event
 from uploads_helpers import link, random_file, sha256_of
 
 Ws = Callable[..., Workstation]
@@ -174,3 +175,22 @@ def test_one_agent_per_user_and_its_status(
     assert ws.koppel("agent", "status").returncode == AGENT_NOT_RUNNING
     assert ws.koppel("agent", "stop").returncode == AGENT_NOT_RUNNING
     assert json.loads((ws.home / ".local/share/koppel/status.json").read_text())["running"] is False
+
+
+def test_status_shows_an_update_mismatch(
+    demo_server: Server, workstation: Ws, agents: list[Agent], tmp_path: Path
+) -> None:
+    srv = demo_server
+    ws = desktopless(workstation("laptop"))
+    ws.ok("link", str(ws.save_settings(srv, "C20003", "anna")))
+    agent = Agent(ws, tmp_path / "agent.log").start()
+    agents.append(agent)
+    agent.wait_until("connected", lambda: agent.server_state(srv.url) == "connected")
+    _converted_event(srv, "C20003")
+    agent.wait_until("mismatch", lambda: agent.server_state(srv.url) == "update_mismatch")
+    status = agent.status()
+    assert status is not None
+    server = status.servers[srv.url]
+    assert server.environments == {"C20003": "update_mismatch"}
+    assert "converted from update 2026.2 to 2027.1" in server.detail
+    assert "another update" in ws.ok("agent", "status").stdout

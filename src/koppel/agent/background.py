@@ -259,6 +259,10 @@ class QueueSender(threading.Thread):
         """Send what the queue holds; whether some of it still waits for its server."""
         self.rounds += 1
         waiting = False
+        if not any(queue_mod.folder().glob("*.json")):
+            # Nothing queued: no need to read the links (most rounds of an idle agent).
+            self._book.count_queue()
+            return False
         try:
             results = send_pending(progress=False)
         except Exception as exc:  # the queue reports its own problems; keep running
