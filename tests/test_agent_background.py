@@ -194,3 +194,7 @@ def test_status_shows_an_update_mismatch(
     assert server.environments == {"C20003": "update_mismatch"}
     assert "converted from update 2026.2 to 2027.1" in server.detail
     assert "another update" in ws.ok("agent", "status").stdout
+
+    # Unlinked: the server leaves the status within a look at the links (5 s).
+    ws.ok("unlink", "C20003")
+    agent.wait_until("gone", lambda: (s := agent.status()) and s.servers == {}, 20)

@@ -186,6 +186,12 @@ class StatusBook:
             server.messages[environment] = message
             self._write()
 
+    def unfollowed(self, url: str) -> None:
+        """Nothing is linked on ``url`` any more: it leaves the status."""
+        with self._lock:
+            if self._servers.pop(url, None) is not None:
+                self._write()
+
     def received(self, environment: str, path: Path) -> None:
         """A file was placed in My files."""
         with self._lock:
@@ -304,6 +310,9 @@ class _Observer(watching.Observer):
 
     def received(self, environment: str, path: Path) -> None:
         self._book.received(environment, path)
+
+    def unfollowed(self, server: str) -> None:
+        self._book.unfollowed(server)
 
     def tick(self) -> None:
         self._book.tick()

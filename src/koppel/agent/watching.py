@@ -94,6 +94,9 @@ class Observer:
     def received(self, environment: str, path: Path) -> None:
         """A file was placed at ``path``."""
 
+    def unfollowed(self, server: str) -> None:
+        """No environment of ``server`` is linked here any more."""
+
     def tick(self) -> None:
         """The main loop's regular look (every ``TICK`` seconds)."""
 
@@ -448,6 +451,8 @@ def run(
         followers: dict[str, Follower] = {}
 
         def follow(server: str, envs: list[LinkedEnv], tokens: dict[str, str]) -> None:
+            if not envs:
+                observer.unfollowed(server)
             follower = followers.get(server)
             if follower is not None and follower.is_alive():
                 if follower.follow(envs, tokens):
@@ -478,7 +483,8 @@ def run(
                 changed_ws, groups = _linked(only, log)
                 if workstation is None:
                     workstation = changed_ws  # the first link made while running
-                if changed_ws == workstation:
+                # No link left at all reads as no workstation: every server is let go.
+                if changed_ws == workstation or not groups:
                     for server in set(followers) | set(groups):
                         group, tokens = groups.get(server, ([], {}))
                         follow(server, group, tokens)
