@@ -113,7 +113,11 @@ def test_an_offline_submission_leaves_the_queue_by_itself(
     assert "cannot be reached" in offline.servers[server.url].detail
 
     server.start()  # same port; nobody types a command from here on
+    back = time.monotonic()
     agent.wait_until("queue empty", lambda: queue_files(ws) == [], 90)
+    # Sent on the reconnect or the queue's own short backoff, not the minute `koppel
+    # watch` waits between two looks at the queue.
+    assert time.monotonic() - back < 30
     (item,) = items_of(server, token)
     assert item["submission_id"] == queued.json()["submission"]
     assert attachment_sha256(server, token, item) == sha256_of(source)
