@@ -90,7 +90,7 @@ def main() -> None:
     print(f"environments followed        {m['environments']:6.0f}")
     print(f"start-up until connected     {m['startup_s']:6.2f} s")
     print(
-        f"idle CPU over {options.idle:.0f} s          {m['idle_cpu_percent']:6.2f} %"
+        f"idle CPU over {options.idle:.0f} s          {m['idle_cpu_percent']:6.3f} %"
         "   (target < 0.5 %)"
     )
     print(f"resident memory (RSS)        {m['rss_mib']:6.1f} MiB (target < 80 MB)")
