@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     # `koppel update check`: a newer release of this agent's update is available (as
     # `dnf check-update` answers 100: a script branches on it without parsing text)
     UPDATE_AVAILABLE = 13
+    AGENT_RUNNING = 14  # `koppel agent run`: this user's background agent is already running
+    AGENT_NOT_RUNNING = 15  # `koppel agent status|stop`: no background agent is running
     INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it), or end of input at a prompt
 
 
@@ -42,5 +44,7 @@ EPILOG = """**Exit codes:**
 * 11 submission queued: the server is unreachable; `koppel queue send` sends it later
 * 12 a received file could not be saved on this workstation (folder, disk space, name)
 * 13 `update check`: a newer release of this agent is available (`koppel update install`)
+* 14 `agent run`: the background agent of this user is already running
+* 15 `agent status` / `agent stop`: no background agent is running
 * 130 interrupted (Ctrl+C, or end of input at a question)
 """

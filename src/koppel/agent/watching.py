@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from koppel.agent.api import (
@@ -36,7 +37,7 @@ from koppel.agent.api import (
 )
 from koppel.agent.errors import AgentError, ApiError, CannotSave
 from koppel.agent.link_status import group_by_server
-from koppel.agent.local import notify, paths
+from koppel.agent.local import locks, notify, paths
 from koppel.agent.local import state as state_mod
 from koppel.agent.local.my_files_folder import Ledger
 from koppel.agent.local.state import LinkedEnv
@@ -71,6 +72,35 @@ def backoff_delay(attempt: int, base: float = BACKOFF_START, cap: float = BACKOF
     return ceiling / 2 + random.uniform(0.0, ceiling / 2)
 
 
+class Observer:
+    """What happens to the followers, for whoever keeps a status (the background agent).
+
+    Called from the followers' threads; this one does nothing (``koppel watch``)."""
+
+    def connected(self, server: str, environments: list[str]) -> None:
+        """A session with ``server`` was opened for these environments (those it refused
+        are reported by :meth:`dropped` right after)."""
+
+    def contact(self, server: str) -> None:
+        """The server sent something (an event or a heartbeat)."""
+
+    def lost(self, server: str, reason: str, *, final: bool) -> None:
+        """The connection failed (``final``: refused, not tried again)."""
+
+    def dropped(self, server: str, environment: str, state: str, message: str) -> None:
+        """An environment is no longer followed; ``state`` is the server's code for why
+        (``token_revoked``, ``update_mismatch``, ...)."""
+
+    def received(self, environment: str, path: Path) -> None:
+        """A file was placed at ``path``."""
+
+    def unfollowed(self, server: str) -> None:
+        """No environment of ``server`` is linked here any more."""
+
+    def tick(self) -> None:
+        """The main loop's regular look (every ``TICK`` seconds)."""
+
+
 @dataclass
 class Unplaced:
     """A ready file that could not be placed here yet, and when to try again."""
@@ -93,8 +123,10 @@ class Follower(threading.Thread):
         ledger: Ledger,
         stop: threading.Event,
         log: Log = log_line,
+        observer: Observer | None = None,
     ) -> None:
         super().__init__(name=f"watch {server}", daemon=True)
+        self.observer = observer or Observer()
         self.server = server
         self.envs = {e.code: e for e in envs}
         self.tokens = tokens
@@ -162,12 +194,17 @@ class Follower(threading.Thread):
         if isinstance(exc, ApiError):
             if exc.status and exc.status < 500:
                 self.log(f"{self.server}: {exc.message} Not following this server.")
+                for code in list(self.envs):
+                    self.observer.dropped(self.server, code, exc.code, exc.message)
+                self.observer.lost(self.server, exc.message, final=True)
                 return None
             delay = backoff_delay(attempt)
             self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
+            self.observer.lost(self.server, exc.message, final=False)
             return delay
         delay = backoff_delay(attempt)
-        reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc)
+        reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc).__name__
+        self.observer.lost(self.server, reason, final=False)
         self.log(f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s")
         return delay
 
@@ -177,8 +214,9 @@ class Follower(threading.Thread):
     def _follow_once(self, client: AgentClient) -> int:
         session = client.open_event_session(self._queries(), self.workstation_id)
         self.sessions_opened += 1
+        self.observer.connected(self.server, sorted(self.envs))
         for refused in session.refused:
-            self._drop(refused.environment, refused.message or refused.state)
+            self._drop(refused.environment, refused.message or refused.state, refused.state)
         if not self.envs:
             return 0
         start = self.ledger.cursor(self.server)
@@ -194,7 +232,7 @@ class Follower(threading.Thread):
         answer = client.pending_my_files(self._queries(), self.workstation_id)
         for entry in answer.environments:
             if entry.state != "ok":
-                self._drop(entry.environment, entry.message or entry.state)
+                self._drop(entry.environment, entry.message or entry.state, entry.state)
                 continue
             for file in entry.files:
                 if not self._deliver(client, entry.environment, file):
@@ -220,6 +258,7 @@ class Follower(threading.Thread):
         for line in lines:
             if self._changed.is_set():
                 return
+            self.observer.contact(self.server)
             self._retry_unplaced(client)
             yield line
 
@@ -242,6 +281,7 @@ class Follower(threading.Thread):
                         f"access to {code} from this workstation was revoked by {by}. "
                         f"To link it again: save the settings for {code} and run "
                         "`koppel link FILE`.",
+                        "token_revoked",
                     )
             case EnvironmentConverted(from_update=before, to_update=update):
                 self._drop(
@@ -249,6 +289,7 @@ class Follower(threading.Thread):
                     f"{code} was converted from update {before} to {update}. Install "
                     f'the agent of update {update} ("Save installation" on its portal); your '
                     "links are kept.",
+                    "update_mismatch",
                 )
             case ConnectorBlocked(connector=connector):
                 self.log(
@@ -268,7 +309,9 @@ class Follower(threading.Thread):
             if self.stop.is_set():
                 return False
             try:
-                deliver(client, self.ledger, code, env.name, self.tokens[code], file, self.log)
+                target = deliver(
+                    client, self.ledger, code, env.name, self.tokens[code], file, self.log
+                )
             except ApiError as exc:
                 if exc.status and exc.status < 500:  # a refusal: no retry changes it
                     self.unplaced.pop((code, file.id), None)
@@ -282,6 +325,8 @@ class Follower(threading.Thread):
                 self._skip(code, env.name, file, reason, saving=False)
             else:
                 self.unplaced.pop((code, file.id), None)
+                if target is not None:
+                    self.observer.received(code, target)
         return True
 
     def _skip(
@@ -319,31 +364,23 @@ class Follower(threading.Thread):
             elif entry.due <= now and not self._deliver(client, code, entry.file):
                 return
 
-    def _drop(self, code: str, message: str) -> None:
+    def _drop(self, code: str, message: str, state: str) -> None:
         if self.envs.pop(code, None) is not None:
             self.log(f"{code}: {message.rstrip('.')}. No longer following {code}.")
+            self.observer.dropped(self.server, code, state, message)
 
 
 @contextlib.contextmanager
 def _single_watcher() -> Iterator[None]:
-    """Refuse a second watcher of the same user: two would deliver files twice."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    folder = paths.ensure_data_dir()
-    fd = os.open(folder / "watch.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+    """Refuse a second watcher of the same user (``koppel watch`` or the background
+    agent): two would deliver files twice."""
+    with locks.attempt(paths.ensure_data_dir() / "watch.lock") as mine:
+        if not mine:
             raise AgentError(
-                "Another `koppel watch` of this user is running; stop it first."
-            ) from None
+                "Another `koppel watch` or the background agent (`koppel agent run`) of "
+                "this user is receiving files; stop it first (`koppel agent stop`)."
+            )
         yield
-    finally:
-        os.close(fd)
 
 
 def _send_queue(log: Log) -> None:
@@ -388,14 +425,25 @@ def _modified(path: os.PathLike[str]) -> int:
         return 0
 
 
-def run(only: list[str] | None = None, log: Log = log_line) -> int:
+def run(
+    only: list[str] | None = None,
+    log: Log = log_line,
+    *,
+    observer: Observer | None = None,
+    background: bool = False,
+) -> int:
     """Watch until SIGINT/SIGTERM; the exit code. Links made or removed while watching
-    are followed from the next look at the links (every few seconds)."""
+    are followed from the next look at the links (every few seconds).
+
+    ``background`` (``koppel agent run``): keep running while nothing is linked or
+    followed (links may come later), and leave the queue to the caller, which sends it
+    as soon as a server is reachable again rather than once a minute."""
+    observer = observer or Observer()
     with _single_watcher():
         state_path = paths.state_file()
         seen = _modified(state_path)
         workstation, groups = _linked(only, log)
-        if workstation is None or not groups:
+        if not background and (workstation is None or not groups):
             log("No environment is linked; link one with `koppel link FILE`.")
             return 0
         stop = threading.Event()
@@ -403,15 +451,16 @@ def run(only: list[str] | None = None, log: Log = log_line) -> int:
         followers: dict[str, Follower] = {}
 
         def follow(server: str, envs: list[LinkedEnv], tokens: dict[str, str]) -> None:
+            if not envs:
+                observer.unfollowed(server)
             follower = followers.get(server)
             if follower is not None and follower.is_alive():
                 if follower.follow(envs, tokens):
                     following = counted(len(envs), "environment")
                     log(f"{server}: the links changed; now following {following}")
                 return
-            if envs:
-                assert workstation is not None
-                follower = Follower(server, envs, tokens, workstation, ledger, stop, log)
+            if envs and workstation is not None:
+                follower = Follower(server, envs, tokens, workstation, ledger, stop, log, observer)
                 followers[server] = follower
                 follower.start()
 
@@ -424,16 +473,23 @@ def run(only: list[str] | None = None, log: Log = log_line) -> int:
         log(f"watching {counted(count, 'environment')} on {counted(len(groups), 'server')}")
         for server, (group, tokens) in groups.items():
             follow(server, group, tokens)
-        _send_queue(log)
+        if not background:
+            _send_queue(log)
         queued_at = time.monotonic()
         while not stop.wait(TICK):
+            observer.tick()
             if (modified := _modified(state_path)) != seen:
                 seen = modified
                 changed_ws, groups = _linked(only, log)
-                if changed_ws == workstation:
+                if workstation is None:
+                    workstation = changed_ws  # the first link made while running
+                # No link left at all reads as no workstation: every server is let go.
+                if changed_ws == workstation or not groups:
                     for server in set(followers) | set(groups):
                         group, tokens = groups.get(server, ([], {}))
                         follow(server, group, tokens)
+            if background:
+                continue
             if not any(f.is_alive() for f in followers.values()):
                 log("nothing left to follow; stopping")
                 break

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from koppel.agent.cli import agent as agent_commands
 from koppel.agent.cli import autostart as autostart_commands
 from koppel.agent.cli import doctor as doctor_commands
 from koppel.agent.cli import edit as edit_commands
@@ -57,6 +58,7 @@ app.add_typer(submit_commands.queue_app, name="queue")
 app.add_typer(my_files_commands.my_files_app, name="files")
 app.add_typer(my_files_commands.analyses_app, name="analyses")
 app.command("watch")(watch_commands.watch)
+app.add_typer(agent_commands.agent_app, name="agent")
 app.add_typer(url_link_commands.handler_app, name="handler")
 app.command("open-link")(url_link_commands.open_link)
 app.add_typer(integrate_commands.integrate_app, name="integrate")

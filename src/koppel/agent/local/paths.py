@@ -25,7 +25,7 @@ def state_file() -> Path:
 
 
 def lock_file() -> Path:
-    """The lock file that serialises writers of the state (POSIX)."""
+    """The lock file that serialises writers of the state."""
     return data_dir() / "state.lock"
 
 

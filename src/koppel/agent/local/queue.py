@@ -8,16 +8,16 @@ id, which the server treats idempotently. Progress is checkpointed at most once 
 before the first byte of a file worth resuming; a small file whose checkpoint a crash
 lost is simply sent again, and its first upload expires on the server.
 
-Senders take a per-submission lock file (POSIX ``flock``, released by the kernel when a
-process dies), so ``koppel watch`` and ``koppel submit`` never send the same submission
-at once.
+Senders take a per-submission lock file (``flock`` on POSIX, ``msvcrt`` locking on
+Windows, through :mod:`koppel.agent.local.locks`; the OS releases it when a process
+dies), so ``koppel agent run``, ``koppel watch`` and ``koppel submit`` never send the
+same submission at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from koppel.agent.errors import AgentError
+from koppel.agent.local import locks
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.local.paths import data_dir
 from koppel.agent.local.state import now_iso
@@ -143,25 +144,14 @@ def find(ident: str) -> Submission:
 @contextlib.contextmanager
 def claimed(submission_id: str) -> Iterator[bool]:
     """Hold the submission's lock; yields False when another process is sending it."""
-    if os.name != "posix":  # pragma: no cover - Windows: one sender at a time by habit
-        yield True
-        return
-    import fcntl
-
-    folder().mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (folder() / f"{submission_id}.lock").open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with locks.attempt(folder() / f"{submission_id}.lock") as mine:
+        yield mine
 
 
 def forget(submission: Submission) -> None:
     """Remove a submission's queue and lock files."""
     submission.path.unlink(missing_ok=True)
-    (folder() / f"{submission.id}.lock").unlink(missing_ok=True)
+    # Windows refuses to remove a lock file that is held (the sender holds it here); the
+    # lock removes it itself when released there.
+    with contextlib.suppress(PermissionError):
+        (folder() / f"{submission.id}.lock").unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from koppel.agent.errors import StateError
-from koppel.agent.local import paths
+from koppel.agent.local import locks, paths
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
 from koppel.protocol.counts import counted
@@ -225,19 +225,9 @@ def save(state: State, path: Path | None = None) -> None:
 
 @contextlib.contextmanager
 def _lock(path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no fcntl; concurrent agents are not expected there.
+    # flock on POSIX, msvcrt on Windows: two agents never write the state at once.
+    with locks.exclusive(path):
         yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 @contextlib.contextmanager
