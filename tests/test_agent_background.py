@@ -202,3 +202,28 @@ def test_status_shows_an_update_mismatch(
     # Unlinked: the server leaves the status within a look at the links (5 s).
     ws.ok("unlink", "C20003")
     agent.wait_until("gone", lambda: (s := agent.status()) and s.servers == {}, 20)
+
+
+def test_the_background_agent_tells_of_a_new_release_once(
+    demo_server: Server, workstation: Ws, agents: list[Agent], tmp_path: Path
+) -> None:
+    from agent_venvs import publish_release
+    from koppel._version import __version__
+    from koppel.protocol.updates import AGENT_UPDATE
+
+    newer = f"{AGENT_UPDATE}.{int(__version__.split('.')[2]) + 1}"
+    publish_release(demo_server.data_dir / "packages", newer)
+    ws = desktopless(workstation("laptop"))
+    ws.ok("link", str(ws.save_settings(demo_server, "F10001", "anna")))
+    agent = Agent(ws, tmp_path / "agent.log").start()
+    agents.append(agent)
+    told = f"notification: Koppel {newer} is available"
+    agent.wait_until("the release told", lambda: told in agent.text())
+    agent.wait_until("connected", lambda: agent.server_state(demo_server.url) == "connected")
+    agent.stop()
+    # Started again the same day: the release is not told a second time.
+    agent.start()
+    following = "following 1 environment on one connection"
+    agent.wait_until("connected again", lambda: agent.text().count(following) == 2)
+    agent.stop()
+    assert agent.text().count(told) == 1, agent.text()

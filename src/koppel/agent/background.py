@@ -34,6 +34,7 @@ LOCK_NAME = "agent.lock"
 CONTACT_WRITE_EVERY = 60.0
 # After a successful (or empty) round the queue is looked at again after this long.
 QUEUE_INTERVAL = watching.QUEUE_INTERVAL
+UPDATE_CHECK_EVERY = 3600.0  # check_daily itself asks the servers once a day
 STOP_WAIT = 30.0
 # The server states that name a problem of one link, most serious first.
 _LINK_PROBLEMS: tuple[ServerState, ...] = ("token_revoked", "update_mismatch")
@@ -289,6 +290,31 @@ class QueueSender(threading.Thread):
         return waiting
 
 
+class UpdateChecker(threading.Thread):
+    """The update check of the product Koppel replaces: at start, then every hour;
+    ``updating.check_daily`` asks the servers at most once a day and notifies once per
+    release."""
+
+    def __init__(self, log: watching.Log) -> None:
+        super().__init__(name="update check", daemon=True)
+        self._log = log
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop before the next look."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        from koppel.agent.updating import check_daily
+
+        while not self._stopping.is_set():
+            try:
+                check_daily(self._log)
+            except Exception as exc:  # never stop the agent for a failed check
+                self._log(f"update check failed ({exc})")
+            self._stopping.wait(UPDATE_CHECK_EVERY)
+
+
 class _Observer(watching.Observer):
     """Turns what the followers see into the status, and wakes the queue on a connect."""
 
@@ -335,10 +361,13 @@ def run(log: watching.Log = watching.log_line) -> int:
         book.write()
         sender = QueueSender(book, log)
         sender.start()
+        checker = UpdateChecker(log)
+        checker.start()
         log(f"background agent started (pid {os.getpid()})")
         try:
             return watching.run(None, log, observer=_Observer(book, sender), background=True)
         finally:
+            checker.stop()
             sender.stop()
             sender.join(STOP_WAIT)
             book.running = False
