@@ -8,6 +8,7 @@ worth resuming.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,9 @@ CHECKPOINT_SECONDS = 1.0
 # A file at least this large has its upload URL saved before any byte is sent, so that a
 # restart continues its upload instead of sending it again.
 RESUMABLE_BYTES = 1024 * 1024
+
+# (index of the file in the submission, bytes on the server, its size): a window's bars.
+FileProgress = Callable[[int, int, int], None]
 
 
 class _Checkpoints:
@@ -65,7 +69,9 @@ def _fail(submission: Submission, exc: AgentError) -> SendResult:
     return SendResult(submission.id, submission.environment, FAILED, exc.message, code=exc.code)
 
 
-def send(submission: Submission, *, progress: bool = True) -> SendResult:
+def send(
+    submission: Submission, *, progress: bool = True, on_progress: FileProgress | None = None
+) -> SendResult:
     """Upload what is missing and create the item; the queue file goes once it exists.
 
     An unreachable server leaves the submission queued; a refusal marks it failed (with
@@ -77,7 +83,7 @@ def send(submission: Submission, *, progress: bool = True) -> SendResult:
                 submission.id, submission.environment, "busy", "Another agent is sending it."
             )
         try:
-            return _send(submission, progress)
+            return _send(submission, progress, on_progress)
         except ServerUnreachable as exc:
             submission.save()  # keep the progress made before the server went away
             return SendResult(
@@ -87,15 +93,17 @@ def send(submission: Submission, *, progress: bool = True) -> SendResult:
             return _fail(submission, exc)
 
 
-def _send(submission: Submission, progress: bool) -> SendResult:
+def _send(submission: Submission, progress: bool, on_progress: FileProgress | None) -> SendResult:
     state, env = find(submission.environment)
     token = token_of(state, env)
     checkpoints = _Checkpoints(submission)
     with AgentClient(env.api_url) as client:
         try:
             _check_types(client, env.code, token, submission)
-            for queued in submission.files:
+            for index, queued in enumerate(submission.files):
                 if queued.state == "uploaded":
+                    if on_progress is not None:
+                        on_progress(index, queued.size, queued.size)
                     continue
                 path = Path(queued.path)
                 try:
@@ -122,6 +130,7 @@ def _send(submission: Submission, progress: bool) -> SendResult:
                     resume_url=queued.upload_url,
                     on_created=remember,
                     progress=progress,
+                    on_progress=_per_file(on_progress, index),
                 )
                 queued.state = "uploaded"
                 checkpoints.save()
@@ -148,6 +157,14 @@ def _send(submission: Submission, progress: bool) -> SendResult:
         + (" (it already existed: sent before)." if created.existed else "."),
         item=created.item.model_dump(mode="json"),
     )
+
+
+def _per_file(on_progress: FileProgress | None, index: int) -> Callable[[int, int], None] | None:
+    """One file's progress, told with its index in the submission."""
+    if on_progress is None:
+        return None
+    follow = on_progress
+    return lambda done, size: follow(index, done, size)
 
 
 def _check_types(client: AgentClient, environment: str, token: str, submission: Submission) -> None:

@@ -22,7 +22,7 @@ from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local.queue import Submission
 from koppel.agent.mail_files import MAIL_SUFFIXES, mail_header
 from koppel.agent.mail_files import eml_header as eml_header  # where it was first
-from koppel.agent.sending import SendResult, send, send_pending
+from koppel.agent.sending import FileProgress, SendResult, send, send_pending
 from koppel.agent.submission_checks import check_file, check_types, upload_rules
 from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
@@ -111,8 +111,10 @@ def submit(
     subject: str | None,
     env: str | None,
     progress: bool = True,
+    on_progress: FileProgress | None = None,
 ) -> Outcome:
-    """Check, queue and send one submission (after older queued ones)."""
+    """Check, queue and send one submission (after older queued ones); ``on_progress``
+    follows each of its files (the submit window's bars)."""
     target = choose(env)
     code = target.env.code
     paths = [Path(f).expanduser() for f in files]
@@ -152,7 +154,7 @@ def submit(
             ),
         )
     earlier = send_pending(progress=progress, exclude=submission.id)
-    result = send(submission, progress=progress)
+    result = send(submission, progress=progress, on_progress=on_progress)
     if result.state == "queued":
         result.message = (
             f"{result.message} The submission is queued; send it later with `koppel queue send`."

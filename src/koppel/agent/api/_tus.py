@@ -268,6 +268,7 @@ def upload_file(
     resume_url: str | None = None,
     on_created: Callable[[str], None] | None = None,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Upload ``path`` to ``environment`` with tus; return the upload id.
 
@@ -275,7 +276,8 @@ def upload_file(
     when the server no longer has it). ``on_created`` receives the URL of a new upload
     before any byte is sent, so a caller can persist it and resume after a crash.
     ``metadata`` adds Upload-Metadata pairs; ``filename`` and ``filetype`` default to the
-    file's name and guessed media type.
+    file's name and guessed media type. ``on_progress`` receives (bytes on the server,
+    size) after each chunk, for a window's progress bar.
     """
     size = path.stat().st_size
     pairs = {
@@ -301,7 +303,14 @@ def upload_file(
     chunk = chunk_bytes()
     whole = _WholeFile(path, offset)
     server_sha256: str | None = None
-    with _bar(path.name, size, offset, _show_progress(progress)) as show:
+    with _bar(path.name, size, offset, _show_progress(progress)) as bar:
+
+        def show(done: int) -> None:
+            bar(done)
+            if on_progress is not None:
+                on_progress(done, size)
+
+        show(offset)
         while offset < size:
             length = min(chunk, size - offset)
             try:

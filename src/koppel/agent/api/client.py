@@ -381,10 +381,11 @@ class AgentClient:
         resume_url: str | None = None,
         on_created: Callable[[str], None] | None = None,
         progress: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> str:
         """Upload ``path`` with tus (resumed from ``resume_url`` when the server still has
-        it; ``on_created`` receives a new upload's URL before any byte is sent); the
-        upload id."""
+        it; ``on_created`` receives a new upload's URL before any byte is sent;
+        ``on_progress`` (sent, size) after each chunk); the upload id."""
         return _tus.upload_file(
             self._http,
             environment,
@@ -394,6 +395,7 @@ class AgentClient:
             resume_url=resume_url,
             on_created=on_created,
             progress=progress,
+            on_progress=on_progress,
         )
 
     def delete_upload(self, token: str, url: str) -> None:

@@ -13,6 +13,7 @@ import typer
 
 from koppel.agent.cli import agent as agent_commands
 from koppel.agent.cli import autostart as autostart_commands
+from koppel.agent.cli import desktop as desktop_commands
 from koppel.agent.cli import doctor as doctor_commands
 from koppel.agent.cli import edit as edit_commands
 from koppel.agent.cli import envs as envs_commands
@@ -64,6 +65,7 @@ app.command("open-link")(url_link_commands.open_link)
 app.add_typer(integrate_commands.integrate_app, name="integrate")
 app.add_typer(update_commands.update_app, name="update")
 app.add_typer(autostart_commands.autostart_app, name="autostart")
+app.command("tray")(desktop_commands.tray)
 
 
 def main() -> None:

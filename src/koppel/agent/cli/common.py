@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -41,3 +42,22 @@ def reporting(json_output: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         error("Interrupted.")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+DESKTOP_MISSING = (
+    "The desktop agent is not installed with this Koppel; install it with "
+    "pip install 'koppel[desktop]' (or pipx inject koppel PySide6-Essentials)."
+)
+
+
+def desktop_app() -> ModuleType:
+    """The desktop agent's start-up module (``koppel tray``, ``koppel submit --gui``); one
+    line saying how to install it and exit 2 when the ``desktop`` extra is missing."""
+    try:
+        from koppel.agent.desktop import app
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("PySide6", "shiboken6"):
+            raise
+        error(DESKTOP_MISSING)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    return app

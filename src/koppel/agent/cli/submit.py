@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.cli.common import JsonOption, desktop_app, reporting
+from koppel.agent.exit_codes import ExitCode
 
 queue_app = typer.Typer(
     help="The submissions not sent yet (server unreachable, or refused): `koppel queue` "
@@ -35,8 +36,12 @@ def _exit_for(results: list[Any]) -> int:
 
 def submit(
     files: Annotated[list[Path], typer.Argument(help="The files of the item (one or more).")],
-    to: Annotated[str, typer.Option("--to", help="The destination code (e.g. a client).")],
-    type_name: Annotated[str, typer.Option("--type", help="The item type, e.g. Invoice.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="The destination code (e.g. a client).")
+    ] = None,
+    type_name: Annotated[
+        str | None, typer.Option("--type", help="The item type, e.g. Invoice.")
+    ] = None,
     subject: Annotated[
         str | None,
         typer.Option(
@@ -47,6 +52,14 @@ def submit(
         str | None, typer.Option("--env", help="Environment code; needed when several are linked.")
     ] = None,
     json_output: JsonOption = False,
+    gui: Annotated[
+        bool,
+        typer.Option(
+            "--gui",
+            help="Open the send window with these files instead (choose the rest there; "
+            "needs pip install 'koppel[desktop]').",
+        ),
+    ] = False,
 ) -> None:
     """Send files as one item of the dossier (checked first; queued when offline).
 
@@ -54,7 +67,19 @@ def submit(
     within the server's limit and of a type the environment accepts; if one is refused,
     nothing is sent. Older queued submissions are sent first. An interrupted
     submission resumes where it stopped with `koppel queue send`.
+
+    Example: koppel submit invoice.pdf --to D0001 --type Invoice
+    (or koppel submit --gui invoice.pdf to choose in a window).
     """
+    if gui:
+        raise typer.Exit(desktop_app().run_submit_window(files))
+    for value, option in ((to, "--to"), (type_name, "--type")):
+        if not value:
+            from koppel.agent.output import error
+
+            error(f"Missing option '{option}': say it, or choose it in the window with --gui.")
+            raise typer.Exit(int(ExitCode.USAGE))
+    assert to is not None and type_name is not None
     from koppel.agent.output import note, print_json
     from koppel.agent.submitting import submit as do_submit
 

@@ -1,0 +1,41 @@
+"""Fixtures of the desktop agent's tests: Qt drawn offscreen (no display here, and none
+needed: offscreen Qt has no tray, so the tray's menu and the windows are driven directly),
+and the agent of this test process pointed at a workstation's home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import Workstation
+
+# Before pytest-qt makes the QApplication: set when this folder is collected.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def be_the_agent_of(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the agent code running in this process read and write ``ws``'s files, as the
+    ``koppel`` processes of ``ws`` do (the window runs in the test process)."""
+    for name in list(os.environ):
+        if name.startswith(("KOPPEL_", "XDG_")) and name not in ws.env:
+            monkeypatch.delenv(name)
+    for name, value in ws.env.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KOPPEL_TOKEN_STORE", "file")
+
+
+def screenshot(widget: object, name: str) -> Path:
+    """Save a picture of ``widget`` (a QWidget) as ``docs/screenshots/<name>.png``."""
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(widget, QWidget)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    assert widget.grab().save(str(target)), target
+    return target
