@@ -175,7 +175,7 @@ def _agent_imports() -> dict[str, set[str]]:
 def _layer(module: str) -> str:
     if module in AGENT_LEAVES:
         return "leaf"
-    for layer in ("api", "local", "cli"):
+    for layer in ("api", "local", "cli", "desktop"):
         prefix = f"koppel.agent.{layer}"
         if module == prefix or module.startswith(prefix + "."):
             return layer
@@ -193,7 +193,9 @@ def test_agent_layers_import_only_downward() -> None:
         "api": {"leaf", "api"},
         "local": {"leaf", "local"},
         "use case": {"leaf", "api", "local", "use case"},
-        "cli": {"leaf", "api", "local", "use case", "cli"},
+        "cli": {"leaf", "api", "local", "use case", "cli", "desktop"},
+        # The windows present the use cases, as cli/ does; only cli/ starts them.
+        "desktop": {"leaf", "api", "local", "use case", "desktop"},
         "entry": {"cli"},
     }
     wrong = [
@@ -256,6 +258,29 @@ def test_agent_command_options_are_declared_once() -> None:
     assert declared["EnvOption"] == ["koppel.agent.cli.common"]
     twice = {name: where for name, where in declared.items() if len(where) > 1}
     assert not twice, twice
+
+
+def _imports_qt(path: Path) -> bool:
+    return any(module.split(".")[0] in ("PySide6", "shiboken6") for module, _name in _imports(path))
+
+
+def test_only_the_desktop_package_imports_qt() -> None:
+    """PySide6 is the optional extra ``koppel[desktop]``: the rest of the agent works
+    without it, and its tray state model (and what feeds it) is plain Python."""
+    with_qt = {module for module, path in _agent_modules().items() if _imports_qt(path)}
+    desktop = "koppel.agent.desktop"
+    assert {m for m in with_qt if not m.startswith(desktop + ".")} == set()
+    assert f"{desktop}.submit_window" in with_qt  # the check sees Qt imports
+    plain = {desktop, f"{desktop}.tray_model", f"{desktop}.tray_sources"}
+    assert plain & with_qt == set()
+    outside = sorted(
+        f"{module} imports {imported}"
+        for module, imports in _agent_imports().items()
+        if _layer(module) not in ("cli", "desktop")
+        for imported in imports
+        if _layer(imported) == "desktop"
+    )
+    assert not outside
 
 
 def test_only_the_agent_api_speaks_http() -> None:

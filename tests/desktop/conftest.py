@@ -35,6 +35,8 @@ def screenshot(widget: object, name: str) -> Path:
     from PySide6.QtWidgets import QWidget
 
     assert isinstance(widget, QWidget)
+    if not widget.isVisible():
+        widget.adjustSize()  # a menu never popped up has not been laid out yet
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     target = SCREENSHOTS / f"{name}.png"
     assert widget.grab().save(str(target)), target

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 from koppel.agent.desktop.icon import icon
 from koppel.agent.desktop.worker import Job
 from koppel.agent.errors import AgentError
-from koppel.protocol.sizes import byte_count
 
 if TYPE_CHECKING:
     from koppel.agent.submit_choices import LoadedChoices
@@ -61,6 +60,18 @@ def _value(combo: QComboBox) -> str:
     if index >= 0 and combo.itemData(index):
         return str(combo.itemData(index))
     return text.split(_LABEL_SEPARATOR)[0].strip()
+
+
+def _size(size: int) -> str:
+    """A file size as people read it (1,000-based, as file managers show it)."""
+    if size < 1000:
+        return f"{size:,} bytes"
+    value, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}"
 
 
 def _label(code: str, name: str) -> str:
@@ -182,7 +193,7 @@ class SubmitWindow(QWidget):
                 continue
             self._files.append(path)
             try:
-                size = byte_count(path.stat().st_size)
+                size = _size(path.stat().st_size)
             except OSError:
                 size = "unreadable"
             item = QTreeWidgetItem([path.name, size, ""])
