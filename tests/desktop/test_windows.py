@@ -192,3 +192,38 @@ def _left() -> Any:
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_dropped_files_and_an_emails_subject(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files dropped from a file manager or mail program join the list; an e-mail's own
+    subject becomes the default subject; a folder is refused in words. (No environment
+    is linked here: the window says how to link one.)"""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from koppel.agent.desktop.submit_window import SubmitWindow
+
+    monkeypatch.setenv("KOPPEL_AGENT_HOME", str(tmp_path / "agent"))
+    mail = tmp_path / "vraag.eml"
+    mail.write_bytes(
+        b"Subject: Vraag over de btw\r\nDate: Tue, 03 Nov 2026 09:15:00 +0100\r\n\r\n."
+    )
+    other = random_file(tmp_path / "bijlage.pdf", 1000)
+    window = SubmitWindow()
+    qtbot.addWidget(window)
+    assert "koppel link" in window.message() and not window.send_button.isEnabled()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(p)) for p in (mail, other, tmp_path)])
+    drop = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(drop)
+    assert window.files() == [mail, other]
+    assert window.subject.text() == "Vraag over de btw"
+    assert "Folders cannot be sent" in window.message()
