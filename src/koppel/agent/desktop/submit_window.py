@@ -421,7 +421,9 @@ class SubmitWindow(QWidget):
         return self.status.text()
 
     def _run(self, work: Any, done: Any, failed: Any) -> Job:
-        job = Job(work, self)
+        # No Qt parent: a window closed while the job runs must not delete the object the
+        # thread still emits on (the closed window's connections simply end).
+        job = Job(work)
         job.done.connect(done)
         job.failed.connect(failed)
         self._jobs.append(job)

@@ -7,8 +7,8 @@ received-files folder.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QHeaderView,
@@ -93,17 +93,31 @@ class Tray(QObject):
         if action == tray_model.SEND_FILES:
             self.open_submit_window()
         elif action == tray_model.OPEN_RECEIVED:
-            from koppel.agent.local.my_files_folder import my_files_root
-
-            folder = my_files_root()
-            folder.mkdir(parents=True, exist_ok=True)
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+            self.open_received_files()
         elif action == tray_model.LINKED_ENVIRONMENTS:
             self._show(EnvironmentsWindow())
         elif action == tray_model.CHECK_NOW:
             self.check_now()
         elif action == tray_model.QUIT:
             QApplication.quit()
+
+    def open_received_files(self) -> None:
+        """Open the folder received files go to (made when there is none yet)."""
+        from koppel.agent.local.my_files_folder import my_files_root
+        from koppel.agent.local.opener import open_file
+
+        folder = my_files_root()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            open_file(folder)
+        except OSError as exc:
+            self.tell(f"Could not make {folder} ({exc}).")
+        except AgentError as exc:
+            self.tell(exc.message)
+
+    def tell(self, message: str) -> None:
+        """A message from the tray icon (a balloon where the desktop has them)."""
+        self.icon.showMessage("Koppel", message, QSystemTrayIcon.MessageIcon.Warning)
 
     def open_submit_window(self) -> SubmitWindow:
         """Open a new submit window."""
@@ -122,7 +136,7 @@ class Tray(QObject):
 
             return check_now()
 
-        job = Job(work, self)
+        job = Job(work)
         job.done.connect(self._checked)
         job.failed.connect(lambda _exc: self._checked(None))
         self._jobs.append(job)

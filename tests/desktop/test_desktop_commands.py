@@ -1,7 +1,9 @@
-"""An agent installed without ``koppel[desktop]``: the window commands say in one line how
-to install it (exit 2), and every other command works as before. PySide6 is hidden from a
-real ``koppel`` process by a ``sitecustomize`` on its path (``None`` in ``sys.modules``
-makes ``import PySide6`` fail as a missing package does)."""
+"""The desktop commands as a file manager's "Send to Koppel" runs them: ``koppel submit
+--gui FILE`` opens the window prefilled; and on an agent installed without
+``koppel[desktop]`` the window commands say in one line how to install it (exit 2) while
+every other command works as before. PySide6 is hidden from a real ``koppel`` process by
+a ``sitecustomize`` on its path (``None`` in ``sys.modules`` makes ``import PySide6``
+fail as a missing package does)."""
 
 from __future__ import annotations
 
@@ -40,3 +42,14 @@ def test_tray_and_submit_gui_say_how_to_install(without_qt: Workstation, tmp_pat
     assert without_qt.ok("envs", "--json").json() == []
     refused = without_qt.koppel("submit", str(source))
     assert refused.returncode == 2 and "--to" in refused.stderr and "--gui" in refused.stderr
+
+
+def test_submit_gui_opens_the_window_with_the_files(workstation: Ws, tmp_path: Path) -> None:
+    """The real command shows the window (offscreen here); in the benchmark mode it says
+    so on stdout and closes."""
+    source = tmp_path / "factuur.pdf"
+    source.write_bytes(b"%PDF-1.4\n")
+    ws = workstation("laptop", KOPPEL_BENCH_SHOWN="1", QT_QPA_PLATFORM="offscreen")
+    result = ws.koppel("submit", "--gui", str(source))
+    assert result.returncode == 0, result.output
+    assert result.stdout.splitlines() == ["shown"]
