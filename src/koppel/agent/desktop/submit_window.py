@@ -229,15 +229,17 @@ class SubmitWindow(QWidget):
         self._subject_typed = True
 
     def _default_subject(self) -> None:
-        """An e-mail's own subject, else one from the file names, until the user types."""
+        """An e-mail's own subject (.eml or Outlook .msg, as ``koppel submit`` takes it),
+        else one from the file names, until the user types one."""
         if self._subject_typed:
             return
-        from koppel.agent.submitting import default_subject, eml_header
+        from koppel.agent.mail_files import MAIL_SUFFIXES, mail_header
+        from koppel.agent.submitting import default_subject
 
         subject = ""
-        emails = [p for p in self._files if p.suffix.lower() == ".eml"]
+        emails = [p for p in self._files if p.suffix.lower() in MAIL_SUFFIXES]
         if emails:
-            subject = eml_header(emails[0])[0] or ""
+            subject = mail_header(emails[0])[0] or ""
         if not subject and self._files:
             subject = default_subject(self._files)
         self.subject.setText(subject)
