@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from koppel.agent.desktop import tray_model
 from koppel.agent.desktop.tray_model import (
     CONNECTED,
@@ -128,3 +132,42 @@ def test_the_background_agents_status_feeds_the_model() -> None:
     assert ServerStatus.from_json({"server": "x", "state": "token_invalid"}).state == (
         TOKEN_REVOKED
     )
+
+
+def test_the_running_background_agents_status_file_feeds_the_tray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status.json as ``koppel agent run`` writes it (its own writer) is what the tray
+    shows while the agent runs; once it stopped, the states recorded at the last check."""
+    from koppel.agent.desktop.tray_sources import current
+    from koppel.agent.local import status
+
+    monkeypatch.setenv("KOPPEL_AGENT_HOME", str(tmp_path))
+    written = status.AgentStatus(
+        pid=1,
+        updated_at="2026-12-03T11:00:00+00:00",
+        servers={
+            "https://koppel.example.nl": status.ServerStatus(
+                "https://koppel.example.nl",
+                "token_revoked",
+                "Access to C20001 was revoked; link it again.",
+                "2026-12-03T10:59:00+00:00",
+                {"F10001": "ok", "C20001": "token_revoked"},
+            )
+        },
+        pending=1,
+    )
+    status.write(written)
+    (server,) = current()
+    assert (server.server, server.state, server.environments) == (
+        "https://koppel.example.nl",
+        TOKEN_REVOKED,
+        ["F10001", "C20001"],
+    )
+    assert server.detail == "Access to C20001 was revoked; link it again."
+    assert build([server], QueueCounts(1)).lines[0].text == (
+        "koppel.example.nl: access revoked: link it again (F10001, C20001)"
+    )
+    written.running = False
+    status.write(written)
+    assert current() == []  # nothing linked in this home: no recorded state either

@@ -1,13 +1,14 @@
 """The tray icon and its menu, drawn from :mod:`koppel.agent.desktop.tray_model`.
 
-The menu starts from the states recorded at the last check (no network at start) and
-refreshes with "Check now" in a background thread; each action opens a window or the
-received-files folder.
+The menu shows what the background agent last wrote (or, without it, the states recorded
+at the last check) and reads that again every few seconds, a local file and never the
+network; "Check now" asks the servers in a background thread. Each action opens a window
+or the received-files folder.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,6 +28,9 @@ from koppel.agent.desktop.tray_model import QueueCounts, ServerStatus, TrayMenu
 from koppel.agent.desktop.worker import Job
 from koppel.agent.errors import AgentError
 
+# How often the menu rereads the background agent's status file.
+REFRESH_MS = 5_000
+
 
 class Tray(QObject):
     """The tray icon with its menu; ``refreshed`` after each rebuild (tests wait on it)."""
@@ -44,18 +48,28 @@ class Tray(QObject):
         self._jobs: list[Job] = []
         self._servers: list[ServerStatus] = []
         self._checking = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
 
     def start(self) -> None:
-        """Show the recorded states, the icon, and ask the servers in the background."""
-        from koppel.agent.desktop.tray_sources import from_recorded
+        """Show the known states, the icon, and ask the servers in the background."""
+        self.refresh()
+        self.icon.show()
+        self._timer.start()
+        self.check_now()
+
+    def refresh(self) -> None:
+        """Redraw from the status file or the recorded states (no network)."""
+        if self._checking:
+            return  # the check's answer is newer
+        from koppel.agent.desktop.tray_sources import current
 
         try:
-            self._servers = from_recorded()
+            servers = current()
         except AgentError:
-            self._servers = []
-        self.rebuild()
-        self.icon.show()
-        self.check_now()
+            servers = []
+        self.rebuild(servers)
 
     def rebuild(self, servers: list[ServerStatus] | None = None) -> TrayMenu:
         """Redraw the menu (and the icon's badge) from the servers and the queue."""

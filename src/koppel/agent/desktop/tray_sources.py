@@ -1,6 +1,8 @@
-"""Where the tray's state model gets its input (no Qt): the states recorded at the last
-check (at start, without the network), "Check now" (one POST /status per server through
-:mod:`koppel.agent.doctor`, which records the answers too) and the offline queue."""
+"""Where the tray's state model gets its input (no Qt): the background agent's
+``status.json`` while it runs (``koppel agent run`` talks to the servers; the tray only
+reads its file), else the states recorded at each link's last check; "Check now" (one
+POST /status per server through :mod:`koppel.agent.doctor`, which records the answers
+too); and the offline queue."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from koppel.agent.desktop.tray_model import (
 from koppel.agent.doctor import Finding
 from koppel.agent.local import queue
 from koppel.agent.local import state as state_mod
+from koppel.agent.local import status as agent_status
 from koppel.agent.local.queue import FAILED
 
 
@@ -61,6 +64,29 @@ def from_recorded() -> list[ServerStatus]:
         )
         for env in envs
     )
+
+
+def from_agent_status(found: agent_status.AgentStatus) -> list[ServerStatus]:
+    """The background agent's view of each server (its states are the tray's own)."""
+    return [
+        ServerStatus(
+            server.url,
+            tray_state(server.state),
+            list(server.environments),
+            "" if server.state == "connected" else server.detail,
+            server.last_contact,
+        )
+        for server in found.servers.values()
+    ]
+
+
+def current() -> list[ServerStatus]:
+    """What the tray shows without asking the network: the running background agent's
+    status, else what each link's last check recorded."""
+    found = agent_status.read()
+    if found is not None and found.running and found.servers:
+        return from_agent_status(found)
+    return from_recorded()
 
 
 def check_now() -> list[ServerStatus]:
