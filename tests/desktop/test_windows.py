@@ -228,3 +228,43 @@ def test_dropped_files_and_an_emails_subject(
     assert window.files() == [mail, other]
     assert window.subject.text() == "Vraag over de btw"
     assert "Folders cannot be sent" in window.message()
+
+
+def test_the_environment_used_last_comes_first(
+    anna: tuple[Server, Workstation, str], qtbot: QtBot, tmp_path: Path
+) -> None:
+    server, ws, _token = anna
+    link(ws, server, "F10001", "anna")
+    assert open_window(qtbot, []).environment_code() == CLIENT  # by code at first
+    from koppel.agent.submit_choices import remember_environment
+
+    remember_environment("F10001")
+    window = open_window(qtbot, [])
+    labels = [window.environment.itemText(i) for i in range(window.environment.count())]
+    assert [label.split(" — ")[0] for label in labels] == ["F10001", CLIENT]
+    # Typing part of a name finds it: the list is searchable.
+    completer = window.environment.completer()
+    completer.setCompletionPrefix(labels[1].split(" — ")[1][:4].lower())
+    assert completer.completionCount() >= 1
+
+
+def test_open_received_files_opens_the_folder(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The menu's "Open received files" hands the My files folder to the desktop's opener
+    (KOPPEL_OPEN_COMMAND stands in for it here)."""
+    from koppel.agent.desktop.tray import Tray
+
+    opened = tmp_path / "opened.txt"
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    opener.chmod(0o755)
+    monkeypatch.setenv("KOPPEL_AGENT_HOME", str(tmp_path / "agent"))
+    monkeypatch.setenv("KOPPEL_DOWNLOADS_DIR", str(tmp_path / "My files"))
+    monkeypatch.setenv("KOPPEL_OPEN_COMMAND", str(opener))
+    tray = Tray()
+    tray.refresh()
+    (action,) = [a for a in tray.menu.actions() if a.objectName() == "open_received"]
+    action.trigger()
+    qtbot.waitUntil(lambda: opened.exists() and opened.read_text() != "", timeout=10_000)
+    assert opened.read_text() == str(tmp_path / "My files")
