@@ -14,9 +14,6 @@ from harness import Workstation
 # Before pytest-qt makes the QApplication: set when this folder is collected.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-
 
 def be_the_agent_of(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the agent code running in this process read and write ``ws``'s files, as the
@@ -30,14 +27,21 @@ def be_the_agent_of(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KOPPEL_TOKEN_STORE", "file")
 
 
-def screenshot(widget: object, name: str) -> Path:
-    """Save a picture of ``widget`` (a QWidget) as ``docs/screenshots/<name>.png``."""
+def screenshot(widget: object, name: str, folder: Path) -> Path:
+    """Save a picture of ``widget`` (a QWidget) as ``<folder>/<name>.png`` (a test's own
+    folder), and into ``$KOPPEL_SCREENSHOTS`` too when set: ``KOPPEL_SCREENSHOTS=
+    docs/screenshots`` refreshes the README's pictures, as for the portal's."""
     from PySide6.QtWidgets import QWidget
 
     assert isinstance(widget, QWidget)
     if not widget.isVisible():
         widget.adjustSize()  # a menu never popped up has not been laid out yet
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    target = SCREENSHOTS / f"{name}.png"
-    assert widget.grab().save(str(target)), target
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    picture = widget.grab()
+    assert picture.save(str(target)), target
+    assert target.stat().st_size > 1_000, "an empty picture"
+    if shared := os.environ.get("KOPPEL_SCREENSHOTS"):
+        Path(shared).mkdir(parents=True, exist_ok=True)
+        assert picture.save(str(Path(shared) / f"{name}.png"))
     return target

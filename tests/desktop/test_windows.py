@@ -1,7 +1,7 @@
 """The submit window and the tray menu against a real server (served on a thread of this
 process), with pytest-qt on offscreen Qt: files sent from the window arrive as one item
-with the very bytes; a revoked token shows in the tray's menu; the pictures in
-docs/screenshots are taken here."""
+with the very bytes; a revoked token shows in the tray's menu. The pictures are taken
+here; ``KOPPEL_SCREENSHOTS=docs/screenshots`` refreshes the README's copies."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_two_files_sent_from_the_window_are_one_item(
     assert window.destination.count() > 0 and window.item_type.count() > 0
     assert window.subject.text() == "jaarrekening 2025.pdf and 1 more"
     window.subject.setText("Jaarrekening 2025")
-    screenshot(window, "submit-window")
+    screenshot(window, "submit-window", tmp_path)
 
     with qtbot.waitSignal(window.finished, timeout=WAIT_MS) as done:
         qtbot.mouseClick(window.send_button, _left())
@@ -86,7 +86,7 @@ def test_two_files_sent_from_the_window_are_one_item(
     assert outcome.result.state == "sent", outcome.result.message
     assert window.message().startswith("Sent: item ")
     assert [bar.value() for bar in window._bars] == [100, 100]
-    screenshot(window, "submit-window-sent")
+    screenshot(window, "submit-window-sent", tmp_path)
 
     (item,) = items_of(server, token, CLIENT)
     assert item["subject"] == "Jaarrekening 2025"
@@ -145,7 +145,7 @@ def test_offline_the_window_queues_with_the_kept_lists(
 
 
 def test_the_tray_menu_shows_a_revoked_token(
-    anna: tuple[Server, Workstation, str], qtbot: QtBot
+    anna: tuple[Server, Workstation, str], qtbot: QtBot, tmp_path: Path
 ) -> None:
     server, _ws, _token = anna
     from koppel.agent.desktop.tray import Tray
@@ -167,7 +167,7 @@ def test_the_tray_menu_shows_a_revoked_token(
     ]
     enabled = {a.text(): a.isEnabled() for a in tray.menu.actions()}
     assert enabled["Send files…"] and not enabled["Nothing waiting to be sent"]
-    screenshot(tray.menu, "tray-menu")
+    screenshot(tray.menu, "tray-menu", tmp_path)
 
     server.ok("tokens", "revoke", CLIENT, "--workstation", "laptop", "--user", "anna")
     with qtbot.waitSignal(tray.refreshed, timeout=WAIT_MS):
@@ -176,7 +176,7 @@ def test_the_tray_menu_shows_a_revoked_token(
     assert first.text() == f"{host}: access revoked: link it again ({CLIENT})"
     assert "koppel link" in first.toolTip()
     assert tray.model is not None and tray.model.state == "token_revoked"
-    screenshot(tray.menu, "tray-menu-revoked")
+    screenshot(tray.menu, "tray-menu-revoked", tmp_path)
 
     # "Send files…" opens the window; "Linked environments" lists the link.
     (send,) = [a for a in tray.menu.actions() if a.objectName() == "send_files"]
