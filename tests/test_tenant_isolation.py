@@ -401,6 +401,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", f"{ENV}/files/{{file_id}}/content"): bearer_route(),
     ("POST", f"{ENV}/files/{{file_id}}/delivered"): bearer_route(),
     ("POST", f"{ENV}/analyses"): bearer_route(json={"kind": "dossier-overview"}),
+    ("GET", f"{ENV}/release"): bearer_route(),
+    ("GET", f"{ENV}/release/wheel"): bearer_route(),
 }
 
 

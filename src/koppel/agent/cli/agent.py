@@ -8,6 +8,7 @@ import typer
 
 from koppel.agent.cli.common import JsonOption, reporting
 from koppel.agent.exit_codes import ExitCode
+from koppel.protocol.counts import counted
 
 if TYPE_CHECKING:
     from koppel.agent.local.status import AgentStatus
@@ -60,13 +61,13 @@ def _describe(status: AgentStatus | None, pid: int | None) -> list[str]:
         lines.append(f"{url}: {state}. {server.detail} Last contact: {_when(server.last_contact)}.")
     if status.pending:
         lines.append(
-            f"{status.pending} submission(s) wait to be sent; they go by themselves as soon "
-            "as their server is reachable (`koppel queue` lists them)."
+            f"{counted(status.pending, 'submission')} waiting to be sent; they go by themselves "
+            "as soon as their server is reachable (`koppel queue` lists them)."
         )
     else:
         lines.append("No submission waits to be sent.")
     if status.failed:
-        lines.append(f"{status.failed} submission(s) were refused: see `koppel queue`.")
+        lines.append(f"{counted(status.failed, 'submission')} refused: see `koppel queue`.")
     if status.received:
         lines.append("Last files received:")
         lines.extend(f"  {_when(r.time)}  {r.environment}  {r.path}" for r in status.received[:5])
