@@ -233,3 +233,43 @@ def test_a_server_without_a_release_is_no_error(demo_server: Server, workstation
     assert data["servers"] == [
         {"server": demo_server.url, "ok": True, "problem": "this server offers no agent release"}
     ]
+
+
+def test_a_machine_wide_install_sends_the_user_to_the_administrator(
+    demo_server: Server, workstation: Ws
+) -> None:
+    laptop = _linked(demo_server, workstation)
+    publish_release(_packages(demo_server), NEXT)
+    # The suite runs as root, for whom every folder is writable: the environment a user may
+    # not change is simulated by answering installable_here() with False.
+    code = (
+        "from koppel.agent import updating\n"
+        "from koppel.agent.errors import AgentError\n"
+        "updating.installable_here = lambda site_packages=None: False\n"
+        "try:\n"
+        "    updating.install(print)\n"
+        "except AgentError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=laptop.env,
+        cwd=laptop.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "Downloading" not in done.stdout, done.stdout
+    assert f"refused: Koppel {NEXT} is available, but this agent is installed for every user" in (
+        done.stdout
+    )
+    assert "ask your administrator" in done.stdout
+    assert laptop.ok("--version").stdout.count(__version__) == 1
+
+
+def test_installable_here_reads_the_folders_permission(tmp_path: Path) -> None:
+    from koppel.agent.updating import installable_here
+
+    assert installable_here(str(tmp_path))
+    assert not installable_here(str(tmp_path / "missing"))

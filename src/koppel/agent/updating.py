@@ -269,6 +269,13 @@ def install(say: Log) -> Installed:
         if not result.asked:
             raise AgentError(summary(result), ExitCode.UNREACHABLE)
         return Installed(previous=VERSION, version=None)
+    if not in_pipx_venv() and not installable_here():
+        raise AgentError(
+            f"Koppel {available.version} is available, but this agent is installed for every "
+            "user of this computer and you may not change it: ask your administrator to "
+            f"update it (pip install -U koppel in {sys.prefix}). Your links are unchanged.",
+            ExitCode.ERROR,
+        )
     say(f"Downloading Koppel {available.version} from {available.server}…")
     with tempfile.TemporaryDirectory(prefix="koppel-update-") as folder:
         wheel = _download(available, Path(folder))
@@ -317,6 +324,15 @@ def _download(release: Release, folder: Path) -> Path:
             ExitCode.ERROR,
         )
     return target
+
+
+def installable_here(site_packages: str | None = None) -> bool:
+    """Whether this user may install into the agent's environment: not so for a
+    machine-wide install (terminal servers), which its administrator updates."""
+    import sysconfig
+
+    folder = site_packages or sysconfig.get_paths()["purelib"]
+    return os.access(folder, os.W_OK)
 
 
 def in_pipx_venv(prefix: str | None = None) -> bool:
