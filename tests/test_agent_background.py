@@ -9,7 +9,6 @@ are log lines."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from harness import BIN, Server, Workstation
+from harness import Server, Workstation
 from koppel.agent.local import status as status_mod
 from koppel.agent.local.status import AgentStatus
+from koppel_process import KoppelProcess
 from test_submit import attachment_sha256, items_of, queue_files
 from test_watch import _converted_event
 from uploads_helpers import link, random_file, sha256_of
@@ -28,36 +28,15 @@ Ws = Callable[..., Workstation]
 QUEUED, AGENT_RUNNING, AGENT_NOT_RUNNING = 11, 14, 15
 
 
-class Agent:
+class Agent(KoppelProcess):
     """`koppel agent run` running in the background, its output in a log file."""
 
-    def __init__(self, ws: Workstation, log: Path) -> None:
-        self.ws, self.log = ws, log
-        self.process: subprocess.Popen[bytes] | None = None
+    args = ("agent", "run")
+    stop_wait = 30.0
 
     def start(self) -> Agent:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "koppel"), "agent", "run"],
-                env=self.ws.env,
-                cwd=self.ws.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        super().start()
         return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                assert self.process.wait(30) == 0
-            finally:
-                if self.process.poll() is None:
-                    self.process.kill()
-        self.process = None
-
-    def text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
 
     def status(self) -> AgentStatus | None:
         return status_mod.read(self.ws.home / ".local/share/koppel/status.json")

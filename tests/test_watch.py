@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -20,51 +19,20 @@ from typing import Any
 
 import pytest
 
-from harness import BIN, Server, Workstation
+from harness import Server, Workstation
+from koppel_process import KoppelProcess
 
 Ws = Callable[..., Workstation]
 
 
-class Watcher:
+class Watcher(KoppelProcess):
     """`koppel watch` running in the background, its output in a log file."""
 
-    def __init__(self, ws: Workstation, log: Path) -> None:
-        self.ws, self.log = ws, log
-        self.process: subprocess.Popen[bytes] | None = None
-        self._started_at = 0  # where the log of the latest start begins
+    args = ("watch",)
 
     def start(self) -> Watcher:
-        self._started_at = len(self.text())
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "koppel"), "watch"],
-                env=self.ws.env,
-                cwd=self.ws.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        super().start()
         return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                assert self.process.wait(20) == 0
-            finally:
-                if self.process.poll() is None:
-                    self.process.kill()
-        self.process = None
-
-    def text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-    def wait_for(self, text: str, timeout: float = 20) -> None:
-        """Wait until the latest start of the watcher has logged ``text``."""
-        deadline = time.monotonic() + timeout
-        while text not in self.text()[self._started_at :]:
-            assert self.process is None or self.process.poll() is None, self.text()
-            assert time.monotonic() < deadline, f"{text!r} not in:\n{self.text()}"
-            time.sleep(0.1)
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import typer
 
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
-from koppel.agent.output import error, print_json
+from koppel.agent.output import error, note, print_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 # --env where one environment must be named.
@@ -61,3 +61,22 @@ def desktop_app() -> ModuleType:
         error(DESKTOP_MISSING)
         raise typer.Exit(int(ExitCode.USAGE)) from None
     return app
+
+
+class StepsReport(Protocol):
+    """What a desktop set-up command did (``koppel handler``, ``koppel integrate``)."""
+
+    done: list[str]
+    missing: list[str]
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+def print_steps(report: StepsReport, json_output: bool) -> None:
+    """The report's JSON (with ``--json``), then each step done and each one missing."""
+    if json_output:
+        print_json(report.as_json())
+    for done in report.done:
+        note(f"Done: {done}.")
+    for missing in report.missing:
+        note(f"Missing: {missing}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.cli.common import JsonOption, print_steps, reporting
 
 integrate_app = typer.Typer(
     help='"Send to Koppel" in the file manager: select files, right-click, send them.',
@@ -20,16 +20,11 @@ integrate_app = typer.Typer(
 def _report(action: str, json_output: bool) -> None:
     from koppel.agent.desktop_integration import send_to
     from koppel.agent.exit_codes import ExitCode
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import note
 
     with reporting(json_output):
         report = getattr(send_to, action)()
-        if json_output:
-            print_json(report.as_json())
-        for done in report.done:
-            note(f"Done: {done}.")
-        for missing in report.missing:
-            note(f"Missing: {missing}.")
+        print_steps(report, json_output)
         if action == "status" and not json_output:
             for entry in report.entries:
                 typer.echo(f"{'yes' if entry.present else 'no ':3}  {entry.kind}: {entry.path}")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.cli.common import JsonOption, print_steps, reporting
 
 handler_app = typer.Typer(
     help='The koppel:// link handler: the portal\'s "Edit on my computer" opens the agent.',
@@ -21,16 +21,11 @@ handler_app = typer.Typer(
 def _report(action: str, json_output: bool) -> None:
     from koppel.agent.desktop_integration import url_handler
     from koppel.agent.exit_codes import ExitCode
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import note
 
     with reporting(json_output):
         report = getattr(url_handler, action)()
-        if json_output:
-            print_json(report.as_json())
-        for done in report.done:
-            note(f"Done: {done}.")
-        for missing in report.missing:
-            note(f"Missing: {missing}.")
+        print_steps(report, json_output)
         if action == "install":
             note(
                 "koppel:// links now open with the Koppel agent."
