@@ -146,6 +146,15 @@ class Practice:
         """Run the agent; it must succeed."""
         return run([str(BIN / "koppel"), *args], self.agent_env, self.home)
 
+    def link_bundle(self) -> None:
+        """Save the demo firm's bundle as anna and link it: the firm and every client."""
+        bundle = self.home / "bundle.koppel"
+        self.koppel(
+            "settings", "download", "--server", self.url, "--env", "F10001",
+            "--login", "anna", "--bundle", "-o", str(bundle),
+        )  # fmt: skip
+        self.koppel("link", str(bundle))
+
     def admin(self, *args: str) -> str:
         """Run koppel-admin; it must succeed."""
         return run([str(BIN / "koppel-admin"), *args], self.server_env, self.base)

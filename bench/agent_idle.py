@@ -43,12 +43,7 @@ def measure(idle_seconds: float) -> dict[str, float]:
     practice = Practice().start("--demo")
     agent: subprocess.Popen[bytes] | None = None
     try:
-        bundle = practice.home / "bundle.koppel"
-        practice.koppel(
-            "settings", "download", "--server", practice.url, "--env", "F10001",
-            "--login", "anna", "--bundle", "-o", str(bundle),
-        )  # fmt: skip
-        practice.koppel("link", str(bundle))
+        practice.link_bundle()
         log_path = practice.base / "agent.log"
         with log_path.open("wb") as log:
             agent = subprocess.Popen(

@@ -50,12 +50,7 @@ def main() -> None:
     options = parser.parse_args()
     practice = Practice().start("--demo")
     try:
-        bundle = practice.home / "bundle.koppel"
-        practice.koppel(
-            "settings", "download", "--server", practice.url, "--env", "F10001",
-            "--login", "anna", "--bundle", "-o", str(bundle),
-        )  # fmt: skip
-        practice.koppel("link", str(bundle))
+        practice.link_bundle()
         sample = practice.home / "invoice 2026-001.pdf"
         sample.write_bytes(b"%PDF-1.4\n" + b"0" * 100_000)
         first = shown_after(practice, str(sample))  # cold: files not in the page cache

@@ -37,12 +37,7 @@ def measure(clients: int, idle_seconds: float) -> dict[str, float]:
         csv.write_text("code,name,kind\n" + "".join(f"{c},Client {c},client\n" for c in codes))
         practice.admin("env", "import", str(csv), "--firm", "F10001")
         practice.admin("setup", "client", *codes, "--firm", "F10001", "--user", "anna")
-        bundle = practice.home / "bundle.koppel"
-        practice.koppel(
-            "settings", "download", "--server", practice.url, "--env", "F10001",
-            "--login", "anna", "--bundle", "-o", str(bundle),
-        )  # fmt: skip
-        practice.koppel("link", str(bundle))
+        practice.link_bundle()
         log_path = practice.base / "watch.log"
         with log_path.open("wb") as log:
             watcher = subprocess.Popen(
