@@ -84,6 +84,10 @@ def test_an_offline_submission_leaves_the_queue_by_itself(
     source = random_file(tmp_path / "offline.pdf", 50_000)
     queued = ws.koppel("submit", str(source), "--to", "D0001", "--type", "Invoice", "--json")
     assert queued.returncode == QUEUED, queued.output
+    # Nothing to type: the user is told the running agent sends it.
+    assert "The Koppel agent of this computer sends it as soon as the server answers" in (
+        queued.stderr
+    ), queued.output
     assert len(queue_files(ws)) == 1
     # The agent sees the new submission in the queue (the tray shows it waiting).
     agent.wait_until("pending", lambda: (s := agent.status()) and s.pending == 1, 20)

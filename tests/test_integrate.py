@@ -71,6 +71,8 @@ def test_linux_install_status_uninstall(workstation: Ws) -> None:
         "application/vnd.ms-outlook;\n"
     )
     assert validate(files["desktop entry"]) == []
+    cache = files["desktop entry"].parent / "mimeinfo.cache"
+    assert "koppel-send.desktop" in cache.read_text()  # the file managers' MIME cache
     # KDE's service menu type is unknown to desktop-file-validate: its only remarks are
     # the two keys that KDE's format adds to Type=Service.
     assert validate(files["Dolphin service menu"]) == [
@@ -99,6 +101,7 @@ def test_linux_install_status_uninstall(workstation: Ws) -> None:
 
     removed = ws.ok("integrate", "uninstall", "--json").json()
     assert len(removed["done"]) == 3 and not any(path.exists() for path in files.values())
+    assert "koppel-send.desktop" not in cache.read_text()  # forgotten by the cache too
     assert ws.koppel("integrate", "status").returncode == PROBLEMS
 
 

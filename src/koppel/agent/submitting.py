@@ -103,6 +103,19 @@ def _server_checks(
     return destination, type_name
 
 
+def _how_the_queue_leaves() -> str:
+    """What happens next to a queued submission: the background agent sends it by
+    itself when it runs; else it waits for `koppel queue send` (or the agent)."""
+    from koppel.agent.background import find_running
+
+    if find_running() is not None:
+        return "The Koppel agent of this computer sends it as soon as the server answers."
+    return (
+        "Send it later with `koppel queue send`, or start the Koppel agent "
+        "(`koppel agent run`) to have it sent by itself."
+    )
+
+
 def submit(
     files: list[Path],
     *,
@@ -148,15 +161,13 @@ def submit(
                 submission.id,
                 code,
                 "queued",
-                f"The server of {code} is unreachable; the submission is queued. Send it "
-                "later with `koppel queue send`.",
+                f"The server of {code} is unreachable; the submission is queued. "
+                + _how_the_queue_leaves(),
                 code="unreachable",
             ),
         )
     earlier = send_pending(progress=progress, exclude=submission.id)
     result = send(submission, progress=progress, on_progress=on_progress)
     if result.state == "queued":
-        result.message = (
-            f"{result.message} The submission is queued; send it later with `koppel queue send`."
-        )
+        result.message = f"{result.message} The submission is queued. {_how_the_queue_leaves()}"
     return Outcome(submission, result, earlier)

@@ -31,7 +31,7 @@ def run() -> None:
     """Run the background agent until stopped: what `koppel watch` does, and it sends
     queued submissions as soon as their server is reachable again.
 
-    One per user: a second one says that one is running and exits with code 13. Its
+    One per user: a second one says that one is running and exits with code 14. Its
     status (`koppel agent status`) is kept in `status.json` in the agent's data folder.
 
     Example: `koppel agent run` (the command that `koppel autostart enable` starts at login).
@@ -77,7 +77,7 @@ def _describe(status: AgentStatus | None, pid: int | None) -> list[str]:
 @agent_app.command("status")
 def status(json_output: JsonOption = False) -> None:
     """Show whether the background agent runs, each server's state, the queue and the
-    last files received. Exit code 14 when it is not running.
+    last files received. Exit code 15 when it is not running.
 
     Example: `koppel agent status --json`
     """

@@ -110,10 +110,15 @@ def linux_install(koppel: Path) -> IntegrationReport:
         os.replace(temporary, wanted.path)
         report.entries.append(Entry(wanted.kind, str(wanted.path), True))
         report.done.append(f"wrote the {wanted.kind} {wanted.path}")
-    applications = send_to_linux.files(koppel)[0].path.parent
-    if shutil.which("update-desktop-database"):
-        run(["update-desktop-database", str(applications)])
+    _refresh_desktop_database(koppel)
     return report
+
+
+def _refresh_desktop_database(koppel: Path) -> None:
+    # The file managers read the MIME cache: it must list the entry, and forget it again.
+    applications = send_to_linux.files(koppel)[0].path.parent
+    if shutil.which("update-desktop-database") and applications.is_dir():
+        run(["update-desktop-database", str(applications)])
 
 
 def linux_status(koppel: Path) -> IntegrationReport:
@@ -143,6 +148,7 @@ def linux_uninstall(koppel: Path) -> IntegrationReport:
             wanted.path.unlink()
             report.done.append(f"removed the {wanted.kind} {wanted.path}")
         report.entries.append(Entry(wanted.kind, str(wanted.path), False))
+    _refresh_desktop_database(koppel)
     return report
 
 
