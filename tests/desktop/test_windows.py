@@ -268,3 +268,29 @@ def test_open_received_files_opens_the_folder(
     action.trigger()
     qtbot.waitUntil(lambda: opened.exists() and opened.read_text() != "", timeout=10_000)
     assert opened.read_text() == str(tmp_path / "My files")
+
+
+def test_what_the_command_line_chose_is_filled_in(
+    anna: tuple[Server, Workstation, str], qtbot: QtBot, tmp_path: Path
+) -> None:
+    from koppel.agent.desktop.submit_window import Prefill, SubmitWindow
+
+    server, ws, _token = anna
+    link(ws, server, "F10001", "anna")  # now the firm is listed first, the client second
+    window = SubmitWindow(
+        [random_file(tmp_path / "scan.pdf", 1_000)],
+        Prefill(CLIENT, "D0001", "Invoice", "Jaarrekening 2025"),
+    )
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.choices_loaded, timeout=WAIT_MS):
+        window.show()
+    assert window.environment_code() == CLIENT
+    assert window.destination.currentData() == "D0001"
+    assert window.item_type.currentData() == "Invoice"
+    assert window.subject.text() == "Jaarrekening 2025"
+
+    unknown = SubmitWindow([], Prefill("X99999"))
+    qtbot.addWidget(unknown)
+    with qtbot.waitSignal(unknown.choices_loaded, timeout=WAIT_MS):
+        unknown.show()
+    assert "X99999 is not linked on this computer" in unknown.status.text()

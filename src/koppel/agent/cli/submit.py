@@ -56,8 +56,9 @@ def submit(
         bool,
         typer.Option(
             "--gui",
-            help="Open the send window with these files instead (choose the rest there; "
-            "needs pip install 'koppel[desktop]').",
+            help="Open the send window with these files instead: --env, --to, --type and "
+            "--subject are filled in there, the rest is chosen in it (needs pip install "
+            "'koppel[desktop]').",
         ),
     ] = False,
 ) -> None:
@@ -72,7 +73,11 @@ def submit(
     (or koppel submit --gui invoice.pdf to choose in a window).
     """
     if gui:
-        raise typer.Exit(desktop_app().run_submit_window(files))
+        raise typer.Exit(
+            desktop_app().run_submit_window(
+                files, environment=env, destination=to, item_type=type_name, subject=subject
+            )
+        )
     for value, option in ((to, "--to"), (type_name, "--type")):
         if not value:
             from koppel.agent.output import error

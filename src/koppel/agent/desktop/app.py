@@ -30,12 +30,20 @@ def application() -> QApplication:
     return app
 
 
-def run_submit_window(files: list[Path]) -> int:
-    """Open the submit window with ``files`` and run until it is closed."""
-    from koppel.agent.desktop.submit_window import SubmitWindow
+def run_submit_window(
+    files: list[Path],
+    *,
+    environment: str | None = None,
+    destination: str | None = None,
+    item_type: str | None = None,
+    subject: str | None = None,
+) -> int:
+    """Open the submit window with ``files`` (and what the command line chose already)
+    and run until it is closed."""
+    from koppel.agent.desktop.submit_window import Prefill, SubmitWindow
 
     app = application()
-    window = SubmitWindow(files)
+    window = SubmitWindow(files, Prefill(environment, destination, item_type, subject))
     if os.environ.get(BENCH_ENV) == "1":
 
         def shown() -> None:

@@ -8,6 +8,7 @@ window never waits on the network.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,27 @@ def _searchable(combo: QComboBox) -> None:
     combo.setCompleter(completer)
 
 
+@dataclass(frozen=True)
+class Prefill:
+    """What the command line gave with ``--gui``: chosen in the window, still changeable."""
+
+    environment: str | None = None
+    destination: str | None = None
+    item_type: str | None = None
+    subject: str | None = None
+
+
+def _choose(combo: QComboBox, value: str | None) -> None:
+    """Select ``value`` (by code), or type it in when the list lacks it (offline lists)."""
+    if not value:
+        return
+    index = combo.findData(value)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+    else:
+        combo.setEditText(value)
+
+
 def _value(combo: QComboBox) -> str:
     """The code chosen in a searchable list, or what was typed (its code part)."""
     text = combo.currentText().strip()
@@ -87,8 +109,10 @@ class SubmitWindow(QWidget):
     choices_loaded = Signal()
     shown = Signal()
 
-    def __init__(self, files: list[Path] | None = None) -> None:
+    def __init__(self, files: list[Path] | None = None, prefill: Prefill | None = None) -> None:
         super().__init__()
+        self._prefill = prefill or Prefill()
+        self._notice = ""  # a refusal of the prefill, kept shown once the lists are in
         self.setWindowTitle("Send files to Koppel")
         self.setWindowIcon(icon())
         self.setAcceptDrops(True)
@@ -100,6 +124,9 @@ class SubmitWindow(QWidget):
         self._sending = False
         self._build()
         self.add_files(files or [])
+        if self._prefill.subject:
+            self.subject.setText(self._prefill.subject)
+            self._subject_typed = True
         self._load_environments()
 
     # -- layout ------------------------------------------------------------------------------
@@ -262,8 +289,16 @@ class SubmitWindow(QWidget):
             self._say("No environment is linked yet. Link one with `koppel link FILE`.", True)
             self.send_button.setEnabled(False)
             return
-        self.environment.setCurrentIndex(0)
-        self._environment_changed(0)
+        wanted = self._prefill.environment
+        index = self.environment.findData(wanted) if wanted else 0
+        if index < 0:
+            self._notice = (
+                f"{wanted} is not linked on this computer: choose one of the environments "
+                "listed, or link it first with `koppel link FILE`."
+            )
+            index = 0
+        self.environment.setCurrentIndex(index)
+        self._environment_changed(index)
 
     def environment_code(self) -> str:
         """The environment chosen."""
@@ -291,6 +326,11 @@ class SubmitWindow(QWidget):
             self.destination.addItem(_label(dest_code, name), dest_code)
         for name in loaded.choices.types:
             self.item_type.addItem(name, name)
+        # What `koppel submit --gui --to … --type …` said, once, in the environment it named.
+        if code == (self._prefill.environment or code):
+            _choose(self.destination, self._prefill.destination)
+            _choose(self.item_type, self._prefill.item_type)
+            self._prefill = replace(self._prefill, destination=None, item_type=None)
         if loaded.offline:
             kept = (
                 f"the lists are those of {loaded.choices.fetched[:16].replace('T', ' ')}"
@@ -302,7 +342,7 @@ class SubmitWindow(QWidget):
                 "queued and sent as soon as the server can be reached."
             )
         else:
-            self._say("")
+            self._say(self._notice, error=bool(self._notice))
         self.choices_loaded.emit()
 
     def _choices_failed(self, exc: AgentError) -> None:
