@@ -102,6 +102,11 @@ def test_a_proxy_that_does_not_answer_makes_the_server_unreachable(
     doctor = ws.koppel("doctor", "--json")
     assert doctor.returncode == 3, doctor.output
     assert doctor.json()["environments"][0]["state"] == "unreachable"
+    # The proxy is named as what may fail, not only the server's address.
+    info = ws.koppel("info", "F10001")
+    assert info.returncode == 4, info.output
+    assert "through the proxy http://127.0.0.1:9" in info.stderr, info.output
+    assert "Check that proxy setting with your IT department" in info.stderr
 
 
 def test_doctor_says_when_no_proxy_is_set(workstation: Ws) -> None:

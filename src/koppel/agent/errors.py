@@ -118,20 +118,31 @@ class ServerUnreachable(AgentError):
     exit_code = ExitCode.UNREACHABLE
     code = "unreachable"
 
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(
-            f"Cannot reach the Koppel server at {url} ({reason}). Check this computer's "
-            "network connection; if it works, the address recorded for the environment "
-            "may be wrong: ask your administrator to run `koppel-admin check`."
-        )
+    def __init__(self, url: str, reason: str, proxy: str | None = None) -> None:
+        if proxy:  # the proxy may be what fails: it is named first
+            message = (
+                f"Cannot reach the Koppel server at {url} {proxy} ({reason}). Check that "
+                "proxy setting with your IT department; if the proxy works, the address "
+                "recorded for the environment may be wrong: ask your administrator to run "
+                "`koppel-admin check`."
+            )
+        else:
+            message = (
+                f"Cannot reach the Koppel server at {url} ({reason}). Check this computer's "
+                "network connection; if it works, the address recorded for the environment "
+                "may be wrong: ask your administrator to run `koppel-admin check`."
+            )
+        super().__init__(message)
         self.url = url
         self.reason = reason
+        self.proxy = proxy
 
     def as_json(self) -> dict[str, Any]:
         """The error with the server address and the reason."""
         data = super().as_json()
         data["server"] = self.url
         data["reason"] = self.reason
+        data["proxy"] = self.proxy
         return data
 
 

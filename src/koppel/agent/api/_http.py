@@ -135,7 +135,7 @@ class Http:
                 content=content,
             )
         except httpx.TransportError as exc:
-            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+            raise self._unreachable(exc) from exc
         if response.status_code >= 400:
             raise self.api_error(response)
         return response
@@ -164,14 +164,19 @@ class Http:
                     raise self.api_error(response)
                 yield response
         except httpx.TransportError as exc:
-            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+            raise self._unreachable(exc) from exc
 
     def post_form(self, path: str, form: dict[str, str]) -> httpx.Response:
         """A form POST whose refusals the caller reads itself (OAuth answers)."""
         try:
             return self.client.post(path, data=form)
         except httpx.TransportError as exc:
-            raise ServerUnreachable(self.base_url, transport_reason(exc)) from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: httpx.TransportError) -> ServerUnreachable:
+        """The server could not be reached; through which proxy, when one is used."""
+        via = self.proxy.describe() if self.proxy.url else None
+        return ServerUnreachable(self.base_url, transport_reason(exc), via)
 
     def api_error(self, response: httpx.Response) -> ApiError:
         """The refusal a response carries."""
