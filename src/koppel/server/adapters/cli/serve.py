@@ -97,7 +97,8 @@ a code to approve at {server}/device (sign in as anna there):
   koppel doctor
   koppel submit invoice.pdf --to D0001 --type Invoice --env C20001
   koppel items --env C20001
-  koppel watch            (files arrive in ~/Downloads/Koppel/<environment>/)
+  koppel agent run        (the background agent: files arrive in ~/Downloads/Koppel/<environment>/)
+  koppel autostart enable (start it at login)   koppel tray   (needs koppel[desktop])
 and the administration:
   koppel-admin --data-dir {data_dir} check --all
 """,
