@@ -88,7 +88,7 @@ class _Server:
                     url, problem, detail, self.last_contact, dict(self.environments)
                 )
         followed = sum(1 for s in self.environments.values() if s == "ok")
-        detail = f"Connected; following {counted(followed, 'environment')}."
+        detail = f"Following {counted(followed, 'environment')} on one connection."
         others = [self.messages[c] for c in sorted(self.messages) if c in self.environments]
         if others:
             detail = " ".join([detail, *others])

@@ -41,7 +41,7 @@ class ServerStatus:
 
     url: str
     state: ServerState
-    detail: str  # the words to show, e.g. "Connected; following 2 environments."
+    detail: str  # the words to show, e.g. "Following 2 environments on one connection."
     last_contact: str | None = None  # ISO 8601 UTC of the last answer from the server
     # Environment code -> "ok" or the problem of that link ("token_revoked", ...).
     environments: dict[str, str] = field(default_factory=dict)
