@@ -56,3 +56,9 @@ class KoppelProcess:
             assert self.process is None or self.process.poll() is None, self.text()
             assert time.monotonic() < deadline, f"{text!r} not in:\n{self.text()}"
             time.sleep(0.1)
+
+
+def desktopless(ws: Workstation) -> Workstation:
+    """``ws`` without a desktop session: notifications become log lines tests can read."""
+    ws.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    return ws

@@ -19,7 +19,7 @@ import pytest
 from harness import Server, Workstation
 from koppel.agent.local import status as status_mod
 from koppel.agent.local.status import AgentStatus
-from koppel_process import KoppelProcess
+from koppel_process import KoppelProcess, desktopless
 from test_submit import attachment_sha256, items_of, queue_files
 from test_watch import _converted_event
 from uploads_helpers import link, random_file, sha256_of
@@ -62,11 +62,6 @@ def agents() -> Iterator[list[Agent]]:
     yield made
     for agent in made:
         agent.stop()
-
-
-def desktopless(ws: Workstation) -> Workstation:
-    ws.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    return ws
 
 
 def test_an_offline_submission_leaves_the_queue_by_itself(

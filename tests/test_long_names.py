@@ -14,7 +14,8 @@ from pathlib import Path
 
 from dossier_support import Api, link
 from harness import Server, Workstation
-from test_watch import Watcher, desktopless, publish, received, wait_files
+from koppel_process import desktopless
+from test_watch import Watcher, publish, received, wait_files
 
 Ws = Callable[..., Workstation]
 LONG = "é" * 125 + ".txt"  # 254 bytes of UTF-8: the server accepts it

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness import Server, Workstation
-from koppel_process import KoppelProcess
+from koppel_process import KoppelProcess, desktopless
 
 Ws = Callable[..., Workstation]
 
@@ -41,11 +41,6 @@ def watchers() -> Iterator[list[Watcher]]:
     yield made
     for watcher in made:
         watcher.stop()
-
-
-def desktopless(ws: Workstation) -> Workstation:
-    ws.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    return ws
 
 
 def received(root: Path) -> list[Path]:
