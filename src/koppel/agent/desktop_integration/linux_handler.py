@@ -8,9 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from koppel.agent.desktop_integration.freedesktop import applications_dir, exec_argument
 from koppel.agent.desktop_integration.handler_report import HandlerReport
 from koppel.agent.desktop_integration.launcher import koppel_executable
+from koppel.agent.local.atomic import atomic_write_bytes
+from koppel.agent.local.freedesktop import applications_dir, exec_argument
 from koppel.protocol.links import SCHEME
 
 DESKTOP_FILE = "koppel-url.desktop"
@@ -60,10 +61,7 @@ def install() -> HandlerReport:
     refresh the desktop database when ``update-desktop-database`` exists)."""
     executable = koppel_executable()
     target = desktop_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(desktop_entry(executable), encoding="utf-8")
-    os.replace(temporary, target)
+    atomic_write_bytes(target, desktop_entry(executable).encode("utf-8"), 0o644)
     report = HandlerReport(target, str(executable), registered=False, location=str(target))
     report.done.append(f"wrote {target} (Exec={executable} open-link %u)")
     if shutil.which("update-desktop-database"):

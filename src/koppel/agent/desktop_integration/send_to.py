@@ -22,6 +22,7 @@ from koppel.agent.desktop_integration.launcher import (
     windowless_command,
 )
 from koppel.agent.desktop_integration.url_handler import current_platform
+from koppel.agent.local.atomic import atomic_write_bytes
 
 
 @dataclass
@@ -103,11 +104,8 @@ def linux_install(koppel: Path) -> IntegrationReport:
     """Write the .desktop entry, the Nautilus script and the Dolphin service menu."""
     report = _linux_report(koppel)
     for wanted in send_to_linux.files(koppel):
-        wanted.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = wanted.path.with_name(wanted.path.name + ".tmp")
-        temporary.write_text(wanted.content, encoding="utf-8")
-        temporary.chmod(0o755 if wanted.executable else 0o644)
-        os.replace(temporary, wanted.path)
+        mode = 0o755 if wanted.executable else 0o644
+        atomic_write_bytes(wanted.path, wanted.content.encode("utf-8"), mode)
         report.entries.append(Entry(wanted.kind, str(wanted.path), True))
         report.done.append(f"wrote the {wanted.kind} {wanted.path}")
     _refresh_desktop_database(koppel)

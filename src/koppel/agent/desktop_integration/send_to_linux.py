@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from koppel.agent.desktop_integration.freedesktop import (
+from koppel.agent.local.freedesktop import (
     applications_dir,
     data_home,
     exec_argument,

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from koppel.agent.local.freedesktop import exec_argument
 from koppel.agent.local.system_commands import Runner
 
 UNIT_NAME = "koppel-agent.service"
@@ -63,15 +64,6 @@ def unit_file(command: Sequence[str]) -> str:
     )
 
 
-def _desktop_word(word: str) -> str:
-    # Desktop Entry spec: quote arguments with reserved characters; inside quotes escape
-    # " ` $ \ with a backslash; a literal % is %%. Then the string value escapes \ again.
-    if word and not any(c in word for c in " \t\n\"'\\><~|&;$*?#()`%"):
-        return word
-    quoted = "".join("\\" + c if c in '"`$\\' else c for c in word).replace("%", "%%")
-    return f'"{quoted}"'.replace("\\", "\\\\")
-
-
 def desktop_entry(command: Sequence[str]) -> str:
     """The XDG autostart entry that runs ``command`` when the user's desktop session starts."""
     return (
@@ -79,7 +71,7 @@ def desktop_entry(command: Sequence[str]) -> str:
         "Type=Application\n"
         "Name=Koppel agent\n"
         f"Comment={DESCRIPTION}\n"
-        f"Exec={' '.join(_desktop_word(word) for word in command)}\n"
+        f"Exec={' '.join(exec_argument(word) for word in command)}\n"
         "Terminal=false\n"
         "NoDisplay=true\n"
         "X-GNOME-Autostart-enabled=true\n"

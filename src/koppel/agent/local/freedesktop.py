@@ -1,5 +1,5 @@
-"""Shared by the Linux integrations: the freedesktop data folders and the quoting of a
-desktop entry's ``Exec`` key."""
+"""Shared by the Linux integrations and the XDG autostart entry: the freedesktop data
+folders and the quoting of a desktop entry's ``Exec`` key."""
 
 from __future__ import annotations
 
