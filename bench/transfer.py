@@ -33,8 +33,10 @@ from pathlib import Path
 
 import httpx
 
+import breakdown
+import startup
 import watch
-from _procs import BIN, Practice, free_port, rss_bytes, timed
+from _procs import BIN, Practice, cpu_seconds, free_port, rss_bytes, timed
 from koppel.protocol.sizes import format_size
 
 MB = 1024 * 1024
@@ -151,31 +153,70 @@ def _in_process(practice: Practice, big: Path) -> tuple[float, float]:
     return up, down
 
 
-def _paired_runs(
-    practice: Practice, big: Path, rclone_flags: list[str], repeat: int
+def _rounds(
+    practice: Practice,
+    big: Path,
+    small: Path,
+    flags: list[str],
+    repeat: int,
+    small_repeat: int,
+    server_pid: int,
 ) -> dict[str, list[float]]:
-    """``repeat`` rounds of: rclone up, Koppel up, rclone down, Koppel down.
+    """``repeat`` interleaved rounds of every paired measurement; medians count.
 
-    Interleaved so that both sides meet the same machine (this one's speed drifts by
-    2x from minute to minute); rclone gets a new name each round because it skips a copy
-    whose target already has the same size and time.
+    Interleaved so that both sides meet the same machine (this one's speed drifts by 2x
+    from minute to minute). rclone gets a new remote name each round because it skips a
+    copy whose target already has the same size and time.
     """
     agent, home = practice.agent_env, practice.home
-    times: dict[str, list[float]] = {"rclone up": [], "rclone down": [], "up": [], "down": []}
+    times: dict[str, list[float]] = {}
+    names = sorted(str(p) for p in small.iterdir())
+    submit = ["submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001"]
+
+    def add(name: str, value: float) -> None:
+        times.setdefault(name, []).append(value)
+
     for round_ in range(repeat):
         remote = f":webdav:big-{round_}.bin"
-        times["rclone up"].append(
-            timed(["rclone", "copyto", str(big), remote, *rclone_flags], agent, home)
-        )
+        add("rclone up", timed(["rclone", "copyto", str(big), remote, *flags], agent, home))
+        start = time.perf_counter()
+        item = json.loads(practice.koppel(*submit, "--json", str(big)))["item"]["id"]
+        add("submit", time.perf_counter() - start)
         local = home / f"rclone-down-{round_}.bin"
-        times["rclone down"].append(
-            timed(["rclone", "copyto", remote, str(local), *rclone_flags], agent, home)
-        )
+        add("rclone down", timed(["rclone", "copyto", remote, str(local), *flags], agent, home))
         local.unlink()
+        add("open", _timed_open(practice, item))
         up, down = _in_process(practice, big)
-        times["up"].append(up)
-        times["down"].append(down)
+        add("library up", up)
+        add("library down", down)
+        add("rclone version", timed(["rclone", "version"], agent, home))
+    for round_ in range(small_repeat):
+        add("rclone small", timed(["rclone", "copy", str(small), f":webdav:small-{round_}",
+                                   *flags], agent, home))  # fmt: skip
+        cpu = cpu_seconds(server_pid)
+        start = time.perf_counter()
+        for first in range(0, len(names), 200):  # at most 200 attachments per item
+            practice.koppel(*submit, "--subject", "batch", *names[first : first + 200])
+        add("small", time.perf_counter() - start)
+        add("server CPU per small file", (cpu_seconds(server_pid) - cpu) / len(names))
     return times
+
+
+def _timed_open(practice: Practice, item: int) -> float:
+    """`koppel open` of a 75 MB item, whole command; the local copy is removed after, so
+    that every round downloads."""
+    start = time.perf_counter()
+    opened = json.loads(practice.koppel("open", str(item), "--env", "C20001", "--json"))
+    elapsed = time.perf_counter() - start
+    Path(opened["path"]).unlink()
+    return elapsed
+
+
+def _quick(options: argparse.Namespace) -> None:
+    """Smaller settings for a run under two minutes."""
+    options.repeat, options.small_repeat, options.small = 3, 1, 200
+    options.runs, options.clients, options.idle = 5, 100, 5.0
+    options.startup_rounds = 7
 
 
 def main() -> None:
@@ -185,116 +226,96 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--small", type=int, default=1000, help="Number of 20 KB files.")
     parser.add_argument(
-        "--repeat", type=int, default=7, help="Rounds of 75 MB transfers each way; medians count."
+        "--repeat", type=int, default=5, help="Rounds of 75 MB transfers each way; medians count."
     )
+    parser.add_argument("--small-repeat", type=int, default=2, help="Rounds of small files.")
+    parser.add_argument("--startup-rounds", type=int, default=15, help="Rounds of start-ups.")
+    parser.add_argument("--quick", action="store_true", help="Fewer rounds: under two minutes.")
     options = parser.parse_args()
+    if options.quick:
+        _quick(options)
     if not shutil.which("rclone"):
         raise SystemExit("rclone is not installed: apt-get install rclone")
+    started = time.perf_counter()
 
+    starts = startup.measure(options.startup_rounds)
     practice = Practice().start("--demo")
     rclone_dir = practice.base / "webdav"
     rclone_dir.mkdir()
     rclone, webdav = _rclone_server(rclone_dir)
-    agent, home = practice.agent_env, practice.home
-    rclone_flags = ["--webdav-url", webdav, "--config", "/dev/null", "-q"]
+    home = practice.home
+    flags = ["--webdav-url", webdav, "--config", "/dev/null", "-q"]
     try:
-        for code in ("F10001", "C20001"):
-            target = home / f"{code}.koppel"
-            practice.koppel("settings", "download", "--server", practice.url, "--env", code,
-                            "--login", "anna", "-o", str(target))  # fmt: skip
-            practice.koppel("link", str(target))
+        practice.link_bundle()
         big = home / "big.zip"  # random bytes; .zip is among the accepted types
         big.write_bytes(os.urandom(75 * MB))
         digest = hashlib.sha256(big.read_bytes()).hexdigest()
-        submit = ["submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001"]
-
-        # 75 MB up: rclone first (warms the page cache for both), then Koppel.
-        rclone_up = timed(["rclone", "copyto", str(big), ":webdav:big.bin", *rclone_flags],
-                          agent, home)  # fmt: skip
-        assert practice.server is not None
-        sampler = _PeakMemory(practice.server.pid)
-        baseline = sampler.peak
-        sampler.start()
-        start = time.perf_counter()
-        out = practice.koppel(*submit, "--json", str(big))
-        koppel_up = time.perf_counter() - start
-        sampler.running = False
-        sampler.join()
-        growth = sampler.peak - baseline
-        item = json.loads(out)["item"]["id"]
-
-        # 75 MB down.
-        down = home / "down.bin"
-        rclone_down = timed(["rclone", "copyto", ":webdav:big.bin", str(down), *rclone_flags],
-                            agent, home)  # fmt: skip
-        start = time.perf_counter()
-        opened = json.loads(practice.koppel("open", str(item), "--env", "C20001", "--json"))
-        koppel_down = time.perf_counter() - start
-        opened_path = Path(opened["path"])
-        assert hashlib.sha256(opened_path.read_bytes()).hexdigest() == digest
-
-        # 1,000 small files (at most 200 attachments per item: five submissions).
         small = home / "small"
         small.mkdir()
         for i in range(options.small):
             (small / f"doc-{i:04}.pdf").write_bytes(os.urandom(20 * 1024))
-        names = sorted(str(p) for p in small.iterdir())
-        start = time.perf_counter()
-        for first in range(0, len(names), 200):
-            practice.koppel(*submit, "--subject", "batch", *names[first : first + 200])
-        koppel_small = time.perf_counter() - start
-        rclone_small = timed(["rclone", "copy", str(small), ":webdav:small", *rclone_flags],
-                             agent, home)  # fmt: skip
 
-        rclone_startup = statistics.median(
-            timed(["rclone", "version"], agent, home) for _ in range(3)
-        )
-        paired = _paired_runs(practice, big, rclone_flags, options.repeat)
+        # The server's memory during one 75 MB submit, and one download checked whole.
+        assert practice.server is not None
+        sampler = _PeakMemory(practice.server.pid)
+        baseline = sampler.peak
+        sampler.start()
+        submit = ["submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001"]
+        item = json.loads(practice.koppel(*submit, "--json", str(big)))["item"]["id"]
+        sampler.running = False
+        sampler.join()
+        growth = sampler.peak - baseline
+        opened = json.loads(practice.koppel("open", str(item), "--env", "C20001", "--json"))
+        assert hashlib.sha256(Path(opened["path"]).read_bytes()).hexdigest() == digest
+        Path(opened["path"]).unlink()
+
+        times = _rounds(practice, big, small, flags, options.repeat, options.small_repeat,
+                        practice.server.pid)  # fmt: skip
+        phases = breakdown.measure(practice, big, options.repeat)
         # What verification alone costs: both Koppel directions check a sha256 of the
         # whole file (rclone, to this WebDAV server, checks sizes only).
         start = time.perf_counter()
         hashlib.sha256(big.read_bytes()).hexdigest()
         sha256_alone = time.perf_counter() - start
-
         latencies = _job_to_file_latencies(practice, options.runs)
     finally:
         rclone.terminate()
         rclone.wait(10)
         practice.stop()
         shutil.rmtree(practice.base, ignore_errors=True)
-
     idle = watch.measure(options.clients, options.idle)
-    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else latencies[0]
-    # The target compares transfers: the agent's code in this process against rclone's
-    # command minus its own start-up (`rclone version`). Whole commands are shown too:
-    # a Python command's start-up alone (~0.2 s) exceeds rclone's whole 75 MB download.
-    # Medians of the interleaved rounds; a round is one transfer each way on each side.
-    lib_up, lib_down = statistics.median(paired["up"]), statistics.median(paired["down"])
-    rclone_up_net = max(statistics.median(paired["rclone up"]) - rclone_startup, 1e-3)
-    rclone_down_net = max(statistics.median(paired["rclone down"]) - rclone_startup, 1e-3)
+
+    med = {name: statistics.median(values) for name, values in times.items()}
+    rclone_start = med["rclone version"]
+    # The library rows compare the agent's code in this process with rclone's command
+    # minus its own start-up (`rclone version`); the command rows compare whole commands.
+    rclone_up_net = max(med["rclone up"] - rclone_start, 1e-3)
+    rclone_down_net = max(med["rclone down"] - rclone_start, 1e-3)
+    n = options.repeat
     rows = [
-        (f"{BIG} submit (library, median of {options.repeat})", lib_up, rclone_up_net,
-         f"{lib_up / rclone_up_net:.2f}x", lib_up <= 1.25 * rclone_up_net),
-        (f"{BIG} download (library, median of {options.repeat})", lib_down, rclone_down_net,
-         f"{lib_down / rclone_down_net:.2f}x", lib_down <= 1.25 * rclone_down_net),
-        (f"{BIG} submit (commands, once)", koppel_up, rclone_up, f"{koppel_up / rclone_up:.2f}x",
-         None),
-        (f"{BIG} download (commands, once)", koppel_down, rclone_down,
-         f"{koppel_down / rclone_down:.2f}x", None),
-        (f"{options.small:,} x {format_size(20 * 1024)} submitted", koppel_small, rclone_small,
-         f"{koppel_small / rclone_small:.2f}x", None),
+        (f"koppel submit {BIG} (command, median of {n})", med["submit"], med["rclone up"], 1.6),
+        (f"koppel open {BIG} (command, median of {n})", med["open"], med["rclone down"], 2.0),
+        (f"{BIG} up (library, median of {n})", med["library up"], rclone_up_net, 1.25),
+        (f"{BIG} down (library, median of {n})", med["library down"], rclone_down_net, 1.1),
+        (f"{options.small:,} x {format_size(20 * 1024)} (median of {options.small_repeat})",
+         med["small"], med["rclone small"], 0.5),
     ]  # fmt: skip
     print("\nrounds (s):")
-    for name, values in paired.items():
-        print(f"  {name:<12}" + " ".join(f"{v:6.3f}" for v in values))
-    print(f"\nrclone start-up (`rclone version`): {rclone_startup * 1000:.0f} ms")
+    for name, values in times.items():
+        print(f"  {name:<26}" + " ".join(f"{v:7.3f}" for v in values))
+    print(f"\nrclone start-up (`rclone version`): {rclone_start * 1000:.0f} ms")
     print(f"sha256 of the {BIG} file alone, in this process: {sha256_alone * 1000:.0f} ms")
-    print(f"\n{'transfer':<44}{'koppel s':>10}{'rclone s':>10}{'ratio':>8}  target 1.25x")
-    failed = False
-    for name, ours, theirs, ratio, ok in rows:
-        verdict = "reported" if ok is None else ("ok" if ok else "MISSED")
-        failed |= ok is False
-        print(f"{name:<44}{ours:>10.3f}{theirs:>10.3f}{ratio:>8}  {verdict}")
+    failed = startup.report(starts)
+    print(f"\n{'transfer':<46}{'koppel s':>10}{'rclone s':>10}{'ratio':>8}  target")
+    for name, ours, theirs, target in rows:
+        ok = ours <= target * theirs
+        failed |= not ok
+        print(f"{name:<46}{ours:>10.3f}{theirs:>10.3f}{ours / theirs:>7.2f}x  "
+              f"<= {target}x {'ok' if ok else 'MISSED'}")  # fmt: skip
+    per_file = med["server CPU per small file"]
+    print(f"{'server CPU per small file':<46}{per_file * 1000:>9.2f} ms  reported")
+    breakdown.report(phases)
+    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else latencies[0]
     checks = [
         (f"server RSS growth, {BIG} upload", format_size(growth), f"< {format_size(64 * MB)}",
          growth < 64 * MB),
@@ -306,9 +327,10 @@ def main() -> None:
         ("watch: TCP connections", f"{idle['connections']:.0f}", "1", idle["connections"] == 1),
     ]  # fmt: skip
     print()
-    for name, value, target, ok in checks:
+    for name, value, target_text, ok in checks:
         failed |= not ok
-        print(f"{name:<44}{value:>10}  {target:<8} {'ok' if ok else 'MISSED'}")
+        print(f"{name:<46}{value:>10}  {target_text:<8} {'ok' if ok else 'MISSED'}")
+    print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
     raise SystemExit(1 if failed else 0)
 
 
