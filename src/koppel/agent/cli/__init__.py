@@ -22,9 +22,9 @@ def main() -> None:
         _print_version()
         return
     _skip_httpx_command_line()
-    from koppel.agent.cli.typer_app import app
+    from koppel.agent.cli.typer_app import app_for
 
-    app()
+    app_for(sys.argv[1:])()
 
 
 def _print_version() -> None:

@@ -82,7 +82,7 @@ def _light_param_class(runtime_param: type[Any]) -> type[Any]:
     whose conversion is ours, falling back to Typer's for what ours leaves."""
 
     @dataclass(frozen=True)
-    class LightRuntimeParam(runtime_param):  # type: ignore[misc,valid-type]
+    class LightRuntimeParam(runtime_param):  # type: ignore[misc]
         convert: _Convert
         descriptor: Any
 
@@ -175,9 +175,7 @@ def _ranged(number: _Convert, low: Any, high: Any) -> _Convert:
         converted = number(value, where)
         if converted is _TYPERS_OWN:
             return converted
-        outside = (low is not None and converted < low) or (
-            high is not None and converted > high
-        )
+        outside = (low is not None and converted < low) or (high is not None and converted > high)
         return _TYPERS_OWN if outside else converted
 
     return convert
