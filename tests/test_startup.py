@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,7 @@ def test_a_bad_number_is_refused_in_typers_words(tmp_path: Path) -> None:
 # may use them, each value printed with its type, and whether pydantic was loaded.
 _PROBE = """
 import enum, sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 import typer
@@ -147,8 +149,9 @@ def main(
     ratio: float = 0.5,
     tags: Annotated[Optional[list[str]], typer.Option("--tag")] = None,
     yes: bool = False,
+    since: Optional[datetime] = None,
 ) -> None:
-    print(repr((files, colour, kind, count, ratio, tags, yes)))
+    print(repr((files, colour, kind, count, ratio, tags, yes, since)))
     print("pydantic" in sys.modules)
 
 app()
@@ -165,15 +168,28 @@ def _probe(*args: str, typer_only: bool = False) -> subprocess.CompletedProcess[
 
 
 def test_plain_values_convert_as_typer_converts_them() -> None:
-    done = _probe(
+    args = (
         "a.txt", "b/c.txt", "--colour", "blue", "--kind", "two", "--count", "3",
-        "--ratio", "2", "--tag", "x", "--tag", "y", "--yes",
+        "--ratio", "2", "--tag", "x", "--tag", "y", "--yes", "--since", "2026-01-05",
     )  # fmt: skip
+    done = _probe(*args)
     assert done.returncode == 0, done.stderr
     value, pydantic_loaded = done.stdout.splitlines()
     files = [Path("a.txt"), Path("b/c.txt")]
-    assert value == f"({files!r}, <Colour.blue: 'blue'>, 'two', 3, 2.0, ['x', 'y'], True)"
+    since = datetime(2026, 1, 5)
+    assert value == (
+        f"({files!r}, <Colour.blue: 'blue'>, 'two', 3, 2.0, ['x', 'y'], True, {since!r})"
+    )
     assert pydantic_loaded == "False"
+    assert value == _probe(*args, typer_only=True).stdout.splitlines()[0]
+
+
+def test_left_out_values_and_defaults_convert_as_typer_converts_them() -> None:
+    done = _probe("a.txt")
+    assert done.returncode == 0, done.stderr
+    value, pydantic_loaded = done.stdout.splitlines()
+    assert pydantic_loaded == "False"  # not even for the datetime left out
+    assert value == _probe("a.txt", typer_only=True).stdout.splitlines()[0]
 
 
 def test_bad_values_are_refused_with_a_usage_error() -> None:
@@ -182,6 +198,7 @@ def test_bad_values_are_refused_with_a_usage_error() -> None:
         (["a", "--kind", "three"], "Invalid value for '--kind'"),
         (["a", "--count", "x"], "Input should be a valid integer"),
         (["a", "--ratio", "x"], "Input should be a valid number"),
+        (["a", "--since", "2026-02-30"], "Invalid value for '--since'"),
     ):
         done = _probe(*args)
         assert done.returncode == 2, (args, done.stderr)

@@ -4,7 +4,7 @@ Typer (0.29) converts every parameter value, even ``--help``'s default ``None``,
 pydantic ``TypeAdapter`` it builds on first use: importing pydantic and building the
 adapters costs ``koppel envs`` more than everything else it does. Our commands only take
 plain values (``bool``, ``str``, ``int``, ``float``, ``Path``, ``X | None``, ``list[X]``,
-enum and ``Literal`` choices), which this module converts directly.
+enum and ``Literal`` choices, ``YYYY-MM-DD`` dates), which this module converts directly.
 
 Only values that convert cleanly take this path. Anything else (a bad number, an unknown
 choice, an out-of-range ``--limit``, a type we do not know) is handed to Typer's own
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -28,6 +29,8 @@ _TYPERS_OWN = object()
 # pydantic accepts more spellings (" 1", "1_000", "1e3"); those go to Typer's conversion.
 _PLAIN_INT = re.compile(r"-?[0-9]+")
 _PLAIN_FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _installed = False
 
@@ -99,7 +102,8 @@ def _light_param_class(runtime_param: type[Any]) -> type[Any]:
 
 
 def _converter(descriptor: Any) -> _Convert | None:
-    """Our converter for a parameter, or None when Typer's own should do it all."""
+    """Our converter for a parameter, or None when Typer's own should do it all (files:
+    Typer opens them without pydantic)."""
     if descriptor.file_annotation is not None:
         return None
     annotation = descriptor.annotation
@@ -107,10 +111,14 @@ def _converter(descriptor: Any) -> _Convert | None:
     if get_origin(annotation) is list:
         (item_type,) = get_args(annotation)
         item = _leaf(item_type, info)
-        if item is None:
-            return None
-        return _list_of(item)
-    return _leaf(annotation, info)
+        return _list_of(item) if item is not None else _typers
+    # A type we do not convert is still ours while its value is None (left out), which
+    # Typer's ``coerce`` answers before converting: its adapter is built for a real value.
+    return _leaf(annotation, info) or _typers
+
+
+def _typers(value: Any, where: Any) -> Any:
+    return _TYPERS_OWN
 
 
 def _list_of(item: _Convert) -> _Convert:
@@ -141,6 +149,8 @@ def _leaf(annotation: Any, info: Any) -> _Convert | None:
         return _number(annotation)
     if annotation is str:
         return _str
+    if annotation is datetime and info.formats is None:
+        return _date
     if routes_to_path(annotation, info):
         return _path(annotation, info)
     return None
@@ -153,6 +163,18 @@ def _bool(value: Any, where: Any) -> Any:
 def _str(value: Any, where: Any) -> Any:
     # Typer's string conversion decodes bytes first; leave those to it.
     return _TYPERS_OWN if value is None or isinstance(value, bytes) else str(value)
+
+
+def _date(value: Any, where: Any) -> Any:
+    """``YYYY-MM-DD`` as midnight, as pydantic reads it; any other spelling is Typer's."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _PLAIN_DATE.fullmatch(value):
+        return _TYPERS_OWN
+    try:
+        return datetime(int(value[:4]), int(value[5:7]), int(value[8:]))
+    except ValueError:
+        return _TYPERS_OWN
 
 
 def _number(kind: type[Any]) -> _Convert:
