@@ -32,7 +32,9 @@ TARGETS: dict[str, float | None] = {
 }
 # What `koppel submit` and `koppel open` import before their first request.
 _REQUEST_PATH = (
-    "from koppel.agent.cli import app\nimport koppel.agent.submitting, koppel.agent.dossier"
+    "from koppel.agent.cli import _skip_httpx_command_line, app\n"
+    "_skip_httpx_command_line()\n"
+    "import koppel.agent.submitting, koppel.agent.dossier"
 )
 
 

@@ -204,3 +204,30 @@ def test_bad_values_are_refused_with_a_usage_error() -> None:
         assert done.returncode == 2, (args, done.stderr)
         assert words in done.stderr, (args, done.stderr)
         assert done.stderr == _probe(*args, typer_only=True).stderr  # Typer's own words
+
+
+def _loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    probe = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_the_protocol_package_imports_none_of_its_modules() -> None:
+    loaded = _loaded_by("import koppel.protocol")
+    assert "koppel.protocol" in loaded
+    assert not {name for name in loaded if name.startswith("koppel.protocol.")}
+    assert "pydantic" not in loaded
+
+
+def test_the_api_client_loads_neither_keyring_nor_rich_nor_typer() -> None:
+    # What `koppel open` and `koppel submit` import before their first request; the token
+    # store and progress bars load when they are used.
+    loaded = _loaded_by(
+        "from koppel.agent.cli import _skip_httpx_command_line\n"
+        "_skip_httpx_command_line()\n"
+        "import koppel.agent.api.client, koppel.agent.dossier"
+    )
+    assert "httpx" in loaded
+    assert not {"keyring", "rich", "typer", "filelock"} & loaded
