@@ -231,3 +231,18 @@ def test_the_api_client_loads_neither_keyring_nor_rich_nor_typer() -> None:
     )
     assert "httpx" in loaded
     assert not {"keyring", "rich", "typer", "filelock"} & loaded
+
+
+def test_the_light_conversion_stands_aside_when_typer_changes() -> None:
+    # A Typer release without the private parts patched: Typer is left as it ships.
+    probe = (
+        "from typer import _coercion, core\n"
+        "del _coercion.RuntimeParam\n"
+        "before = core._TyperParameter.get_runtime_param\n"
+        "from koppel.agent.cli.light_coercion import install\n"
+        "install()\n"
+        "print(core._TyperParameter.get_runtime_param is before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
