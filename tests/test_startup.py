@@ -3,8 +3,13 @@ Koppel" and every script call starts a fresh process)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
 
 from harness import BIN
 
@@ -45,3 +50,199 @@ def test_the_agent_keeps_httpx_from_loading_its_own_command_line() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['httpx']"
+
+
+def _imported_in(home: Path, *args: str) -> set[str]:
+    """The modules a real ``koppel`` process imported, with its own agent home."""
+    env = dict(os.environ, KOPPEL_AGENT_HOME=str(home))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "koppel.agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_version_does_not_load_typer() -> None:
+    loaded = _imported("--version")
+    assert not {name for name in loaded if name.split(".")[0] in ("typer", "click")}
+    done = subprocess.run(
+        [str(BIN / "koppel"), "--version"], capture_output=True, text=True, timeout=60
+    )
+    from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+
+    assert done.stdout == f"koppel {VERSION} (update {AGENT_UPDATE_TEXT})\n"
+
+
+@pytest.mark.parametrize("args", [["envs"], ["--help"], ["submit", "--help"], ["envs", "--help"]])
+def test_commands_convert_their_values_without_pydantic(tmp_path: Path, args: list[str]) -> None:
+    loaded = _imported_in(tmp_path, *args)
+    assert "typer" in loaded  # the measurement itself works
+    assert "pydantic" not in loaded
+    assert "filelock" not in loaded  # nothing is locked to read the links
+
+
+def test_help_still_lists_every_command() -> None:
+    from koppel.agent.cli.typer_app import COMMANDS
+
+    done = subprocess.run(
+        [str(BIN / "koppel"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, COLUMNS="200"),
+    )
+    assert done.returncode == 0
+    for name, _ in COMMANDS:
+        assert f" {name} " in done.stdout, name
+
+
+def test_a_bad_number_is_refused_in_typers_words(tmp_path: Path) -> None:
+    env = dict(os.environ, KOPPEL_AGENT_HOME=str(tmp_path), COLUMNS="200")
+    for value, words in (
+        ("abc", "Input should be a valid integer"),
+        ("500", "Input should be less than or equal to 200"),
+    ):
+        done = subprocess.run(
+            [str(BIN / "koppel"), "items", "--limit", value],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert done.returncode == 2
+        assert "Invalid value for '--limit'" in done.stderr
+        assert words in done.stderr
+
+
+# A small Typer app with the light conversion: choices, paths and lists as our commands
+# may use them, each value printed with its type, and whether pydantic was loaded.
+_PROBE = """
+import enum, sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+import typer
+from koppel.agent.cli.light_coercion import install
+if "TYPER_ONLY" not in __import__("os").environ:
+    install()
+
+class Colour(enum.Enum):
+    red = "red"
+    blue = "blue"
+
+app = typer.Typer()
+
+@app.command()
+def main(
+    files: list[Path],
+    colour: Colour = Colour.red,
+    kind: Optional[Literal["one", "two"]] = None,
+    count: int = 1,
+    ratio: float = 0.5,
+    tags: Annotated[Optional[list[str]], typer.Option("--tag")] = None,
+    yes: bool = False,
+    since: Optional[datetime] = None,
+) -> None:
+    print(repr((files, colour, kind, count, ratio, tags, yes, since)))
+    print("pydantic" in sys.modules)
+
+app()
+"""
+
+
+def _probe(*args: str, typer_only: bool = False) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200")
+    if typer_only:
+        env["TYPER_ONLY"] = "1"
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_plain_values_convert_as_typer_converts_them() -> None:
+    args = (
+        "a.txt", "b/c.txt", "--colour", "blue", "--kind", "two", "--count", "3",
+        "--ratio", "2", "--tag", "x", "--tag", "y", "--yes", "--since", "2026-01-05",
+    )  # fmt: skip
+    done = _probe(*args)
+    assert done.returncode == 0, done.stderr
+    value, pydantic_loaded = done.stdout.splitlines()
+    files = [Path("a.txt"), Path("b/c.txt")]
+    since = datetime(2026, 1, 5)
+    assert value == (
+        f"({files!r}, <Colour.blue: 'blue'>, 'two', 3, 2.0, ['x', 'y'], True, {since!r})"
+    )
+    assert pydantic_loaded == "False"
+    assert value == _probe(*args, typer_only=True).stdout.splitlines()[0]
+
+
+def test_left_out_values_and_defaults_convert_as_typer_converts_them() -> None:
+    done = _probe("a.txt")
+    assert done.returncode == 0, done.stderr
+    value, pydantic_loaded = done.stdout.splitlines()
+    assert pydantic_loaded == "False"  # not even for the datetime left out
+    assert value == _probe("a.txt", typer_only=True).stdout.splitlines()[0]
+
+
+def test_bad_values_are_refused_with_a_usage_error() -> None:
+    for args, words in (
+        (["a", "--colour", "green"], "Invalid value for '--colour'"),
+        (["a", "--kind", "three"], "Invalid value for '--kind'"),
+        (["a", "--count", "x"], "Input should be a valid integer"),
+        (["a", "--ratio", "x"], "Input should be a valid number"),
+        (["a", "--since", "2026-02-30"], "Invalid value for '--since'"),
+    ):
+        done = _probe(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert words in done.stderr, (args, done.stderr)
+        assert done.stderr == _probe(*args, typer_only=True).stderr  # Typer's own words
+
+
+def _loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    probe = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_the_protocol_package_imports_none_of_its_modules() -> None:
+    loaded = _loaded_by("import koppel.protocol")
+    assert "koppel.protocol" in loaded
+    assert not {name for name in loaded if name.startswith("koppel.protocol.")}
+    assert "pydantic" not in loaded
+
+
+def test_the_api_client_loads_neither_keyring_nor_rich_nor_typer() -> None:
+    # What `koppel open` and `koppel submit` import before their first request; the token
+    # store and progress bars load when they are used.
+    loaded = _loaded_by(
+        "from koppel.agent.cli import _skip_httpx_command_line\n"
+        "_skip_httpx_command_line()\n"
+        "import koppel.agent.api.client, koppel.agent.dossier"
+    )
+    assert "httpx" in loaded
+    assert not {"keyring", "rich", "typer", "filelock"} & loaded
+
+
+def test_the_light_conversion_stands_aside_when_typer_changes() -> None:
+    # A Typer release without the private parts patched: Typer is left as it ships.
+    probe = (
+        "from typer import _coercion, core\n"
+        "del _coercion.RuntimeParam\n"
+        "before = core._TyperParameter.get_runtime_param\n"
+        "from koppel.agent.cli.light_coercion import install\n"
+        "install()\n"
+        "print(core._TyperParameter.get_runtime_param is before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

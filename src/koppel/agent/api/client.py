@@ -10,6 +10,7 @@ Server-Sent Events) lives in the private modules beside this one.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,17 @@ from koppel.protocol.files import (
 # connection): the watcher reconnects on it.
 StreamBroken = httpx.HTTPError
 
-_DESTINATIONS = TypeAdapter(list[DestinationOut])
-_ITEM_TYPES = TypeAdapter(list[ItemTypeOut])
+
+# Built on first use: a command that never lists destinations (``koppel open``) does not
+# pay for their validators.
+@functools.cache
+def _destinations() -> TypeAdapter[list[DestinationOut]]:
+    return TypeAdapter(list[DestinationOut])
+
+
+@functools.cache
+def _item_types() -> TypeAdapter[list[ItemTypeOut]]:
+    return TypeAdapter(list[ItemTypeOut])
 
 
 @dataclass(frozen=True)
@@ -347,12 +357,12 @@ class AgentClient:
     def destinations(self, environment: str, token: str) -> list[DestinationOut]:
         """GET destinations: whom the user may submit items about."""
         response = self._http.send("GET", env_path(environment, "destinations"), token=token)
-        return _DESTINATIONS.validate_json(response.content)
+        return _destinations().validate_json(response.content)
 
     def item_types(self, environment: str, token: str) -> list[ItemTypeOut]:
         """GET item-types: the types of item the user may submit."""
         response = self._http.send("GET", env_path(environment, "item-types"), token=token)
-        return _ITEM_TYPES.validate_json(response.content)
+        return _item_types().validate_json(response.content)
 
     # -- uploads (tus) ------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """``koppel autostart enable|disable|status``: start the background agent at login.
 
-Light at import time: ``cli/__init__.py`` imports this module for every command.
+Light at import time: ``cli/typer_app.py`` imports this module for every command.
 """
 
 from __future__ import annotations

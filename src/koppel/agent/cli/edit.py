@@ -1,6 +1,6 @@
 """``koppel edit``: edit an attachment; every save becomes a new version on the server.
 
-Light at import time: ``cli/__init__.py`` imports this module for every command.
+Light at import time: ``cli/typer_app.py`` imports this module for every command.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (Explorer's *Send to*, a Finder Quick Action, Linux's *Open With*, Nautilus scripts and
 Dolphin's menu), each running ``koppel submit --gui FILES…``.
 
-Light at import time: ``cli/__init__.py`` imports this module for every command.
+Light at import time: ``cli/typer_app.py`` imports this module for every command.
 """
 
 from __future__ import annotations

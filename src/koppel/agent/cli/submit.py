@@ -1,5 +1,5 @@
 """``koppel submit`` and ``koppel queue``: send files as one dossier item, and manage the
-queue of submissions not sent yet. Light at import time (``cli/__init__.py`` imports it always)."""
+queue of submissions not sent yet. Light at import time (``cli/typer_app.py`` imports it always)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``koppel handler install|status|uninstall`` (register the koppel:// link handler) and
 ``koppel open-link URL`` (what the desktop runs for a link: the edit of ``koppel edit``).
 
-Light at import time: ``cli/__init__.py`` imports this module for every command.
+Light at import time: ``cli/typer_app.py`` imports this module for every command.
 """
 
 from __future__ import annotations
