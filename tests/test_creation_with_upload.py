@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from app_client import InProcess, bearer
 
@@ -215,3 +216,28 @@ def test_a_creation_without_bytes_is_unchanged(demo_app: InProcess) -> None:
     del headers["Content-Type"]
     created = demo_app.client().post(UPLOADS, headers=headers)
     assert created.status_code == 201 and "Upload-Offset" not in created.headers
+
+
+class _Counting:
+    """The app's store, counting the units of work (transactions) it opens."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.opened = 0
+
+    def transaction(self) -> Any:
+        self.opened += 1
+        return self.store.transaction()
+
+
+def test_one_small_file_costs_two_transactions(
+    demo_app: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = demo_app.token("C20001")
+    counting = _Counting(demo_app.svc.store)
+    monkeypatch.setattr(demo_app.svc, "store", counting)
+    created = _post(demo_app, token, os.urandom(20 * 1024))
+    assert created.status_code == 201, created.text
+    # Credentials and creation in one; the bytes' record and completion in the other
+    # (create then PATCH took five: credentials twice, creation, the offset, the record).
+    assert counting.opened == 2
