@@ -105,3 +105,16 @@ def test_a_server_without_the_extension_gets_create_and_patch(
     assert tus.count(("OPTIONS", "")) == 1
     assert tus.count(("POST", "")) == 5 and tus.count(("PATCH", OFFSET_STREAM)) == 5
     assert ("POST", OFFSET_STREAM) not in tus
+
+
+def test_chunk_checksums_cover_the_one_request(
+    tmp_path: Path, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(_tus.CHECKSUM_ENV, "chunk")
+    _link(tmp_path, server)
+    files = _files(tmp_path / "scans", 2)
+    server.requests.clear()
+    _submit(*files)
+    posts = [r for r in server.requests if r.method == "POST" and r.path == UPLOADS]
+    assert len(posts) == 2
+    assert all(r.headers["Upload-Checksum"].startswith("sha256 ") for r in posts)

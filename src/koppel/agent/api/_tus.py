@@ -203,18 +203,15 @@ def _create_with_upload(
     the URL, the offset the server kept, its sha256 when complete, the bytes' digest."""
     whole = _WholeFile(path, 0)
     body = b"".join(whole.passing(_read_range(path, 0, size), 0))
+    headers = {
+        "Upload-Length": str(size),
+        "Upload-Metadata": encode_metadata(metadata),
+        "Content-Type": OFFSET_STREAM,
+    }
+    if os.environ.get(CHECKSUM_ENV, "").lower() == "chunk":
+        headers["Upload-Checksum"] = "sha256 " + base64.b64encode(whole.digest.digest()).decode()
     response = http.send(
-        "POST",
-        uploads_url(environment),
-        token=token,
-        headers=_tus(
-            {
-                "Upload-Length": str(size),
-                "Upload-Metadata": encode_metadata(metadata),
-                "Content-Type": OFFSET_STREAM,
-            }
-        ),
-        content=body,
+        "POST", uploads_url(environment), token=token, headers=_tus(headers), content=body
     )
     location = _location(http, response.headers.get("Location"))
     offset = response.headers.get("Upload-Offset", "0")
