@@ -40,10 +40,11 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
         "schema cannot state a signature",
     ),
     ("POST", "/api/v1/environments/{env}/uploads"): (
-        ["400", "413", "415"],
+        ["400", "413", "415", "460"],
         "the name rules apply to the file name decoded from Upload-Metadata, the size "
         "limit is the server's setting (KOPPEL_MAX_UPLOAD_MB), the allowed extensions the "
-        "environment's list",
+        "environment's list; a body (creation-with-upload) must fit the declared length "
+        "and match Upload-Checksum (460)",
     ),
     ("PATCH", "/api/v1/environments/{env}/uploads/{upload_id}"): (
         ["410", "413", "460"],

@@ -41,7 +41,8 @@ def test_link_submit_and_download_go_through_the_proxy(
     assert f"POST {api}/links" in proxy.requests()
 
     source = tmp_path / "Factuur 12.pdf"
-    source.write_bytes(b"%PDF-1.7 invoice\n" * 3000)
+    # Above 1 MiB: created, then sent with PATCH (a smaller file goes in its creation).
+    source.write_bytes(b"%PDF-1.7 invoice\n" * 70000)
     ws.ok("submit", str(source), "--to", "D0001", "--type", "Invoice", "--env", "F10001")
     sent = proxy.requests()
     assert f"POST {api}/environments/F10001/uploads" in sent

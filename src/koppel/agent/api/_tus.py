@@ -15,11 +15,14 @@ import hashlib
 import mimetypes
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from koppel.agent.api._http import Http, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
@@ -32,6 +35,12 @@ CHUNK_ENV = "KOPPEL_UPLOAD_CHUNK_BYTES"
 RETRY_ENV = "KOPPEL_UPLOAD_RETRY_SECONDS"
 PROGRESS_ENV = "KOPPEL_PROGRESS"
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+CREATION_WITH_UPLOAD = "creation-with-upload"
+# A file up to this size (and up to the PATCH size) goes with its creation request when
+# the server offers creation-with-upload: one request per file. Its URL is only known
+# once its bytes are sent, so this stays within the files the agent does not resume
+# (below sending.RESUMABLE_BYTES, whose URL is saved before the first byte).
+ONE_REQUEST_BYTES = 1024 * 1024
 # "chunk" adds tus Upload-Checksum to every PATCH (the server spools and verifies each
 # one); the default verifies the whole file once, against the sha256 the server answers
 # with the last PATCH, in the same read pass that sends it.
@@ -40,6 +49,7 @@ DEFAULT_RETRY_SECONDS = 60.0
 _READ_BYTES = 256 * 1024
 # Refusals that mean "the upload is gone": start a new one instead of resuming.
 _GONE = frozenset({"not_found", "upload_expired"})
+T = TypeVar("T")
 
 
 def chunk_bytes() -> int:
@@ -73,11 +83,45 @@ def _tus(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"Tus-Resumable": TUS_VERSION, **(extra or {})}
 
 
-def server_limit(http: Http, environment: str, token: str) -> int | None:
-    """The server's largest accepted upload in bytes (OPTIONS ``Tus-Max-Size``)."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What a server's tus endpoint offers (its answer to OPTIONS)."""
+
+    max_size: int | None  # Tus-Max-Size, in bytes
+    extensions: frozenset[str]  # Tus-Extension
+
+    @property
+    def creation_with_upload(self) -> bool:
+        """Whether a creation request may carry the file's bytes (one request per file)."""
+        return CREATION_WITH_UPLOAD in self.extensions
+
+
+def capabilities(http: Http, environment: str, token: str) -> Capabilities:
+    """OPTIONS uploads: the server's size limit and tus extensions."""
     response = http.send("OPTIONS", uploads_url(environment), token=token, headers=_tus())
     value = response.headers.get("Tus-Max-Size")
-    return int(value) if value and value.isdigit() else None
+    named = response.headers.get("Tus-Extension", "")
+    return Capabilities(
+        int(value) if value and value.isdigit() else None,
+        frozenset(name.strip() for name in named.split(",") if name.strip()),
+    )
+
+
+class CapabilityCache:
+    """One OPTIONS per server for the life of a client, safe to share between threads
+    (several files in flight ask at once; only one asks the server)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: Capabilities | None = None
+
+    def get(self, http: Http, environment: str, token: str) -> Capabilities:
+        """The server's capabilities, asked the first time only."""
+        with self._lock:
+            if self._known is None:
+                # The answer is the server's, not the environment's: any one will do.
+                self._known = capabilities(http, environment, token)
+            return self._known
 
 
 def encode_metadata(metadata: dict[str, str]) -> str:
@@ -113,7 +157,7 @@ def _transient(exc: AgentError) -> bool:
     return isinstance(exc, ApiError) and exc.status >= 500
 
 
-def _with_retry(retry: _Retry, action: Callable[[], int | str]) -> int | str:
+def _with_retry(retry: _Retry, action: Callable[[], T]) -> T:
     while True:
         try:
             return action()
@@ -141,12 +185,38 @@ def _create(http: Http, environment: str, token: str, size: int, metadata: dict[
         token=token,
         headers=_tus({"Upload-Length": str(size), "Upload-Metadata": encode_metadata(metadata)}),
     )
-    location: str | None = response.headers.get("Location")
+    return _location(http, response.headers.get("Location"))
+
+
+def _location(http: Http, location: str | None) -> str:
     if not location:
         raise AgentError("The server created the upload without telling where (no Location).")
     if location.startswith("/"):
         location = http.base_url + location
     return location
+
+
+def _create_with_upload(
+    http: Http, environment: str, token: str, path: Path, size: int, metadata: dict[str, str]
+) -> tuple[str, int, str | None, _WholeFile]:
+    """tus creation-with-upload: create the upload with the whole (small) file as body;
+    the URL, the offset the server kept, its sha256 when complete, the bytes' digest."""
+    whole = _WholeFile(path, 0)
+    body = b"".join(whole.passing(_read_range(path, 0, size), 0))
+    headers = {
+        "Upload-Length": str(size),
+        "Upload-Metadata": encode_metadata(metadata),
+        "Content-Type": OFFSET_STREAM,
+    }
+    if os.environ.get(CHECKSUM_ENV, "").lower() == "chunk":
+        headers["Upload-Checksum"] = "sha256 " + base64.b64encode(whole.digest.digest()).decode()
+    response = http.send(
+        "POST", uploads_url(environment), token=token, headers=_tus(headers), content=body
+    )
+    location = _location(http, response.headers.get("Location"))
+    offset = response.headers.get("Upload-Offset", "0")
+    kept = int(offset) if offset.isdigit() else 0
+    return location, kept, response.headers.get(SHA256_HEADER), whole
 
 
 def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
@@ -224,6 +294,16 @@ def _verify(path: Path, whole: _WholeFile, size: int, server_sha256: str | None)
         )
 
 
+def _offers(retry: _Retry, server: Callable[[], Capabilities] | None) -> bool:
+    """Whether the server takes a file's bytes with its creation (asked with retries)."""
+    if server is None:
+        return False
+    try:
+        return _with_retry(retry, lambda: server().creation_with_upload)
+    except ApiError:
+        return False  # OPTIONS refused (a proxy, say): create and PATCH, as tus core does
+
+
 def _show_progress(progress: bool) -> bool:
     wanted = os.environ.get(PROGRESS_ENV, "").lower()
     if wanted in ("0", "never", "no"):
@@ -269,6 +349,7 @@ def upload_file(
     on_created: Callable[[str], None] | None = None,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    server: Callable[[], Capabilities] | None = None,
 ) -> str:
     """Upload ``path`` to ``environment`` with tus; return the upload id.
 
@@ -277,7 +358,10 @@ def upload_file(
     before any byte is sent, so a caller can persist it and resume after a crash.
     ``metadata`` adds Upload-Metadata pairs; ``filename`` and ``filetype`` default to the
     file's name and guessed media type. ``on_progress`` receives (bytes on the server,
-    size) after each chunk, for a window's progress bar.
+    size) after each chunk, for a window's progress bar. ``server`` tells the server's
+    capabilities (asked only for a small new upload): with creation-with-upload, a file
+    up to ``ONE_REQUEST_BYTES`` is created and sent in one request (``on_created`` then
+    receives its URL after its bytes, which is why only small files go that way).
     """
     size = path.stat().st_size
     pairs = {
@@ -295,14 +379,23 @@ def upload_file(
         except ApiError as exc:
             if exc.code not in _GONE:
                 raise
+    chunk = chunk_bytes()
+    whole: _WholeFile | None = None
+    server_sha256: str | None = None
+    if url is None and size <= min(chunk, ONE_REQUEST_BYTES) and _offers(retry, server):
+        url, offset, server_sha256, whole = _with_retry(
+            retry, partial(_create_with_upload, http, environment, token, path, size, pairs)
+        )
+        retry.reset()
+        if on_created is not None:
+            on_created(url)
     if url is None:
         url = str(_with_retry(retry, lambda: _create(http, environment, token, size, pairs)))
         offset = 0
         if on_created is not None:
             on_created(url)
-    chunk = chunk_bytes()
-    whole = _WholeFile(path, offset)
-    server_sha256: str | None = None
+    if whole is None or offset != whole.covered:
+        whole = _WholeFile(path, offset)
     with _bar(path.name, size, offset, _show_progress(progress)) as bar:
 
         def show(done: int) -> None:

@@ -163,6 +163,7 @@ class AgentClient:
     def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
         self._http = Http(url, transport=transport)
         self.base_url = self._http.base_url
+        self._tus = _tus.CapabilityCache()
 
     def __enter__(self) -> AgentClient:
         return self
@@ -378,8 +379,9 @@ class AgentClient:
         return parse_model(UploadRules, response.content, self.base_url)
 
     def upload_limit(self, environment: str, token: str) -> int | None:
-        """OPTIONS uploads: the server's largest accepted upload (``Tus-Max-Size``)."""
-        return _tus.server_limit(self._http, environment, token)
+        """OPTIONS uploads: the server's largest accepted upload (``Tus-Max-Size``); asked
+        once per client, with the tus extensions that :meth:`upload` uses."""
+        return self._tus.get(self._http, environment, token).max_size
 
     def upload(
         self,
@@ -395,7 +397,9 @@ class AgentClient:
     ) -> str:
         """Upload ``path`` with tus (resumed from ``resume_url`` when the server still has
         it; ``on_created`` receives a new upload's URL before any byte is sent;
-        ``on_progress`` (sent, size) after each chunk); the upload id."""
+        ``on_progress`` (sent, size) after each chunk); the upload id. A small file goes
+        in one request when the server offers tus creation-with-upload (asked once per
+        client). Safe to call from several threads at once."""
         return _tus.upload_file(
             self._http,
             environment,
@@ -406,6 +410,7 @@ class AgentClient:
             on_created=on_created,
             progress=progress,
             on_progress=on_progress,
+            server=lambda: self._tus.get(self._http, environment, token),
         )
 
     def delete_upload(self, token: str, url: str) -> None:

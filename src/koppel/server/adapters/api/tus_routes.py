@@ -1,10 +1,11 @@
-"""The tus 1.0 endpoint (core, creation, checksum, termination, expiration) of uploads.
+"""The tus 1.0 endpoint (core, creation, creation-with-upload, checksum, termination,
+expiration) of uploads.
 
 Thin: headers in, domain calls (``koppel.server.domain.transfer.uploads``), headers out.
-PATCH bodies reach the blob store through the one streaming path
-(``adapters/http/body_stream``); the whole body is never held in memory. ``TusHeaders``
-adds ``Tus-Resumable`` to every response of the upload routes (refusals included) and
-answers 412 to clients of another protocol version.
+PATCH bodies, and the POST bodies of creation-with-upload, reach the blob store through
+the one streaming path (``adapters/http/body_stream``); the whole body is never held in
+memory. ``TusHeaders`` adds ``Tus-Resumable`` to every response of the upload routes
+(refusals included) and answers 412 to clients of another protocol version.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.server.adapters.http.body_stream import stream_into
-from koppel.server.adapters.http.dependencies import services, token_owner, tus_resumable
+from koppel.server.adapters.http.dependencies import (
+    Credentials,
+    credentials,
+    services,
+    token_owner,
+    tus_resumable,
+)
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import EnvCode, header_text
 from koppel.server.domain.errors import DomainError
@@ -49,6 +56,7 @@ router = APIRouter(
 Tus = [Depends(tus_resumable)]
 Svc = Annotated[Services, Depends(services)]
 Owner = Annotated[TokenView, Depends(token_owner)]
+Given = Annotated[Credentials, Depends(credentials)]
 
 OFFSET_STREAM = "application/offset+octet-stream"
 # Bytes gathered from the request before one append (and fsync) to the blob store.
@@ -225,6 +233,29 @@ _EXPIRES = "When the upload expires if unfinished (HTTP date)."
 _OFFSET = "How many bytes of the upload the server has."
 
 
+def _creation_credentials(given: Given, svc: Svc, request: Request) -> Credentials:
+    """The credentials of a creation, checked in the creation's own transaction; but when
+    its headers are malformed (the request will be refused for them), checked here
+    first, so that a bad token is told as such before anything about the headers."""
+    headers = request.headers
+    checksum = headers.get("upload-checksum")
+    if not (
+        re.match(_DECIMAL, headers.get("upload-length", ""))
+        and re.match(_METADATA, headers.get("upload-metadata", ""))
+        and (checksum is None or re.match(_CHECKSUM, checksum))
+    ):
+        with svc.transaction() as uow:
+            given.owner(uow, svc)
+    return given
+
+
+CreationCredentials = Annotated[Credentials, Depends(_creation_credentials)]
+_CREATION_BODY = (
+    f"Optional (tus creation-with-upload): the first bytes of the file, sent as "
+    f"{OFFSET_STREAM}; the answer's Upload-Offset says how many the server kept."
+)
+
+
 @router.post(
     "",
     status_code=201,
@@ -232,29 +263,75 @@ _OFFSET = "How many bytes of the upload the server has."
     response_class=Response,
     responses={
         201: {
-            "description": "Created: the upload's address is in Location.",
-            "headers": _headers(Location="The upload's address.", **{"Upload-Expires": _EXPIRES}),
+            "description": "Created: the upload's address is in Location; with a body "
+            "(creation-with-upload), Upload-Offset tells how many bytes were kept.",
+            "headers": _headers(
+                Location="The upload's address.",
+                **{"Upload-Expires": _EXPIRES, "Upload-Offset": _OFFSET},
+            ),
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "description": _CREATION_BODY,
+            "content": {
+                OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}, "example": "0123"}
+            },
         }
     },
 )
-def create_upload(
+async def create_upload(
     env: EnvCode,
     request: Request,
-    owner: Owner,
+    given: CreationCredentials,
     svc: Svc,
     upload_length: UploadLength,
     upload_metadata: UploadMetadata,
+    upload_checksum: UploadChecksum = None,
 ) -> Response:
     """tus creation: an upload of ``Upload-Length`` bytes; ``filename`` in Upload-Metadata
-    (its extension must be one the environment accepts: 415 ``extension_not_allowed``)."""
-    if "upload-defer-length" in request.headers:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR,
-            "State the length (Upload-Length); deferring it is not supported.",
-        )
-    length = _non_negative(upload_length, "Upload-Length")
-    metadata = parse_metadata(upload_metadata)
+    (its extension must be one the environment accepts: 415 ``extension_not_allowed``).
+
+    tus creation-with-upload: a body sent as ``application/offset+octet-stream`` is the
+    file's first bytes (the whole of a small file), appended as a PATCH at offset 0 would.
+    One request and two transactions (credentials and creation; then the bytes' record)
+    instead of two requests and five."""
+    content_type = request.headers.get("content-type", "")
+    with_body = content_type.split(";")[0].strip().lower() == OFFSET_STREAM
+    content_length = request.headers.get("content-length")
+    length = _non_negative(content_length, "Content-Length") if content_length else None
+    checksum = domain.parse_checksum(upload_checksum) if with_body else None
+    upload, owner = await run_in_threadpool(
+        _create, svc, given, request, upload_length, upload_metadata, length if with_body else 0
+    )
+    location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
+    headers = {"Location": location, "Upload-Expires": _http_date(upload.expires_at)}
+    if with_body:
+        async with _locks.hold(upload.id):
+            upload = await _receive_first(svc, owner, upload, request, checksum)
+        headers.update(_state_headers(upload))
+    return Response(status_code=201, headers=headers)
+
+
+def _create(
+    svc: Services,
+    given: Credentials,
+    request: Request,
+    upload_length: str,
+    upload_metadata: str,
+    body_length: int | None,
+) -> tuple[domain.Upload, TokenView]:
+    # The credentials are checked in the creation's own transaction: one, not two.
     with svc.transaction() as uow:
+        owner = given.owner(uow, svc)
+        if "upload-defer-length" in request.headers:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                "State the length (Upload-Length); deferring it is not supported.",
+            )
+        length = _non_negative(upload_length, "Upload-Length")
+        metadata = parse_metadata(upload_metadata)
         upload = domain.create(
             uow.uploads,
             svc.blobs,
@@ -267,11 +344,36 @@ def create_upload(
             now=_now(),
             allowed=extensions.allowlist(uow.extensions, owner.environment),
         )
-    location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
-    return Response(
-        status_code=201,
-        headers={"Location": location, "Upload-Expires": _http_date(upload.expires_at)},
-    )
+        if body_length:
+            # A body longer than the declared length is refused before the upload exists.
+            domain.check_append(upload, 0, body_length)
+        return upload, owner
+
+
+async def _receive_first(
+    svc: Services,
+    owner: TokenView,
+    upload: domain.Upload,
+    request: Request,
+    checksum: tuple[str, bytes] | None,
+) -> domain.Upload:
+    """The creation request's body, streamed into the new upload as a PATCH's would be.
+
+    A body cut short leaves the upload resumable at the offset received (tus). A refused
+    one (more bytes than declared, a checksum mismatch) removes the upload: the client
+    got no Location for it, so nobody could continue it."""
+    receiver = domain.ChunkReceiver(svc.blobs, upload, checksum)
+    try:
+        await stream_into(request.stream(), receiver.feed, stop=lambda: receiver.overflow)
+        await run_in_threadpool(receiver.finish)
+    except ClientDisconnect:
+        receiver.abandon()
+    except DomainError:
+        await run_in_threadpool(_terminate, svc, owner, upload.id)
+        raise
+    finally:
+        receiver.close()
+    return await run_in_threadpool(_record, svc, upload)
 
 
 @router.head(

@@ -28,27 +28,44 @@ async def stream_into(
     stop: Callable[[], bool] | None = None,
 ) -> None:
     """Hand ``body`` to ``store(*pieces)`` piece by piece; an error of ``store`` ends the
-    reading and propagates. ``stop`` is asked before each store: when it says so, the
-    rest of the body is left unread."""
+    reading and propagates, and so does an error of ``body`` once what arrived before it
+    is stored. ``stop`` is asked before each store: when it says so, the rest of the body
+    is left unread."""
     storing: asyncio.Future[None] | None = None
     pieces: list[bytes] = []
     gathered = 0
+    stopped = stop or (lambda: False)
+    arriving = aiter(body)
     try:
-        async for piece in body:
+        while True:
+            try:
+                piece = await anext(arriving)
+            except StopAsyncIteration:
+                break
+            except Exception:
+                # The body broke off (a dropped connection): the pieces that did arrive
+                # are still stored, in order, so that a tus upload resumes after the last
+                # byte received rather than after the last whole piece.
+                if storing is not None:
+                    await storing
+                    storing = None
+                if pieces and not stopped():
+                    await run_in_threadpool(store, *pieces)
+                raise
             pieces.append(piece)
             gathered += len(piece)
             if gathered >= piece_bytes:
                 if storing is not None:
                     await storing
                     storing = None
-                if stop is not None and stop():
+                if stopped():
                     return
                 storing = asyncio.ensure_future(run_in_threadpool(store, *pieces))
                 pieces, gathered = [], 0
         if storing is not None:
             await storing
             storing = None
-        if pieces and not (stop is not None and stop()):
+        if pieces and not stopped():
             await run_in_threadpool(store, *pieces)
     finally:
         if storing is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -21,6 +22,7 @@ from koppel.server.domain.errors import DomainError
 from koppel.server.domain.links import linking
 from koppel.server.domain.model import Account, TokenView
 from koppel.server.domain.portal import device_approval, sign_in
+from koppel.server.domain.unit_of_work import UnitOfWork
 from koppel.server.services import Services
 
 UPDATE_PATTERN = r"^[0-9]{4}\.[0-9]{1,2}$"
@@ -119,15 +121,37 @@ def bearer_token(
     return given.credentials
 
 
-def token_owner(
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents (environment, bearer token, agent update), not yet checked:
+    for a route that authenticates in the same transaction as its own work."""
+
+    env: str
+    token: str
+    update: str
+
+    def owner(self, uow: UnitOfWork, svc: Services) -> TokenView:
+        """The token's owner in ``env``, or the refusal (:func:`token_owner`'s rules)."""
+        return linking.authenticate_token(uow.core, svc.policy, self.env, self.token, self.update)
+
+
+def credentials(
     env: EnvCode,
     token: Annotated[str, Depends(bearer_token)],
     update: Annotated[str, Depends(agent_update)],
+) -> Credentials:
+    """The presented token and update (a missing one refused at once), checked later in
+    the route's own transaction (one transaction, not two, for a small upload)."""
+    return Credentials(env, token, update)
+
+
+def token_owner(
+    given: Annotated[Credentials, Depends(credentials)],
     svc: Annotated[Services, Depends(services)],
 ) -> TokenView:
     """Authenticate a bearer token for environment ``env`` (checks it belongs to it)."""
     with svc.transaction() as uow:
-        return linking.authenticate_token(uow.core, svc.policy, env, token, update)
+        return given.owner(uow, svc)
 
 
 def tus_resumable(
