@@ -84,6 +84,9 @@ def open_(
     json_output: JsonOption = False,
 ) -> None:
     """Download an item's attachment (verified) and open it in its default program."""
+    from koppel.agent import timings
+
+    timings.mark("start-up")
     from koppel.agent.dossier import open_item
     from koppel.agent.output import note, print_json
 

@@ -72,6 +72,9 @@ def submit(
     Example: koppel submit invoice.pdf --to D0001 --type Invoice
     (or koppel submit --gui invoice.pdf to choose in a window).
     """
+    from koppel.agent import timings
+
+    timings.mark("start-up")
     if gui:
         raise typer.Exit(
             desktop_app().run_submit_window(
