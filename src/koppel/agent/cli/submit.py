@@ -72,9 +72,6 @@ def submit(
     Example: koppel submit invoice.pdf --to D0001 --type Invoice
     (or koppel submit --gui invoice.pdf to choose in a window).
     """
-    from koppel.agent import timings
-
-    timings.mark("start-up")
     if gui:
         raise typer.Exit(
             desktop_app().run_submit_window(
@@ -89,7 +86,10 @@ def submit(
             raise typer.Exit(int(ExitCode.USAGE))
     assert to is not None and type_name is not None
     from koppel.agent.output import note, print_json
+    from koppel.agent import timings
     from koppel.agent.submitting import submit as do_submit
+
+    timings.mark("start-up")  # until the command's code is loaded
 
     with reporting(json_output):
         outcome = do_submit(files, destination=to, type_name=type_name, subject=subject, env=env)
