@@ -19,8 +19,6 @@ from koppel.agent.local.my_files_folder import PART_SUFFIX, place
 from koppel.agent.local.verified_writer import VerifiedWriter
 from koppel.protocol.files import OutputFileOut
 
-_CHUNK = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class Downloaded:
@@ -85,7 +83,7 @@ def download_my_file(
         ):
             announced = content.sha256
             with VerifiedWriter(handle) as out:
-                for chunk in content.chunks(_CHUNK):
+                for chunk in content.chunks():
                     out.write(chunk)
                 actual = out.hexdigest()
             handle.flush()

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from koppel.agent.api._body import READ_BYTES
 from koppel.agent.api.proxy import choose as choose_proxy
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
@@ -85,8 +86,8 @@ def tls_context(base_url: str) -> ssl.SSLContext:
 # receiving thread's time. 256 KiB needs a quarter of those; larger reads cost more again
 # (each read's buffer is a fresh allocation of that size). A read returns what has
 # arrived, never waits to fill the buffer, so small answers and the event stream are as
-# before. TLS reads return one record (16 KiB) at most whatever is asked.
-READ_BYTES = 256 * 1024
+# before. TLS reads return one record (16 KiB) at most whatever is asked. (A large body
+# is read past httpx altogether: see _body.py.)
 
 
 def _read_in_large_chunks() -> None:
