@@ -50,8 +50,9 @@ def _with_timings(practice: Practice, args: list[str]) -> tuple[float, dict[str,
     start = time.perf_counter()
     out = run([str(BIN / "koppel"), *args], env, practice.home)
     wall = time.perf_counter() - start
-    phases: dict[str, float] = json.loads(report.read_text())["phases"]
-    report.unlink()
+    # An agent without KOPPEL_TIMINGS (an older one, measured for comparison) writes none.
+    phases: dict[str, float] = json.loads(report.read_text())["phases"] if report.exists() else {}
+    report.unlink(missing_ok=True)
     return wall, phases, out
 
 
