@@ -17,43 +17,68 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from _procs import BIN, Practice, run, timed
+from _procs import BIN, Practice, cpu_seconds, run
 from transfer import _rclone_server, _token
 
 MB = 1024 * 1024
 TARGETS = {"submit": 1.6, "open": 2.0, "library download": 1.1}
 
 
-def _library_download(practice: Practice, token: str, item: int, attachment: int) -> float:
-    """One verified download through the agent's code in this process (fresh connection)."""
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _own_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def _timed(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time of one command that must succeed."""
+    cpu, start = _children_cpu(), time.perf_counter()
+    run(args, env, cwd)
+    return time.perf_counter() - start, _children_cpu() - cpu
+
+
+def _library_download(
+    practice: Practice, token: str, item: int, attachment: int
+) -> tuple[float, float]:
+    """One verified download through the agent's code in this process (fresh connection):
+    wall time and this process's CPU time."""
     from koppel.agent.api import AgentClient
     from koppel.agent.downloading import download_attachment
 
     target = practice.home / "library.bin"
     target.unlink(missing_ok=True)
     with AgentClient(practice.url) as client:
-        start = time.perf_counter()
+        cpu, start = _own_cpu(), time.perf_counter()
         download_attachment(client, "C20001", token, item, attachment, target)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, _own_cpu() - cpu
 
 
-def _with_timings(practice: Practice, args: list[str]) -> tuple[float, dict[str, float], str]:
-    """Wall time, phases and output of one koppel command run with KOPPEL_TIMINGS."""
+def _with_timings(
+    practice: Practice, args: list[str]
+) -> tuple[float, float, dict[str, float], str]:
+    """Wall time, CPU time, phases and output of one koppel command with KOPPEL_TIMINGS."""
     report = practice.base / f"timings-{uuid.uuid4().hex[:8]}.json"
     env = dict(practice.agent_env, KOPPEL_TIMINGS=str(report))
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     out = run([str(BIN / "koppel"), *args], env, practice.home)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     # An agent without KOPPEL_TIMINGS (an older one, measured for comparison) writes none.
     phases: dict[str, float] = json.loads(report.read_text())["phases"] if report.exists() else {}
     report.unlink(missing_ok=True)
-    return wall, phases, out
+    return wall, cpu, phases, out
 
 
 def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
@@ -72,25 +97,53 @@ def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
 
     try:
         submit = ["submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001", "--json"]
+        assert practice.server is not None
+        servers = {"koppel": practice.server.pid, "rclone": rclone.pid}
+
+        def step(name: str, side: str, action: Callable[[], tuple[float, float]]) -> None:
+            # CPU time too: on a shared machine it drifts far less than wall time.
+            before = cpu_seconds(servers[side])
+            wall, cpu = action()
+            add(name, wall)
+            add(f"{name} cpu", cpu)
+            add(f"{name} server cpu", cpu_seconds(servers[side]) - before)
+
+        def command(name: str, args: list[str]) -> Callable[[], tuple[float, float]]:
+            def go() -> tuple[float, float]:
+                wall, cpu, found, out = _with_timings(practice, args)
+                outputs[name] = out
+                for phase, seconds in found.items():
+                    phases[name].setdefault(phase, []).append(seconds)
+                return wall, cpu
+
+            return go
+
+        outputs: dict[str, str] = {}
         for round_ in range(rounds):
             remote = f":webdav:big-{round_}.bin"
-            add("rclone up", timed(["rclone", "copyto", str(big), remote, *flags], agent, home))
-            wall, found, out = _with_timings(practice, [*submit, str(big)])
-            add("submit", wall)
-            for name, seconds in found.items():
-                phases["submit"].setdefault(name, []).append(seconds)
-            item = json.loads(out)["item"]
             local = home / f"rclone-{round_}.bin"
-            add("rclone down", timed(["rclone", "copyto", remote, str(local), *flags], agent, home))
+            step(
+                "rclone up",
+                "rclone",
+                partial(_timed, ["rclone", "copyto", str(big), remote, *flags], agent, home),
+            )
+            step("submit", "koppel", command("submit", [*submit, str(big)]))
+            item = json.loads(outputs["submit"])["item"]
+            step(
+                "rclone down",
+                "rclone",
+                partial(_timed, ["rclone", "copyto", remote, str(local), *flags], agent, home),
+            )
             local.unlink()
-            wall, found, out = _with_timings(practice, ["open", str(item["id"]), "--json"])
-            add("open", wall)
-            for name, seconds in found.items():
-                phases["open"].setdefault(name, []).append(seconds)
-            Path(json.loads(out)["path"]).unlink()
-            add("rclone version", timed(["rclone", "version"], agent, home))
-            add("library download", _library_download(practice, token, item["id"],
-                                                       item["attachments"][0]["id"]))  # fmt: skip
+            step("open", "koppel", command("open", ["open", str(item["id"]), "--json"]))
+            Path(json.loads(outputs["open"])["path"]).unlink()
+            step("rclone version", "rclone", partial(_timed, ["rclone", "version"], agent, home))
+            attachment = item["attachments"][0]["id"]
+            step(
+                "library download",
+                "koppel",
+                partial(_library_download, practice, token, item["id"], attachment),
+            )
             (rclone_dir / f"big-{round_}.bin").unlink(missing_ok=True)
     finally:
         rclone.terminate()
@@ -118,8 +171,11 @@ def report(result: dict[str, object]) -> bool:
     medians, ratios = result["medians"], result["ratios"]
     assert isinstance(medians, dict) and isinstance(ratios, dict)
     print(f"\nmedians of {result['rounds']} interleaved rounds (ms):")
+    print(f"  {'':<18}{'wall':>8}{'cpu':>8}{'server cpu':>12}")
     for name, value in medians.items():
-        print(f"  {name:<18}{value * 1000:8.0f}")
+        if not name.endswith("cpu"):
+            cpu, server = medians[f"{name} cpu"], medians[f"{name} server cpu"]
+            print(f"  {name:<18}{value * 1000:8.0f}{cpu * 1000:8.0f}{server * 1000:12.0f}")
     ok = True
     print(f"\n{'whole command / transfer':<28}{'ratio':>7}  target")
     for name, target in TARGETS.items():
