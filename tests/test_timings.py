@@ -5,6 +5,9 @@ to the command's wall time; unset, the command writes nothing."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,3 +74,15 @@ def test_an_unwritable_timings_file_does_not_fail_the_command(
     ws.env["KOPPEL_TIMINGS"] = str(tmp_path / "no-such-folder" / "t.json")
     result = ws.ok("items", "--json")
     assert "could not write KOPPEL_TIMINGS" in result.stderr
+
+
+def test_unset_it_costs_an_import_of_nothing_else() -> None:
+    # Imported by every submit and open: unset, it loads nothing beyond itself.
+    probe = (
+        "import __future__, sys, koppel.agent; before = set(sys.modules); "
+        "import koppel.agent.timings as t; t.mark('x'); "
+        "print(sorted(set(sys.modules) - before), t.enabled())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KOPPEL_TIMINGS"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "['koppel.agent.timings'] False", done.stdout + done.stderr
