@@ -9,6 +9,7 @@ covered by test_dossier (``koppel open``) and test_timings (3 MB through ``koppe
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import socket
 import threading
@@ -122,3 +123,19 @@ def test_a_damaged_body_is_refused_and_leaves_nothing(
     with pytest.raises(AgentError, match="damaged"):
         download(serve(send), target)
     assert leftovers(target.parent) == []
+
+
+def test_a_failed_write_is_raised_in_the_receiving_thread(tmp_path: Path) -> None:
+    # A full disk, faked: the file object refuses the third chunk. The writing thread
+    # hands the error to the receiving one, which stops (and atomic_writer cleans up).
+    from koppel.agent.local.verified_writer import VerifiedWriter
+
+    class Full(io.BytesIO):
+        def write(self, data: object) -> int:
+            if self.tell() >= 2 * 1024:
+                raise OSError(28, "No space left on device")
+            return super().write(data)  # type: ignore[arg-type]
+
+    with pytest.raises(OSError, match="No space"), VerifiedWriter(Full()) as out:  # type: ignore[arg-type]
+        for _ in range(1000):
+            out.write(b"x" * 1024)
