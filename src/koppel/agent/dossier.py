@@ -102,14 +102,17 @@ class Opened:
 
 def open_item(env: str | None, item_id: int, attachment: str | None = None) -> Opened:
     """Download an attachment (default: the newest) of an item, verified, and open it."""
+    from koppel.agent import timings
     from koppel.agent.local.opener import open_file
 
     target = choose(env)
+    timings.mark("token read")
     code = target.env.code
     try:
         with AgentClient(target.env.api_url) as client:
             item = client.item(code, target.token, item_id)
             chosen = pick_attachment(item, attachment)
+            timings.mark("request")
             folder = opened_folder(code) / f"{item_id}-{chosen.id}"
             name = local_name(chosen.current.name, folder, fallback=f"item-{item_id}")
             path = folder / name
@@ -117,4 +120,5 @@ def open_item(env: str | None, item_id: int, attachment: str | None = None) -> O
     except ApiError as exc:
         raise explain(code, exc) from exc
     open_file(done.path)
+    timings.mark("open")
     return Opened(code, item_id, chosen.name, done.number, done.path, done.sha256)

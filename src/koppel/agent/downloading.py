@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from koppel.agent import timings
 from koppel.agent.api import AgentClient
 from koppel.agent.errors import AgentError, CannotSave
 from koppel.agent.local.atomic import atomic_writer
@@ -17,8 +18,6 @@ from koppel.agent.local.file_names import local_name, temporary_name
 from koppel.agent.local.my_files_folder import PART_SUFFIX, place
 from koppel.agent.local.verified_writer import VerifiedWriter
 from koppel.protocol.files import OutputFileOut
-
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,12 +46,15 @@ def download_attachment(
     with client.attachment_content(
         environment, token, item_id, attachment_id, version=version
     ) as content:
+        timings.mark("request")
         expected = content.sha256
         try:
             with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
                 for chunk in content.chunks():
                     out.write(chunk)
+                timings.mark("transfer")
                 digest, size = out.hexdigest(), out.size
+                timings.mark("verify")
                 if expected and digest != expected:
                     # Raising inside the writer removes the temporary file: nothing is kept.
                     raise AgentError(
@@ -61,6 +63,7 @@ def download_attachment(
                     )
         except OSError as exc:  # local only: network failures are AgentErrors already
             raise CannotSave(target.name, target.parent, exc) from exc
+        timings.mark("fsync")  # the writer's fsync, rename and folder fsync
     return Downloaded(target, content.version, digest, content.etag, size)
 
 
@@ -80,7 +83,7 @@ def download_my_file(
         ):
             announced = content.sha256
             with VerifiedWriter(handle) as out:
-                for chunk in content.chunks(_CHUNK):
+                for chunk in content.chunks():
                     out.write(chunk)
                 actual = out.hexdigest()
             handle.flush()

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from koppel.agent import timings
 from koppel.agent.api import AgentClient
 from koppel.agent.environments import explain, find, token_of
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
@@ -134,6 +135,7 @@ def _send(submission: Submission, progress: bool, on_progress: FileProgress | No
                 )
                 queued.state = "uploaded"
                 checkpoints.save()
+            timings.mark("transfer")  # the uploads (and the checks before them)
             request = CreateItemRequest(
                 submission_id=submission.id,
                 subject=submission.subject,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from koppel.agent import timings
 from koppel.agent.api import AgentClient
 from koppel.agent.choose import choose
 from koppel.agent.environments import explain
@@ -129,6 +130,7 @@ def submit(
     """Check, queue and send one submission (after older queued ones); ``on_progress``
     follows each of its files (the submit window's bars)."""
     target = choose(env)
+    timings.mark("token read")
     code = target.env.code
     paths = [Path(f).expanduser() for f in files]
     for path in paths:  # local checks first: they need no server
@@ -153,7 +155,9 @@ def submit(
     submission = Submission.new(
         code, destination, type_name, subject or default_subject(paths), paths, date
     )
+    timings.mark("request")  # the server's checks
     submission.save()  # first: whatever happens next, it can be resumed
+    timings.mark("fsync")  # the queue entry, durable
     if not online:
         return Outcome(
             submission,
@@ -168,6 +172,7 @@ def submit(
         )
     earlier = send_pending(progress=progress, exclude=submission.id)
     result = send(submission, progress=progress, on_progress=on_progress)
+    timings.mark("request")  # creating the item (its upload marked "transfer")
     if result.state == "queued":
         result.message = f"{result.message} The submission is queued. {_how_the_queue_leaves()}"
     return Outcome(submission, result, earlier)

@@ -21,6 +21,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from koppel.agent.api import _tus
+from koppel.agent.api._body import body_chunks
 from koppel.agent.api._http import (
     Http,
     attachment_name,
@@ -108,7 +109,10 @@ class Content:
     file_name: str | None  # from Content-Disposition, reduced to a plain base name
 
     def chunks(self, size: int | None = None) -> Iterator[bytes]:
-        """The body, as it arrives."""
+        """The body, as it arrives (in chunks of ``size`` when given; else of any size,
+        read straight from the socket when the body is large)."""
+        if size is None:
+            return body_chunks(self.response)
         return self.response.iter_bytes(size)
 
 

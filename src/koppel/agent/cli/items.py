@@ -84,8 +84,11 @@ def open_(
     json_output: JsonOption = False,
 ) -> None:
     """Download an item's attachment (verified) and open it in its default program."""
+    from koppel.agent import timings
     from koppel.agent.dossier import open_item
     from koppel.agent.output import note, print_json
+
+    timings.mark("start-up")  # until the command's code is loaded
 
     with reporting(json_output):
         opened = open_item(env, item, attachment)

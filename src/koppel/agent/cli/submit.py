@@ -85,8 +85,11 @@ def submit(
             error(f"Missing option '{option}': say it, or choose it in the window with --gui.")
             raise typer.Exit(int(ExitCode.USAGE))
     assert to is not None and type_name is not None
+    from koppel.agent import timings
     from koppel.agent.output import note, print_json
     from koppel.agent.submitting import submit as do_submit
+
+    timings.mark("start-up")  # until the command's code is loaded
 
     with reporting(json_output):
         outcome = do_submit(files, destination=to, type_name=type_name, subject=subject, env=env)

@@ -15,7 +15,10 @@ from koppel.server.adapters.private_files import make_dir, open_private
 from koppel.server.domain.transfer.blobs import BlobNotFound
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,4}$")
-_CHUNK = 1024 * 1024
+# What read() yields at a time: each chunk of a download is one hop to a worker thread and
+# back (Starlette iterates a blocking body in threads); 4 MiB makes a 75 MB download 19
+# hops instead of 75 (about 10 ms less server CPU in bench/breakdown.py's download).
+_CHUNK = 4 * 1024 * 1024
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,87 @@
+"""Receiving a large response body straight from the socket.
+
+Through httpx, every byte of a body is copied four times in Python after the socket read
+(into h11's buffer, out of it twice, into ``bytes``): for a 75 MB download that is most
+of the receiving thread's time, while the SHA-256 thread waits for it. A body with a
+known length and no content encoding is therefore read from the socket by this module
+:data:`READ_BYTES` at most at a time, each chunk handed on as it is (the kernel's copy
+only).
+
+httpx first gives what it received with the headers (the first chunk of its own
+iterator, which empties h11's buffer), then the socket is read directly. The connection
+is not reused afterwards: httpcore closes a connection whose response it did not read to
+the end. Whatever goes wrong on the socket is raised as httpx's own error, so callers map
+it as before; the content's SHA-256, checked by every download, is the proof that nothing
+was lost. Anything else (no length, a compressed body, no socket to read: a proxy tunnel
+inside TLS) falls back to httpx's iterator.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+READ_BYTES = 256 * 1024
+# Below this the copies cost less than what is set up here.
+_DIRECT_FROM = 4 * READ_BYTES
+
+
+def body_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body of a streamed ``response`` as it arrives, in chunks of any size."""
+    length = _direct_length(response)
+    sock = _socket(response)
+    if length is None or sock is None:
+        yield from response.iter_bytes()
+        return
+    raw = response.iter_raw()
+    first = next(raw, b"")  # what httpx holds already
+    remaining = length - len(first)
+    if first:
+        yield first
+    if remaining <= 0:
+        yield from raw  # nothing left to read directly: let httpx finish the response
+        return
+    while remaining > 0:
+        try:
+            # recv, not recv_into a new buffer: a bytearray is zeroed first, which costs
+            # as much as the read itself. recv returns what has arrived, up to the size.
+            chunk = sock.recv(min(READ_BYTES, remaining))
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+        if not chunk:
+            raise httpx.RemoteProtocolError(
+                "The server closed the connection before the whole body was sent."
+            )
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _direct_length(response: httpx.Response) -> int | None:
+    """The body's length when it may be read directly, else None."""
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        return None
+    if "chunked" in response.headers.get("transfer-encoding", "").lower():
+        return None
+    try:
+        length = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    direct = response.status_code in (200, 206) and response.http_version == "HTTP/1.1"
+    return length if direct and length >= _DIRECT_FROM else None
+
+
+def _socket(response: httpx.Response) -> socket.socket | None:
+    """The connection's socket (plain or TLS), or None when there is none to read."""
+    stream: Any = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    try:
+        sock = stream.get_extra_info("socket")
+    except Exception:  # an unknown kind of stream: keep to httpx
+        return None
+    return sock if isinstance(sock, socket.socket) else None
