@@ -246,3 +246,52 @@ def test_the_light_conversion_stands_aside_when_typer_changes() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+_BUILT = (
+    "import sys\n"
+    "{setup}\n"
+    "from koppel.protocol._model import ProtocolModel\n"
+    "import koppel.protocol.api, koppel.protocol.dossier, koppel.protocol.files\n"
+    "models = [ProtocolModel]\n"
+    "for model in models: models.extend(model.__subclasses__())\n"
+    "print(sum(m.__pydantic_complete__ for m in models[1:]), len(models) - 1)\n"
+)
+
+
+def _built_models(setup: str) -> tuple[int, int]:
+    """(protocol models built, protocol models defined) in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILT.format(setup=setup)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    built, defined = done.stdout.split()
+    return int(built), int(defined)
+
+
+def test_the_agent_builds_a_protocol_model_only_when_it_uses_it() -> None:
+    built, defined = _built_models("import koppel.agent.api")
+    assert defined > 20
+    assert built == 0
+    built, _ = _built_models(
+        "import koppel.agent.api\n"
+        "from koppel.protocol.dossier import ItemList\n"
+        "ItemList.model_validate({'items': [], 'total': 0})"
+    )
+    assert built >= 1
+
+
+def test_the_server_builds_every_protocol_model_before_its_routes(tmp_path: Path) -> None:
+    # Deferred models inside FastAPI's TypeAdapters made pydantic warn while the OpenAPI
+    # document was generated: warnings are errors here.
+    built, defined = _built_models(
+        "import os, warnings\n"
+        f"os.environ['KOPPEL_DATA_DIR'] = {str(tmp_path)!r}\n"
+        "warnings.simplefilter('error')\n"
+        "from koppel.server.adapters.app import create_app\n"
+        "create_app().openapi()"
+    )
+    assert built == defined > 20

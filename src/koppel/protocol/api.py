@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from koppel.protocol._model import ProtocolModel
 from koppel.protocol.errors import ErrorCode
 
 API_PREFIX = "/api/v1"
@@ -18,14 +19,14 @@ ENVIRONMENT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
 MAX_TOKEN_LENGTH = 512
 
 
-class Workstation(BaseModel):
+class Workstation(ProtocolModel):
     """The workstation a token is bound to: a stable id and a name people recognise."""
 
     id: str = Field(min_length=8, max_length=64)
     name: str = Field(min_length=1, max_length=200)
 
 
-class LinkRequest(BaseModel):
+class LinkRequest(ProtocolModel):
     """Exchange the enrollment codes of settings documents for user tokens, all or nothing."""
 
     workstation: Workstation
@@ -33,7 +34,7 @@ class LinkRequest(BaseModel):
     dry_run: bool = False
 
 
-class LinkedEnvironment(BaseModel):
+class LinkedEnvironment(ProtocolModel):
     """One link made: the environment as the server knows it and the new user token."""
 
     code: str
@@ -48,26 +49,26 @@ class LinkedEnvironment(BaseModel):
     replaced_previous: bool = False
 
 
-class LinkResponse(BaseModel):
+class LinkResponse(ProtocolModel):
     """The links made, in the order of the request."""
 
     links: list[LinkedEnvironment]
 
 
-class StatusQuery(BaseModel):
+class StatusQuery(ProtocolModel):
     """One linked environment the agent asks about."""
 
     environment: str = Field(pattern=ENVIRONMENT_CODE_PATTERN)
     token: str = Field(max_length=MAX_TOKEN_LENGTH)
 
 
-class StatusRequest(BaseModel):
+class StatusRequest(ProtocolModel):
     """Ask about many linked environments on one server in one request."""
 
     environments: list[StatusQuery] = Field(max_length=MAX_STATUS_QUERIES)
 
 
-class InstallationSource(BaseModel):
+class InstallationSource(ProtocolModel):
     """Where the holder of a link can "Save installation" for the agent of an update: the
     Communication Center of ``environment`` on the portal at ``portal``."""
 
@@ -75,7 +76,7 @@ class InstallationSource(BaseModel):
     portal: str
 
 
-class EnvironmentStatus(BaseModel):
+class EnvironmentStatus(ProtocolModel):
     """The server's view of one link: ``ok`` or the code of the first problem."""
 
     environment: str
@@ -85,7 +86,7 @@ class EnvironmentStatus(BaseModel):
     update: str | None = None
     login: str | None = None
     connector_blocked: bool = False
-    missing_functions: list[str] = []
+    missing_functions: list[str] = Field(default_factory=list)
     # The managing firm of a client environment (firms and clients share one update).
     firm: str | None = None
     # With ``update_mismatch``: where this user gets the agent of the environment's
@@ -93,7 +94,7 @@ class EnvironmentStatus(BaseModel):
     installation: InstallationSource | None = None
 
 
-class StatusResponse(BaseModel):
+class StatusResponse(ProtocolModel):
     """Statuses in the order asked, plus the updates this server hosts."""
 
     server_version: str
@@ -101,7 +102,7 @@ class StatusResponse(BaseModel):
     statuses: list[EnvironmentStatus]
 
 
-class MeResponse(BaseModel):
+class MeResponse(ProtocolModel):
     """Who a token belongs to, and what that user may do in the environment."""
 
     environment: str
@@ -115,7 +116,7 @@ class MeResponse(BaseModel):
     token_last_used: datetime | None
 
 
-class AgentRelease(BaseModel):
+class AgentRelease(ProtocolModel):
     """The newest agent release of an environment's update that its server offers
     (``GET /environments/{env}/release``): ``koppel update check`` compares ``version``
     with its own and ``koppel update install`` fetches ``download`` (a path on the same
@@ -128,7 +129,7 @@ class AgentRelease(BaseModel):
     download: str = Field(description="Path of the wheel on this server (GET with the same token).")
 
 
-class ServerInfo(BaseModel):
+class ServerInfo(ProtocolModel):
     """Anonymous description of a server: its version, the updates it hosts and the
     identity of its host (random, not secret: ``koppel-admin check`` asks each recorded
     address for it, to prove the address reaches this host)."""

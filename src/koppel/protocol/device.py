@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
+from koppel.protocol._model import ProtocolModel
 
 CLIENT_ID = "koppel-agent"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -69,7 +69,7 @@ def describe(action: str, environment: str) -> str:
     }[action]
 
 
-class DeviceAuthorization(BaseModel):
+class DeviceAuthorization(ProtocolModel):
     """The answer to a device authorization request (RFC 8628 section 3.2)."""
 
     device_code: str
@@ -80,7 +80,7 @@ class DeviceAuthorization(BaseModel):
     interval: int
 
 
-class DeviceToken(BaseModel):
+class DeviceToken(ProtocolModel):
     """The access token of an approved device authorization (RFC 6749 section 5.1)."""
 
     access_token: str
@@ -89,7 +89,7 @@ class DeviceToken(BaseModel):
     scope: str
 
 
-class OAuthError(BaseModel):
+class OAuthError(ProtocolModel):
     """An OAuth 2.0 error answer (RFC 6749 section 5.2, RFC 8628 section 3.5): ``error``
     is one of invalid_request, invalid_client, invalid_grant, unsupported_grant_type,
     invalid_scope, authorization_pending, slow_down, access_denied, expired_token."""

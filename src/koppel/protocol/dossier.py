@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from koppel.protocol._model import ProtocolModel
 
 DestinationKind = Literal["organisation", "person", "debtor", "creditor", "employee"]
 
@@ -18,7 +20,7 @@ SHA256_HEADER = "Koppel-Sha256"
 VERSION_HEADER = "Koppel-Version"
 
 
-class DestinationOut(BaseModel):
+class DestinationOut(ProtocolModel):
     """Whom a dossier item is about."""
 
     code: str
@@ -26,7 +28,7 @@ class DestinationOut(BaseModel):
     kind: DestinationKind
 
 
-class ItemTypeOut(BaseModel):
+class ItemTypeOut(ProtocolModel):
     """A dossier item type and what it allows."""
 
     name: str
@@ -34,7 +36,7 @@ class ItemTypeOut(BaseModel):
     confidential: bool
 
 
-class VersionOut(BaseModel):
+class VersionOut(ProtocolModel):
     """One version of an attachment. ``etag`` is what ``If-Match`` names."""
 
     number: int
@@ -49,7 +51,7 @@ class VersionOut(BaseModel):
     conflict_of: int | None = None  # set on a version saved aside after an edit conflict
 
 
-class AttachmentOut(BaseModel):
+class AttachmentOut(ProtocolModel):
     """A file of a dossier item, with its newest version."""
 
     id: int
@@ -58,7 +60,7 @@ class AttachmentOut(BaseModel):
     versions: int
 
 
-class ItemOut(BaseModel):
+class ItemOut(ProtocolModel):
     """A dossier item."""
 
     id: int
@@ -71,10 +73,10 @@ class ItemOut(BaseModel):
     created: datetime
     date: datetime | None = None  # the document's own date (e.g. an e-mail's Date)
     submission_id: str | None = None
-    attachments: list[AttachmentOut] = []
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
-class CreateItemRequest(BaseModel):
+class CreateItemRequest(ProtocolModel):
     """Create an item from finished uploads. ``submission_id`` makes retries idempotent:
     the same id in the same environment returns the item created the first time."""
 
@@ -86,7 +88,7 @@ class CreateItemRequest(BaseModel):
     date: datetime | None = None
 
 
-class NewVersionRequest(BaseModel):
+class NewVersionRequest(ProtocolModel):
     """Save an edited file as a new version of an attachment (with ``If-Match``)."""
 
     upload: str
@@ -95,14 +97,14 @@ class NewVersionRequest(BaseModel):
     keep_as_conflict: bool = False
 
 
-class ItemList(BaseModel):
+class ItemList(ProtocolModel):
     """A page of items, newest first."""
 
     items: list[ItemOut]
     total: int
 
 
-class UploadRules(BaseModel):
+class UploadRules(ProtocolModel):
     """What an environment accepts on upload (``GET environments/{env}/upload-rules``):
     the agent checks every file against it before it sends any byte."""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import Field
+
+from koppel.protocol._model import ProtocolModel
 
 
 class ErrorCode(StrEnum):
@@ -62,7 +64,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ProtocolModel):
     """One environment's part of a refusal that concerns several environments."""
 
     code: ErrorCode
@@ -70,13 +72,13 @@ class ErrorDetail(BaseModel):
     environment: str | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ProtocolModel):
     """What the API answers on any refusal: a stable code and a message that says what to do."""
 
     code: ErrorCode
     message: str
     environment: str | None = None
-    details: list[ErrorDetail] = []
+    details: list[ErrorDetail] = Field(default_factory=list)
     # With ``extension_not_allowed``: the extensions the environment accepts (without the
     # dot, lower case; "" for names without one). None on every other refusal.
     allowed_extensions: list[str] | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from koppel.protocol._model import ProtocolModel
 from koppel.protocol.api import StatusQuery
 
 # The SHA-256 of a file's content, hex, on content responses.
@@ -19,7 +20,7 @@ FileSource = Literal["pushed", "job"]
 AnalysisKind = Literal["dossier-overview"]
 
 
-class OutputFileOut(BaseModel):
+class OutputFileOut(ProtocolModel):
     """One file of a user's My files."""
 
     id: int
@@ -36,43 +37,43 @@ class OutputFileOut(BaseModel):
     delivered: bool = False  # to the workstation of the asking token
 
 
-class OutputFileList(BaseModel):
+class OutputFileList(ProtocolModel):
     """My files of the token's user, newest first."""
 
     files: list[OutputFileOut]
 
 
-class AnalysisRequest(BaseModel):
+class AnalysisRequest(ProtocolModel):
     """Ask for an analysis; its result arrives in My files."""
 
     kind: AnalysisKind = "dossier-overview"
     destination: str | None = Field(default=None, max_length=64)
 
 
-class AnalysisAccepted(BaseModel):
+class AnalysisAccepted(ProtocolModel):
     """The analysis is queued; ``file_id`` is its (pending) output file."""
 
     file_id: int
     state: FileState
 
 
-class PendingFilesRequest(BaseModel):
+class PendingFilesRequest(ProtocolModel):
     """Ready files not yet delivered to this workstation, for many environments at once."""
 
     environments: list[StatusQuery] = Field(max_length=20000)
     workstation_id: str = Field(min_length=1, max_length=64)
 
 
-class PendingFiles(BaseModel):
+class PendingFiles(ProtocolModel):
     """Per environment: its undelivered ready files, or why it was refused."""
 
     environment: str
     state: str  # "ok" or an error code
     message: str = ""
-    files: list[OutputFileOut] = []
+    files: list[OutputFileOut] = Field(default_factory=list)
 
 
-class PendingFilesResponse(BaseModel):
+class PendingFilesResponse(ProtocolModel):
     """Answers in the order asked."""
 
     environments: list[PendingFiles]

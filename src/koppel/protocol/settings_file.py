@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
+from koppel.protocol._model import ProtocolModel
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.sizes import format_size
 from koppel.protocol.updates import Update
@@ -133,7 +134,7 @@ Sentence = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_
 # -- the documents ---------------------------------------------------------------------------
 
 
-class SettingsEnvironment(BaseModel):
+class SettingsEnvironment(ProtocolModel):
     """The environment a settings file links to."""
 
     code: EnvironmentCode
@@ -144,21 +145,21 @@ class SettingsEnvironment(BaseModel):
     main_site_url: SiteUrl
 
 
-class SettingsUser(BaseModel):
+class SettingsUser(ProtocolModel):
     """The user the settings file was saved for."""
 
     login: Login
     display_name: Text
 
 
-class Enrollment(BaseModel):
+class Enrollment(ProtocolModel):
     """The single-use code that linking exchanges for a user token."""
 
     code: Annotated[Secret, Field(min_length=1)]
     expires: Moment
 
 
-class SettingsFile(BaseModel):
+class SettingsFile(ProtocolModel):
     """One environment's settings, as saved by "Save settings"."""
 
     format: Literal["koppel-settings/1"] = SETTINGS_FORMAT
@@ -174,7 +175,7 @@ class SettingsFile(BaseModel):
         return Update.parse(self.environment.update)
 
 
-class BundleHeader(BaseModel):
+class BundleHeader(ProtocolModel):
     """What a bundle says besides its settings: the firm, the user, when."""
 
     format: Literal["koppel-bundle/1"] = BUNDLE_FORMAT
@@ -183,7 +184,7 @@ class BundleHeader(BaseModel):
     issued: Moment
 
 
-class SkippedEnvironment(BaseModel):
+class SkippedEnvironment(ProtocolModel):
     """A client environment of the firm that a bundle leaves out, and why.
 
     The fields of an ``ErrorDetail`` plus the environment's name: ``code`` is the first
@@ -197,10 +198,10 @@ class SkippedEnvironment(BaseModel):
     message: Sentence
 
 
-class BundleSkipped(BaseModel):
+class BundleSkipped(ProtocolModel):
     """The part of a bundle that says which client environments it leaves out."""
 
-    skipped: list[SkippedEnvironment] = []
+    skipped: list[SkippedEnvironment] = Field(default_factory=list)
 
 
 class SettingsBundle(BundleHeader, BundleSkipped):
