@@ -1,0 +1,76 @@
+"""Benchmark: the server's CPU time per small uploaded file.
+
+A real `koppel-server` with the demo practice and the real `koppel` agent on 127.0.0.1:
+`koppel submit` of 200 files of 20 KB in one item; the server's user + system CPU time
+(from /proc) over the submit, divided by the number of files. Median of `--repeat` rounds,
+each on a fresh server. No target: the figure is reported (issue 13).
+
+    .venv/bin/python bench/server_cpu.py [--repeat 5] [--files 200] [--database-url URL]
+
+Run it with another checkout's Python (`/work/main/.venv/bin/python bench/server_cpu.py`)
+to measure that checkout's server: the programs come from the interpreter's folder.
+`--database-url` points the server at another database (e.g. an empty PostgreSQL one, which
+each round resets with `koppel-admin db init`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import time
+
+from _procs import Practice, cpu_seconds
+
+
+def _round(files: int, database_url: str | None) -> tuple[float, float]:
+    """One fresh server: (server CPU seconds, wall seconds) of submitting ``files``."""
+    practice = Practice()
+    if database_url:
+        os.environ["KOPPEL_DATABASE_URL"] = database_url
+    try:
+        practice.start("--demo")
+        home = practice.home
+        bundle = home / "C20001.koppel"
+        practice.koppel("settings", "download", "--server", practice.url, "--env", "C20001",
+                        "--login", "anna", "-o", str(bundle))  # fmt: skip
+        practice.koppel("link", str(bundle))
+        small = home / "small"
+        small.mkdir()
+        for i in range(files):
+            (small / f"doc-{i:04}.pdf").write_bytes(os.urandom(20 * 1024))
+        names = sorted(str(p) for p in small.iterdir())
+        assert practice.server is not None
+        time.sleep(1)  # let the start-up settle
+        before, start = cpu_seconds(practice.server.pid), time.perf_counter()
+        practice.koppel("submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001",
+                        "--subject", "batch", *names)  # fmt: skip
+        wall = time.perf_counter() - start
+        return cpu_seconds(practice.server.pid) - before, wall
+    finally:
+        practice.stop()
+        shutil.rmtree(practice.base, ignore_errors=True)
+
+
+def main() -> None:
+    """Run the rounds and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--database-url", default=None)
+    options = parser.parse_args()
+    cpu, wall = [], []
+    for _ in range(options.repeat):
+        used, took = _round(options.files, options.database_url)
+        cpu.append(used / options.files * 1000)
+        wall.append(took)
+        print(f"  round: {cpu[-1]:.2f} ms server CPU per file, submit {took:.2f} s", flush=True)
+    print(
+        f"{options.files} x 20 KB submitted: server CPU per file, median of {options.repeat}: "
+        f"{statistics.median(cpu):.2f} ms; submit {statistics.median(wall):.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
