@@ -5,12 +5,13 @@ A real `koppel-server` with the demo practice and the real `koppel` agent on 127
 (from /proc) over the submit, divided by the number of files. Median of `--repeat` rounds,
 each on a fresh server. No target: the figure is reported (issue 13).
 
-    .venv/bin/python bench/server_cpu.py [--repeat 5] [--files 200] [--database-url URL]
+    .venv/bin/python bench/server_cpu.py [--repeat 5] [--files 200] [--postgres]
 
 Run it with another checkout's Python (`/work/main/.venv/bin/python bench/server_cpu.py`)
 to measure that checkout's server: the programs come from the interpreter's folder.
-`--database-url` points the server at another database (e.g. an empty PostgreSQL one, which
-each round resets with `koppel-admin db init`).
+`--postgres` runs each round on a fresh database of a throwaway PostgreSQL 15 cluster
+(tests/postgres.py; its fsync is off, so the figure is the server's CPU, not the disk's);
+the PostgreSQL backends' own CPU is not counted.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from _procs import Practice, cpu_seconds
 
 
-def _round(files: int, database_url: str | None) -> tuple[float, float]:
+def _round(files: int, database: Callable[[], str] | None) -> tuple[float, float]:
     """One fresh server: (server CPU seconds, wall seconds) of submitting ``files``."""
     practice = Practice()
-    if database_url:
-        os.environ["KOPPEL_DATABASE_URL"] = database_url
+    if database is not None:
+        os.environ["KOPPEL_DATABASE_URL"] = database()
     try:
         practice.start("--demo")
         home = practice.home
@@ -58,17 +63,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", action="store_true")
     options = parser.parse_args()
+    cluster = None
+    database = None
+    if options.postgres:
+        sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+        import postgres
+
+        cluster = postgres.start_cluster()
+        started = cluster
+
+        def database() -> str:
+            return started.create_database(f"bench_{uuid.uuid4().hex[:8]}")
+
     cpu, wall = [], []
-    for _ in range(options.repeat):
-        used, took = _round(options.files, options.database_url)
-        cpu.append(used / options.files * 1000)
-        wall.append(took)
-        print(f"  round: {cpu[-1]:.2f} ms server CPU per file, submit {took:.2f} s", flush=True)
+    try:
+        for _ in range(options.repeat):
+            used, took = _round(options.files, database)
+            cpu.append(used / options.files * 1000)
+            wall.append(took)
+            print(f"  round: {cpu[-1]:.2f} ms server CPU per file, submit {took:.2f} s")
+    finally:
+        if cluster is not None:
+            cluster.stop()
     print(
-        f"{options.files} x 20 KB submitted: server CPU per file, median of {options.repeat}: "
-        f"{statistics.median(cpu):.2f} ms; submit {statistics.median(wall):.2f} s"
+        f"{options.files} x 20 KB submitted{' (PostgreSQL)' if cluster else ''}: server CPU "
+        f"per file, median of {options.repeat}: {statistics.median(cpu):.2f} ms; "
+        f"submit {statistics.median(wall):.2f} s"
     )
 
 

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from koppel.server.adapters.db.database import make_engine, sqlite_files
@@ -26,6 +27,12 @@ def test_units_of_work_reuse_one_connection_with_its_settings(tmp_path: Path) ->
                 assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
                 assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert len(opened) == 1
+        # Each unit of work holds the write lock from its start (BEGIN IMMEDIATE).
+        with engine.begin():
+            other = sqlite3.connect(tmp_path / "k.sqlite3", timeout=0, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
     finally:
         engine.dispose()
 
