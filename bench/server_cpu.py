@@ -29,13 +29,28 @@ from pathlib import Path
 from _procs import Practice, cpu_seconds
 
 
+class _Practice(Practice):
+    """The demo practice, on another database when given its URL."""
+
+    def __init__(self, database_url: str | None) -> None:
+        super().__init__()
+        self.database_url = database_url
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        env = super().server_env
+        if self.database_url:
+            env["KOPPEL_DATABASE_URL"] = self.database_url
+        return env
+
+
 def _round(files: int, database: Callable[[], str] | None) -> tuple[float, float]:
     """One fresh server: (server CPU seconds, wall seconds) of submitting ``files``."""
-    practice = Practice()
-    if database is not None:
-        os.environ["KOPPEL_DATABASE_URL"] = database()
+    practice = _Practice(database() if database is not None else None)
     try:
         practice.start("--demo")
+        on_sqlite = (practice.base / "server" / "koppel.sqlite3").exists()
+        assert on_sqlite == (practice.database_url is None), "not on the database asked"
         home = practice.home
         bundle = home / "C20001.koppel"
         practice.koppel("settings", "download", "--server", practice.url, "--env", "C20001",
