@@ -175,3 +175,6 @@ class TokenView:
     membership: Membership
     account: Account
     environment: Environment
+    # Whether the token's app connector is blocked in its environment, read together
+    # with the token on every request (one query less per request; never cached).
+    connector_blocked: bool = False

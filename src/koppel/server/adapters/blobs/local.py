@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from koppel.server.adapters.blobs.group_sync import GroupSync
 from koppel.server.adapters.private_files import make_dir, open_private
 from koppel.server.domain.transfer.blobs import BlobNotFound
 
@@ -21,20 +22,13 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]
 _CHUNK = 4 * 1024 * 1024
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "posix":
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class LocalBlobStore:
     """A ``BlobStore`` in a local folder (the embedded default)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, folder_sync: GroupSync | None = None) -> None:
         self.root = root
+        # Uploads completing together share the fsync of the folder they are renamed into.
+        self._folder_sync = folder_sync or GroupSync()
         make_dir(root / "partial")
         make_dir(root / "blobs")
 
@@ -78,7 +72,7 @@ class LocalBlobStore:
         target = self._path("blobs", key)
         make_dir(target.parent)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        self._folder_sync.sync(target.parent)  # the rename is durable when this returns
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         path = self._path("blobs", key)

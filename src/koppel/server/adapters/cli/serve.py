@@ -183,7 +183,10 @@ def serve(
     _announce(svc)
     if demo:
         _banner(settings.resolved_public_url, settings.data_dir, settings.resolved_database_url)
-    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
+    try:
+        uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
+    finally:
+        svc.database.dispose()  # kept connections closed: SQLite checkpoints its log
 
 
 def main() -> None:

@@ -388,10 +388,9 @@ def authenticate_token(
         raise verdict.problem
     assert verdict.view is not None
     view = verdict.view
-    blocked = any(
-        c.blocked for c in repo.connectors([view.environment.id]) if c.name is view.token.connector
+    problem = _access_problem(
+        view.environment, view.account.disabled, set(), view.connector_blocked, ()
     )
-    problem = _access_problem(view.environment, view.account.disabled, set(), blocked, ())
     if problem:
         raise problem
     if view.token.use_worth_recording(now):

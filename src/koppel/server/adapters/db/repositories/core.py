@@ -388,6 +388,7 @@ class SqlRepository:
 
     def _token_views(self, *conditions: Any) -> list[TokenView]:
         u, m, a, env = t.user_tokens, t.memberships, t.accounts, t.environments
+        conn = t.connectors
         query = (
             select(
                 u,
@@ -406,10 +407,16 @@ class SqlRepository:
                 env.c.main_site_url,
                 env.c.api_url,
                 env.c.firm_id,
+                conn.c.blocked.label("connector_blocked"),
             )
             .join(m, m.c.id == u.c.membership_id)
             .join(a, a.c.id == m.c.account_id)
             .join(env, env.c.id == m.c.environment_id)
+            # At most one row: a connector's name is unique in its environment.
+            .outerjoin(
+                conn,
+                (conn.c.environment_id == m.c.environment_id) & (conn.c.name == u.c.connector),
+            )
             .where(*conditions)
             .order_by(u.c.created_at.desc(), u.c.id.desc())
         )
@@ -432,7 +439,8 @@ class SqlRepository:
                 firm_id=row.firm_id,
                 id=row.m_environment_id,
             )
-            views.append(TokenView(_token(row), membership, account, environment))
+            blocked = bool(row.connector_blocked)  # no such connector: not blocked
+            views.append(TokenView(_token(row), membership, account, environment, blocked))
         return views
 
     def tokens_by_public_id(self, public_ids: Sequence[str]) -> dict[str, TokenView]:
