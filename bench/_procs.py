@@ -3,6 +3,7 @@ and reading a process's memory, CPU time and TCP connections from /proc."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -62,6 +63,24 @@ def tcp_connections(pid: int, remote_port: int) -> int:
             if state == "01" and inode in inodes and int(remote.split(":")[1], 16) == remote_port:
                 count += 1
     return count
+
+
+def rclone_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`rclone serve webdav` on a free loopback port, started; the process and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["rclone", "serve", "webdav", str(folder), "--addr", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.request("PROPFIND", url, headers={"Depth": "0"}, timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("rclone serve webdav did not start")
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path, check: bool = True) -> str:
@@ -154,6 +173,22 @@ class Practice:
             "--login", "anna", "--bundle", "-o", str(bundle),
         )  # fmt: skip
         self.koppel("link", str(bundle))
+
+    def token(self, code: str) -> str:
+        """The agent's token for one linked environment (the file store, as benches
+        keep no keychain)."""
+        path = self.home / ".local/share/koppel/tokens.json"
+        tokens = json.loads(path.read_text())["tokens"]
+        return str(next(t for key, t in tokens.items() if key.split("|")[1] == code))
+
+    def link(self, code: str) -> None:
+        """Save one environment's settings as anna and link it."""
+        target = self.home / f"{code}.koppel"
+        self.koppel(
+            "settings", "download", "--server", self.url, "--env", code,
+            "--login", "anna", "-o", str(target),
+        )  # fmt: skip
+        self.koppel("link", str(target))
 
     def admin(self, *args: str) -> str:
         """Run koppel-admin; it must succeed."""

@@ -1,13 +1,14 @@
 """Benchmark: where a whole `koppel submit` / `koppel open` of 75 MB spends its time.
 
 Each round runs, interleaved on the same loopback: `rclone copyto` up, `koppel submit`,
-`rclone copyto` down, `koppel open`, and a library download (the agent's own code in this
-process, no start-up) against `rclone copyto` down minus `rclone version`. The commands run
-with ``KOPPEL_TIMINGS`` set, so each says where its time went (start-up, token read,
-request, transfer, verify, fsync, ...). Medians of the rounds are printed.
+`rclone copyto` down, `koppel open`, and a library download and upload (the agent's own
+code in this process, no start-up) against the rclone commands minus `rclone version`.
+The commands run with ``KOPPEL_TIMINGS`` set, so each says where its time went (start-up,
+token read, request, transfer, verify, fsync, ...). Medians of the rounds are printed.
 
 Targets: `koppel submit` within 1.6x and `koppel open` within 2x the rclone commands; the
-library download within 1.1x rclone's download minus its start-up.
+library download within 1.1x and the library upload within 1.25x rclone's commands minus
+its start-up.
 
     .venv/bin/python bench/breakdown.py [--rounds 7]
 """
@@ -26,11 +27,10 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from _procs import BIN, Practice, cpu_seconds, run
-from transfer import _rclone_server, _token
+from _procs import BIN, Practice, cpu_seconds, rclone_server, run
 
 MB = 1024 * 1024
-TARGETS = {"submit": 1.6, "open": 2.0, "library download": 1.1}
+TARGETS = {"submit": 1.6, "open": 2.0, "library download": 1.1, "library upload": 1.25}
 
 
 def _children_cpu() -> float:
@@ -66,6 +66,26 @@ def _library_download(
         return time.perf_counter() - start, _own_cpu() - cpu
 
 
+def _library_upload(practice: Practice, token: str, big: Path) -> tuple[float, float]:
+    """One upload and item creation through the agent's code in this process: wall time
+    and this process's CPU time."""
+    from koppel.agent.api import AgentClient
+    from koppel.protocol.dossier import CreateItemRequest
+
+    with AgentClient(practice.url) as client:
+        cpu, start = _own_cpu(), time.perf_counter()
+        upload = client.upload("C20001", token, big, progress=False)
+        request = CreateItemRequest(
+            submission_id=uuid.uuid4().hex,
+            subject="library",
+            type="Invoice",
+            destination="D0001",
+            uploads=[upload],
+        )
+        client.create_item("C20001", token, request)
+        return time.perf_counter() - start, _own_cpu() - cpu
+
+
 def _with_timings(
     practice: Practice, args: list[str]
 ) -> tuple[float, float, dict[str, float], str]:
@@ -85,10 +105,10 @@ def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
     """Interleaved rounds against a started ``practice`` (C20001 linked); the medians."""
     rclone_dir = practice.base / "webdav"
     rclone_dir.mkdir(exist_ok=True)
-    rclone, webdav = _rclone_server(rclone_dir)
+    rclone, webdav = rclone_server(rclone_dir)
     flags = ["--webdav-url", webdav, "--config", "/dev/null", "-q"]
     agent, home = practice.agent_env, practice.home
-    token = _token(practice, "C20001")
+    token = practice.token("C20001")
     times: dict[str, list[float]] = {}
     phases: dict[str, dict[str, list[float]]] = {"submit": {}, "open": {}}
 
@@ -138,6 +158,7 @@ def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
             step("open", "koppel", command("open", ["open", str(item["id"]), "--json"]))
             Path(json.loads(outputs["open"])["path"]).unlink()
             step("rclone version", "rclone", partial(_timed, ["rclone", "version"], agent, home))
+            step("library upload", "koppel", partial(_library_upload, practice, token, big))
             attachment = item["attachments"][0]["id"]
             step(
                 "library download",
@@ -149,6 +170,9 @@ def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
         rclone.terminate()
         rclone.wait(10)
     medians = {name: statistics.median(values) for name, values in times.items()}
+    # The library rows compare the agent's code in this process with rclone's command
+    # minus its own start-up (`rclone version`).
+    rclone_up_net = max(medians["rclone up"] - medians["rclone version"], 1e-3)
     rclone_down_net = max(medians["rclone down"] - medians["rclone version"], 1e-3)
     return {
         "rounds": rounds,
@@ -158,6 +182,7 @@ def measure(practice: Practice, big: Path, rounds: int) -> dict[str, object]:
             "submit": medians["submit"] / medians["rclone up"],
             "open": medians["open"] / medians["rclone down"],
             "library download": medians["library download"] / rclone_down_net,
+            "library upload": medians["library upload"] / rclone_up_net,
         },
         "phases": {
             command: {name: statistics.median(values) for name, values in found.items()}
@@ -199,10 +224,7 @@ def main() -> None:
         raise SystemExit("rclone is not installed: apt-get install rclone")
     practice = Practice().start("--demo")
     try:
-        target = practice.home / "C20001.koppel"
-        practice.koppel("settings", "download", "--server", practice.url, "--env", "C20001",
-                        "--login", "anna", "-o", str(target))  # fmt: skip
-        practice.koppel("link", str(target))
+        practice.link("C20001")
         big = practice.home / "big.zip"  # random bytes; .zip is among the accepted types
         big.write_bytes(os.urandom(75 * MB))
         ok = report(measure(practice, big, options.rounds))
