@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import time
@@ -57,11 +56,14 @@ def _files(folder: Path, count: int) -> list[str]:
 
 def _koppel(practice: Practice, koppel: Path, names: list[str], *extra: str) -> float:
     submit = [str(koppel), "submit", "--to", "D0001", "--type", "Invoice", "--env", "C20001"]
-    start = time.perf_counter()
+    took = 0.0
     for first in range(0, len(names), PER_SUBMIT):
+        start = time.perf_counter()
         run([*submit, *extra, *names[first : first + PER_SUBMIT]], practice.agent_env,
             practice.home)  # fmt: skip
-    return time.perf_counter() - start
+        took += time.perf_counter() - start
+        print(f"  {koppel} {' '.join(extra)}: {time.perf_counter() - start:.2f} s", flush=True)
+    return took
 
 
 def main() -> None:
@@ -70,7 +72,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="Interleaved rounds.")
     parser.add_argument("--before", type=Path, help="An older `koppel` to compare with.")
     options = parser.parse_args()
-    practice = Practice().start()
+    practice = Practice().start("--demo")
     webdav_root = practice.base / "webdav"
     webdav_root.mkdir()
     rclone, webdav = _rclone_server(webdav_root)
@@ -90,14 +92,14 @@ def main() -> None:
                 for name, extra in variants.items():
                     took = _koppel(practice, agents[name], names, *extra)
                     times.setdefault((count, name), []).append(took)
-                target = webdav_root / f"x-{count}"
+                # A new folder each round: rclone copies every file again.
+                target = f":webdav:x-{count}-{_round}"
                 start = time.perf_counter()
-                run(["rclone", "copy", str(Path(names[0]).parent), f":webdav:x-{count}", *flags],
+                run(["rclone", "copy", str(Path(names[0]).parent), target, *flags],
                     practice.agent_env, practice.home)  # fmt: skip
                 times.setdefault((count, "rclone --transfers 4"), []).append(
                     time.perf_counter() - start
                 )
-                shutil.rmtree(target, ignore_errors=True)
         size = format_size(20 * 1024)
         print(f"{'files':>6}  {'who':<22} {'median s':>9} {'files/s':>8}  runs")
         for (count, name), found in times.items():

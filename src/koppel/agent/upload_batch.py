@@ -107,6 +107,7 @@ class UploadBatch:
         self._saved_at = time.monotonic()
         self._dirty = False
         self._bytes = [f.size if f.state == "uploaded" else 0 for f in submission.files]
+        self._files_done = sum(f.state == "uploaded" for f in submission.files)
         # With one file left, the uploader's own bar (name, bytes) is the better one.
         self._one_bar = False
 
@@ -156,20 +157,23 @@ class UploadBatch:
             if deadline is not None and time.monotonic() > deadline:
                 break
             try:
-                message = self._inbox.get(timeout=_TICK_SECONDS)
+                news = [self._inbox.get(timeout=_TICK_SECONDS)]
             except inbox_queue.Empty:
-                message = None
-            if isinstance(message, _WorkerDone):
-                running -= 1
-            elif isinstance(message, _Failed):
-                if failure is None:
-                    failure = message.error
-                self._stop.set()
-            elif message is not None:
-                self._apply(message)
+                news = []
+            while not self._inbox.empty():  # all there is, then one checkpoint and redraw
+                news.append(self._inbox.get())
+            for message in news:
+                if isinstance(message, _WorkerDone):
+                    running -= 1
+                elif isinstance(message, _Failed):
+                    if failure is None:
+                        failure = message.error
+                    self._stop.set()
+                else:
+                    self._apply(message)
             if self._dirty and time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS:
                 self._save()
-            bar.update(sum(f.state == "uploaded" for f in self._submission.files), sum(self._bytes))
+            bar.update(self._files_done, sum(self._bytes))
         return failure
 
     def _apply(self, message: _Created | _Uploaded | _Moved) -> None:
@@ -188,6 +192,7 @@ class UploadBatch:
         else:
             queued.upload_id = message.upload_id
             queued.state = "uploaded"
+            self._files_done += 1
             self._bytes[message.index] = queued.size
             self._dirty = True
 
