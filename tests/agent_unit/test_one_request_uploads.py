@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from koppel.agent import sending
+from koppel.agent import upload_batch
 from koppel.agent.api import _tus
 from koppel.agent.cli import app
 from koppel.server.adapters.api import tus_routes
@@ -76,11 +76,11 @@ def test_small_files_go_in_one_request_each(tmp_path: Path, server: LiveServer) 
 
 
 def test_a_file_worth_resuming_keeps_create_and_patch(tmp_path: Path, server: LiveServer) -> None:
-    # Its URL is saved before its first byte (sending.RESUMABLE_BYTES), so it cannot be
+    # Its URL is saved before its first byte (upload_batch.RESUMABLE_BYTES), so it cannot be
     # sent with its creation; the one-request path stays below that size.
-    assert _tus.ONE_REQUEST_BYTES <= sending.RESUMABLE_BYTES
+    assert _tus.ONE_REQUEST_BYTES <= upload_batch.RESUMABLE_BYTES
     _link(tmp_path, server)
-    (big,) = _files(tmp_path / "big", 1, sending.RESUMABLE_BYTES + 1)
+    (big,) = _files(tmp_path / "big", 1, upload_batch.RESUMABLE_BYTES + 1)
     (small,) = _files(tmp_path / "small", 1)
     server.requests.clear()
     _submit(big, small)

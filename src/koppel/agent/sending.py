@@ -1,14 +1,10 @@
-"""Sending queued submissions: upload what is missing (tus, resumed), then create the
-item; the queue file goes once the item exists (see :mod:`koppel.agent.local.queue`).
-
-Progress is checkpointed at most once a second, except before the first byte of a file
-worth resuming.
+"""Sending queued submissions: upload what is missing (tus, resumed; several files at
+once, see :mod:`koppel.agent.upload_batch`), then create the item; the queue file goes
+once the item exists (see :mod:`koppel.agent.local.queue`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,31 +16,12 @@ from koppel.agent.environments import explain, find, token_of
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.local import queue
 from koppel.agent.local import state as state_mod
-from koppel.agent.local.queue import FAILED, PENDING, QueuedFile, Submission, claimed
+from koppel.agent.local.queue import FAILED, PENDING, Submission, claimed
 from koppel.agent.submission_checks import check_types, upload_rules
+from koppel.agent.transfers import DEFAULT_TRANSFERS
+from koppel.agent.upload_batch import FileProgress as FileProgress
+from koppel.agent.upload_batch import UploadBatch
 from koppel.protocol.dossier import CreateItemRequest
-from koppel.protocol.sizes import byte_count
-
-CHECKPOINT_SECONDS = 1.0
-# A file at least this large has its upload URL saved before any byte is sent, so that a
-# restart continues its upload instead of sending it again.
-RESUMABLE_BYTES = 1024 * 1024
-
-# (index of the file in the submission, bytes on the server, its size): a window's bars.
-FileProgress = Callable[[int, int, int], None]
-
-
-class _Checkpoints:
-    """Saves a submission's progress when asked to at once, else at most once a second."""
-
-    def __init__(self, submission: Submission) -> None:
-        self._submission = submission
-        self._saved = time.monotonic()
-
-    def save(self, *, now: bool = False) -> None:
-        if now or time.monotonic() - self._saved >= CHECKPOINT_SECONDS:
-            self._submission.save()
-            self._saved = time.monotonic()
 
 
 @dataclass
@@ -71,12 +48,18 @@ def _fail(submission: Submission, exc: AgentError) -> SendResult:
 
 
 def send(
-    submission: Submission, *, progress: bool = True, on_progress: FileProgress | None = None
+    submission: Submission,
+    *,
+    progress: bool = True,
+    on_progress: FileProgress | None = None,
+    transfers: int = DEFAULT_TRANSFERS,
 ) -> SendResult:
-    """Upload what is missing and create the item; the queue file goes once it exists.
+    """Upload what is missing (``transfers`` files at once) and create the item; the
+    queue file goes once it exists.
 
     An unreachable server leaves the submission queued; a refusal marks it failed (with
-    the server's reason) so that ``koppel queue`` shows it.
+    the server's reason) so that ``koppel queue`` shows it. ``on_progress`` is called
+    from the caller's thread, for one file at a time, with its index.
     """
     with claimed(submission.id) as mine:
         if not mine:
@@ -84,7 +67,7 @@ def send(
                 submission.id, submission.environment, "busy", "Another agent is sending it."
             )
         try:
-            return _send(submission, progress, on_progress)
+            return _send(submission, progress, on_progress, transfers)
         except ServerUnreachable as exc:
             submission.save()  # keep the progress made before the server went away
             return SendResult(
@@ -94,47 +77,23 @@ def send(
             return _fail(submission, exc)
 
 
-def _send(submission: Submission, progress: bool, on_progress: FileProgress | None) -> SendResult:
+def _send(
+    submission: Submission, progress: bool, on_progress: FileProgress | None, transfers: int
+) -> SendResult:
     state, env = find(submission.environment)
     token = token_of(state, env)
-    checkpoints = _Checkpoints(submission)
     with AgentClient(env.api_url) as client:
         try:
             _check_types(client, env.code, token, submission)
-            for index, queued in enumerate(submission.files):
-                if queued.state == "uploaded":
-                    if on_progress is not None:
-                        on_progress(index, queued.size, queued.size)
-                    continue
-                path = Path(queued.path)
-                try:
-                    size = path.stat().st_size
-                except OSError as exc:
-                    raise AgentError(f"{queued.path} can no longer be read ({exc}).") from exc
-                if size != queued.size:
-                    raise AgentError(
-                        f"{queued.path} changed since it was queued ({byte_count(queued.size)}, "
-                        f"now {size:,}); cancel this submission and submit the file again."
-                    )
-
-                def remember(url: str, queued: QueuedFile = queued) -> None:
-                    queued.upload_url = url
-                    queued.state = "uploading"
-                    # Before any byte of a large file: a restart resumes this upload.
-                    checkpoints.save(now=queued.size >= RESUMABLE_BYTES)
-
-                queued.upload_id = client.upload(
-                    env.code,
-                    token,
-                    path,
-                    metadata={"filename": queued.name, "submission": submission.id},
-                    resume_url=queued.upload_url,
-                    on_created=remember,
-                    progress=progress,
-                    on_progress=_per_file(on_progress, index),
-                )
-                queued.state = "uploaded"
-                checkpoints.save()
+            UploadBatch(
+                client,
+                env.code,
+                token,
+                submission,
+                transfers=transfers,
+                progress=progress,
+                on_progress=on_progress,
+            ).run()
             timings.mark("transfer")  # the uploads (and the checks before them)
             request = CreateItemRequest(
                 submission_id=submission.id,
@@ -161,14 +120,6 @@ def _send(submission: Submission, progress: bool, on_progress: FileProgress | No
     )
 
 
-def _per_file(on_progress: FileProgress | None, index: int) -> Callable[[int, int], None] | None:
-    """One file's progress, told with its index in the submission."""
-    if on_progress is None:
-        return None
-    follow = on_progress
-    return lambda done, size: follow(index, done, size)
-
-
 def _check_types(client: AgentClient, environment: str, token: str, submission: Submission) -> None:
     """Refuse the whole submission before any byte when a file not sent yet is of a type
     the environment does not accept (it may have been queued offline, or the list may
@@ -190,7 +141,11 @@ def _reachable(api_url: str) -> bool:
 
 
 def send_pending(
-    *, include_failed: bool = False, progress: bool = True, exclude: str | None = None
+    *,
+    include_failed: bool = False,
+    progress: bool = True,
+    exclude: str | None = None,
+    transfers: int = DEFAULT_TRANSFERS,
 ) -> list[SendResult]:
     """Send queued submissions, oldest first (``koppel queue send``, ``koppel watch``).
 
@@ -228,7 +183,7 @@ def send_pending(
             )
             continue
         submission.state = PENDING
-        result = send(submission, progress=progress)
+        result = send(submission, progress=progress, transfers=transfers)
         if result.state == "queued":
             reachable[env.api_url] = False
         results.append(result)

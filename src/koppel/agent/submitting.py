@@ -25,6 +25,7 @@ from koppel.agent.mail_files import MAIL_SUFFIXES, mail_header
 from koppel.agent.mail_files import eml_header as eml_header  # where it was first
 from koppel.agent.sending import FileProgress, SendResult, send, send_pending
 from koppel.agent.submission_checks import check_file, check_types, upload_rules
+from koppel.agent.transfers import DEFAULT_TRANSFERS
 from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
@@ -126,9 +127,10 @@ def submit(
     env: str | None,
     progress: bool = True,
     on_progress: FileProgress | None = None,
+    transfers: int = DEFAULT_TRANSFERS,
 ) -> Outcome:
-    """Check, queue and send one submission (after older queued ones); ``on_progress``
-    follows each of its files (the submit window's bars)."""
+    """Check, queue and send one submission (after older queued ones), ``transfers``
+    files at once; ``on_progress`` follows each of its files (the submit window's bars)."""
     target = choose(env)
     timings.mark("token read")
     code = target.env.code
@@ -170,8 +172,8 @@ def submit(
                 code="unreachable",
             ),
         )
-    earlier = send_pending(progress=progress, exclude=submission.id)
-    result = send(submission, progress=progress, on_progress=on_progress)
+    earlier = send_pending(progress=progress, exclude=submission.id, transfers=transfers)
+    result = send(submission, progress=progress, on_progress=on_progress, transfers=transfers)
     timings.mark("request")  # creating the item (its upload marked "transfer")
     if result.state == "queued":
         result.message = f"{result.message} The submission is queued. {_how_the_queue_leaves()}"

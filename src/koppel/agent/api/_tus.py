@@ -39,7 +39,7 @@ CREATION_WITH_UPLOAD = "creation-with-upload"
 # A file up to this size (and up to the PATCH size) goes with its creation request when
 # the server offers creation-with-upload: one request per file. Its URL is only known
 # once its bytes are sent, so this stays within the files the agent does not resume
-# (below sending.RESUMABLE_BYTES, whose URL is saved before the first byte).
+# (below upload_batch.RESUMABLE_BYTES, whose URL is saved before the first byte).
 ONE_REQUEST_BYTES = 1024 * 1024
 # "chunk" adds tus Upload-Checksum to every PATCH (the server spools and verifies each
 # one); the default verifies the whole file once, against the sha256 the server answers

@@ -14,6 +14,7 @@ import typer
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.output import error, note, print_json
+from koppel.agent.transfers import MAX_TRANSFERS, transfers_problem
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 # --env where one environment must be named.
@@ -22,6 +23,26 @@ EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g
 ChosenEnvOption = Annotated[
     str | None,
     typer.Option("--env", help="Environment code; needed when several are linked."),
+]
+
+
+def _transfers(value: int) -> int:
+    problem = transfers_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
+# --transfers where a submission's files are sent (koppel submit, koppel queue send).
+TransfersOption = Annotated[
+    int,
+    typer.Option(
+        "--transfers",
+        metavar="N",
+        callback=_transfers,
+        help=f"How many files are sent at once (1 to {MAX_TRANSFERS}). 1 sends them one "
+        "after another, e.g. on a slow line.",
+    ),
 ]
 
 

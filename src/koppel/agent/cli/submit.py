@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, desktop_app, reporting
+from koppel.agent.cli.common import JsonOption, TransfersOption, desktop_app, reporting
 from koppel.agent.exit_codes import ExitCode
+from koppel.agent.transfers import DEFAULT_TRANSFERS
 
 queue_app = typer.Typer(
     help="The submissions not sent yet (server unreachable, or refused): `koppel queue` "
@@ -52,6 +53,7 @@ def submit(
         str | None, typer.Option("--env", help="Environment code; needed when several are linked.")
     ] = None,
     json_output: JsonOption = False,
+    transfers: TransfersOption = DEFAULT_TRANSFERS,
     gui: Annotated[
         bool,
         typer.Option(
@@ -67,10 +69,12 @@ def submit(
     Every file is checked before any byte is sent: readable, not empty, a safe name,
     within the server's limit and of a type the environment accepts; if one is refused,
     nothing is sent. Older queued submissions are sent first. An interrupted
-    submission resumes where it stopped with `koppel queue send`.
+    submission resumes where it stopped with `koppel queue send`. Several files are
+    sent at once (--transfers, 4 by default); the item keeps them in the order given.
 
     Example: koppel submit invoice.pdf --to D0001 --type Invoice
-    (or koppel submit --gui invoice.pdf to choose in a window).
+    (or koppel submit --gui invoice.pdf to choose in a window;
+    koppel submit scans/*.pdf --to D0001 --type Invoice --transfers 8 for many files).
     """
     if gui:
         raise typer.Exit(
@@ -92,7 +96,14 @@ def submit(
     timings.mark("start-up")  # until the command's code is loaded
 
     with reporting(json_output):
-        outcome = do_submit(files, destination=to, type_name=type_name, subject=subject, env=env)
+        outcome = do_submit(
+            files,
+            destination=to,
+            type_name=type_name,
+            subject=subject,
+            env=env,
+            transfers=transfers,
+        )
         for earlier in outcome.earlier:
             note(f"Queued submission {earlier.id[:8]}: {earlier.state}. {earlier.message}")
         if json_output:
@@ -146,13 +157,18 @@ def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 
 @queue_app.command("send")
-def queue_send(json_output: JsonOption = False) -> None:
-    """Send every queued submission now (refused ones are tried again too)."""
+def queue_send(
+    json_output: JsonOption = False, transfers: TransfersOption = DEFAULT_TRANSFERS
+) -> None:
+    """Send every queued submission now (refused ones are tried again too).
+
+    Example: koppel queue send --transfers 2
+    """
     from koppel.agent.output import note, print_json
     from koppel.agent.sending import send_pending
 
     with reporting(json_output):
-        results = send_pending(include_failed=True)
+        results = send_pending(include_failed=True, transfers=transfers)
         if json_output:
             print_json([r.as_json() for r in results])
         elif not results:

@@ -6,7 +6,9 @@ uploads later and never creates a second item: the item is created with the subm
 id, which the server treats idempotently. Progress is checkpointed at most once a second
 (rewriting a 200-file submission after each file cost a fifth of its time), except
 before the first byte of a file worth resuming; a small file whose checkpoint a crash
-lost is simply sent again, and its first upload expires on the server.
+lost is simply sent again, and its first upload expires on the server. Files are sent
+several at once, but one thread records their progress and writes this file
+(:mod:`koppel.agent.upload_batch`).
 
 Senders take a per-submission lock file (``flock`` on POSIX, ``msvcrt`` locking on
 Windows, through :mod:`koppel.agent.local.locks`; the OS releases it when a process
