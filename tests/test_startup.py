@@ -295,3 +295,35 @@ def test_the_server_builds_every_protocol_model_before_its_routes(tmp_path: Path
         "create_app().openapi()"
     )
     assert built == defined > 20
+
+
+def test_the_quick_exit_still_waits_for_threads_runs_exit_handlers_and_keeps_the_status(
+    tmp_path: Path,
+) -> None:
+    # `koppel` leaves with os._exit once its command is done (Python's teardown costs
+    # ~50 ms); what Python's own exit guarantees must still happen.
+    program = (
+        "import atexit, sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from koppel.agent.cli import entry\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    (folder / 'thread').write_text('done')\n"
+        "threading.Thread(target=late).start()\n"
+        "atexit.register(lambda: (folder / 'atexit').write_text('done'))\n"
+        "sys.argv = ['koppel', *sys.argv[1:]]\n"
+        "entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("koppel ")
+    assert (tmp_path / "thread").read_text() == "done"
+    assert (tmp_path / "atexit").read_text() == "done"
+    refused = subprocess.run(
+        [sys.executable, "-c", program, "no-such-command"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "No such command" in refused.stderr

@@ -1,5 +1,5 @@
 """``python -m koppel.agent``: the same as the ``koppel`` command."""
 
-from koppel.agent.cli import main
+from koppel.agent.cli import entry
 
-main()
+entry()

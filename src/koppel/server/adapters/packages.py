@@ -28,13 +28,13 @@ _log = logging.getLogger(__name__)
 
 _WHEEL = re.compile(r"^koppel-(\d{4}\.\d{1,2})\.(\d+)-py3-none-any\.whl$")
 _SCRIPTS = {
-    "koppel": "koppel.agent.cli:main",
+    "koppel": "koppel.agent.cli:entry",
     # Shims: on an agent-only install they say `pip install 'koppel[server]'` (exit 2).
     "koppel-server": "koppel._server_entry:serve",
     "koppel-admin": "koppel._server_entry:admin",
 }
 # The windowless launcher (pythonw on Windows) that autostart runs.
-_GUI_SCRIPTS = {"koppelw": "koppel.agent.cli:main"}
+_GUI_SCRIPTS = {"koppelw": "koppel.agent.cli:entry"}
 
 
 class LocalAgentPackages:
