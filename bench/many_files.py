@@ -18,33 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
-import httpx
-
-from _procs import BIN, Practice, free_port, run
+from _procs import BIN, Practice, rclone_server, run
 from koppel.protocol.sizes import format_size
 
 PER_SUBMIT = 200
-
-
-def _rclone_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["rclone", "serve", "webdav", str(folder), "--addr", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.request("PROPFIND", url, headers={"Depth": "0"}, timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("rclone serve webdav did not start")
 
 
 def _files(folder: Path, count: int) -> list[str]:
@@ -75,7 +55,7 @@ def main() -> None:
     practice = Practice().start("--demo")
     webdav_root = practice.base / "webdav"
     webdav_root.mkdir()
-    rclone, webdav = _rclone_server(webdav_root)
+    rclone, webdav = rclone_server(webdav_root)
     flags = ["--webdav-url", webdav, "--config", "/dev/null", "-q", "--transfers", "4"]
     try:
         practice.link_bundle()

@@ -8,20 +8,10 @@ the uploader's own bar of a single file: ``KOPPEL_PROGRESS=never`` hides it and
 
 from __future__ import annotations
 
-import os
-import sys
 from types import TracebackType
 from typing import Any
 
-PROGRESS_ENV = "KOPPEL_PROGRESS"
-
-
-def wanted(progress: bool) -> bool:
-    """Whether to draw: asked for, and stderr a terminal (or ``KOPPEL_PROGRESS``)."""
-    choice = os.environ.get(PROGRESS_ENV, "").lower()
-    if choice in ("0", "never", "no"):
-        return False
-    return progress and (sys.stderr.isatty() or choice in ("1", "always", "yes"))
+from koppel.agent.output import transfer_bars
 
 
 class BatchBar:
@@ -36,24 +26,7 @@ class BatchBar:
 
     def __enter__(self) -> BatchBar:
         if self._show:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True, force_terminal=None),
-            )
+            self._progress = transfer_bars()
             self._progress.start()
             self._task = self._progress.add_task(self._label(0), total=self._total)
         return self

@@ -77,3 +77,41 @@ def progress(label: str, total: int, *, minimum: int = 50) -> Iterator[Progress]
             bar.advance(task, steps)
 
         yield advance
+
+
+# KOPPEL_PROGRESS=never hides the transfer bars, always draws them on any stderr.
+PROGRESS_ENV = "KOPPEL_PROGRESS"
+
+
+def transfer_bars_wanted(progress: bool) -> bool:
+    """Whether to draw transfer bars: asked for, and stderr a terminal (or
+    ``KOPPEL_PROGRESS`` says so)."""
+    import os
+
+    choice = os.environ.get(PROGRESS_ENV, "").lower()
+    if choice in ("0", "never", "no"):
+        return False
+    return progress and (sys.stderr.isatty() or choice in ("1", "always", "yes"))
+
+
+def transfer_bars() -> Any:
+    """A Rich ``Progress`` on stderr with the transfer columns (bar, bytes, speed, time
+    left); Rich is loaded only when a bar is drawn."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True, force_terminal=None),
+    )

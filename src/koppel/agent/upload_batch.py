@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from koppel.agent.api import AgentClient
-from koppel.agent.batch_bar import BatchBar, wanted
+from koppel.agent.batch_bar import BatchBar
 from koppel.agent.errors import AgentError
 from koppel.agent.local.queue import Submission
+from koppel.agent.output import transfer_bars_wanted
 from koppel.protocol.sizes import byte_count
 
 CHECKPOINT_SECONDS = 1.0
@@ -131,7 +132,7 @@ class UploadBatch:
             threading.Thread(target=self._work, name=f"upload-{n}", daemon=True)
             for n in range(min(self._transfers, len(self._waiting)))
         ]
-        show = wanted(self._progress) and not self._one_bar
+        show = transfer_bars_wanted(self._progress) and not self._one_bar
         total = sum(f.size for f in files)
         with BatchBar(len(files), total, show=show) as bar:
             for worker in workers:

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import mimetypes
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from typing import TypeVar
 
 from koppel.agent.api._http import Http, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
+from koppel.agent.output import transfer_bars, transfer_bars_wanted
 from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.sizes import byte_count
 
@@ -33,7 +33,6 @@ TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"
 CHUNK_ENV = "KOPPEL_UPLOAD_CHUNK_BYTES"
 RETRY_ENV = "KOPPEL_UPLOAD_RETRY_SECONDS"
-PROGRESS_ENV = "KOPPEL_PROGRESS"
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 CREATION_WITH_UPLOAD = "creation-with-upload"
 # A file up to this size (and up to the PATCH size) goes with its creation request when
@@ -304,36 +303,12 @@ def _offers(retry: _Retry, server: Callable[[], Capabilities] | None) -> bool:
         return False  # OPTIONS refused (a proxy, say): create and PATCH, as tus core does
 
 
-def _show_progress(progress: bool) -> bool:
-    wanted = os.environ.get(PROGRESS_ENV, "").lower()
-    if wanted in ("0", "never", "no"):
-        return False
-    return progress and (sys.stderr.isatty() or wanted in ("1", "always", "yes"))
-
-
 @contextmanager
 def _bar(label: str, total: int, start: int, show: bool) -> Iterator[Callable[[int], None]]:
     if not show:
         yield lambda _done: None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True, force_terminal=None)) as bar:
+    with transfer_bars() as bar:
         task = bar.add_task(label, total=total, completed=start)
         yield lambda done: bar.update(task, completed=done)
 
@@ -396,7 +371,7 @@ def upload_file(
             on_created(url)
     if whole is None or offset != whole.covered:
         whole = _WholeFile(path, offset)
-    with _bar(path.name, size, offset, _show_progress(progress)) as bar:
+    with _bar(path.name, size, offset, transfer_bars_wanted(progress)) as bar:
 
         def show(done: int) -> None:
             bar(done)
