@@ -139,3 +139,26 @@ def test_a_failed_write_is_raised_in_the_receiving_thread(tmp_path: Path) -> Non
     with pytest.raises(OSError, match="No space"), VerifiedWriter(Full()) as out:  # type: ignore[arg-type]
         for _ in range(1000):
             out.write(b"x" * 1024)
+
+
+def test_only_a_plain_stream_s_socket_is_read_directly() -> None:
+    # Behind an HTTPS proxy, httpcore's TLS-inside-TLS stream names its outer socket,
+    # whose bytes are the proxy tunnel's, still encrypted for the server: reading it
+    # would damage every large download. No HTTPS proxy runs in these tests, so a
+    # stand-in stream of another kind holding a real socket shows the rule.
+    import httpx
+    from httpcore._backends.sync import SyncStream
+
+    class OtherStream:
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def get_extra_info(self, info: str) -> object:
+            return self.sock if info == "socket" else None
+
+    left, right = socket.socketpair()
+    with left, right:
+        plain = httpx.Response(200, extensions={"network_stream": SyncStream(left)})
+        other = httpx.Response(200, extensions={"network_stream": OtherStream(left)})
+        assert _body._socket(plain) is left
+        assert _body._socket(other) is None

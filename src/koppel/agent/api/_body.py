@@ -76,9 +76,15 @@ def _direct_length(response: httpx.Response) -> int | None:
 
 
 def _socket(response: httpx.Response) -> socket.socket | None:
-    """The connection's socket (plain or TLS), or None when there is none to read."""
+    """The connection's socket (plain or TLS), or None when there is none to read.
+
+    Only httpcore's plain stream hands out the socket the body arrives on: a TLS
+    connection inside an HTTPS proxy's TLS (``TLSinTLSStream``) names its outer socket,
+    whose bytes are still encrypted for the server."""
+    from httpcore._backends.sync import SyncStream
+
     stream: Any = response.extensions.get("network_stream")
-    if stream is None:
+    if type(stream) is not SyncStream:
         return None
     try:
         sock = stream.get_extra_info("socket")
