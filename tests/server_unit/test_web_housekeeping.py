@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -113,3 +114,39 @@ def test_ended_device_approvals_go(svc: tuple[Services, Clock]) -> None:
         store = uow.device_grants
         assert device_approval.by_device_code(store, "old-device-code") is None
         assert device_approval.by_device_code(store, "new-device-code") is not None
+
+
+def test_housekeeping_folds_the_log_into_the_database_file(
+    svc: tuple[Services, Clock], tmp_path: Path
+) -> None:
+    # The server keeps its SQLite connections open, so the write-ahead log is not folded
+    # in when a unit of work ends: a copy of the database file alone (a backup taken by
+    # copying) would miss recent work, even the tables, until the store settles.
+    import shutil
+    import sqlite3
+
+    services, _ = svc
+    database = tmp_path / "koppel.sqlite3"
+
+    def accounts_in_a_copy() -> set[str]:
+        copy = tmp_path / "copy.sqlite3"
+        shutil.copyfile(database, copy)
+        connection = sqlite3.connect(copy)
+        try:
+            return {row[0] for row in connection.execute("SELECT login FROM accounts")}
+        except sqlite3.OperationalError:  # not even the tables yet
+            return set()
+        finally:
+            connection.close()
+            copy.unlink()
+
+    with services.transaction() as uow:
+        Admin(uow.core, services.policy, "cli:test").create_account("bert", "Bert", "pw-bert-1")
+    assert "bert" not in accounts_in_a_copy()
+    housekeeping = Housekeeping(services, interval=60)
+    housekeeping.start()  # its first round runs at once
+    deadline = time.monotonic() + 10
+    while "bert" not in accounts_in_a_copy() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    housekeeping.stop()
+    assert accounts_in_a_copy() == {"anna", "bert"}

@@ -1,6 +1,7 @@
 """Housekeeping beside the requests: ended portal sessions, failed sign-ins that no
 longer count, old events, expired event sessions and ended device approvals are deleted
-every few minutes, so those tables stay small."""
+every few minutes, so those tables stay small; then the store settles (SQLite's log is
+folded into the database file)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ class Housekeeping:
                 purged = self.run_once()
                 if any(purged.values()):
                     log.info("purged %s", ", ".join(f"{n} {what}" for what, n in purged.items()))
+                # A copy of the database file alone (a backup taken by copying) then
+                # lags by one interval at most.
+                self.svc.store.settle()
             except Exception:  # housekeeping must never stop the server
                 log.exception("housekeeping failed; trying again later")
             self._stop.wait(self.interval)

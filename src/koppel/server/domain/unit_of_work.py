@@ -101,3 +101,8 @@ class Store(Protocol):
     def needs_upgrade(self) -> bool:
         """Whether the store lacks migrations of this release."""
         ...
+
+    def settle(self) -> None:
+        """Fold what is committed into the store's main files where it keeps a log
+        beside them (a copy of the main file alone then holds it)."""
+        ...

@@ -169,6 +169,23 @@ class Database:
         except IntegrityError as exc:
             raise StoreConflict(str(exc.orig)) from exc
 
+    def settle(self) -> None:
+        """Fold SQLite's write-ahead log into the database file (PASSIVE: writers are not
+        held up; what they write meanwhile waits for the next time). Kept connections
+        keep the log open, so without this the file alone would lag behind until
+        SQLite's own checkpoint at 1,000 pages. Nothing to do on PostgreSQL."""
+        if sqlite_path(self.url) is None:
+            return
+        # On the driver's connection, outside any transaction (which would hold the
+        # checkpoint back): the pool's connections are in autocommit (see _sqlite_pragmas).
+        connection = self.engine.raw_connection()
+        try:
+            driver = connection.driver_connection
+            assert driver is not None  # a pooled connection that is checked out
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        finally:
+            connection.close()
+
     def dispose(self) -> None:
         """Close pooled connections (a SQLite database checkpoints its write-ahead log
         when the last one closes). The engine stays usable: it opens new ones."""
