@@ -145,7 +145,9 @@ def test_ctrl_c_leaves_a_queue_that_resumes_sending_each_file_once(
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len(upload_rows(server)) < 40:
+    # Interrupted early: the other files (fast, small) must not all be sent before the
+    # signal lands on a busy machine.
+    while len(upload_rows(server)) < 5:
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
