@@ -244,3 +244,15 @@ class StateError(AgentError):
     """The local state cannot be read or written."""
 
     code = "state_error"
+
+
+class SendingInterrupted(KeyboardInterrupt):
+    """Ctrl+C while a submission's files were being sent: what was sent is kept and the
+    submission stays queued; ``message`` says how far it got and how to go on."""
+
+    def __init__(self, sent: int, total: int) -> None:
+        self.message = (
+            f"Interrupted: {sent} of {total} files are on the server and the submission "
+            "is queued; `koppel queue send` sends the rest."
+        )
+        super().__init__(self.message)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from koppel.agent.api import AgentClient
 from koppel.agent.batch_bar import BatchBar
-from koppel.agent.errors import AgentError
+from koppel.agent.errors import AgentError, SendingInterrupted
 from koppel.agent.local.queue import Submission
 from koppel.agent.output import transfer_bars_wanted
 from koppel.protocol.sizes import byte_count
@@ -139,10 +139,13 @@ class UploadBatch:
                 worker.start()
             try:
                 failure = self._follow(len(workers), bar)
-            except BaseException:  # Ctrl+C (or a bug here): stop, keep the progress
+            except BaseException as exc:  # Ctrl+C (or a bug here): stop, keep the progress
                 self._stop.set()
                 self._follow(len(workers), bar, patience=_STOP_PATIENCE_SECONDS)
                 self._submission.save()
+                if isinstance(exc, KeyboardInterrupt):
+                    sent = sum(f.state == "uploaded" for f in files)
+                    raise SendingInterrupted(sent, len(files)) from exc
                 raise
         if failure is not None:
             self._submission.save()

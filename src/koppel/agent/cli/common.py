@@ -11,7 +11,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
-from koppel.agent.errors import AgentError
+from koppel.agent.errors import AgentError, SendingInterrupted
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.output import error, note, print_json
 from koppel.agent.transfers import MAX_TRANSFERS, transfers_problem
@@ -59,6 +59,9 @@ def reporting(json_output: bool) -> Iterator[None]:
     except typer.Abort:
         # Ctrl+C or end of input at a prompt: it comes before anything is done.
         error("Interrupted; nothing was changed.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except SendingInterrupted as exc:
+        error(exc.message)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except KeyboardInterrupt:
         error("Interrupted.")
