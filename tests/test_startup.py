@@ -327,3 +327,22 @@ def test_the_quick_exit_still_waits_for_threads_runs_exit_handlers_and_keeps_the
     )
     assert refused.returncode == 2
     assert "No such command" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [("koppel su", "submit"), ("koppel submit --tr", "--transfers"), ("koppel queue se", "send")],
+)
+def test_the_shell_completes_commands_and_options(words: str, expected: str) -> None:
+    # What bash runs on Tab once `koppel --install-completion` (Typer's) is in place.
+    env = dict(
+        os.environ,
+        _KOPPEL_COMPLETE="complete_bash",
+        COMP_WORDS=words,
+        COMP_CWORD=str(len(words.split()) - 1),
+    )
+    done = subprocess.run(
+        [str(BIN / "koppel")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout.split()

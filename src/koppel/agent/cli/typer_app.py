@@ -75,7 +75,9 @@ def build(only: str | None = None) -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode="markdown",
-        add_completion=False,
+        # Shell completion (--install-completion, --show-completion) belongs to the whole
+        # application: a single command's is built only to run that command.
+        add_completion=only is None,
     )
     built.callback()(root_commands.main_options)
     for name, command in COMMANDS:
