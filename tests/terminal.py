@@ -54,8 +54,17 @@ def at_terminal(
     try:
         _read_until(fd, prompt, seen, deadline)
         assert prompt.encode() in seen, f"no prompt {prompt!r}; the terminal showed: {seen!r}"
-        os.write(fd, keys)
-        _read_until(fd, "\0never\0", seen, deadline)  # everything, until the end
+        # A key typed the instant the prompt shows can land before the command reads: a
+        # Ctrl+C then sets Python's flag while the read that would notice it has not begun
+        # (CPython's input() waits for the next key). As a person would, type it again
+        # when nothing happens.
+        for _ in range(3):
+            os.write(fd, keys)
+            pause = min(time.monotonic() + 3, deadline)
+            _read_until(fd, "\0never\0", seen, pause)  # everything, until the end
+            if time.monotonic() < pause:
+                break  # the terminal closed: the command ended
+        _read_until(fd, "\0never\0", seen, deadline)
     finally:
         done, status = os.waitpid(pid, os.WNOHANG)
         while done == 0 and time.monotonic() < deadline:
