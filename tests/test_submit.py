@@ -20,7 +20,15 @@ import pytest
 
 from harness import BIN, Server, Workstation
 from msg_support import msg_file
-from uploads_helpers import auth, link, random_file, sha256_of, tus, upload_rows
+from uploads_helpers import (
+    auth,
+    link,
+    random_file,
+    sha256_of,
+    submit_in_background,
+    tus,
+    upload_rows,
+)
 
 Ws = Callable[..., Workstation]
 FILE_REFUSED, QUEUED, USAGE = 10, 11, 2
@@ -244,18 +252,7 @@ def test_an_agent_killed_among_many_small_files_sends_each_once(
     folder = tmp_path / "scans"
     folder.mkdir()
     sources = [random_file(folder / f"scan-{i:03}.pdf", 20 * 1024) for i in range(120)]
-    process = subprocess.Popen(
-        [str(BIN / "koppel"), "submit", *map(str, sources), "--to", "D0001", "--type", "Invoice"],
-        env=ws.env,
-        cwd=ws.home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(upload_rows(server)) < 30:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    process = submit_in_background(server, ws, sources, until_uploads=30)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert items_of(server, token) == []

@@ -19,7 +19,7 @@ import pytest
 
 from harness import BIN, Server, Workstation
 from test_submit import attachment_sha256, items_of, queue_files, submit
-from uploads_helpers import link, random_file, sha256_of, upload_rows
+from uploads_helpers import link, random_file, sha256_of, submit_in_background, upload_rows
 
 Ws = Callable[..., Workstation]
 FILE_REFUSED, USAGE = 10, 2
@@ -136,20 +136,9 @@ def test_ctrl_c_leaves_a_queue_that_resumes_sending_each_file_once(
 ) -> None:
     server, ws, token = anna
     sources = _scans(tmp_path / "scans", 150)
-    process = subprocess.Popen(
-        [str(BIN / "koppel"), "submit", *map(str, sources), "--to", "D0001", "--type", "Invoice"],
-        env=ws.env,
-        cwd=ws.home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
     # Interrupted early: the other files (fast, small) must not all be sent before the
     # signal lands on a busy machine.
-    while len(upload_rows(server)) < 5:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    process = submit_in_background(server, ws, sources, until_uploads=5)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
-from harness import Server, Workstation
+from harness import BIN, Server, Workstation
 
 UPDATE = "2026.2"
 
@@ -60,3 +62,23 @@ def upload_rows(server: Server) -> list[dict[str, object]]:
     with sqlite3.connect(server.data_dir / "koppel.sqlite3") as db:
         db.row_factory = sqlite3.Row
         return [dict(row) for row in db.execute("SELECT * FROM uploads")]
+
+
+def submit_in_background(
+    server: Server, ws: Workstation, sources: list[Path], *, until_uploads: int
+) -> subprocess.Popen[str]:
+    """Start the real ``koppel submit`` of ``sources`` (to D0001, as Invoice) and return
+    once the server holds ``until_uploads`` uploads, the command still running."""
+    process = subprocess.Popen(
+        [str(BIN / "koppel"), "submit", *map(str, sources), "--to", "D0001", "--type", "Invoice"],
+        env=ws.env,
+        cwd=ws.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(upload_rows(server)) < until_uploads:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    return process
