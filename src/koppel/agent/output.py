@@ -7,6 +7,7 @@ so that scripted use (pipes, ``--json``) stays fast with thousands of environmen
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,8 +87,6 @@ PROGRESS_ENV = "KOPPEL_PROGRESS"
 def transfer_bars_wanted(progress: bool) -> bool:
     """Whether to draw transfer bars: asked for, and stderr a terminal (or
     ``KOPPEL_PROGRESS`` says so)."""
-    import os
-
     choice = os.environ.get(PROGRESS_ENV, "").lower()
     if choice in ("0", "never", "no"):
         return False

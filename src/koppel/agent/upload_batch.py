@@ -144,8 +144,7 @@ class UploadBatch:
                 self._follow(len(workers), bar, patience=_STOP_PATIENCE_SECONDS)
                 self._submission.save()
                 if isinstance(exc, KeyboardInterrupt):
-                    sent = sum(f.state == "uploaded" for f in files)
-                    raise SendingInterrupted(sent, len(files)) from exc
+                    raise SendingInterrupted(self._files_done, len(files)) from exc
                 raise
         if failure is not None:
             self._submission.save()

@@ -349,7 +349,7 @@ def upload_file(
     offset = 0
     if resume_url:
         try:
-            offset = int(_with_retry(retry, lambda: _offset(http, token, resume_url, size)))
+            offset = _with_retry(retry, lambda: _offset(http, token, resume_url, size))
             url = resume_url
         except ApiError as exc:
             if exc.code not in _GONE:
@@ -365,7 +365,7 @@ def upload_file(
         if on_created is not None:
             on_created(url)
     if url is None:
-        url = str(_with_retry(retry, lambda: _create(http, environment, token, size, pairs)))
+        url = _with_retry(retry, lambda: _create(http, environment, token, size, pairs))
         offset = 0
         if on_created is not None:
             on_created(url)
@@ -397,7 +397,7 @@ def upload_file(
                     retry.wait_or_raise(exc)
             except ServerUnreachable as exc:
                 retry.wait_or_raise(exc)
-            offset = int(_with_retry(retry, partial(_offset, http, token, url, size)))
+            offset = _with_retry(retry, partial(_offset, http, token, url, size))
             show(offset)
     _verify(path, whole, size, server_sha256)
     return upload_id_of(url)

@@ -42,7 +42,7 @@ def install() -> None:
     if _installed:
         return
     try:
-        from typer import _coercion, _param_types, _typing, core
+        from typer import _coercion, _param_types, core
     except ImportError:
         return
     parameter_class = getattr(core, "_TyperParameter", None)
@@ -55,7 +55,6 @@ def install() -> None:
         getattr(_param_types, "coerce_cli_choice", None),
         getattr(_param_types, "choice_coercion_annotation", None),
         getattr(_param_types, "routes_to_path", None),
-        getattr(_typing, "is_number_type", None),
     )
     if any(part is None for part in needed):
         return
