@@ -37,6 +37,19 @@ def _tool(name: str) -> str:
     return found
 
 
+def _systemd_verify(unit: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``systemd-analyze --user verify`` of a unit file, with a runtime folder of its own
+    (there is no user session here)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return subprocess.run(
+        [_tool("systemd-analyze"), "--user", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+    )
+
+
 def _on_path(ws: Workstation, folder: Path) -> None:
     # Only this folder on the PATH: no systemctl unless the test puts one there.
     folder.mkdir(exist_ok=True)
@@ -95,16 +108,8 @@ def test_systemd_user_unit_with_a_user_manager(workstation: Ws, tmp_path: Path) 
     assert f"ExecStart={BIN / 'koppel'} agent run\n" in unit.read_text()
     assert not (Path(ws.env["XDG_CONFIG_HOME"]) / "autostart" / "koppel-agent.desktop").exists()
 
-    # The real systemd checks the unit as the user's manager would load it (a runtime
-    # folder of its own: there is no user session here).
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    verified = subprocess.run(
-        [_tool("systemd-analyze"), "--user", "verify", str(unit)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
-    )
+    # The real systemd checks the unit as the user's manager would load it.
+    verified = _systemd_verify(unit, tmp_path)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout + verified.stderr == "", verified.stderr
 
@@ -122,12 +127,5 @@ def test_systemd_analyze_finds_a_broken_unit(tmp_path: Path) -> None:
     # The check above can fail: a unit whose program is missing is refused.
     unit = tmp_path / "koppel-agent.service"
     unit.write_text("[Unit]\nDescription=x\n\n[Service]\nExecStart=/nonexistent/koppel agent run\n")
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    verified = subprocess.run(
-        [_tool("systemd-analyze"), "--user", "verify", str(unit)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
-    )
+    verified = _systemd_verify(unit, tmp_path)
     assert verified.returncode != 0 and "not executable" in verified.stderr
