@@ -54,6 +54,23 @@ def _stored(app: InProcess) -> list[Path]:
     return sorted(p for p in (app.data_dir / "blobs").rglob("*") if p.is_file())
 
 
+def _resume_completes(demo_app: InProcess, token: str, url: str, data: bytes, kept: int) -> None:
+    """The upload at ``url`` holds ``kept`` bytes of ``data``; a PATCH of the rest
+    completes it, with the whole file's sha256."""
+    client = demo_app.client()
+    tus = {**bearer(token), "Tus-Resumable": "1.0.0"}
+    assert client.head(url, headers=tus).headers["Upload-Offset"] == str(kept)
+    rest = client.patch(
+        url,
+        headers={**tus, "Upload-Offset": str(kept), "Content-Type": OFFSET_STREAM},
+        content=data[kept:],
+    )
+    assert (
+        rest.status_code == 204
+        and rest.headers["Koppel-Sha256"] == hashlib.sha256(data).hexdigest()
+    )
+
+
 def test_tus_extension_lists_creation_with_upload(demo_app: InProcess) -> None:
     answer = demo_app.client().request("OPTIONS", UPLOADS)
     assert answer.status_code == 204
@@ -110,19 +127,7 @@ def test_a_short_body_leaves_a_resumable_upload_at_its_offset(demo_app: InProces
     assert created.status_code == 201, created.text
     assert created.headers["Upload-Offset"] == "4000"
     assert "Koppel-Sha256" not in created.headers
-    url = created.headers["Location"]
-    client = demo_app.client()
-    tus = {**bearer(token), "Tus-Resumable": "1.0.0"}
-    assert client.head(url, headers=tus).headers["Upload-Offset"] == "4000"
-    rest = client.patch(
-        url,
-        headers={**tus, "Upload-Offset": "4000", "Content-Type": OFFSET_STREAM},
-        content=data[4000:],
-    )
-    assert (
-        rest.status_code == 204
-        and rest.headers["Koppel-Sha256"] == hashlib.sha256(data).hexdigest()
-    )
+    _resume_completes(demo_app, token, created.headers["Location"], data, 4000)
 
 
 def _cut_off(app: InProcess, token: str, declared: int, sent: bytes) -> list[dict[str, Any]]:
@@ -169,20 +174,8 @@ def test_a_body_cut_short_keeps_what_arrived_to_resume(demo_app: InProcess) -> N
     _cut_off(demo_app, token, len(data), data[:30_000])
     (row,) = _rows(demo_app)
     assert row.completed_at is None
-    url = f"{UPLOADS}/{row.id}"
-    client = demo_app.client()
-    tus = {**bearer(token), "Tus-Resumable": "1.0.0"}
     # The offset received, never a half-finished (or completed) upload: resume from there.
-    assert client.head(url, headers=tus).headers["Upload-Offset"] == "30000"
-    rest = client.patch(
-        url,
-        headers={**tus, "Upload-Offset": "30000", "Content-Type": OFFSET_STREAM},
-        content=data[30_000:],
-    )
-    assert (
-        rest.status_code == 204
-        and rest.headers["Koppel-Sha256"] == hashlib.sha256(data).hexdigest()
-    )
+    _resume_completes(demo_app, token, f"{UPLOADS}/{row.id}", data, 30_000)
 
 
 def test_too_large_is_refused_and_nothing_kept(demo_app: InProcess) -> None:

@@ -62,14 +62,19 @@ def _tus_requests(server: LiveServer) -> list[tuple[str, str]]:
     ]
 
 
-def test_small_files_go_in_one_request_each(tmp_path: Path, server: LiveServer) -> None:
+def _submitted(tmp_path: Path, server: LiveServer, count: int) -> list[tuple[str, str]]:
+    """Link, submit ``count`` small files as one item (all of them in it), and return
+    the upload requests the server answered meanwhile."""
     _link(tmp_path, server)
-    files = _files(tmp_path / "scans", 12)
+    files = _files(tmp_path / "scans", count)
     server.requests.clear()
-    result = _submit(*files)
-    item = result["item"]
-    assert isinstance(item, dict) and len(item["attachments"]) == 12
-    tus = _tus_requests(server)
+    item = _submit(*files)["item"]
+    assert isinstance(item, dict) and len(item["attachments"]) == count
+    return _tus_requests(server)
+
+
+def test_small_files_go_in_one_request_each(tmp_path: Path, server: LiveServer) -> None:
+    tus = _submitted(tmp_path, server, 12)
     # One capability probe for the command, then one creation carrying each file.
     assert tus.count(("OPTIONS", "")) == 1
     assert [t for t in tus if t[0] != "OPTIONS"] == [("POST", OFFSET_STREAM)] * 12
@@ -95,13 +100,7 @@ def test_a_server_without_the_extension_gets_create_and_patch(
 ) -> None:
     without = tuple(e for e in tus_routes.TUS_EXTENSIONS if e != "creation-with-upload")
     monkeypatch.setattr(tus_routes, "TUS_EXTENSIONS", without)
-    _link(tmp_path, server)
-    files = _files(tmp_path / "scans", 5)
-    server.requests.clear()
-    result = _submit(*files)
-    item = result["item"]
-    assert isinstance(item, dict) and len(item["attachments"]) == 5
-    tus = _tus_requests(server)
+    tus = _submitted(tmp_path, server, 5)
     assert tus.count(("OPTIONS", "")) == 1
     assert tus.count(("POST", "")) == 5 and tus.count(("PATCH", OFFSET_STREAM)) == 5
     assert ("POST", OFFSET_STREAM) not in tus
