@@ -277,6 +277,45 @@ def test_downloads_range_etag_sha256_and_304(anna: Api) -> None:
     assert missing.status_code == 404 and code_of(missing) == "not_found"
 
 
+def test_an_items_content_is_its_newest_or_named_attachment(demo_app: InProcess, anna: Api) -> None:
+    # What `koppel open` asks for, in one request: the item's JSON is not needed first.
+    files = {"letter.txt": b"v1", "Rapport \u00e9t\u00e9.pdf": b"%PDF report"}
+    item = anna.item("Letter", "Correspondence", files)
+    iid = item["id"]
+    by_name = {a["name"]: a for a in item["attachments"]}
+    report = by_name["Rapport \u00e9t\u00e9.pdf"]
+
+    newest = anna.get(f"items/{iid}/content")
+    assert newest.status_code == 200 and newest.content == b"%PDF report"
+    assert newest.headers["Koppel-Attachment-Id"] == str(report["id"])
+    assert newest.headers["Koppel-Attachment-Name"] == "Rapport%20%C3%A9t%C3%A9.pdf"
+    assert newest.headers["ETag"] == report["current"]["etag"]
+    assert newest.headers["Koppel-Sha256"] == hashlib.sha256(b"%PDF report").hexdigest()
+    assert newest.headers["Koppel-Version"] == "1"
+    assert "filename*=UTF-8''Rapport%20%C3%A9t%C3%A9.pdf" in newest.headers["Content-Disposition"]
+    part = anna.get(f"items/{iid}/content", headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.content == b"%PDF"
+
+    named = anna.get(f"items/{iid}/content", params={"attachment": "LETTER.TXT"})
+    assert named.content == b"v1"
+    assert named.headers["Koppel-Attachment-Id"] == str(by_name["letter.txt"]["id"])
+
+    # A new version, saved later, makes its attachment the newest.
+    demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
+    demo_app.clock.advance(minutes=5)
+    letter = by_name["letter.txt"]
+    assert anna.save_version(iid, letter["id"], b"v2", letter["current"]["etag"]).is_success
+    again = anna.get(f"items/{iid}/content")
+    assert again.content == b"v2" and again.headers["Koppel-Version"] == "2"
+
+    unknown = anna.get(f"items/{iid}/content", params={"attachment": "nope.pdf"})
+    assert unknown.status_code == 404 and code_of(unknown) == "not_found"
+    assert "letter.txt" in unknown.json()["message"]
+    assert code_of(anna.get("items/999/content")) == "not_found"
+    empty = anna.get(f"items/{iid}/content", params={"attachment": ""})
+    assert empty.status_code == 422 or code_of(empty) == "validation_error"
+
+
 def test_versions_if_match_conflict_and_refusals(demo_app: InProcess, anna: Api, bram: Api) -> None:
     a = anna
     b = bram

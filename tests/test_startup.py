@@ -3,15 +3,18 @@ Koppel" and every script call starts a fresh process)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from harness import BIN
+from dossier_support import link
+from harness import BIN, Server, Workstation
 
 
 def _imported(*args: str) -> set[str]:
@@ -346,3 +349,34 @@ def test_the_shell_completes_commands_and_options(words: str, expected: str) -> 
     )
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout.split()
+
+
+def test_open_downloads_without_loading_pydantic(
+    demo_server: Server, workstation: Callable[..., Workstation], tmp_path: Path
+) -> None:
+    # Every "open" from the portal or a file manager is a fresh process: it asks for the
+    # item's content in one request and needs none of the protocol's models.
+    ws = workstation("anna-laptop", KOPPEL_OPEN_COMMAND="true")
+    link(ws, demo_server, "C20001", "anna")
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.4\n" + b"x" * 300_000)
+    item = ws.ok("submit", "--to", "D0001", "--type", "Invoice", "--json", str(scan)).json()
+    opened = ["open", str(item["item"]["id"]), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "koppel.agent", *opened],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ws.env,
+        cwd=ws.home,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Path(json.loads(done.stdout)["path"]).read_bytes() == scan.read_bytes()
+    loaded = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "httpx" in loaded  # the measurement itself works
+    assert not {name for name in loaded if name.split(".")[0] in ("pydantic", "pydantic_core")}
+    assert "koppel.agent.api.client" not in loaded

@@ -392,6 +392,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", f"{ENV}/items"): bearer_route(ids=True, allowed={200}),
     ("GET", f"{ENV}/items/{{item_id}}"): bearer_route(),
     ("GET", f"{ENV}/items/{{item_id}}/edit"): bearer_route(),
+    ("GET", f"{ENV}/items/{{item_id}}/content"): bearer_route(),
     ("GET", f"{ENV}/items/{{item_id}}/attachments/{{attachment_id}}/versions"): bearer_route(),
     ("POST", f"{ENV}/items/{{item_id}}/attachments/{{attachment_id}}/versions"): bearer_route(
         make=_new_version_body

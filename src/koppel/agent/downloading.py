@@ -9,15 +9,18 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from koppel.agent import timings
-from koppel.agent.api import AgentClient
+from koppel.agent.api.content import Content, ContentClient
 from koppel.agent.errors import AgentError, CannotSave
 from koppel.agent.local.atomic import atomic_writer
 from koppel.agent.local.file_names import local_name, temporary_name
 from koppel.agent.local.my_files_folder import PART_SUFFIX, place
 from koppel.agent.local.verified_writer import VerifiedWriter
-from koppel.protocol.files import OutputFileOut
+
+if TYPE_CHECKING:
+    from koppel.protocol.files import OutputFileOut
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Downloaded:
 
 
 def download_attachment(
-    client: AgentClient,
+    client: ContentClient,
     environment: str,
     token: str,
     item_id: int,
@@ -47,28 +50,35 @@ def download_attachment(
         environment, token, item_id, attachment_id, version=version
     ) as content:
         timings.mark("request")
-        expected = content.sha256
-        try:
-            with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
-                for chunk in content.chunks():
-                    out.write(chunk)
-                timings.mark("transfer")
-                digest, size = out.hexdigest(), out.size
-                timings.mark("verify")
-                if expected and digest != expected:
-                    # Raising inside the writer removes the temporary file: nothing is kept.
-                    raise AgentError(
-                        f"The download of {target.name} was damaged on the way (its SHA-256 "
-                        "differs from the server's); nothing was saved. Try again."
-                    )
-        except OSError as exc:  # local only: network failures are AgentErrors already
-            raise CannotSave(target.name, target.parent, exc) from exc
-        timings.mark("fsync")  # the writer's fsync, rename and folder fsync
+        return save_verified(content, target)
+
+
+def save_verified(content: Content, target: Path) -> Downloaded:
+    """Receive ``content`` into a temporary name beside ``target``, check its SHA-256
+    against the server's, and only then rename it to ``target``; nothing is left behind
+    on failure."""
+    expected = content.sha256
+    try:
+        with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
+            for chunk in content.chunks():
+                out.write(chunk)
+            timings.mark("transfer")
+            digest, size = out.hexdigest(), out.size
+            timings.mark("verify")
+            if expected and digest != expected:
+                # Raising inside the writer removes the temporary file: nothing is kept.
+                raise AgentError(
+                    f"The download of {target.name} was damaged on the way (its SHA-256 "
+                    "differs from the server's); nothing was saved. Try again."
+                )
+    except OSError as exc:  # local only: network failures are AgentErrors already
+        raise CannotSave(target.name, target.parent, exc) from exc
+    timings.mark("fsync")  # the writer's fsync, rename and folder fsync
     return Downloaded(target, content.version, digest, content.etag, size)
 
 
 def download_my_file(
-    client: AgentClient, environment: str, token: str, file: OutputFileOut, folder: Path
+    client: ContentClient, environment: str, token: str, file: OutputFileOut, folder: Path
 ) -> Path:
     """Download a ready file into ``folder`` under a temporary name, verify its SHA-256,
     then give it its own (unique) name; the final path. Nothing is left on failure;

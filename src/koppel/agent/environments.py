@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from koppel.agent.api import AgentClient
 from koppel.agent.errors import TOKEN_CODES, AgentError, ApiError, NotLinked
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local import state as state_mod
@@ -83,6 +82,8 @@ def _remember(code: str, last_state: str) -> None:
 
 def info(code: str) -> dict[str, Any]:
     """GET /me for a linked environment: who this link is and what it may do."""
+    from koppel.agent.api import AgentClient
+
     state, env = find(code)
     token = token_of(state, env)
     try:
@@ -125,6 +126,8 @@ class Unlinked:
 
 def unlink(code: str) -> Unlinked:
     """Revoke the token on the server where possible, then forget the environment here."""
+    from koppel.agent.api import AgentClient
+
     state, env = find(code)
     vault = TokenVault(state)
     token = vault.get(env)

@@ -10,7 +10,6 @@ from pydantic import Field
 from koppel.protocol._model import ProtocolModel
 from koppel.protocol.errors import ErrorCode
 
-API_PREFIX = "/api/v1"
 # At most this many environments per POST /status; the agent asks in batches of this size.
 MAX_STATUS_QUERIES = 1000
 # The form of an environment code as the API accepts it (the server compares upper case).

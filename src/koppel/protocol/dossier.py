@@ -15,10 +15,6 @@ from koppel.protocol._model import ProtocolModel
 
 DestinationKind = Literal["organisation", "person", "debtor", "creditor", "employee"]
 
-# Response headers of attachment downloads.
-SHA256_HEADER = "Koppel-Sha256"
-VERSION_HEADER = "Koppel-Version"
-
 
 class DestinationOut(ProtocolModel):
     """Whom a dossier item is about."""

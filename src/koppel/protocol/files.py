@@ -10,8 +10,6 @@ from pydantic import Field
 from koppel.protocol._model import ProtocolModel
 from koppel.protocol.api import StatusQuery
 
-# The SHA-256 of a file's content, hex, on content responses.
-SHA256_HEADER = "Koppel-Sha256"
 # The file name of a raw (non-multipart) integration push.
 FILENAME_HEADER = "Koppel-Filename"
 

@@ -14,24 +14,27 @@ import os
 import re
 import ssl
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from koppel.agent.api._body import READ_BYTES
 from koppel.agent.api.proxy import choose as choose_proxy
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
-from koppel.protocol.api import API_PREFIX
 from koppel.protocol.updates import UPDATE_HEADER
 from koppel.protocol.urls import url_problem
+from koppel.protocol.wire import API_PREFIX
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 CA_BUNDLE_ENV = "KOPPEL_CA_BUNDLE"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
-Model = TypeVar("Model", bound=BaseModel)
+# pydantic is loaded by the first answer parsed, not by this module: downloads need none.
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def server_base(url: str) -> str:
@@ -50,6 +53,8 @@ def server_base(url: str) -> str:
 
 def parse_model(model: type[Model], content: bytes, server: str) -> Model:
     """A response body as ``model``, or an AgentError saying the answer was not understood."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate_json(content)
     except ValidationError as exc:
@@ -204,6 +209,8 @@ class Http:
     def parse(self, model: type[Model], response: httpx.Response) -> Model:
         """A response of the linking routes as ``model`` (the answer may come from
         something that is not a Koppel server at all)."""
+        from pydantic import ValidationError
+
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:

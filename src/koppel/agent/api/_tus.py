@@ -26,8 +26,8 @@ from typing import TypeVar
 from koppel.agent.api._http import Http, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.output import transfer_bars, transfer_bars_wanted
-from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.sizes import byte_count
+from koppel.protocol.wire import SHA256_HEADER
 
 TUS_VERSION = "1.0.0"
 OFFSET_STREAM = "application/offset+octet-stream"

@@ -14,29 +14,25 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import TypeAdapter
 
 from koppel.agent.api import _tus
-from koppel.agent.api._body import body_chunks
 from koppel.agent.api._http import (
-    Http,
-    attachment_name,
     env_path,
     error_from_response,
     oauth_error,
     parse_model,
 )
 from koppel.agent.api._sse import SseParser, events
+from koppel.agent.api.content import Content, ContentClient, content_of
 from koppel.agent.api.credentials import Credential
 from koppel.agent.api.events import ServerEvent, parse_event
 from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
 from koppel.protocol.api import (
-    API_PREFIX,
     AgentRelease,
     LinkRequest,
     LinkResponse,
@@ -55,8 +51,6 @@ from koppel.protocol.device import (
     DeviceToken,
 )
 from koppel.protocol.dossier import (
-    SHA256_HEADER,
-    VERSION_HEADER,
     CreateItemRequest,
     DestinationOut,
     ItemList,
@@ -80,6 +74,7 @@ from koppel.protocol.files import (
     PendingFilesRequest,
     PendingFilesResponse,
 )
+from koppel.protocol.wire import API_PREFIX
 
 # What a broken event stream raises (a read timeout after missed heartbeats, a cut
 # connection): the watcher reconnects on it.
@@ -96,24 +91,6 @@ def _destinations() -> TypeAdapter[list[DestinationOut]]:
 @functools.cache
 def _item_types() -> TypeAdapter[list[ItemTypeOut]]:
     return TypeAdapter(list[ItemTypeOut])
-
-
-@dataclass(frozen=True)
-class Content:
-    """A download being received: what the server announced, and its bytes."""
-
-    response: httpx.Response
-    sha256: str  # the server's SHA-256 of the content, lower case ("" when not announced)
-    version: int  # the attachment version (0 when not announced)
-    etag: str
-    file_name: str | None  # from Content-Disposition, reduced to a plain base name
-
-    def chunks(self, size: int | None = None) -> Iterator[bytes]:
-        """The body, as it arrives (in chunks of ``size`` when given; else of any size,
-        read straight from the socket when the body is large)."""
-        if size is None:
-            return body_chunks(self.response)
-        return self.response.iter_bytes(size)
 
 
 @dataclass(frozen=True)
@@ -161,28 +138,13 @@ class EventStream:
         return self._parser.retry_ms
 
 
-class AgentClient:
-    """A connection to one Koppel server (one api_url), reused for all its environments."""
+class AgentClient(ContentClient):
+    """A connection to one Koppel server (one api_url), reused for all its environments:
+    a method per route (the downloads are :class:`ContentClient`'s)."""
 
     def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
-        self._http = Http(url, transport=transport)
-        self.base_url = self._http.base_url
+        super().__init__(url, transport=transport)
         self._tus = _tus.CapabilityCache()
-
-    def __enter__(self) -> AgentClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     # -- linking ------------------------------------------------------------------------------
 
@@ -229,7 +191,7 @@ class AgentClient:
             headers=credential.headers(),
             auth=credential.basic,
         ) as response:
-            yield _content(response)
+            yield content_of(response)
 
     # -- agent releases ------------------------------------------------------------------------
 
@@ -249,7 +211,7 @@ class AgentClient:
                 ExitCode.ERROR,
             )
         with self._http.stream(download, token=token) as response:
-            yield _content(response)
+            yield content_of(response)
 
     def device_authorize(self, scope: str, workstation: str) -> DeviceAuthorization:
         """POST /device/authorize: start an approval in the browser (RFC 8628)."""
@@ -342,23 +304,6 @@ class AgentClient:
         )
         return parse_model(VersionOut, response.content, self.base_url)
 
-    @contextlib.contextmanager
-    def attachment_content(
-        self,
-        environment: str,
-        token: str,
-        item_id: int,
-        attachment_id: int,
-        *,
-        version: int | None = None,
-    ) -> Iterator[Content]:
-        """GET an attachment's content (its latest version, or ``version``), streamed."""
-        path = env_path(environment, f"items/{item_id}/attachments/{attachment_id}/content")
-        if version is not None:
-            path += f"?version={version}"
-        with self._http.stream(path, token=token) as response:
-            yield _content(response)
-
     def destinations(self, environment: str, token: str) -> list[DestinationOut]:
         """GET destinations: whom the user may submit items about."""
         response = self._http.send("GET", env_path(environment, "destinations"), token=token)
@@ -428,13 +373,6 @@ class AgentClient:
         response = self._http.send("GET", env_path(environment, "files"), token=token)
         return parse_model(OutputFileList, response.content, self.base_url).files
 
-    @contextlib.contextmanager
-    def my_file_content(self, environment: str, token: str, file_id: int) -> Iterator[Content]:
-        """GET files/{id}/content, streamed."""
-        path = env_path(environment, f"files/{file_id}/content")
-        with self._http.stream(path, token=token) as response:
-            yield _content(response)
-
     def mark_delivered(self, environment: str, token: str, file_id: int) -> None:
         """POST files/{id}/delivered: this workstation has the file."""
         self._http.send("POST", env_path(environment, f"files/{file_id}/delivered"), token=token)
@@ -484,13 +422,3 @@ class AgentClient:
                 response.read()
                 raise error_from_response(response.status_code, response.content, self.base_url)
             yield EventStream(response, last_event_id)
-
-
-def _content(response: httpx.Response) -> Content:
-    return Content(
-        response=response,
-        sha256=response.headers.get(SHA256_HEADER, "").lower(),
-        version=int(response.headers.get(VERSION_HEADER, "0") or 0),
-        etag=response.headers.get("etag", ""),
-        file_name=attachment_name(response.headers.get("content-disposition", "")),
-    )

@@ -22,6 +22,9 @@ def main() -> None:
         # same text as the ``--version`` option in cli/root.py.
         _print_version()
         return
+    if os.environ.get("KOPPEL_TIMINGS"):
+        # Every command writes the file; submit and open mark their phases in it.
+        from koppel.agent import timings  # noqa: F401
     _skip_httpx_command_line()
     from koppel.agent.cli.typer_app import app_for
 

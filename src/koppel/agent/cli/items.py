@@ -85,7 +85,7 @@ def open_(
 ) -> None:
     """Download an item's attachment (verified) and open it in its default program."""
     from koppel.agent import timings
-    from koppel.agent.dossier import open_item
+    from koppel.agent.opening import open_item
     from koppel.agent.output import note, print_json
 
     timings.mark("start-up")  # until the command's code is loaded

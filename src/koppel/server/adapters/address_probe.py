@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from pydantic import ValidationError
 
-from koppel.protocol.api import API_PREFIX, ServerInfo
+from koppel.protocol.api import ServerInfo
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.domain.setup.host import Reach
 
 TIMEOUT_SECONDS = 5.0

@@ -9,7 +9,6 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from koppel._version import __version__
 from koppel.protocol.api import (
-    API_PREFIX,
     LinkRequest,
     LinkResponse,
     MeResponse,
@@ -19,6 +18,7 @@ from koppel.protocol.api import (
     Workstation,
 )
 from koppel.protocol.device import BUNDLE, INSTALLATION, SETTINGS
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.dependencies import (
     agent_update,
     downloader,

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import (
     AttachmentOut,
     CreateItemRequest,
@@ -19,6 +18,8 @@ from koppel.protocol.dossier import (
     NewVersionRequest,
     VersionOut,
 )
+from koppel.protocol.filenames import MAX_NAME_BYTES
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.downloads import DOWNLOAD_RESPONSES, version_download
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
@@ -225,6 +226,34 @@ def new_version(
         status_code=201,
         headers={"ETag": saved.etag},
     )
+
+
+@router.get(
+    "/items/{item_id}/content",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
+def download_chosen(
+    item_id: RowId,
+    request: Request,
+    owner: Owner,
+    svc: Svc,
+    attachment: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_NAME_BYTES,
+            description="The attachment's name (else the newest attachment).",
+        ),
+    ] = None,
+) -> Response:
+    """The current content of an item's newest attachment, or of the one ``attachment``
+    names: what ``koppel open`` downloads, in one request. The headers of an attachment's
+    content, and which attachment it is (``Koppel-Attachment-Id``,
+    ``Koppel-Attachment-Name``)."""
+    with svc.transaction() as uow:
+        chosen = dossier.chosen_attachment(uow.dossier, owner, item_id, attachment)
+    return version_download(svc.blobs, chosen.current, request.headers, attachment=chosen)
 
 
 @router.get(

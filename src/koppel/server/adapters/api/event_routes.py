@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from koppel.protocol.api import API_PREFIX
 from koppel.protocol.events import (
     HEARTBEAT_SECONDS,
     LAST_EVENT_ID_HEADER,
@@ -27,6 +26,7 @@ from koppel.protocol.events import (
     EventSessionRequest,
     SessionRefusal,
 )
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.dependencies import agent_update, services
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import header_text

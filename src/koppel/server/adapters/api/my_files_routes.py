@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from koppel.protocol.api import API_PREFIX
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.files import (
     FILENAME_HEADER,
@@ -24,6 +23,7 @@ from koppel.protocol.files import (
     PendingFilesResponse,
 )
 from koppel.protocol.sizes import format_size_exact
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import (
     agent_update,

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
-from koppel.protocol.api import API_PREFIX, AgentRelease
-from koppel.protocol.dossier import SHA256_HEADER
+from koppel.protocol.api import AgentRelease
+from koppel.protocol.wire import API_PREFIX, SHA256_HEADER
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain.links import installation

@@ -27,10 +27,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from koppel.protocol.api import API_PREFIX
-from koppel.protocol.dossier import SHA256_HEADER
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
+from koppel.protocol.wire import API_PREFIX, SHA256_HEADER
 from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.adapters.http.dependencies import (
     Credentials,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from koppel.protocol.api import API_PREFIX
 from koppel.protocol.dossier import UploadRules
+from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.dependencies import services, token_owner
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.domain.model import TokenView

@@ -11,11 +11,16 @@ from urllib.parse import quote
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
-from koppel.protocol.dossier import SHA256_HEADER, VERSION_HEADER
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.sizes import byte_count
+from koppel.protocol.wire import (
+    ATTACHMENT_ID_HEADER,
+    ATTACHMENT_NAME_HEADER,
+    SHA256_HEADER,
+    VERSION_HEADER,
+)
 from koppel.server.adapters.http.errors import error_response
-from koppel.server.domain.dossier.model import Version
+from koppel.server.domain.dossier.model import Attachment, Version
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.my_files import OutputFile
 from koppel.server.domain.transfer.blobs import BlobStore
@@ -112,22 +117,25 @@ def blob_response(
 
 
 def version_download(
-    blobs: BlobStore, found: Version, request_headers: Mapping[str, str]
+    blobs: BlobStore,
+    found: Version,
+    request_headers: Mapping[str, str],
+    *,
+    attachment: Attachment | None = None,
 ) -> Response:
-    """The download of one attachment version (agent API and portal alike)."""
+    """The download of one attachment version (agent API and portal alike); with
+    ``attachment``, headers that say which attachment it is."""
+    headers = {
+        SHA256_HEADER: found.sha256,
+        VERSION_HEADER: str(found.number),
+        "Content-Disposition": attachment_disposition(found.name),
+        "Cache-Control": "private, no-cache",
+    }
+    if attachment is not None:
+        headers[ATTACHMENT_ID_HEADER] = str(attachment.id)
+        headers[ATTACHMENT_NAME_HEADER] = quote(attachment.name, safe="")
     return blob_response(
-        blobs,
-        found.blob_key,
-        found.size,
-        found.media_type,
-        found.etag,
-        request_headers,
-        {
-            SHA256_HEADER: found.sha256,
-            VERSION_HEADER: str(found.number),
-            "Content-Disposition": attachment_disposition(found.name),
-            "Cache-Control": "private, no-cache",
-        },
+        blobs, found.blob_key, found.size, found.media_type, found.etag, request_headers, headers
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from koppel.protocol.dossier_setup import not_set_up
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.dossier.model import (
+    Attachment,
     Destination,
     DossierRepository,
     Item,
@@ -295,6 +296,30 @@ def versions(
     if all(a.id != attachment_id for a in item.attachments):
         raise not_found(who, f"Attachment {attachment_id} of item {item_id}")
     return dossier.versions(attachment_id)
+
+
+def chosen_attachment(
+    dossier: DossierRepository, who: TokenView, item_id: int, name: str | None = None
+) -> Attachment:
+    """The attachment of an item the user may see that ``name`` names (exactly, else
+    ignoring case), or its newest one when no name is given; ``not_found`` when there is
+    none, with the names there are."""
+    item = get_item(dossier, who, item_id)
+    if not item.attachments:
+        raise not_found(who, f"An attachment of item {item_id}")
+    if name is None:
+        return max(item.attachments, key=lambda a: (a.current.created, a.id))
+    found = next((a for a in item.attachments if a.name == name), None) or next(
+        (a for a in item.attachments if a.name.lower() == name.lower()), None
+    )
+    if found is None:
+        names = ", ".join(a.name for a in item.attachments)
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"Item {item_id} has no attachment {name!r}; its attachments: {names}.",
+            environment=who.environment.code,
+        )
+    return found
 
 
 def version(

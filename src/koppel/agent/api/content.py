@@ -1,0 +1,125 @@
+"""The downloads of the agent API, and the connection every call of a server shares.
+
+Nothing here needs the protocol's pydantic models: ``koppel open`` downloads through a
+:class:`ContentClient` without loading them (``tests/test_startup.py``).
+:class:`~koppel.agent.api.client.AgentClient` is a ContentClient with a method for every
+other route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote, unquote
+
+import httpx
+
+from koppel.agent.api._body import body_chunks
+from koppel.agent.api._http import Http, attachment_name, env_path
+from koppel.protocol.wire import (
+    ATTACHMENT_ID_HEADER,
+    ATTACHMENT_NAME_HEADER,
+    SHA256_HEADER,
+    VERSION_HEADER,
+)
+
+
+@dataclass(frozen=True)
+class Content:
+    """A download being received: what the server announced, and its bytes."""
+
+    response: httpx.Response
+    sha256: str  # the server's SHA-256 of the content, lower case ("" when not announced)
+    version: int  # the attachment version (0 when not announced)
+    etag: str
+    file_name: str | None  # from Content-Disposition, reduced to a plain base name
+    # Which attachment an item's content is (0 and None on other downloads).
+    attachment_id: int = 0
+    attachment_name: str | None = None
+
+    def chunks(self, size: int | None = None) -> Iterator[bytes]:
+        """The body, as it arrives (in chunks of ``size`` when given; else of any size,
+        read straight from the socket when the body is large)."""
+        if size is None:
+            return body_chunks(self.response)
+        return self.response.iter_bytes(size)
+
+
+def content_of(response: httpx.Response) -> Content:
+    """What a content response announces in its headers."""
+    headers = response.headers
+    chosen = headers.get(ATTACHMENT_ID_HEADER, "")
+    name = headers.get(ATTACHMENT_NAME_HEADER)
+    return Content(
+        response=response,
+        sha256=headers.get(SHA256_HEADER, "").lower(),
+        version=int(headers.get(VERSION_HEADER, "0") or 0),
+        etag=headers.get("etag", ""),
+        file_name=attachment_name(headers.get("content-disposition", "")),
+        attachment_id=int(chosen) if chosen.isdigit() else 0,
+        attachment_name=unquote(name) if name else None,
+    )
+
+
+class ContentClient:
+    """A connection to one Koppel server (one api_url), reused for all its environments;
+    the downloads of its dossier and of My files."""
+
+    def __init__(self, url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self._http = Http(url, transport=transport)
+        self.base_url = self._http.base_url
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    @contextlib.contextmanager
+    def attachment_content(
+        self,
+        environment: str,
+        token: str,
+        item_id: int,
+        attachment_id: int,
+        *,
+        version: int | None = None,
+    ) -> Iterator[Content]:
+        """GET an attachment's content (its latest version, or ``version``), streamed."""
+        path = env_path(environment, f"items/{item_id}/attachments/{attachment_id}/content")
+        if version is not None:
+            path += f"?version={version}"
+        with self._http.stream(path, token=token) as response:
+            yield content_of(response)
+
+    @contextlib.contextmanager
+    def item_content(
+        self, environment: str, token: str, item_id: int, attachment: str | None = None
+    ) -> Iterator[Content]:
+        """GET the current content of an item's newest attachment (or of the one named),
+        streamed; the Content says which attachment it is. A server older than this
+        route answers ``not_found`` (as it does for an item that does not exist)."""
+        path = env_path(environment, f"items/{item_id}/content")
+        if attachment is not None:
+            path += f"?attachment={quote(attachment, safe='')}"
+        with self._http.stream(path, token=token) as response:
+            yield content_of(response)
+
+    @contextlib.contextmanager
+    def my_file_content(self, environment: str, token: str, file_id: int) -> Iterator[Content]:
+        """GET files/{id}/content, streamed."""
+        path = env_path(environment, f"files/{file_id}/content")
+        with self._http.stream(path, token=token) as response:
+            yield content_of(response)
