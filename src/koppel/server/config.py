@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
@@ -83,6 +84,16 @@ class ServerSettings(BaseSettings):
         description="How long a running job stays claimed without a heartbeat from its "
         "worker (renewed every third of it); a job whose worker died is taken again by "
         "another worker once its lease lapsed.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as text (a timestamp, level, logger, request id, message) "
+        "or as one JSON object each (for a log collector).",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at /metrics (keep it off the internet: see "
+        "docs/operations.md).",
     )
 
     @property

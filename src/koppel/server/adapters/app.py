@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
+
 from fastapi import FastAPI
 
 from koppel._version import __version__
@@ -18,6 +21,9 @@ from koppel.server.adapters.api import my_files_routes as files_routes
 from koppel.server.adapters.assembly import ServerServices, create_services
 from koppel.server.adapters.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
+from koppel.server.adapters.observability import routes as observability_routes
+from koppel.server.adapters.observability.access import ObserveRequests
+from koppel.server.adapters.observability.metrics import Metrics
 from koppel.server.adapters.web import install as install_portal
 from koppel.server.adapters.web.security_headers import (
     StrictTransportSecurity,
@@ -50,11 +56,15 @@ def create_app(svc: ServerServices | None = None) -> FastAPI:
     app.include_router(event_routes.router)
     app.include_router(release_routes.router)
     install_portal(app)
+    app.include_router(observability_routes.router)
     if served_over_https(svc.policy.public_url):
         app.add_middleware(StrictTransportSecurity)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.state.metrics = Metrics(backlog=partial(_job_backlog, svc), clock=svc.policy.clock)
+    # Added last, so outermost: the request id is set before anything else logs.
+    app.add_middleware(ObserveRequests, metrics=app.state.metrics)
     return app
+
+
+def _job_backlog(svc: ServerServices) -> tuple[int, datetime | None]:
+    with svc.transaction() as uow:
+        return uow.jobs.backlog()

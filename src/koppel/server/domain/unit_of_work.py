@@ -106,3 +106,7 @@ class Store(Protocol):
         """Fold what is committed into the store's main files where it keeps a log
         beside them (a copy of the main file alone then holds it)."""
         ...
+
+    def ping(self) -> None:
+        """Ask the store something trivial; raises when it does not answer."""
+        ...

@@ -30,6 +30,7 @@ from koppel.protocol.wire import API_PREFIX
 from koppel.server.adapters.http.dependencies import agent_update, services
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import header_text
+from koppel.server.adapters.observability.routes import metrics_of
 from koppel.server.domain import events as ev
 from koppel.server.services import Services
 
@@ -114,6 +115,15 @@ async def stream(
             return ev.visible(batch, allowed), more
 
     async def frames() -> AsyncIterator[str]:
+        streams = metrics_of(request).event_streams
+        streams.inc()
+        try:
+            async for frame in session_frames():
+                yield frame
+        finally:
+            streams.dec()
+
+    async def session_frames() -> AsyncIterator[str]:
         nonlocal cursor
         yield f"retry: {RETRY_MS}\n: koppel event stream\n\n"
         loop = asyncio.get_running_loop()

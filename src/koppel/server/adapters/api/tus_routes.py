@@ -40,6 +40,7 @@ from koppel.server.adapters.http.dependencies import (
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import EnvCode, header_text
+from koppel.server.adapters.observability.routes import metrics_of
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
 from koppel.server.domain.transfer import extensions
@@ -372,6 +373,7 @@ async def _receive_first(
         raise
     finally:
         receiver.close()
+        metrics_of(request).upload_bytes.inc(receiver.received)
     return await run_in_threadpool(_record, svc, upload)
 
 
@@ -453,6 +455,7 @@ async def append_chunk(
             refusal = exc
         finally:
             receiver.close()
+            metrics_of(request).upload_bytes.inc(receiver.received)
         upload = await run_in_threadpool(_record, svc, upload)
     if refusal is not None:
         raise refusal

@@ -97,5 +97,15 @@ class LocalBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
 
+    def problem(self) -> str | None:
+        """A missing or read-only folder of the store (None when both are usable)."""
+        for area in ("partial", "blobs"):
+            folder = self.root / area
+            if not folder.is_dir():
+                return f"the blob folder {folder} is missing"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"the blob folder {folder} is not writable by this server's user"
+        return None
+
     def delete(self, key: str) -> None:
         self._path("blobs", key).unlink(missing_ok=True)

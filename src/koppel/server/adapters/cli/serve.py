@@ -31,16 +31,6 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _log_to_stderr(level: str) -> None:
-    """Koppel's own log lines (start-up warnings, housekeeping) beside uvicorn's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-    logger = logging.getLogger("koppel")
-    logger.addHandler(handler)
-    logger.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG))
-    logger.propagate = False
-
-
 def _announce(svc: Services) -> None:
     """Record this server's address for ``koppel-admin`` (the one place it reads it from)
     and warn about environments that record another one."""
@@ -135,7 +125,8 @@ def serve(
     By default it keeps everything under one data folder (SQLite + blob folder, readable
     by this OS user only) and migrates the database at start. Every option can also be
     set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
-    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's.
+    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's, 6
+    when KOPPEL_AUTO_MIGRATE=false and the database lacks migrations of this release.
     """
     if version:
         typer.echo(f"koppel-server {__version__}")
@@ -166,7 +157,10 @@ def serve(
             err=True,
         )
         raise typer.Exit(4)
-    _log_to_stderr(log_level)
+    from koppel.server.adapters.observability import logs
+
+    # uvicorn's lines too, with timestamps and request ids (KOPPEL_LOG_FORMAT=json: JSON).
+    logs.configure(log_level, settings.log_format)
     # Everything this process writes (database, blobs, packages, key file) is for its
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.
@@ -176,6 +170,24 @@ def serve(
     except SecretKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(5) from None
+    if svc.store.needs_upgrade():
+        # KOPPEL_AUTO_MIGRATE=false (as the deploy files set: one migration, by the
+        # administrator, not one per replica racing the others).
+        current, head = svc.database.revisions()
+        fix = (
+            f"the database is at migration {current} and this release needs {head}; apply "
+            "the migrations with `koppel-admin db upgrade`"
+            if current
+            else "the database has no tables yet; create it with `koppel-admin db init`"
+        )
+        typer.echo(
+            f"error: {fix} (same KOPPEL_DATABASE_URL / KOPPEL_DATA_DIR as this server), "
+            "then start the server again. It does not migrate by itself: "
+            "KOPPEL_AUTO_MIGRATE=false.",
+            err=True,
+        )
+        svc.database.dispose()
+        raise typer.Exit(6)
     if demo:
         from koppel.server.demo import create_demo
 
@@ -184,7 +196,14 @@ def serve(
     if demo:
         _banner(settings.resolved_public_url, settings.data_dir, settings.resolved_database_url)
     try:
-        uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level=log_level)
+        uvicorn.run(
+            create_app(svc),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            log_config=None,  # configured above
+            access_log=False,  # koppel.access writes it, with the request id and route
+        )
     finally:
         svc.database.dispose()  # kept connections closed: SQLite checkpoints its log
 

@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
@@ -185,6 +185,11 @@ class Database:
             driver.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
         finally:
             connection.close()
+
+    def ping(self) -> None:
+        """``SELECT 1``: raises the driver's error when the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close pooled connections (a SQLite database checkpoints its write-ahead log

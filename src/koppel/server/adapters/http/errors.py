@@ -25,6 +25,16 @@ MISSING_HEADER = {
     "changes are overwritten.",
 }
 
+# Refusals of a request's token, counted apart (koppel_token_failures_total).
+TOKEN_FAILURES = frozenset(
+    {
+        ErrorCode.TOKEN_MISSING,
+        ErrorCode.TOKEN_INVALID,
+        ErrorCode.TOKEN_REVOKED,
+        ErrorCode.TOKEN_WRONG_ENVIRONMENT,
+    }
+)
+
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
     ErrorCode.SETTINGS_TAMPERED: 400,
@@ -117,7 +127,9 @@ def install_handlers(app: FastAPI) -> None:
     """Answer every failure with an ``ErrorBody``, never an HTML page or a bare detail."""
 
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if exc.code in TOKEN_FAILURES:
+            request.app.state.metrics.token_failures.labels(exc.code.value).inc()
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

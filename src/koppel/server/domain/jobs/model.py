@@ -61,3 +61,7 @@ class JobRepository(Protocol):
     def get(self, job_id: int) -> Job | None:
         """A job by id."""
         ...
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many jobs wait for a worker, and when the oldest of them was queued."""
+        ...

@@ -49,6 +49,10 @@ class BlobStore(Protocol):
         """The size of a committed blob; BlobNotFound when absent."""
         ...
 
+    def problem(self) -> str | None:
+        """Why this store cannot take and give blobs now (None: it can)."""
+        ...
+
     def delete(self, key: str) -> None:
         """Delete a committed blob; nothing when absent."""
         ...

@@ -132,6 +132,13 @@ class SqlJobRepository:
         row = self.c.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
         return _job(row) if row else None
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many jobs wait for a worker, and when the oldest of them was queued."""
+        row = self.c.execute(
+            select(func.count(), func.min(t.jobs.c.created_at)).where(t.jobs.c.state == "queued")
+        ).one()
+        return int(row[0]), row[1]
+
     def count(self, state: JobState) -> int:
         """How many jobs are in a state (for diagnostics)."""
         return int(

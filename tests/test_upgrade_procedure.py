@@ -1,0 +1,54 @@
+"""The upgrade procedure (issue 14): with ``KOPPEL_AUTO_MIGRATE=false``, as the deploy
+files set, a replica never migrates by itself; on a database that lacks migrations of
+its release it refuses to start (exit 6) and names the command that fixes it; after
+``koppel-admin db upgrade`` it starts and is ready. Real ``koppel-server`` processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine
+
+from harness import BIN, make_server, run
+from koppel.server.adapters.db import migrate
+
+SCHEMA_BEHIND = 6
+
+
+def test_a_replica_on_a_schema_that_is_behind_refuses_and_names_the_fix(tmp_path: Path) -> None:
+    server = make_server(tmp_path, process=True)
+    server.env["KOPPEL_AUTO_MIGRATE"] = "false"
+    server.data_dir.mkdir(parents=True)
+    database = server.data_dir / "koppel.sqlite3"
+    engine = create_engine(f"sqlite:///{database}")
+    migrate.upgrade(engine, "0005")  # a release ago
+    engine.dispose()
+
+    started = run([str(BIN / "koppel-server")], server.env, server.data_dir)
+    assert started.returncode == SCHEMA_BEHIND, started.output
+    assert "koppel-admin db upgrade" in started.stderr and "0005" in started.stderr
+    assert "Traceback" not in started.output
+    engine = create_engine(f"sqlite:///{database}")
+    current, head = migrate.revisions(engine)  # untouched
+    engine.dispose()
+    assert current == "0005" != head
+
+    server.ok("db", "upgrade")
+    server.start()
+    try:
+        ready = httpx.get(f"{server.url}/readyz", timeout=10)
+        assert ready.status_code == 200 and ready.json()["checks"]["schema"] == "ok"
+    finally:
+        server.stop()
+
+
+def test_a_new_host_without_auto_migration_is_told_to_create_its_database(
+    tmp_path: Path,
+) -> None:
+    server = make_server(tmp_path, process=True)
+    server.env["KOPPEL_AUTO_MIGRATE"] = "false"
+    server.data_dir.mkdir(parents=True)
+    started = run([str(BIN / "koppel-server")], server.env, server.data_dir)
+    assert started.returncode == SCHEMA_BEHIND, started.output
+    assert "koppel-admin db init" in started.stderr
