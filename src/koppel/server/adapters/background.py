@@ -6,14 +6,19 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from types import FrameType
 
 from fastapi import FastAPI
 
 from koppel.server.adapters.assembly import ServerServices
+from koppel.server.adapters.db.notifications import Listener, listens
 from koppel.server.adapters.housekeeping import Housekeeping
-from koppel.server.adapters.signals import EventBroker
+from koppel.server.adapters.signals import POLL_SECONDS, EventBroker
 from koppel.server.adapters.worker import Worker
+
+# With notifications (PostgreSQL): read the newest event id this often all the same.
+SAFETY_POLL_SECONDS = 30.0
 
 
 @asynccontextmanager
@@ -26,12 +31,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with svc.transaction() as uow:
             return uow.events.last_id()
 
-    broker = EventBroker(newest)
+    url = svc.settings.resolved_database_url
+    notified = listens(url)
+    # On PostgreSQL other replicas' commits arrive as notifications: the poll is only a
+    # safety net there. On SQLite (one host) it is how a worker's events are seen.
+    broker = EventBroker(newest, poll=SAFETY_POLL_SECONDS if notified else POLL_SECONDS)
     worker = Worker(svc, svc.settings.workers, broker.notify)
     svc.events.attach(broker, worker.wake)
+    listener = Listener(url, partial(_woken, broker, worker)) if notified else None
     housekeeping = Housekeeping(svc)
     broker.start()
     worker.start()
+    if listener is not None:
+        listener.start()
     housekeeping.start()
     _end_streams_on_exit(broker)
     try:
@@ -39,8 +51,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         svc.events.detach()
         housekeeping.stop()
+        if listener is not None:
+            listener.stop()
         worker.stop()
         broker.stop()
+
+
+def _woken(broker: EventBroker, worker: Worker, what: str) -> None:
+    """A notification from the database (another process committed)."""
+    if what == "jobs":
+        worker.wake()
+    else:
+        broker.notify()
 
 
 def _end_streams_on_exit(broker: EventBroker) -> None:

@@ -10,12 +10,9 @@ memory. ``TusHeaders`` adds ``Tus-Resumable`` to every response of the upload ro
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
@@ -40,6 +37,7 @@ from koppel.server.adapters.http.dependencies import (
 )
 from koppel.server.adapters.http.errors import ERROR_RESPONSES
 from koppel.server.adapters.http.params import EnvCode, header_text
+from koppel.server.adapters.http.upload_writers import UploadWriters
 from koppel.server.adapters.observability.routes import metrics_of
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import TokenView
@@ -59,10 +57,6 @@ Owner = Annotated[TokenView, Depends(token_owner)]
 Given = Annotated[Credentials, Depends(credentials)]
 
 OFFSET_STREAM = "application/offset+octet-stream"
-# Bytes gathered from the request before one append (and fsync) to the blob store.
-# How long a PATCH waits for another one on the same upload (e.g. a killed client's
-# request the server has not noticed ending yet) before answering offset_mismatch.
-_LOCK_WAIT_SECONDS = 15.0
 # The methods of the upload routes that speak tus (OPTIONS aside): creation on the
 # collection, the others on one upload.
 _TUS_METHODS = ({"POST"}, {"HEAD", "PATCH", "DELETE"})
@@ -115,38 +109,7 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return result
 
 
-class _Locks:
-    """One lock per upload in this process: two PATCHes must never append at once."""
-
-    def __init__(self) -> None:
-        self._held: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._held.get(key, (asyncio.Lock(), 0))
-        self._held[key] = (lock, users + 1)
-        try:
-            try:
-                await asyncio.wait_for(lock.acquire(), _LOCK_WAIT_SECONDS)
-            except TimeoutError:
-                raise DomainError(
-                    ErrorCode.OFFSET_MISMATCH,
-                    "Another request is still writing to this upload; ask for the offset "
-                    "(HEAD) and continue from there.",
-                ) from None
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            lock, users = self._held[key]
-            if users <= 1:
-                del self._held[key]
-            else:
-                self._held[key] = (lock, users - 1)
-
-
-_locks = _Locks()
+_writers = UploadWriters()
 
 
 def _find(svc: Services, owner: TokenView, upload_id: str) -> domain.Upload:
@@ -308,8 +271,8 @@ async def create_upload(
     location = f"{str(request.url.replace(query='')).rstrip('/')}/{upload.id}"
     headers = {"Location": location, "Upload-Expires": _http_date(upload.expires_at)}
     if with_body:
-        async with _locks.hold(upload.id):
-            upload = await _receive_first(svc, owner, upload, request, checksum)
+        # No claim needed: nobody else knows this upload before this answer gives its URL.
+        upload = await _receive_first(svc, owner, upload, request, checksum)
         headers.update(_state_headers(upload))
     return Response(status_code=201, headers=headers)
 
@@ -441,7 +404,7 @@ async def append_chunk(
     content_length = request.headers.get("content-length")
     length = _non_negative(content_length, "Content-Length") if content_length else None
     checksum = domain.parse_checksum(upload_checksum)
-    async with _locks.hold(upload_id):
+    async with _writers.hold(svc, upload_id):
         upload = await run_in_threadpool(_find, svc, owner, upload_id)
         domain.check_append(upload, offset, length)
         receiver = domain.ChunkReceiver(svc.blobs, upload, checksum)
@@ -470,7 +433,7 @@ def _record(svc: Services, upload: domain.Upload) -> domain.Upload:
 @router.delete("/{upload_id}", status_code=204, dependencies=Tus, response_class=Response)
 async def terminate_upload(env: EnvCode, upload_id: str, owner: Owner, svc: Svc) -> Response:
     """tus termination: delete the upload and its bytes."""
-    async with _locks.hold(upload_id):
+    async with _writers.hold(svc, upload_id):
         await run_in_threadpool(_terminate, svc, owner, upload_id)
     return Response(status_code=204)
 

@@ -114,6 +114,16 @@ class UploadRepository(Protocol):
         """Mark an unclaimed upload claimed; False when it already was."""
         ...
 
+    def claim_writer(self, upload_id: str, writer: str, now: datetime, until: datetime) -> bool:
+        """Make ``writer`` the one request that appends to the upload until ``until``
+        (renewed by claiming again), unless another writer holds it beyond ``now``;
+        whether ``writer`` holds it. Atomic across processes sharing the store."""
+        ...
+
+    def release_writer(self, upload_id: str, writer: str) -> None:
+        """Let the upload go, if ``writer`` still holds it."""
+        ...
+
     def delete(self, upload_id: str) -> None:
         """Forget an upload."""
         ...

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.engine import Connection, Row
 
+from koppel.server.adapters.db.notifications import notify
 from koppel.server.adapters.db.tables import my_files as t
 from koppel.server.domain.events import Event, Scope, StreamSession
 
@@ -55,6 +56,7 @@ class SqlEventRepository:
                 created_at=at,
             )
         )
+        notify(self.c, "events")  # other replicas' streams wake when this commits
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def after(self, event_id: int, scope: Scope, limit: int = 500) -> list[Event]:

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import ColumnElement
 
+from koppel.server.adapters.db.notifications import notify
 from koppel.server.adapters.db.tables import my_files as t
 from koppel.server.domain.jobs.model import Job, JobState
 
@@ -48,6 +49,7 @@ class SqlJobRepository:
                 kind=kind, payload=payload, state="queued", attempts=0, created_at=at
             )
         )
+        notify(self.c, "jobs")  # idle workers of every process wake when this commits
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def claim(self, worker: str, at: datetime, lease: timedelta) -> Job | None:

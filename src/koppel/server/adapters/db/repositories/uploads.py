@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from koppel.server.adapters.db.tables.uploads import uploads as t
@@ -64,6 +64,23 @@ class SqlUploadRepository:
     def set_offset(self, upload_id: str, offset: int) -> None:
         """Record how many bytes arrived."""
         self.c.execute(update(t).where(t.c.id == upload_id).values(offset=offset))
+
+    def claim_writer(self, upload_id: str, writer: str, now: datetime, until: datetime) -> bool:
+        """One conditional UPDATE: on SQLite the write lock, on PostgreSQL the row lock
+        makes two replicas' claims take turns, and only one finds the row free."""
+        free = or_(t.c.writer.is_(None), t.c.writer == writer, t.c.writer_until < now)
+        claimed = self.c.execute(
+            update(t).where(t.c.id == upload_id, free).values(writer=writer, writer_until=until)
+        )
+        return claimed.rowcount == 1
+
+    def release_writer(self, upload_id: str, writer: str) -> None:
+        """Clear the claim if it is still ``writer``'s."""
+        self.c.execute(
+            update(t)
+            .where(t.c.id == upload_id, t.c.writer == writer)
+            .values(writer=None, writer_until=None)
+        )
 
     def set_completed(self, upload_id: str, sha256: str, blob_key: str, at: datetime) -> None:
         """Record a completed upload and its committed blob."""

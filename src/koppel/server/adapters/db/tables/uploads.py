@@ -24,4 +24,8 @@ uploads = Table(
     # The partial key while receiving, the committed key once complete.
     Column("blob_key", String(200), nullable=False),
     Column("claimed_at", UTCDateTime(), nullable=True),
+    # The request appending to it now (a random id) and until when its claim holds: two
+    # replicas never append to one upload at once (renewed while a PATCH streams).
+    Column("writer", String(32), nullable=True),
+    Column("writer_until", UTCDateTime(), nullable=True),
 )
