@@ -16,6 +16,7 @@ from koppel.server.adapters.db.notifications import Listener, listens
 from koppel.server.adapters.housekeeping import Housekeeping
 from koppel.server.adapters.signals import POLL_SECONDS, EventBroker
 from koppel.server.adapters.worker import Worker
+from koppel.server.domain.events import EventHead
 
 # With notifications (PostgreSQL): read the newest event id this often all the same.
 SAFETY_POLL_SECONDS = 30.0
@@ -31,11 +32,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with svc.transaction() as uow:
             return uow.events.last_id()
 
+    def heads(after: int, upto: int) -> list[EventHead]:
+        with svc.transaction() as uow:
+            return uow.events.heads(after, upto)
+
     url = svc.settings.resolved_database_url
     notified = listens(url)
     # On PostgreSQL other replicas' commits arrive as notifications: the poll is only a
     # safety net there. On SQLite (one host) it is how a worker's events are seen.
-    broker = EventBroker(newest, poll=SAFETY_POLL_SECONDS if notified else POLL_SECONDS)
+    broker = EventBroker(
+        newest, poll=SAFETY_POLL_SECONDS if notified else POLL_SECONDS, read_heads=heads
+    )
     worker = Worker(svc, svc.settings.workers, broker.notify)
     svc.events.attach(broker, worker.wake)
     listener = Listener(url, partial(_woken, broker, worker)) if notified else None

@@ -4,6 +4,12 @@
 their cursor. A thread reads ``max(events.id)`` once a second (one cheap query per
 process, however many streams are open) and at once when this process records an event
 (``notify``); waiting streams are woken through their event loop.
+
+With the id, the thread reads whom the new events concern (``EventHead``: environment
+and user, no payload) into a window of the latest ones. A woken stream asks the window
+first: an event of another environment or user costs it no query; only the streams an
+event concerns read it. Without the window every open stream would query the database on
+every event of the host.
 """
 
 from __future__ import annotations
@@ -12,18 +18,32 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
+
+from koppel.server.domain.events import EventHead, Scope, in_scope
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+# The newest events whose heads are kept (a stream further behind reads the database).
+WINDOW = 10_000
+HeadReader = Callable[[int, int], list[EventHead]]
 
 
 class EventBroker:
     """The newest event id, and async waiting for it to grow."""
 
-    def __init__(self, read_last_id: Callable[[], int], poll: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        read_last_id: Callable[[], int],
+        poll: float = POLL_SECONDS,
+        read_heads: HeadReader | None = None,
+    ) -> None:
         self._read = read_last_id
+        self._read_heads = read_heads
+        self._window: deque[EventHead] = deque(maxlen=WINDOW)
+        self._floor = 0  # the window knows every event after this id (up to latest)
         self._poll = poll
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -36,6 +56,7 @@ class EventBroker:
     def start(self) -> None:
         """Start polling."""
         self.latest = self._safe_read()
+        self._floor = self.latest
         self._thread = threading.Thread(target=self._run, name="koppel-events", daemon=True)
         self._thread.start()
 
@@ -97,8 +118,41 @@ class EventBroker:
                 break
             newest = self._safe_read()
             if newest > self.latest:
+                self._learn(self.latest, newest)
                 self.latest = newest
                 self._release()
+
+    def _learn(self, after: int, upto: int) -> None:
+        """Read whom the events after ``after`` concern into the window."""
+        heads: list[EventHead] | None = None
+        if self._read_heads is not None:
+            try:
+                heads = self._read_heads(after, upto)
+            except Exception:  # streams then read the database, as without the window
+                log.exception("reading the new events failed")
+        with self._lock:
+            if heads is None:
+                self._window.clear()
+                self._floor = upto
+                return
+            for head in heads:
+                if len(self._window) == self._window.maxlen:
+                    self._floor = self._window[0].id
+                self._window.append(head)
+
+    def concerns(self, after: int, upto: int, scope: Scope) -> bool:
+        """Whether an event after ``after`` up to ``upto`` is in ``scope``; True when the
+        window does not reach back to ``after``."""
+        with self._lock:
+            if after < self._floor:
+                return True
+            # Newest first: a stream is usually only a few events behind.
+            for head in reversed(self._window):
+                if head.id <= after:
+                    return False
+                if head.id <= upto and in_scope(head, scope):
+                    return True
+        return False
 
     def _release(self) -> None:
         with self._lock:
@@ -141,6 +195,10 @@ class LocalEvents:
     def stopped(self) -> bool:
         """Whether streams should end: no broker runs, or it is stopping."""
         return self._broker is None or self._broker.stopped
+
+    def concerns(self, after: int, upto: int, scope: Scope) -> bool:
+        """The broker's ``concerns``; True (read it) without a broker."""
+        return True if self._broker is None else self._broker.concerns(after, upto, scope)
 
     async def wait_beyond(self, cursor: int, timeout: float) -> int:
         """The broker's ``wait_beyond``; at once without a broker."""

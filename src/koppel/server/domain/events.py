@@ -60,6 +60,22 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class EventHead:
+    """Whom an event concerns, without its payload: enough to tell which streams need it."""
+
+    id: int
+    environment_id: int
+    membership_id: int | None
+
+
+def in_scope(head: EventHead, scope: Scope) -> bool:
+    """Whether a subscriber with ``scope`` sees the event (as EventRepository.after)."""
+    if head.membership_id is not None:
+        return head.membership_id in scope.membership_ids
+    return head.environment_id in scope.environment_ids
+
+
+@dataclass(frozen=True)
 class StreamSession:
     """An event session: the scope of one agent on one server, until it expires."""
 
@@ -110,6 +126,11 @@ class EventFeed(Protocol):
         newest id known."""
         ...
 
+    def concerns(self, after: int, upto: int, scope: Scope) -> bool:
+        """Whether events after ``after`` up to ``upto`` may include one in ``scope``
+        (True when this process does not know: the stream then reads them)."""
+        ...
+
 
 class EventRepository(Protocol):
     """Storage of events and event sessions."""
@@ -127,6 +148,10 @@ class EventRepository(Protocol):
 
     def after(self, event_id: int, scope: Scope, limit: int = 500) -> list[Event]:
         """Events after ``event_id`` in ``scope``, oldest first."""
+        ...
+
+    def heads(self, after: int, upto: int) -> list[EventHead]:
+        """Whom each event after ``after`` up to ``upto`` concerns, oldest first."""
         ...
 
     def last_id(self) -> int:

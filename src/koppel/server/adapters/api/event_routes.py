@@ -135,6 +135,9 @@ async def stream(
             # Query the session's scope only when the database has something newer.
             if feed.latest > cursor and feed.latest != checked:
                 checked = feed.latest
+                if not feed.concerns(cursor, checked, found.scope):
+                    cursor = checked  # none of them is this session's: nothing to read
+                    continue
                 batch, more = await run_in_threadpool(fetch, cursor)
                 for event in batch:
                     yield _frame(event, found.environment_codes.get(event.environment_id, ""))

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from koppel.server.adapters.db.notifications import notify
 from koppel.server.adapters.db.tables import my_files as t
-from koppel.server.domain.events import Event, Scope, StreamSession
+from koppel.server.domain.events import Event, EventHead, Scope, StreamSession
 
 # The advisory lock key of event writers on PostgreSQL ("KOPPEL_E" in ASCII, shortened).
 _EVENTS_LOCK = 0x4B4F5050454C45
@@ -79,6 +79,19 @@ class SqlEventRepository:
             .limit(limit)
         )
         return [_event(row) for row in self.c.execute(query)]
+
+    def heads(self, after: int, upto: int) -> list[EventHead]:
+        """Whom each event after ``after`` up to ``upto`` concerns, oldest first."""
+        e = t.events
+        query = (
+            select(e.c.id, e.c.environment_id, e.c.membership_id)
+            .where(e.c.id > after, e.c.id <= upto)
+            .order_by(e.c.id)
+        )
+        return [
+            EventHead(row.id, row.environment_id, row.membership_id)
+            for row in self.c.execute(query)
+        ]
 
     def last_id(self) -> int:
         """The newest event's id (0 when there is none)."""
