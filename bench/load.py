@@ -5,11 +5,13 @@ tests/postgres.py) and one shared data folder (blobs; with ``--s3`` an S3 bucket
 moto server when this release has the S3 blob store), with real ``koppel-server``
 processes on loopback. For a bounded time, simulated agents:
 
-- hold ``--agents`` event streams open (idle: heartbeats only), spread over the replicas;
+- hold ``--agents`` event streams open, spread over the replicas, on the firm and two
+  clients (idle: the events below concern none of them, as most events of a large host
+  concern few of its agents);
 - submit small files at ``--rate`` per second as the agent does (tus creation-with-upload,
   then POST items), spread over the replicas;
-- receive files an integration pushes into My files at ``--pushes`` per second: a few
-  watching streams (on the other replica than the push, when there are two) time the
+- receive files an integration pushes into anna's My files of C20001 at ``--pushes`` per
+  second: a few watching streams (on the other replica than the push, when there are two) time the
   push's event from the push request to its arrival.
 
 It prints, per topology, the submits' throughput and p50/p95/p99, the event delivery's
@@ -47,7 +49,8 @@ import postgres  # the suite's throwaway cluster
 from koppel.agent.version import AGENT_UPDATE_TEXT
 
 UPDATE = {"Koppel-Update": AGENT_UPDATE_TEXT}
-WATCHERS = 10  # streams that time the pushes' events
+WATCHERS = 10  # streams that time the pushes' events (anna's, on C20001)
+IDLE_ENVIRONMENTS = ("F10001", "C20002", "C20003")
 MB = 1024 * 1024
 
 
@@ -70,7 +73,7 @@ class Host:
     base: Path
     env: dict[str, str]
     replicas: list[Replica] = field(default_factory=list)
-    token: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
     workstation: str = ""
     integration_key: str = ""
 
@@ -108,7 +111,8 @@ class Host:
 
 
 def _prepare(host: Host) -> None:
-    """Link anna's workstation to C20001 (one token) and create an integration key."""
+    """Link anna's workstation to the firm and its clients (a token each) and create an
+    integration key for C20001."""
     home = host.base / "home"
     home.mkdir(exist_ok=True)
     agent = dict(
@@ -119,13 +123,15 @@ def _prepare(host: Host) -> None:
         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
         KOPPEL_TOKEN_STORE="file",
     )
-    settings = home / "C20001.koppel"
     url = host.replicas[0].url
-    run([str(BIN / "koppel"), "settings", "download", "--server", url, "--env", "C20001",
-         "--login", "anna", "-o", str(settings)], agent, home)  # fmt: skip
-    run([str(BIN / "koppel"), "link", str(settings)], agent, home)
+    for bundle, target in ((False, "F10001.koppel"), (True, "clients.koppel")):
+        settings = home / target
+        run([str(BIN / "koppel"), "settings", "download", "--server", url, "--env", "F10001",
+             "--login", "anna", "-o", str(settings), *(["--bundle"] if bundle else [])],
+            agent, home)  # fmt: skip
+        run([str(BIN / "koppel"), "link", str(settings)], agent, home)
     tokens = json.loads((home / ".local/share/koppel/tokens.json").read_text())["tokens"]
-    host.token = next(t for key, t in tokens.items() if key.split("|")[1] == "C20001")
+    host.tokens = {key.split("|")[1]: token for key, token in tokens.items()}
     state = json.loads((home / ".local/share/koppel/state.json").read_text())
     host.workstation = state["workstation"]["id"]
     created = run([str(BIN / "koppel-admin"), "integrations", "create", "C20001", "bench",
@@ -133,17 +139,29 @@ def _prepare(host: Host) -> None:
     host.integration_key = json.loads(created)["key"]
 
 
-async def _open_session(client: httpx.AsyncClient, host: Host, replica: Replica) -> str:
-    answer = await client.post(
-        f"{replica.url}/api/v1/event-sessions",
-        headers=UPDATE,
-        json={
-            "environments": [{"environment": "C20001", "token": host.token}],
-            "workstation_id": host.workstation,
-        },
-    )
-    answer.raise_for_status()
-    return str(answer.json()["session"])
+async def _open_session(
+    client: httpx.AsyncClient, host: Host, replica: Replica, environment: str
+) -> str:
+    for attempt in range(3):
+        try:
+            answer = await client.post(
+                f"{replica.url}/api/v1/event-sessions",
+                headers=UPDATE,
+                json={
+                    "environments": [
+                        {"environment": environment, "token": host.tokens[environment]}
+                    ],
+                    "workstation_id": host.workstation,
+                },
+            )
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A kept-alive connection the server closed meanwhile (its keep-alive is 5 s).
+            if attempt == 2:
+                raise
+            continue
+        answer.raise_for_status()
+        return str(answer.json()["session"])
+    raise AssertionError("unreachable")
 
 
 async def _hold_stream(
@@ -176,7 +194,7 @@ async def _submit(client: httpx.AsyncClient, host: Host, replica: Replica, data:
     """One small file as the agent sends it: the upload with its bytes, then the item."""
     started = time.perf_counter()
     api = f"{replica.url}/api/v1/environments/C20001"
-    auth = {**UPDATE, "Authorization": f"Bearer {host.token}"}
+    auth = {**UPDATE, "Authorization": f"Bearer {host.tokens['C20001']}"}
     name = base64.b64encode(f"scan-{uuid.uuid4().hex[:8]}.pdf".encode()).decode()
     created = await client.post(
         f"{api}/uploads",
@@ -239,14 +257,24 @@ async def _steady(rate: float, seconds: float, make: Any) -> list[Any]:
 async def _load(host: Host, options: argparse.Namespace) -> dict[str, Any]:
     replicas = host.replicas
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    timeout = httpx.Timeout(60, pool=None)  # requests queue for a connection, not fail
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         before = {r.port: rss_bytes(r.process.pid) for r in replicas}
         # The idle agents: event streams spread over the replicas.
-        sessions = await asyncio.gather(
-            *(
-                _open_session(client, host, replicas[n % len(replicas)])
-                for n in range(options.agents)
-            )
+        gate = asyncio.Semaphore(50)
+
+        async def open_one(n: int) -> str:
+            # Other environments than the pushes': as many agents of a large host would
+            # be, most of them concerned by none of the events below.
+            environment = IDLE_ENVIRONMENTS[n % len(IDLE_ENVIRONMENTS)]
+            async with gate:
+                return await _open_session(client, host, replicas[n % len(replicas)], environment)
+
+        opening = time.perf_counter()
+        sessions = await asyncio.gather(*(open_one(n) for n in range(options.agents)))
+        print(
+            f"  {options.agents} event sessions opened in {time.perf_counter() - opening:.1f} s",
+            flush=True,
         )
         streams = []
         for n, session in enumerate(sessions):
@@ -260,7 +288,7 @@ async def _load(host: Host, options: argparse.Namespace) -> dict[str, Any]:
         watching = []
         for _ in range(WATCHERS):
             opened = asyncio.Event()
-            session = await _open_session(client, host, replicas[-1])
+            session = await _open_session(client, host, replicas[-1], "C20001")
             watcher = _hold_stream(replicas[-1], session, opened, arrivals)
             watching.append(asyncio.create_task(watcher))
             await asyncio.wait_for(opened.wait(), 30)
