@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from dossier_support import UPDATE, link
 from harness import BIN, Server, free_port, make_server, run
 from koppel.server.config import ServerSettings
 
@@ -258,7 +259,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[Server, str, Path]]:
     http port in the file ``http-port``)."""
     srv = make_server(tmp_path, process=True)
     srv.env["FORWARDED_ALLOW_IPS"] = "127.0.0.1"  # nginx, as the units set it
-    srv.start("--log-level", "info")
+    srv.start("--log-level", "info", "--demo")
     folder = tmp_path / "nginx"
     folder.mkdir()
     https, http = free_port(), free_port()
@@ -372,6 +373,48 @@ def test_nginx_refuses_a_body_over_the_upload_limit_at_once(
             )
             answer = tls.recv(4096)
         assert status in answer.split(b"\r\n", 1)[0], (size, answer[:200])
+
+
+def test_an_event_stream_through_nginx_gets_each_event_at_once(
+    behind_nginx: tuple[Server, str, Path], workstation: Any
+) -> None:
+    """An agent's event stream opened through nginx: the event of an analysis made
+    meanwhile arrives through it within a second or two (not when a buffer fills)."""
+    srv, url, _ = behind_nginx
+    ws = workstation("anna-laptop")
+    token = link(ws, srv, "F10001", "anna")
+    state = json.loads((ws.home / ".local/share/koppel/state.json").read_text())
+    with httpx.Client(base_url=url, verify=False, timeout=30) as client:
+        opened = client.post(
+            "/api/v1/event-sessions",
+            headers=UPDATE,
+            json={
+                "environments": [{"environment": "F10001", "token": token}],
+                "workstation_id": state["workstation"]["id"],
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        path = f"/api/v1/events/{opened.json()['session']}"
+        with client.stream("GET", path, headers=UPDATE) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            asked = time.monotonic()
+            queued = client.post(
+                "/api/v1/environments/F10001/analyses",
+                headers={**UPDATE, "Authorization": f"Bearer {token}"},
+                json={"kind": "dossier-overview"},
+            )
+            assert queued.status_code == 202, queued.text
+            kinds = []
+            for line in lines:
+                if line.startswith("event:"):
+                    kinds.append(line.split(":", 1)[1].strip())
+                    if kinds[-1] == "file_ready":
+                        break
+            waited = time.monotonic() - asked
+    assert kinds[-1] == "file_ready", kinds
+    assert waited < 5, f"the event came {waited:.1f} s after the request"
 
 
 def test_a_server_honours_x_forwarded_for_only_from_forwarded_allow_ips(
