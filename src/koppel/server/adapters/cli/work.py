@@ -27,9 +27,12 @@ def run_worker(settings: ServerSettings, threads: int | None, log_level: str) ->
     count = threads if threads is not None else max(settings.workers, 1)
     svc = open_services(settings, log_level, "worker")
     stop = threading.Event()
+    received: list[str] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("%s received: finishing the jobs in hand", signal.Signals(signum).name)
+        # No logging here (its locks are not for signal handlers): the main thread
+        # logs once the wait below ends.
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     previous = {
@@ -49,6 +52,7 @@ def run_worker(settings: ServerSettings, threads: int | None, log_level: str) ->
         # platforms where a signal does not interrupt a wait.
         while not stop.wait(1.0):
             pass
+        log.info("%s received: finishing the jobs in hand", received[0])
         worker.stop()
         still = worker.running()
         if still:
