@@ -107,6 +107,10 @@ class Worker:
         for thread in self._threads:
             thread.join(10)
 
+    def running(self) -> int:
+        """How many threads have not ended (after ``stop``: jobs still in hand)."""
+        return sum(thread.is_alive() for thread in self._threads)
+
     def wake(self) -> None:
         """A job was queued in this process."""
         self._wake.set()

@@ -15,7 +15,10 @@ from koppel._version import __version__
 if TYPE_CHECKING:
     from koppel.server.services import Services
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None)
+# With no command it runs the server (as it always did); `worker` is the one command.
+app = typer.Typer(
+    add_completion=False, rich_markup_mode=None, subcommand_metavar="[worker [OPTIONS]]"
+)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -96,8 +99,9 @@ and the administration:
     )
 
 
-@app.command()
+@app.callback(invoke_without_command=True)
 def serve(
+    ctx: typer.Context,
     host: Annotated[
         str | None, typer.Option(help="Address to listen on [env KOPPEL_HOST; 127.0.0.1].")
     ] = None,
@@ -127,15 +131,38 @@ def serve(
     set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
     (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's, 6
     when KOPPEL_AUTO_MIGRATE=false and the database lacks migrations of this release.
+
+    `koppel-server worker` runs only the job workers (see its --help).
+
+    \b
+    Example, one of two replicas on PostgreSQL:
+      export KOPPEL_DATABASE_URL=postgresql+psycopg://koppel@db/koppel
+      koppel-server --host 127.0.0.1 --port 8081
     """
+    if ctx.invoked_subcommand is not None:
+        # Options given before a command (`koppel-server --port 1 worker`) would be lost.
+        given = [
+            name
+            for name in ctx.params
+            # Typer ships its own click: the source is compared by name.
+            if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+        ]
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            verb = "is" if len(given) == 1 else "are"
+            typer.echo(
+                f"error: {options} {verb} for the server, not for `koppel-server "
+                f"{ctx.invoked_subcommand}`; give that command's own options after its name.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        return
     if version:
         typer.echo(f"koppel-server {__version__}")
         raise typer.Exit()
     import uvicorn
 
     from koppel.server.adapters.app import create_app
-    from koppel.server.adapters.assembly import create_services
-    from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import ServerSettings
 
     overrides = {
@@ -157,37 +184,9 @@ def serve(
             err=True,
         )
         raise typer.Exit(4)
-    from koppel.server.adapters.observability import logs
+    from koppel.server.adapters.cli.starting import open_services
 
-    # uvicorn's lines too, with timestamps and request ids (KOPPEL_LOG_FORMAT=json: JSON).
-    logs.configure(log_level, settings.log_format)
-    # Everything this process writes (database, blobs, packages, key file) is for its
-    # own OS user only, also what libraries create; the code gives modes where it
-    # creates files too, for other callers of Services.
-    os.umask(0o077)
-    try:
-        svc = create_services(settings)
-    except SecretKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(5) from None
-    if svc.store.needs_upgrade():
-        # KOPPEL_AUTO_MIGRATE=false (as the deploy files set: one migration, by the
-        # administrator, not one per replica racing the others).
-        current, head = svc.database.revisions()
-        fix = (
-            f"the database is at migration {current} and this release needs {head}; apply "
-            "the migrations with `koppel-admin db upgrade`"
-            if current
-            else "the database has no tables yet; create it with `koppel-admin db init`"
-        )
-        typer.echo(
-            f"error: {fix} (same KOPPEL_DATABASE_URL / KOPPEL_DATA_DIR as this server), "
-            "then start the server again. It does not migrate by itself: "
-            "KOPPEL_AUTO_MIGRATE=false.",
-            err=True,
-        )
-        svc.database.dispose()
-        raise typer.Exit(6)
+    svc = open_services(settings, log_level, "server")
     if demo:
         from koppel.server.demo import create_demo
 
@@ -206,6 +205,48 @@ def serve(
         )
     finally:
         svc.database.dispose()  # kept connections closed: SQLite checkpoints its log
+
+
+@app.command()
+def worker(
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="Job threads [env KOPPEL_WORKERS; at least 1]."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the embedded database and blobs [env KOPPEL_DATA_DIR]."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Database URL, e.g. postgresql+psycopg://... [env KOPPEL_DATABASE_URL]."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run only the job workers (the analyses: dossier overviews), without HTTP.
+
+    Uses the same settings as the server (KOPPEL_DATABASE_URL, KOPPEL_BLOB_URL or the
+    data folder, KOPPEL_SECRET_KEY, KOPPEL_LOG_FORMAT...) and claims the jobs any replica
+    queued; run the replicas with KOPPEL_WORKERS=0 to leave every job to it. SIGTERM or
+    Ctrl+C stops it after the jobs in hand (a job still running after 10 s is taken
+    again by another worker once its lease lapses). Exits 5 when the secret key is
+    missing or not the database's, 6 when KOPPEL_AUTO_MIGRATE=false and the database
+    lacks migrations of this release.
+
+    \b
+    Example, beside two replicas started with KOPPEL_WORKERS=0:
+      export KOPPEL_DATABASE_URL=postgresql+psycopg://koppel@db/koppel
+      koppel-server worker --threads 2
+    """
+    from koppel.server.adapters.cli.work import run_worker
+    from koppel.server.config import ServerSettings
+
+    overrides = {
+        k: v
+        for k, v in {"data_dir": data_dir, "database_url": database_url}.items()
+        if v is not None
+    }
+    run_worker(ServerSettings(**overrides), threads, log_level)  # type: ignore[arg-type]
 
 
 def main() -> None:
