@@ -25,6 +25,7 @@ from koppel._version import __version__
 from koppel.server.adapters.cli.admin import (
     accounts,
     audit,
+    backup,
     check,
     connectors,
     database,
@@ -147,6 +148,8 @@ def _root(
 # Root commands, then the command groups: one line each.
 app.command("check")(check.check)
 app.command("audit")(audit.audit)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(environments.app, name="env")
 app.add_typer(users.app, name="users")
