@@ -30,6 +30,7 @@ from koppel.server.adapters.cli.admin import (
     connectors,
     database,
     destinations,
+    env_transfer,
     environments,
     extensions,
     files,
@@ -151,6 +152,8 @@ app.command("audit")(audit.audit)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.add_typer(accounts.app, name="accounts")
+environments.app.command("export")(env_transfer.env_export)
+environments.app.command("restore")(env_transfer.env_restore)
 app.add_typer(environments.app, name="env")
 app.add_typer(users.app, name="users")
 app.add_typer(groups.app, name="groups")
