@@ -164,11 +164,11 @@ def _plain(value: Any) -> Any:
 
 @contextmanager
 def _reading(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as connection:
+    with engine.connect() as connection, connection.begin():
         if engine.dialect.name == "postgresql":
+            # One snapshot for every query of the export.
             connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        with connection.begin():
-            yield connection
+        yield connection
 
 
 def _rows(connection: Connection, env: Any) -> dict[str, list[dict[str, Any]]]:
