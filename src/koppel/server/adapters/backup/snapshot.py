@@ -90,7 +90,7 @@ def pg_dump_command(url: str, dest: Path) -> str:
     """The ``pg_dump`` command that backs up the PostgreSQL database at ``url`` (without
     its password, which pg_dump takes from PGPASSWORD or ~/.pgpass)."""
     plain = masked(url).replace("+psycopg", "").replace("+psycopg2", "").replace(":***@", "@")
-    return f"pg_dump --format=custom --file={dest / 'koppel.pgdump'} '{plain}'"
+    return f"pg_dump --format=custom --file={dest}.pgdump '{plain}'"
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> None:
@@ -207,9 +207,10 @@ def make_backup(
             report.pg_dump = pg_dump_command(database_url, dest)
             report.notes.insert(
                 0,
-                "The database is PostgreSQL: back it up with pg_dump, run BEFORE this "
-                "command so that every file the dump names is in this copy (contents are "
-                f"added and removed, never changed):\n  {report.pg_dump}",
+                "The database is PostgreSQL and is NOT in this folder: back it up with "
+                "pg_dump, run BEFORE this command so that every content the dump names is "
+                f"in this copy (contents are added and removed, never changed):\n  "
+                f"{report.pg_dump}",
             )
         if include_secret_key:
             _copy_key(key_source, folder / FILE_NAME)
