@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from koppel.protocol.counts import counted
 from koppel.server.adapters.backup import manifest
 from koppel.server.adapters.backup.errors import BackupRefused
 from koppel.server.adapters.backup.folders import MARKER, fsync_path
@@ -92,7 +93,7 @@ def _keys_for(source: Path, key_source: KeySource, wanted: set[str]) -> str:
     when the target has none. Where the key comes from, for the report."""
     held = key_source.read() or []
     if wanted <= {k.id for k in held}:
-        return key_source.describe()
+        return key_source.describe() if wanted else "none needed (no encrypted secrets)"
     bundled_file = source / FILE_NAME
     bundled = (
         parse_keys(bundled_file.read_text("utf-8"), str(bundled_file))
@@ -103,7 +104,12 @@ def _keys_for(source: Path, key_source: KeySource, wanted: set[str]) -> str:
         ids = ", ".join(sorted(wanted - {k.id for k in held}))
         raise BackupRefused(
             f"the backup's secrets are encrypted with key {ids}, which "
-            f"{key_source.describe()} does not hold, and the backup does not include it "
+            + (
+                f"{key_source.describe()} does not hold"
+                if held or key_source.from_variable
+                else f"is not here ({key_source.file} does not exist)"
+            )
+            + ", and the backup does not include it "
             f"(a backup holds the key only when made with --include-secret-key). Put the "
             f"key file of the backed-up server at {key_source.file} (or set {VARIABLE} to "
             "its key) and run the restore again. Nothing was restored.",
@@ -138,9 +144,11 @@ def restore_backup(
     make_dir(staging)
     (staging / MARKER).touch()
     try:
-        report = _stage(source, staging, wanted, progress)
+        report = _stage_database(source, staging, wanted)
         report.data_dir = data_dir
+        # The key before the contents: a missing key is said before copying gigabytes.
         report.secret_key = _keys_for(source, key_source, report_keys(staging))
+        _stage_blobs(source, staging, wanted, progress, report)
         report.revision = info.get("revision")
         bundled = source / FILE_NAME
         if bundled.is_file() and not key_source.from_variable and not key_source.read():
@@ -163,11 +171,9 @@ def report_keys(staging: Path) -> set[str]:
         engine.dispose()
 
 
-def _stage(
-    source: Path, staging: Path, wanted: list[Blob], progress: Progress | None
-) -> RestoreReport:
-    """Copy the database and every content into ``staging``, each content checked
-    against the manifest as it is copied; refused at the first that differs."""
+def _stage_database(source: Path, staging: Path, wanted: list[Blob]) -> RestoreReport:
+    """Copy the database into ``staging``; refused when it names a content the
+    manifest does not list."""
     shutil.copyfile(source / DATABASE_FILE, staging / DATABASE_FILE)
     os.chmod(staging / DATABASE_FILE, 0o600)
     engine = create_engine(f"sqlite:///{staging / DATABASE_FILE}", poolclass=NullPool)
@@ -181,10 +187,23 @@ def _stage(
     absent = [b.key for b in named if b.key not in listed]
     if absent:
         raise BackupRefused(
-            f"the backup's database names {len(absent)} file content(s) its manifest does "
-            f"not list (first: {absent[0]}); the backup is incomplete. Nothing was restored.",
+            f"the backup's database names {counted(len(absent), 'file content')} its "
+            f"manifest does not list (first: {absent[0]}); the backup is incomplete. "
+            "Nothing was restored.",
             "backup_damaged",
         )
+    return RestoreReport(Path(), None, len(wanted), 0, counts, "")
+
+
+def _stage_blobs(
+    source: Path,
+    staging: Path,
+    wanted: list[Blob],
+    progress: Progress | None,
+    report: RestoreReport,
+) -> None:
+    """Copy every content into ``staging``, each checked against the manifest as it
+    is copied; refused at the first that differs."""
     store = LocalBlobStore(staging / "blobs")
     done_bytes = 0
     for number, blob in enumerate(wanted, start=1):
@@ -217,7 +236,7 @@ def _stage(
         done_bytes += blob.size
         if progress is not None:
             progress(number, len(wanted), done_bytes)
-    return RestoreReport(Path(), None, len(wanted), done_bytes, counts, "")
+    report.bytes = done_bytes
 
 
 def _move_in(staging: Path, data_dir: Path) -> None:
