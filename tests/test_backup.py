@@ -19,6 +19,7 @@ import pytest
 import postgres
 from dossier_support import Api, link
 from harness import BIN, Result, Server, Workstation, make_server, run
+from terminal import at_terminal
 
 Ws = Callable[..., Workstation]
 
@@ -124,6 +125,11 @@ def test_a_damaged_backup_is_refused_and_nothing_restored(
     dest = tmp_path / "backup"
     srv.ok("backup", str(dest), "--include-secret-key")
     assert (dest / "secret.key").stat().st_mode & 0o077 == 0
+    # At a terminal it shows how far it is.
+    admin = str(BIN / "koppel-admin")
+    shown = at_terminal([admin, "backup", str(tmp_path / "at-terminal")], srv.env,
+                        srv.data_dir, prompt="copied 2 of 2 files", keys=b"")  # fmt: skip
+    assert shown.returncode == 0 and "NOT in this backup" in shown.screen, shown.screen
 
     blob = next(p for p in (dest / "blobs").rglob("*") if p.is_file())
     blob.unlink()  # a hard link: write a new file rather than change the live content

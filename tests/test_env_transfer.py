@@ -128,6 +128,8 @@ def test_a_damaged_export_changes_nothing(
     _filled(demo_server, workstation())
     exported = tmp_path / "F10001.zip"
     demo_server.ok("env", "export", "F10001", str(exported))
+    client = tmp_path / "C20001.zip"
+    demo_server.ok("env", "export", "C20001", str(client))
     members = _members(exported)
     key = next(k for k in members if k.startswith("blobs/"))
     members[key] = members[key][:-1] + b"!"
@@ -144,7 +146,13 @@ def test_a_damaged_export_changes_nothing(
         assert target.ok("env", "list", "--json").json()["environments"] == []
         blobs = target.data_dir / "blobs"
         assert not [p for p in blobs.rglob("*") if p.is_file()]
+        # A client before its firm: restored without one, and told how to join them.
+        alone = target.ok("env", "restore", str(client)).stdout
+        assert "koppel-admin env set-firm C20001 F10001" in alone
         assert target.ok("env", "restore", str(exported)).returncode == 0
+        target.ok("env", "set-firm", "C20001", "F10001")
+        shown = target.ok("env", "show", "C20001", "--json").json()["environment"]
+        assert shown["firm"] == "F10001"
         missing = target.admin("env", "export", "NOPE", str(tmp_path / "n.zip"))
         assert missing.returncode == 4 and "no environment NOPE" in missing.stderr
     finally:
