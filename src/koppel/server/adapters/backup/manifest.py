@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from koppel.server.adapters.db.tables import core as t
 from koppel.server.adapters.db.tables import dossier as td
 from koppel.server.adapters.db.tables import my_files as tm
 from koppel.server.adapters.db.tables import uploads as tu
+from koppel.server.adapters.private_files import open_private
 
 MANIFEST = "manifest.json"
 SHA256SUMS = "blobs.sha256"
@@ -101,13 +103,19 @@ def read_file(path: Path, chunk: int = 1024 * 1024) -> Iterator[bytes]:
 
 def write(folder: Path, blobs: list[Blob]) -> None:
     """``manifest.json`` and ``blobs.sha256`` into ``folder``."""
-    (folder / MANIFEST).write_text(
+    write_private(
+        folder / MANIFEST,
         json.dumps({"format": 1, "blobs": [b.as_json() for b in blobs]}, indent=1) + "\n",
-        encoding="utf-8",
     )
-    (folder / SHA256SUMS).write_text(
-        "".join(f"{b.sha256}  blobs/{b.key}\n" for b in blobs), encoding="utf-8"
-    )
+    write_private(folder / SHA256SUMS, "".join(f"{b.sha256}  blobs/{b.key}\n" for b in blobs))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a new text file readable by this user only (as everything of a backup)."""
+    with os.fdopen(
+        open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8"
+    ) as out:
+        out.write(text)
 
 
 def parse(document: Any, where: str) -> list[Blob]:

@@ -283,7 +283,7 @@ def _write_info(folder: Path, report: BackupReport) -> None:
         "problems": report.problems,
     }
     path = folder / INFO
-    path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest.write_private(path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     for written in (path, folder / manifest.MANIFEST):
         fsync_path(written)
 
