@@ -163,6 +163,14 @@ def test_a_backup_is_all_or_nothing(demo_server: Server, tmp_path: Path) -> None
     (tmp_path / "b.partial").mkdir()
     (tmp_path / "b.partial" / ".koppel-partial").touch()
     assert demo_server.ok("backup", str(dest)).returncode == 0
+    # A backup of a newer release is refused, with the release it needs.
+    info = json.loads((dest / "backup.json").read_text())
+    (dest / "backup.json").write_text(
+        json.dumps({**info, "revision": "0999", "release": "2099.1.0"})
+    )
+    newer = _admin(demo_server, tmp_path / "old-host", "restore", str(dest))
+    assert newer.returncode == 5 and "Koppel 2099.1.0" in newer.stderr, newer.output
+    assert not (tmp_path / "old-host" / "koppel.sqlite3").exists()
     (tmp_path / "c.partial").mkdir()
     refused = demo_server.admin("backup", str(tmp_path / "c"))
     assert refused.returncode == 5 and "not made by Koppel" in refused.stderr

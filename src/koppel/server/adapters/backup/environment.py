@@ -39,6 +39,7 @@ from koppel._version import __version__
 from koppel.server.adapters.backup import manifest
 from koppel.server.adapters.backup.errors import BackupRefused
 from koppel.server.adapters.backup.manifest import Blob
+from koppel.server.adapters.db import migrate
 from koppel.server.adapters.db.tables import core as t
 from koppel.server.adapters.db.tables import credentials as tc
 from koppel.server.adapters.db.tables import dossier as td
@@ -372,6 +373,14 @@ def restore_environment(
                 f"{source} is not an environment export this release reads "
                 f"(kind {header.get('kind')!r}, format {header.get('format')!r}).",
                 "not_an_export",
+            )
+        revision = header.get("revision")
+        if revision and not migrate.known(str(revision)):
+            raise BackupRefused(
+                f"{source} was exported by Koppel {header.get('release')}, whose database is "
+                f"newer than this release ({__version__}) reads (revision {revision}). "
+                "Upgrade this host first (docs/operations.md, Upgrading).",
+                "export_too_new",
             )
         document = _read_json(archive, "environment.json", source)
         wanted = manifest.parse(_read_json(archive, manifest.MANIFEST, source), str(source))

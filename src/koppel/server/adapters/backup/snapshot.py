@@ -31,6 +31,7 @@ from koppel.server.adapters.backup.errors import BackupRefused
 from koppel.server.adapters.backup.folders import built_whole, fsync_path
 from koppel.server.adapters.backup.manifest import Blob, Progress
 from koppel.server.adapters.blobs import LocalBlobStore
+from koppel.server.adapters.db import migrate
 from koppel.server.adapters.db.database import masked, sqlite_path
 from koppel.server.adapters.private_files import create_file, make_dir, open_private
 from koppel.server.adapters.secret_key import FILE_NAME, KeySource
@@ -312,6 +313,14 @@ def read_info(folder: Path) -> dict[str, Any]:
             f"({info.get('format') if isinstance(info, dict) else '?'}); restore it with "
             "the release that made it.",
             "backup_format",
+        )
+    revision = info.get("revision")
+    if revision and not migrate.known(str(revision)):
+        raise BackupRefused(
+            f"{folder} was made by Koppel {info.get('release')}, whose database is newer "
+            f"than this release ({__version__}) reads (revision {revision}). Install that "
+            "release or a newer one, then restore.",
+            "backup_too_new",
         )
     return info
 
