@@ -123,7 +123,7 @@ def parse(document: Any, where: str) -> list[Blob]:
     from koppel.server.adapters.backup.errors import BackupRefused
 
     try:
-        return [
+        found = [
             Blob(str(e["key"]), int(e["size"]), str(e["sha256"]).lower()) for e in document["blobs"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
@@ -131,3 +131,12 @@ def parse(document: Any, where: str) -> list[Blob]:
             f"{where} is not a Koppel manifest ({exc}); the backup is damaged.",
             "backup_damaged",
         ) from exc
+    for blob in found:
+        # Keys become paths: nothing that climbs out of the blob folder.
+        parts = blob.key.split("/")
+        if "\\" in blob.key or any(p in ("", ".", "..") for p in parts):
+            raise BackupRefused(
+                f"{where} lists an unsafe key {blob.key!r}; the backup was altered.",
+                "backup_damaged",
+            )
+    return found
