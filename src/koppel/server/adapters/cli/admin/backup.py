@@ -158,6 +158,16 @@ def restore(
                 "onto PostgreSQL use `koppel-admin env export` and `env restore`.",
                 EXIT_REFUSED,
             )
+        # KOPPEL_BLOB_URL (an object store) comes with the S3 blob store; a restore fills
+        # the local blob folder only.
+        if getattr(settings, "blob_url", None):
+            raise Refusal(
+                "restore puts the contents into the data folder's blob folder, but "
+                "KOPPEL_BLOB_URL names an object store. Restore without KOPPEL_BLOB_URL, "
+                "then copy <data dir>/blobs/blobs/ into the bucket with its own tools (aws "
+                "s3 sync) before the servers start with it.",
+                EXIT_REFUSED,
+            )
         report = restore_backup(
             source.absolute(),
             settings.data_dir.absolute(),
