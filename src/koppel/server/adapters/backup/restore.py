@@ -147,7 +147,7 @@ def restore_backup(
         report = _stage_database(source, staging, wanted)
         report.data_dir = data_dir
         # The key before the contents: a missing key is said before copying gigabytes.
-        report.secret_key = _keys_for(source, key_source, report_keys(staging))
+        report.secret_key = _keys_for(source, key_source, _needed_keys(staging))
         _stage_blobs(source, staging, wanted, progress, report)
         report.revision = info.get("revision")
         bundled = source / FILE_NAME
@@ -161,7 +161,7 @@ def restore_backup(
     return report
 
 
-def report_keys(staging: Path) -> set[str]:
+def _needed_keys(staging: Path) -> set[str]:
     """The ids of the keys the staged database's secrets need."""
     engine = create_engine(f"sqlite:///{staging / DATABASE_FILE}", poolclass=NullPool)
     try:
