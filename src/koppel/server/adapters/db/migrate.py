@@ -48,3 +48,14 @@ def revisions(engine: Engine) -> tuple[str | None, str | None]:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current, _head()
+
+
+def known(revision: str) -> bool:
+    """Whether ``revision`` is one of this release's migrations (not one of a newer
+    release, which this one cannot read)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -25,10 +25,12 @@ from koppel._version import __version__
 from koppel.server.adapters.cli.admin import (
     accounts,
     audit,
+    backup,
     check,
     connectors,
     database,
     destinations,
+    env_transfer,
     environments,
     extensions,
     files,
@@ -147,7 +149,11 @@ def _root(
 # Root commands, then the command groups: one line each.
 app.command("check")(check.check)
 app.command("audit")(audit.audit)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.add_typer(accounts.app, name="accounts")
+environments.app.command("export")(env_transfer.env_export)
+environments.app.command("restore")(env_transfer.env_restore)
 app.add_typer(environments.app, name="env")
 app.add_typer(users.app, name="users")
 app.add_typer(groups.app, name="groups")
