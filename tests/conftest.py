@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -103,3 +104,16 @@ def page(chromium: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[Any]:
+    """moto's S3 server on loopback for this test process (see s3.py: production uses
+    AWS S3, MinIO or Ceph RGW); each test takes a fresh bucket with ``new_bucket()``."""
+    import s3
+
+    running = s3.start()
+    try:
+        yield running
+    finally:
+        running.stop()

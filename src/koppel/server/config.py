@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
@@ -33,6 +33,13 @@ class ServerSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite in the data folder. "
         "PostgreSQL: postgresql+psycopg://user:password@host/db",
+    )
+    blob_url: str | None = Field(
+        default=None,
+        description="Where file contents are kept: s3://bucket/prefix for an S3-compatible "
+        "store (endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); default: the blob folder in the data "
+        "folder.",
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, description="Port to listen on.")
@@ -95,6 +102,13 @@ class ServerSettings(BaseSettings):
         description="Serve Prometheus metrics at /metrics (keep it off the internet: see "
         "docs/operations.md).",
     )
+
+    @field_validator("blob_url")
+    @classmethod
+    def _s3_address(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not value.strip().startswith("s3://"):
+            raise ValueError("write it as s3://bucket/prefix, or leave it unset for the folder")
+        return value.strip() or None if value is not None else None
 
     @property
     def resolved_database_url(self) -> str:
