@@ -260,3 +260,22 @@ def test_readyz_is_503_when_the_bucket_is_unreachable(tmp_path: Path, s3_endpoin
         assert down.json()["checks"]["database"] == "ok"
     finally:
         app.close()
+
+
+def test_housekeeping_aborts_an_expired_upload(s3_app: InProcess, s3_endpoint: Any) -> None:
+    """Expired uploads are swept every few minutes, not only when the next one is made."""
+    import sqlalchemy
+
+    from koppel.server.adapters.housekeeping import Housekeeping
+
+    url = s3_app.svc.settings.blob_url
+    anna = AgentApi(s3_app, "C20001", "anna")
+    upload_id = anna.new_upload("c.zip", 8 * MIB)
+    assert _patch(anna, upload_id, 0, os.urandom(6 * MIB)).status_code == 204
+    assert len(_multipart_uploads(s3_endpoint, url)) == 1
+    with s3_app.sql() as conn:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        conn.execute(sqlalchemy.text("UPDATE uploads SET expires_at = :t"), {"t": past})
+    assert Housekeeping(s3_app.svc).run_once()["expired uploads"] == 1
+    assert _multipart_uploads(s3_endpoint, url) == []
+    assert anna.request("HEAD", f"uploads/{upload_id}", headers=TUS).status_code == 404

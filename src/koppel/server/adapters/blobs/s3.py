@@ -106,6 +106,7 @@ class _Partial:
     part_bytes: int = 0
     tail: bytearray = field(default_factory=bytearray)
     dirty: bool = False
+    recorded: bool = False  # a record object exists in the bucket
 
     @property
     def size(self) -> int:
@@ -163,13 +164,8 @@ class S3BlobStore:
             parts=int(meta.get(_PARTS, "0")),
             part_bytes=int(meta.get(_PART_BYTES, "0")),
             tail=tail,
+            recorded=True,
         )
-
-    def _take(self, partial_key: str) -> _Partial | None:
-        """The partial with what this process appended and did not sync yet."""
-        with self._lock:
-            held = self._open.get(partial_key)
-        return held if held is not None else self._load(partial_key)
 
     def append(self, partial_key: str, chunks: Iterable[bytes], *, sync: bool = True) -> int:
         with self._lock:
@@ -228,7 +224,7 @@ class S3BlobStore:
             Body=bytes(partial.tail),
             Metadata=metadata,
         )
-        partial.dirty = False
+        partial.dirty, partial.recorded = False, True
 
     def partial_size(self, partial_key: str) -> int:
         self.sync_partial(partial_key)  # appended bytes count, as a local file's would
@@ -269,7 +265,6 @@ class S3BlobStore:
     def commit(self, partial_key: str, key: str) -> None:
         with self._lock:
             partial = self._open.pop(partial_key, None)
-        stored = partial is None
         if partial is None:
             partial = self._load(partial_key)
             if partial is None:
@@ -279,9 +274,9 @@ class S3BlobStore:
             # Under one part: the bytes are at hand, one PUT makes them the blob.
             self._client.put_object(Bucket=self.bucket, Key=target, Body=bytes(partial.tail))
         else:
-            if not stored:
-                # A crash from here on must find the parts the record says are there.
-                self._write_record(partial_key, partial)
+            # A crash from here on leaves the record as last synced: a retry completes
+            # (or finds completed) the upload and copies it, and an upload that was not
+            # completed continues from the record's offset.
             parts_key = self._parts_key(partial_key)
             if self._complete(partial_key, partial) or self._exists(parts_key):
                 self._copy(parts_key, target)
@@ -289,7 +284,8 @@ class S3BlobStore:
                 raise BlobNotFound(partial_key)
             # else: a commit that crashed after its copy; only the record is left over.
             self._client.delete_object(Bucket=self.bucket, Key=parts_key)
-        self._client.delete_object(Bucket=self.bucket, Key=self._record_key(partial_key))
+        if partial.recorded:
+            self._client.delete_object(Bucket=self.bucket, Key=self._record_key(partial_key))
 
     def _exists(self, object_key: str) -> bool:
         try:
