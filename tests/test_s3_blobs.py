@@ -279,3 +279,76 @@ def test_housekeeping_aborts_an_expired_upload(s3_app: InProcess, s3_endpoint: A
     assert Housekeeping(s3_app.svc).run_once()["expired uploads"] == 1
     assert _multipart_uploads(s3_endpoint, url) == []
     assert anna.request("HEAD", f"uploads/{upload_id}", headers=TUS).status_code == 404
+
+
+def test_a_killed_koppel_server_process_resumes_the_upload_from_the_bucket(
+    tmp_path: Path, s3_endpoint: Any
+) -> None:
+    """A ``koppel-server`` process killed (SIGKILL) mid-upload: the restarted process
+    knows the offset from the bucket alone, the upload finishes byte-identical."""
+    import httpx
+
+    from app_client import UPDATE
+    from harness import DEMO_PASSWORD, make_server
+
+    server = make_server(tmp_path, process=True)
+    server.env["KOPPEL_BLOB_URL"] = s3_endpoint.new_bucket()
+    server.start("--demo")
+    try:
+        base = f"{server.url}/api/v1"
+        settings = httpx.get(
+            f"{base}/environments/F10001/settings", auth=("anna", DEMO_PASSWORD), headers=UPDATE
+        )
+        linked = httpx.post(
+            f"{base}/links",
+            headers=UPDATE,
+            json={"workstation": {"id": "ws-s3-0001", "name": "ws"}, "settings": [settings.json()]},
+        )
+        token = linked.json()["links"][0]["token"]
+        http = httpx.Client(
+            base_url=f"{base}/environments/F10001",
+            headers={**UPDATE, **TUS, "Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        data = os.urandom(9 * MIB + 11)
+        name = base64.b64encode(b"big.zip").decode()
+        meta = {"Upload-Length": str(len(data)), "Upload-Metadata": f"filename {name}"}
+        created = http.post("uploads", headers=meta)
+        location = created.headers["Location"]
+        for start, end in ((0, 2 * MIB), (2 * MIB, 6 * MIB)):
+            sent = http.patch(
+                location,
+                content=data[start:end],
+                headers={"Upload-Offset": str(start), "Content-Type": OFFSET_STREAM},
+            )
+            assert sent.status_code == 204, sent.text
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait()
+        server.process = None
+        server.start()
+        assert http.head(location).headers["Upload-Offset"] == str(6 * MIB)
+        done = http.patch(
+            location,
+            content=data[6 * MIB :],
+            headers={"Upload-Offset": str(6 * MIB), "Content-Type": OFFSET_STREAM},
+        )
+        assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(data))
+        item = http.post(
+            "items",
+            json={
+                "submission_id": "s3-restart-1",
+                "subject": "Big",
+                "type": "Correspondence",
+                "destination": "ORG",
+                "uploads": [location.rsplit("/", 1)[-1]],
+            },
+        )
+        assert item.status_code == 201, item.text
+        got = http.get(f"items/{item.json()['id']}/content")
+        assert got.content == data
+        sha256 = item.json()["attachments"][0]["current"]["sha256"]
+        assert sha256 == hashlib.sha256(data).hexdigest()
+        http.close()
+    finally:
+        server.stop()
