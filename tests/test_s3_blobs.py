@@ -352,3 +352,16 @@ def test_a_killed_koppel_server_process_resumes_the_upload_from_the_bucket(
         http.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("url", ["s3://", "/srv/koppel/blobs", "https://bucket/p", "s3://b/p?x=1"])
+def test_a_blob_url_that_is_no_bucket_is_refused_at_start(url: str) -> None:
+    from pydantic import ValidationError
+
+    from koppel.server.config import ServerSettings
+
+    with pytest.raises(ValidationError, match="s3://bucket/prefix"):
+        ServerSettings(blob_url=url)
+    assert ServerSettings(blob_url=" ").blob_url is None
+    assert parse_blob_url("s3://koppel/a/b/") == ("koppel", "a/b/")
+    assert parse_blob_url("s3://koppel") == ("koppel", "")

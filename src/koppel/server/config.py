@@ -6,6 +6,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
@@ -106,9 +107,13 @@ class ServerSettings(BaseSettings):
     @field_validator("blob_url")
     @classmethod
     def _s3_address(cls, value: str | None) -> str | None:
-        if value is not None and value.strip() and not value.strip().startswith("s3://"):
+        url = (value or "").strip()
+        if not url:
+            return None
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc or parsed.query or parsed.fragment:
             raise ValueError("write it as s3://bucket/prefix, or leave it unset for the folder")
-        return value.strip() or None if value is not None else None
+        return url
 
     @property
     def resolved_database_url(self) -> str:
