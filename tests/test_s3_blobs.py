@@ -365,3 +365,18 @@ def test_a_blob_url_that_is_no_bucket_is_refused_at_start(url: str) -> None:
     assert ServerSettings(blob_url=" ").blob_url is None
     assert parse_blob_url("s3://koppel/a/b/") == ("koppel", "a/b/")
     assert parse_blob_url("s3://koppel") == ("koppel", "")
+
+
+def test_a_whole_file_handed_over_at_once_goes_up_in_parts_of_5_mib(s3_endpoint: Any) -> None:
+    url = s3_endpoint.new_bucket()
+    store = S3BlobStore.from_url(url)
+    data = os.urandom(11 * MIB)
+    assert store.append("p", [data], sync=False) == len(data)
+    (pending,) = _multipart_uploads(s3_endpoint, url)
+    parts = s3_endpoint.client().list_parts(
+        Bucket=_bucket(url), Key=pending["Key"], UploadId=pending["UploadId"]
+    )["Parts"]
+    assert [p["Size"] for p in parts] == [PART_MINIMUM, PART_MINIMUM]
+    store.commit("p", "k")  # straight from memory: the last MiB is the last part
+    assert b"".join(store.read("k")) == data
+    assert _objects(s3_endpoint, url) == ["blobs-test/blobs/k"]

@@ -174,10 +174,16 @@ class S3BlobStore:
             partial = self._load(partial_key) or _Partial(dirty=True)
         try:
             for chunk in chunks:
-                partial.tail += chunk
                 partial.dirty = True
-                if len(partial.tail) >= PART_MINIMUM:
-                    self._upload_part(partial_key, partial)
+                # Parts of exactly the minimum: never more than one part in memory, also
+                # when a caller hands over a whole file at once.
+                piece = memoryview(chunk)
+                while piece:
+                    room = PART_MINIMUM - len(partial.tail)
+                    partial.tail += piece[:room]
+                    piece = piece[room:]
+                    if len(partial.tail) >= PART_MINIMUM:
+                        self._upload_part(partial_key, partial)
         except BaseException:
             # Nothing of this call is acknowledged: forget it rather than keep a state
             # another replica may overtake.
