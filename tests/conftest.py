@@ -67,7 +67,6 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serv
     ``backends.both_backends``."""
     import backends
 
-    made = make_server(tmp_path)
     if getattr(request, "param", backends.SQLITE) == backends.POSTGRESQL_S3:
         cluster = request.getfixturevalue("postgres_cluster")
         bucket = request.getfixturevalue("s3_endpoint").new_bucket()
@@ -75,6 +74,8 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serv
             tmp_path, database_url=cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
         )
         made.env["KOPPEL_BLOB_URL"] = bucket
+    else:
+        made = make_server(tmp_path)
     srv = made.start("--demo")
     try:
         yield srv
