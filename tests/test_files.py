@@ -85,6 +85,7 @@ def test_published_file_is_listed_and_downloaded_verified(
     assert missing.returncode != 0 and "no file 999" in missing.stderr
 
 
+@both_backends
 def test_content_has_sha256_etag_and_ranges(
     demo_server: Server, workstation: Ws, tmp_path: Path
 ) -> None:
