@@ -380,3 +380,18 @@ def test_a_whole_file_handed_over_at_once_goes_up_in_parts_of_5_mib(s3_endpoint:
     store.commit("p", "k")  # straight from memory: the last MiB is the last part
     assert b"".join(store.read("k")) == data
     assert _objects(s3_endpoint, url) == ["blobs-test/blobs/k"]
+
+
+def test_koppel_server_names_a_wrong_blob_url(tmp_path: Path) -> None:
+    import subprocess
+
+    from harness import BIN, make_server
+
+    server = make_server(tmp_path, process=True)
+    env = {**server.env, "KOPPEL_BLOB_URL": "/srv/koppel/blobs"}
+    ran = subprocess.run(
+        [str(BIN / "koppel-server")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 2
+    assert "KOPPEL_BLOB_URL" in ran.stderr and "s3://bucket/prefix" in ran.stderr
+    assert "Traceback" not in ran.stderr
