@@ -395,3 +395,29 @@ def test_koppel_server_names_a_wrong_blob_url(tmp_path: Path) -> None:
     assert ran.returncode == 2
     assert "KOPPEL_BLOB_URL" in ran.stderr and "s3://bucket/prefix" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_creation_with_upload_on_s3(s3_app: InProcess, s3_endpoint: Any) -> None:
+    """A POST carrying a 6 MiB file (one part and a tail) completes the upload at once."""
+    from app_client import bearer
+
+    anna = AgentApi(s3_app, "C20001", "anna")
+    data = os.urandom(6 * MIB + 3)
+    name = base64.b64encode(b"scan.pdf").decode()
+    created = s3_app.client().post(
+        "/api/v1/environments/C20001/uploads",
+        content=data,
+        headers={
+            **bearer(anna.token),
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": f"filename {name}",
+            "Content-Type": OFFSET_STREAM,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["Upload-Offset"] == str(len(data))
+    assert hashlib.sha256(data).hexdigest() in created.headers.values()
+    url = s3_app.svc.settings.blob_url
+    assert _multipart_uploads(s3_endpoint, url) == []
+    assert not [k for k in _objects(s3_endpoint, url) if "/partial/" in k]
