@@ -23,12 +23,15 @@ class S3Server:
 
     server: Any
     endpoint: str
+    _client: Any = None
 
     def client(self) -> Any:
-        """A boto3 client of this endpoint."""
-        from koppel.server.adapters.blobs.s3 import s3_client
+        """A boto3 client of this endpoint (one: making a client takes a tenth of a second)."""
+        if self._client is None:
+            from koppel.server.adapters.blobs.s3 import s3_client
 
-        return s3_client()
+            self._client = s3_client()
+        return self._client
 
     def new_bucket(self) -> str:
         """A fresh bucket; its ``KOPPEL_BLOB_URL`` (with a prefix, as a host would use)."""

@@ -119,13 +119,23 @@ class S3BlobStore:
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
-        self._client = client if client is not None else s3_client()
+        # Made on first use: importing boto3 and making a client takes a good part of a
+        # second, which a koppel-admin command that touches no file should not pay.
+        self._made: Any = client
         # /readyz must answer quickly: its HeadBucket gives up after one short attempt.
         self._quick: Any = client
         self._lock = threading.Lock()
         # Partials appended to by a request of this process and not yet synced. The tus
         # lock makes one request at a time the writer of an upload.
         self._open: dict[str, _Partial] = {}
+
+    @property
+    def _client(self) -> Any:
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = s3_client()
+        return self._made
 
     @classmethod
     def from_url(cls, url: str) -> S3BlobStore:
