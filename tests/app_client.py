@@ -261,7 +261,7 @@ def _make(data_dir: Path, settings: dict[str, Any], *, demo: bool, template: Pat
 
 
 # Settings that name data outside the data folder: a copied folder would not carry it.
-_NOT_COPIED = {"database_url", "secret_key", "secret_key_file", "packages_dir"}
+_NOT_COPIED = {"database_url", "blob_url", "secret_key", "secret_key_file", "packages_dir"}
 _TEMPLATES: dict[str, Path] = {}
 
 

@@ -3,8 +3,10 @@ workstations, stopped by the tests that start them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -57,11 +59,24 @@ def empty_app(tmp_path: Path) -> Iterator[InProcess]:
 
 
 @pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[Server]:
+def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """A server with the demo practice (firm F10001, clients C20001-3, anna and bram),
     served on a real port by a thread of this process (for agents in subprocesses,
-    browsers, ``check``'s probes), ``koppel-admin`` in process; see served_server.py."""
-    srv = make_server(tmp_path).start("--demo")
+    browsers, ``check``'s probes), ``koppel-admin`` in process; see served_server.py.
+    On SQLite and the blob folder, or on PostgreSQL + S3 for the tests marked
+    ``backends.both_backends``."""
+    import backends
+
+    if getattr(request, "param", backends.SQLITE) == backends.POSTGRESQL_S3:
+        cluster = request.getfixturevalue("postgres_cluster")
+        bucket = request.getfixturevalue("s3_endpoint").new_bucket()
+        made = make_server(
+            tmp_path, database_url=cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+        )
+        made.env["KOPPEL_BLOB_URL"] = bucket
+    else:
+        made = make_server(tmp_path)
+    srv = made.start("--demo")
     try:
         yield srv
     finally:
@@ -103,3 +118,31 @@ def page(chromium: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[Any]:
+    """moto's S3 server on loopback for this test process (see s3.py: production uses
+    AWS S3, MinIO or Ceph RGW); each test takes a fresh bucket with ``new_bucket()``."""
+    import s3
+
+    running = s3.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL 15 cluster for this test process (tests take a fresh
+    database each with ``create_database``), started on first use."""
+    import postgres
+
+    if not postgres.available():
+        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
+    running = postgres.start_cluster()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from app_client import UPDATE, InProcess, make_in_process
+from backends import both_backends
 from dossier_support import Api, code_of, link
 from harness import Server, Workstation
 
@@ -363,6 +364,7 @@ def test_versions_if_match_conflict_and_refusals(demo_app: InProcess, anna: Api,
     assert a.get(f"items/{invoice['id']}").json()["attachments"][0]["versions"] == 1
 
 
+@both_backends
 def test_koppel_items_and_open(
     demo_server: Server, anna_linked: tuple[Workstation, Api], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from backends import both_backends
 from dossier_support import Api, link
 from harness import Server, Workstation
 
@@ -79,6 +80,7 @@ def content(api: Api, item: int, attachment: int, version: int) -> bytes:
     return api.get(url, params={"version": version}).content
 
 
+@both_backends
 def test_edit_round_trip_and_conflict(office: tuple[Workstation, Api, Api], tmp_path: Path) -> None:
     ws, a, b = office
     letter = a.item("Letter", "Correspondence", {"letter.txt": b"v1 by anna\n"})

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from backends import both_backends
 from dossier_support import Api, link
 from harness import DEMO_PASSWORD, Server, Workstation
 
@@ -49,6 +50,7 @@ def rows_of(db: Path, query: str) -> list[tuple[Any, ...]]:
         return list(connection.execute(query))
 
 
+@both_backends
 def test_published_file_is_listed_and_downloaded_verified(
     demo_server: Server, workstation: Ws, tmp_path: Path
 ) -> None:
@@ -83,6 +85,7 @@ def test_published_file_is_listed_and_downloaded_verified(
     assert missing.returncode != 0 and "no file 999" in missing.stderr
 
 
+@both_backends
 def test_content_has_sha256_etag_and_ranges(
     demo_server: Server, workstation: Ws, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from backends import both_backends
 from harness import Server, Workstation
 
 Ws = Callable[..., Workstation]
@@ -27,6 +28,28 @@ def linked_codes(ws: Workstation) -> list[str]:
     return sorted(env["code"] for env in ws.ok("envs", "--json").json())
 
 
+def _database_bytes(server: Server) -> bytes:
+    """Everything the server's database holds: the SQLite file, or on PostgreSQL every
+    row of every table."""
+    url = server.env.get("KOPPEL_DATABASE_URL")
+    if url is None:
+        return (server.data_dir / "koppel.sqlite3").read_bytes()
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = sqlalchemy.inspect(conn).get_table_names()
+            rows = [
+                repr(conn.execute(sqlalchemy.text(f'SELECT * FROM "{t}"')).all()) for t in tables
+            ]
+    finally:
+        engine.dispose()
+    assert len("".join(rows)) > 10_000  # the rows were read, not only the table names
+    return "".join(rows).encode()
+
+
+@both_backends
 def test_firm_then_clients_through_the_bundle(demo_server: Server, workstation: Ws) -> None:
     ws = workstation("laptop")
     firm = ws.save_settings(demo_server, "F10001", "anna")
@@ -53,7 +76,7 @@ def test_firm_then_clients_through_the_bundle(demo_server: Server, workstation: 
     # Tokens: recognisable prefix, 256-bit secret, stored on the server only as a hash.
     tokens = tokens_of(ws)
     assert all(t.startswith("kplt_") and len(t.split("_", 2)[2]) >= 43 for t in tokens.values())
-    raw = (demo_server.data_dir / "koppel.sqlite3").read_bytes()
+    raw = _database_bytes(demo_server)
     for token in tokens.values():
         assert token.split("_", 2)[2].encode() not in raw
     mode = (ws.home / ".local/share/koppel/tokens.json").stat().st_mode & 0o777

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from backends import both_backends
 from harness import BIN, Server, Workstation
 from msg_support import msg_file
 from uploads_helpers import (
@@ -83,6 +84,7 @@ def anna_on_a_process(
     return demo_server_process, ws, link(ws, demo_server_process)
 
 
+@both_backends
 def test_submit_one_file(anna: tuple[Server, Workstation, str], tmp_path: Path) -> None:
     server, ws, token = anna
     source = random_file(tmp_path / "invoice 2026-001.pdf", 300_000)

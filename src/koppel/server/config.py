@@ -6,9 +6,10 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
@@ -33,6 +34,13 @@ class ServerSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite in the data folder. "
         "PostgreSQL: postgresql+psycopg://user:password@host/db",
+    )
+    blob_url: str | None = Field(
+        default=None,
+        description="Where file contents are kept: s3://bucket/prefix for an S3-compatible "
+        "store (endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); default: the blob folder in the data "
+        "folder.",
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, description="Port to listen on.")
@@ -95,6 +103,17 @@ class ServerSettings(BaseSettings):
         description="Serve Prometheus metrics at /metrics (keep it off the internet: see "
         "docs/operations.md).",
     )
+
+    @field_validator("blob_url")
+    @classmethod
+    def _s3_address(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc or parsed.query or parsed.fragment:
+            raise ValueError("write it as s3://bucket/prefix, or leave it unset for the folder")
+        return url
 
     @property
     def resolved_database_url(self) -> str:

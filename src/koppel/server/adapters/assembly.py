@@ -1,5 +1,5 @@
 """The composition root: the one place that picks the adapters behind the domain's ports
-(the SQL database, the local blob folder, the agent packages, in-process events) and
+(the SQL database, the blob folder or S3 bucket, the agent packages, in-process events) and
 hands them out as ``Services``."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from koppel.server.adapters.packages import LocalAgentPackages
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.adapters.signals import LocalEvents
 from koppel.server.config import ServerSettings
+from koppel.server.domain.transfer.blobs import BlobStore
 from koppel.server.services import Services
 
 __all__ = [
     "Presence",
     "ServerServices",
+    "blob_store",
     "create_services",
     "database_presence",
     "describe_database",
@@ -85,12 +87,22 @@ def create_services(settings: ServerSettings, migrate: bool | None = None) -> Se
         store=database,
         policy=settings.policy(),
         packages=LocalAgentPackages(settings.resolved_packages_dir),
-        blobs=LocalBlobStore(settings.data_dir / "blobs"),
+        blobs=blob_store(settings),
         publisher=events,
         feed=events,
         database=database,
         events=events,
     )
+
+
+def blob_store(settings: ServerSettings) -> BlobStore:
+    """The bucket of ``KOPPEL_BLOB_URL`` when set, else the blob folder in the data folder."""
+    if settings.blob_url:
+        # boto3 is imported only by a server that uses S3.
+        from koppel.server.adapters.blobs.s3 import S3BlobStore
+
+        return S3BlobStore.from_url(settings.blob_url)
+    return LocalBlobStore(settings.data_dir / "blobs")
 
 
 def database_presence(settings: ServerSettings) -> Presence:

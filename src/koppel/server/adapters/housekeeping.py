@@ -1,16 +1,19 @@
 """Housekeeping beside the requests: ended portal sessions, failed sign-ins that no
-longer count, old events, expired event sessions and ended device approvals are deleted
-every few minutes, so those tables stay small; then the store settles (SQLite's log is
-folded into the database file)."""
+longer count, old events, expired event sessions, ended device approvals and expired
+uploads (their bytes too: an S3 multipart upload is aborted) are deleted every few
+minutes, so those tables stay small; then the store settles (SQLite's log is folded into
+the database file)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 from koppel.server.domain import events as event_rules
 from koppel.server.domain.portal import device_approval
 from koppel.server.domain.portal import sessions as web_sessions
+from koppel.server.domain.transfer import uploads as upload_rules
 from koppel.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -41,11 +44,16 @@ class Housekeeping:
             sessions, failures = web_sessions.purge(uow.portal, self.svc.policy)
             events = event_rules.purge(uow.events, self.svc.policy)
             grants = device_approval.housekeeping(uow.device_grants, self.svc.policy)
+        # Also swept when an upload is created; here so that the last uploads of a quiet
+        # server do not wait for the next one (one small batch per round).
+        with self.svc.transaction() as uow:
+            uploads = upload_rules.sweep_expired(uow.uploads, self.svc.blobs, datetime.now(UTC))
         return {
             "portal sessions": sessions,
             "sign-in failures": failures,
             "events": events,
             "device approvals": grants,
+            "expired uploads": uploads,
         }
 
     def _loop(self) -> None:

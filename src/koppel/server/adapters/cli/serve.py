@@ -128,9 +128,10 @@ def serve(
 
     By default it keeps everything under one data folder (SQLite + blob folder, readable
     by this OS user only) and migrates the database at start. Every option can also be
-    set as KOPPEL_<NAME>. Exits 4 when the port is in use, 5 when the secret key
-    (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not the database's, 6
-    when KOPPEL_AUTO_MIGRATE=false and the database lacks migrations of this release.
+    set as KOPPEL_<NAME>. Exits 2 when a setting is invalid, 4 when the port is in use,
+    5 when the secret key (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not
+    the database's, 6 when KOPPEL_AUTO_MIGRATE=false and the database lacks migrations of
+    this release.
 
     `koppel-server worker` runs only the job workers (see its --help).
 
@@ -176,7 +177,17 @@ def serve(
         }.items()
         if v is not None
     }
-    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    from pydantic import ValidationError
+
+    try:
+        settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # As koppel-admin says it: the variable and what is wrong, not a traceback.
+        problems = "; ".join(
+            f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"error: invalid configuration: {problems}", err=True)
+        raise typer.Exit(2) from None
     if not _port_free(settings.host, settings.port):
         typer.echo(
             f"error: port {settings.port} on {settings.host} is in use; stop the other "
