@@ -44,9 +44,6 @@ DEPLOY = ROOT / "deploy"
 UNITS = ("koppel-server.service", "koppel-server@.service", "koppel-worker.service")
 INSTALLED_BIN = "/opt/koppel/venv/bin/"
 SCHEMA_BEHIND = 6
-# Set by the S3 blob store of issue 14 (its own branch); checked as the other settings
-# are as soon as ServerSettings has it.
-PENDING_SETTINGS = {"KOPPEL_BLOB_URL"}
 
 
 def tool(name: str) -> str:
@@ -156,7 +153,7 @@ def test_a_unit_s_command_refuses_a_database_it_must_not_migrate(name: str, tmp_
 def test_the_environment_file_example_sets_only_koppel_settings() -> None:
     example = (DEPLOY / "koppel.env.example").read_text()
     names = set(re.findall(r"^(KOPPEL_\w+)=", example, flags=re.MULTILINE))
-    assert names and names <= setting_names() | PENDING_SETTINGS, names - setting_names()
+    assert names and names <= setting_names(), names - setting_names()
     # Each unit sets these itself (the file would override them for every unit at once).
     assert not names & {"KOPPEL_PORT", "KOPPEL_HOST", "KOPPEL_WORKERS"}
 
@@ -479,7 +476,7 @@ def test_the_compose_services_set_only_koppel_settings_and_wait_for_the_migratio
     assert set(koppel) == {"migrate", "server-1", "server-2", "worker"}
     for name, service in koppel.items():
         variables = set(service["environment"])
-        unknown = {v for v in variables if v.startswith("KOPPEL_")} - known - PENDING_SETTINGS
+        unknown = {v for v in variables if v.startswith("KOPPEL_")} - known
         assert unknown == set(), (name, unknown)
         assert service["environment"]["KOPPEL_AUTO_MIGRATE"] == "false"
         assert service["environment"]["KOPPEL_BLOB_URL"].startswith("s3://")
