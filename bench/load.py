@@ -1,9 +1,10 @@
 """Benchmark: one replica, then two, under many agents (issue 14).
 
 Each topology runs on a fresh PostgreSQL 15 database (a throwaway cluster,
-tests/postgres.py) and one shared data folder (blobs; with ``--s3`` an S3 bucket on a
-moto server when this release has the S3 blob store), with real ``koppel-server``
-processes on loopback. For a bounded time, simulated agents:
+tests/postgres.py) and a fresh bucket of an S3 server on loopback (moto's standalone
+server, a process of its own; production uses AWS S3, MinIO or Ceph RGW), with real
+``koppel-server`` processes on loopback (``--local-blobs``: one shared blob folder
+instead of the bucket). For a bounded time, simulated agents:
 
 - hold ``--agents`` event streams open, spread over the replicas, on the firm and two
   clients (idle: the events below concern none of them, as most events of a large host
@@ -20,6 +21,7 @@ two-replica/one-replica ratios. Reported, not targets: on this 2-core machine th
 replicas, PostgreSQL and this load generator share the same two cores.
 
     .venv/bin/python bench/load.py [--agents 2000] [--seconds 20] [--rate 20] [--pushes 5]
+                                   [--local-blobs]
 """
 
 from __future__ import annotations
@@ -341,7 +343,56 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000}
 
 
-def _topology(cluster: postgres.Cluster, count: int, options: argparse.Namespace) -> dict[str, Any]:
+class S3:
+    """moto's S3 server, a process of its own on a loopback port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}",
+            "AWS_ACCESS_KEY_ID": "koppel-bench",
+            "AWS_SECRET_ACCESS_KEY": "koppel-bench-secret",
+            "AWS_REGION": "eu-west-1",
+        }
+        for _ in range(100):
+            try:
+                httpx.get(self.env["AWS_ENDPOINT_URL"], timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise SystemExit("moto_server did not start")
+
+    def new_bucket(self) -> str:
+        """A fresh bucket's name."""
+        import boto3
+
+        name = f"koppel-load-{uuid.uuid4().hex[:8]}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.env["AWS_REGION"],
+        )
+        client.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.env["AWS_REGION"]}
+        )
+        return name
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _topology(
+    cluster: postgres.Cluster, s3: S3 | None, count: int, options: argparse.Namespace
+) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="koppel-load-"))
     port = free_port()
     env = dict(
@@ -352,6 +403,8 @@ def _topology(cluster: postgres.Cluster, count: int, options: argparse.Namespace
         KOPPEL_PUBLIC_URL=f"http://127.0.0.1:{port}",
         KOPPEL_ACTOR="bench",
     )
+    if s3 is not None:
+        env.update(s3.env, KOPPEL_BLOB_URL=f"s3://{s3.new_bucket()}/koppel")
     host = Host(base, env)
     try:
         host.start(count)
@@ -384,19 +437,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the load")
     parser.add_argument("--rate", type=float, default=20, help="small files submitted per second")
     parser.add_argument("--pushes", type=float, default=5, help="files pushed per second")
+    parser.add_argument(
+        "--local-blobs", action="store_true", help="one shared blob folder instead of S3"
+    )
     options = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of connections
     if not postgres.available():
         raise SystemExit("PostgreSQL 15 binaries (initdb, pg_ctl) are needed on the PATH")
     cluster = postgres.start_cluster()
+    s3 = None if options.local_blobs else S3()
+    where = "a shared blob folder" if s3 is None else "an S3 bucket (moto)"
+    print(f"PostgreSQL 15 and {where}; {options.agents} agents holding streams")
     results = []
     try:
         for count in (1, 2):
-            results.append(_topology(cluster, count, options))
+            results.append(_topology(cluster, s3, count, options))
             _show(results[-1])
     finally:
         cluster.stop()
+        if s3 is not None:
+            s3.stop()
     one, two = results
     print("\ntwo replicas / one replica (reported, not a target: the same two cores):")
     print(f"  throughput     {two['throughput'] / one['throughput']:.2f}x")

@@ -5,6 +5,7 @@ hands them out as ``Services``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from koppel.server.adapters import private_files
 from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.adapters.db import database as db
 from koppel.server.adapters.db.database import Database, Presence
+from koppel.server.adapters.db.notifications import Listener, listens
 from koppel.server.adapters.packages import LocalAgentPackages
 from koppel.server.adapters.secret_key import KeySource
 from koppel.server.adapters.signals import LocalEvents
@@ -103,6 +105,13 @@ def blob_store(settings: ServerSettings) -> BlobStore:
 
         return S3BlobStore.from_url(settings.blob_url)
     return LocalBlobStore(settings.data_dir / "blobs")
+
+
+def notifications(settings: ServerSettings, wake: Callable[[str], None]) -> Listener | None:
+    """A listener of the database's notifications calling ``wake("events" | "jobs")``
+    (not started), or None where the database sends none (SQLite)."""
+    url = settings.resolved_database_url
+    return Listener(url, wake) if listens(url) else None
 
 
 def database_presence(settings: ServerSettings) -> Presence:

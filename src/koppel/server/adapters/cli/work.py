@@ -22,7 +22,7 @@ log = logging.getLogger("koppel.worker")
 def run_worker(settings: ServerSettings, threads: int | None, log_level: str) -> None:
     """Run ``threads`` job threads (default ``KOPPEL_WORKERS``, at least one) until
     SIGTERM or SIGINT."""
-    from koppel.server.adapters.db.notifications import Listener, listens
+    from koppel.server.adapters.assembly import notifications
     from koppel.server.adapters.worker import Worker
 
     count = threads if threads is not None else max(settings.workers, 1)
@@ -40,13 +40,12 @@ def run_worker(settings: ServerSettings, threads: int | None, log_level: str) ->
         number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)
     }
     worker = Worker(svc, count)
-    url = settings.resolved_database_url
     # On PostgreSQL a job queued by any replica wakes the threads at once (else each
     # looks every second).
-    listener = Listener(url, lambda what: worker.wake() if what == "jobs" else None)
+    listener = notifications(settings, lambda what: worker.wake() if what == "jobs" else None)
     try:
         worker.start()
-        if listens(url):
+        if listener is not None:
             listener.start()
         log.info(
             "job worker %s started with %d thread%s on %s",
@@ -60,7 +59,8 @@ def run_worker(settings: ServerSettings, threads: int | None, log_level: str) ->
         while not stop.wait(1.0):
             pass
         log.info("%s received: finishing the jobs in hand", received[0])
-        listener.stop()
+        if listener is not None:
+            listener.stop()
         worker.stop()
         still = worker.running()
         if still:
