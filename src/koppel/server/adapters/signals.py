@@ -49,7 +49,8 @@ class EventBroker:
         self._stop = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # Each waiting stream: its loop, its wake-up, and its scope (None: any event).
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event, Scope | None]] = set()
         self._thread: threading.Thread | None = None
         self.latest = 0
 
@@ -83,14 +84,15 @@ class EventBroker:
         """This process recorded an event: look now instead of within a second."""
         self._wake.set()
 
-    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+    async def wait_beyond(self, cursor: int, timeout: float, scope: Scope | None = None) -> int:
         """Wait until an event newer than ``cursor`` may exist (or ``timeout``); the
-        newest id known."""
+        newest id known. With ``scope``, only an event in it wakes the caller early:
+        thousands of idle streams are not all woken by every event of the host."""
         if self.latest > cursor or self.stopped:
             return self.latest
         loop = asyncio.get_running_loop()
         woken = asyncio.Event()
-        entry = (loop, woken)
+        entry = (loop, woken, scope)
         with self._lock:
             self._waiters.add(entry)
         try:
@@ -118,12 +120,13 @@ class EventBroker:
                 break
             newest = self._safe_read()
             if newest > self.latest:
-                self._learn(self.latest, newest)
+                heads = self._learn(self.latest, newest)
                 self.latest = newest
-                self._release()
+                self._release(heads)
 
-    def _learn(self, after: int, upto: int) -> None:
-        """Read whom the events after ``after`` concern into the window."""
+    def _learn(self, after: int, upto: int) -> list[EventHead] | None:
+        """Read whom the events after ``after`` concern into the window; them, or None
+        when they could not be read."""
         heads: list[EventHead] | None = None
         if self._read_heads is not None:
             try:
@@ -134,11 +137,12 @@ class EventBroker:
             if heads is None:
                 self._window.clear()
                 self._floor = upto
-                return
+                return None
             for head in heads:
                 if len(self._window) == self._window.maxlen:
                     self._floor = self._window[0].id
                 self._window.append(head)
+        return heads
 
     def concerns(self, after: int, upto: int, scope: Scope) -> bool:
         """Whether an event after ``after`` up to ``upto`` is in ``scope``; True when the
@@ -154,12 +158,15 @@ class EventBroker:
                     return True
         return False
 
-    def _release(self) -> None:
+    def _release(self, heads: list[EventHead] | None = None) -> None:
+        """Wake the waiting streams that ``heads`` concern (all of them without heads:
+        unknown events, or the server stopping)."""
         with self._lock:
             waiters = list(self._waiters)
-        for loop, woken in waiters:
-            with contextlib.suppress(RuntimeError):  # that loop is closed
-                loop.call_soon_threadsafe(woken.set)
+        for loop, woken, scope in waiters:
+            if scope is None or heads is None or any(in_scope(h, scope) for h in heads):
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    loop.call_soon_threadsafe(woken.set)
 
 
 class LocalEvents:
@@ -200,8 +207,8 @@ class LocalEvents:
         """The broker's ``concerns``; True (read it) without a broker."""
         return True if self._broker is None else self._broker.concerns(after, upto, scope)
 
-    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+    async def wait_beyond(self, cursor: int, timeout: float, scope: Scope | None = None) -> int:
         """The broker's ``wait_beyond``; at once without a broker."""
         if self._broker is None:
             return self.latest
-        return await self._broker.wait_beyond(cursor, timeout)
+        return await self._broker.wait_beyond(cursor, timeout, scope)

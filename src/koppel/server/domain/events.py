@@ -121,9 +121,9 @@ class EventFeed(Protocol):
         """Whether streams should end (the server is stopping, or the feed never ran)."""
         ...
 
-    async def wait_beyond(self, cursor: int, timeout: float) -> int:
+    async def wait_beyond(self, cursor: int, timeout: float, scope: Scope | None = None) -> int:
         """Wait until an event newer than ``cursor`` may exist (or ``timeout``); the
-        newest id known."""
+        newest id known. With ``scope``, events outside it need not end the wait."""
         ...
 
     def concerns(self, after: int, upto: int, scope: Scope) -> bool:

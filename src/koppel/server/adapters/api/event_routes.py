@@ -153,7 +153,7 @@ async def stream(
                 if await request.is_disconnected():
                     return
                 continue
-            await feed.wait_beyond(cursor, min(wait, HEARTBEAT_SECONDS))
+            await feed.wait_beyond(cursor, min(wait, HEARTBEAT_SECONDS), found.scope)
 
     return StreamingResponse(
         frames(),
