@@ -29,6 +29,7 @@ POLL_SECONDS = 1.0
 # The newest events whose heads are kept (a stream further behind reads the database).
 WINDOW = 10_000
 HeadReader = Callable[[int, int], list[EventHead]]
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
 
 
 class EventBroker:
@@ -49,8 +50,12 @@ class EventBroker:
         self._stop = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
-        # Each waiting stream: its loop, its wake-up, and its scope (None: any event).
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event, Scope | None]] = set()
+        # The waiting streams (their loop and wake-up), indexed by what they wait for, so
+        # that an event finds its streams without looking at the others: a user's own
+        # events by user, an environment's by environment; ``_anyone`` wait for any.
+        self._anyone: set[_Waiter] = set()
+        self._by_user: dict[int, set[_Waiter]] = {}
+        self._by_environment: dict[int, set[_Waiter]] = {}
         self._thread: threading.Thread | None = None
         self.latest = 0
 
@@ -90,20 +95,37 @@ class EventBroker:
         thousands of idle streams are not all woken by every event of the host."""
         if self.latest > cursor or self.stopped:
             return self.latest
-        loop = asyncio.get_running_loop()
-        woken = asyncio.Event()
-        entry = (loop, woken, scope)
-        with self._lock:
-            self._waiters.add(entry)
+        entry: _Waiter = (asyncio.get_running_loop(), asyncio.Event())
+        self._register(entry, scope)
         try:
             if self.latest <= cursor:
-                await asyncio.wait_for(woken.wait(), timeout)
+                await asyncio.wait_for(entry[1].wait(), timeout)
         except TimeoutError:
             pass
         finally:
-            with self._lock:
-                self._waiters.discard(entry)
+            self._register(entry, scope, remove=True)
         return self.latest
+
+    def _register(self, entry: _Waiter, scope: Scope | None, *, remove: bool = False) -> None:
+        with self._lock:
+            if scope is None:
+                places = [self._anyone]
+            else:
+                places = [self._by_user.setdefault(m, set()) for m in scope.membership_ids]
+                places += [self._by_environment.setdefault(e, set()) for e in scope.environment_ids]
+            for place in places:
+                if remove:
+                    place.discard(entry)
+                else:
+                    place.add(entry)
+            if remove and scope is not None:  # forget emptied places
+                for index, keys in (
+                    (self._by_user, scope.membership_ids),
+                    (self._by_environment, scope.environment_ids),
+                ):
+                    for key in keys:
+                        if not index.get(key, True):
+                            del index[key]
 
     def _safe_read(self) -> int:
         try:
@@ -162,11 +184,20 @@ class EventBroker:
         """Wake the waiting streams that ``heads`` concern (all of them without heads:
         unknown events, or the server stopping)."""
         with self._lock:
-            waiters = list(self._waiters)
-        for loop, woken, scope in waiters:
-            if scope is None or heads is None or any(in_scope(h, scope) for h in heads):
-                with contextlib.suppress(RuntimeError):  # that loop is closed
-                    loop.call_soon_threadsafe(woken.set)
+            waiters = set(self._anyone)
+            if heads is None:
+                for index in (self._by_user, self._by_environment):
+                    for place in index.values():
+                        waiters |= place
+            else:
+                for head in heads:
+                    if head.membership_id is not None:
+                        waiters |= self._by_user.get(head.membership_id, set())
+                    else:
+                        waiters |= self._by_environment.get(head.environment_id, set())
+        for loop, woken in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(woken.set)
 
 
 class LocalEvents:
