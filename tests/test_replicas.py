@@ -1,5 +1,6 @@
 """Several replicas behind one address (issue 14): two ``koppel-server`` processes on two
-ports share one PostgreSQL database and one blob folder (as they would share a bucket),
+ports share one PostgreSQL database and one S3 bucket (moto's server on loopback;
+production uses AWS S3, MinIO or Ceph RGW),
 and any replica serves any request: an upload begun on A is finished on B, a token
 revoked through A is refused by B at once, an event recorded by A's worker reaches a
 stream on B through PostgreSQL's notifications, and a job whose worker died on A is done
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,17 +40,6 @@ Ws = Callable[..., Workstation]
 LEASE_SECONDS = 6
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[postgres.Cluster]:
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 class Replicas:
     """Replicas A and B of one host: one database, one data folder, one public address."""
 
@@ -63,9 +54,12 @@ class Replicas:
 
 
 @pytest.fixture
-def replicas(cluster: postgres.Cluster, tmp_path: Path) -> Iterator[Replicas]:
-    url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
-    a = make_server(tmp_path, database_url=url, process=True)
+def replicas(
+    postgres_cluster: postgres.Cluster, s3_endpoint: Any, tmp_path: Path
+) -> Iterator[Replicas]:
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    a = make_server(tmp_path, database_url=url, process=True)  # with s3's AWS_* variables
+    a.env["KOPPEL_BLOB_URL"] = s3_endpoint.new_bucket()
     a.env["KOPPEL_JOB_LEASE_SECONDS"] = str(LEASE_SECONDS)
     a.start("--demo")
     # B: another process on another port; the same database, folder and public address.
@@ -239,11 +233,13 @@ def test_a_job_whose_worker_died_on_one_replica_is_done_once_by_the_other(
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_one_writer_per_upload_across_replicas(
-    engine: str, cluster: postgres.Cluster, tmp_path: Path
+    engine: str, postgres_cluster: postgres.Cluster, tmp_path: Path
 ) -> None:
     settings = {}
     if engine == "postgresql":
-        settings["database_url"] = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+        settings["database_url"] = postgres_cluster.create_database(
+            f"koppel_{uuid.uuid4().hex[:8]}"
+        )
     app = make_in_process(tmp_path / "server", **settings)
     # B: a second pool on the same database, as another replica holds one.
     other = Database(
@@ -277,9 +273,9 @@ def test_one_writer_per_upload_across_replicas(
 
 
 def test_a_listener_is_woken_by_a_commit_of_another_connection(
-    cluster: postgres.Cluster, tmp_path: Path
+    postgres_cluster: postgres.Cluster, tmp_path: Path
 ) -> None:
-    url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
     app = make_in_process(tmp_path / "server", database_url=url)
     woken: queue.Queue[tuple[float, str]] = queue.Queue()
     listener = Listener(url, lambda what: woken.put((time.monotonic(), what)))

@@ -354,7 +354,17 @@ def test_a_killed_koppel_server_process_resumes_the_upload_from_the_bucket(
         server.stop()
 
 
-@pytest.mark.parametrize("url", ["s3://", "/srv/koppel/blobs", "https://bucket/p", "s3://b/p?x=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://",
+        "/srv/koppel/blobs",
+        "https://bucket/p",
+        "s3://b/p?x=1",
+        "s3://s3://bucket/p",
+        "s3://Bucket/p",
+    ],
+)
 def test_a_blob_url_that_is_no_bucket_is_refused_at_start(url: str) -> None:
     from pydantic import ValidationError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.setup.host import unspecified
 from koppel.server.domain.transfer.uploads import UploadLimits
+
+# S3's rule for bucket names (a wrong one would fail every request, not the start).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def _default_data_dir() -> Path:
@@ -113,6 +117,11 @@ class ServerSettings(BaseSettings):
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc or parsed.query or parsed.fragment:
             raise ValueError("write it as s3://bucket/prefix, or leave it unset for the folder")
+        if not _BUCKET.match(parsed.netloc):
+            raise ValueError(
+                f"{parsed.netloc!r} is not a bucket name (3 to 63 lower-case letters, digits, "
+                "dots and hyphens); write it as s3://bucket/prefix"
+            )
         return url
 
     @property
