@@ -23,6 +23,26 @@ def link(ws: Workstation, server: Server, env: str, login: str) -> str:
     return token_of(ws, env)
 
 
+def open_event_session(
+    url: str, ws: Workstation, env: str, token: str, *, verify: bool = True
+) -> str:
+    """Open an event session of ``env`` for the workstation's agent at the server's
+    ``url`` (as ``koppel watch`` does); the session id its stream is read with."""
+    state = json.loads((ws.home / ".local/share/koppel/state.json").read_text())
+    opened = httpx.post(
+        f"{url}/api/v1/event-sessions",
+        headers=UPDATE,
+        json={
+            "environments": [{"environment": env, "token": token}],
+            "workstation_id": state["workstation"]["id"],
+        },
+        timeout=30,
+        verify=verify,
+    )
+    assert opened.status_code == 201, opened.text
+    return str(opened.json()["session"])
+
+
 def token_of(ws: Workstation, env: str) -> str:
     """The workstation's token of ``env`` (the 0600 file store)."""
     data = json.loads((ws.home / ".local/share/koppel/tokens.json").read_text())

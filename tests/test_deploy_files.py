@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dossier_support import UPDATE, link
+from dossier_support import UPDATE, link, open_event_session
 from harness import BIN, Server, free_port, make_server, run
 from koppel.server.config import ServerSettings
 
@@ -380,18 +380,9 @@ def test_an_event_stream_through_nginx_gets_each_event_at_once(
     srv, url, _ = behind_nginx
     ws = workstation("anna-laptop")
     token = link(ws, srv, "F10001", "anna")
-    state = json.loads((ws.home / ".local/share/koppel/state.json").read_text())
+    session = open_event_session(url, ws, "F10001", token, verify=False)
     with httpx.Client(base_url=url, verify=False, timeout=30) as client:
-        opened = client.post(
-            "/api/v1/event-sessions",
-            headers=UPDATE,
-            json={
-                "environments": [{"environment": "F10001", "token": token}],
-                "workstation_id": state["workstation"]["id"],
-            },
-        )
-        assert opened.status_code == 201, opened.text
-        path = f"/api/v1/events/{opened.json()['session']}"
+        path = f"/api/v1/events/{session}"
         with client.stream("GET", path, headers=UPDATE) as stream:
             assert stream.status_code == 200
             lines = stream.iter_lines()

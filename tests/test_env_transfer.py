@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,6 @@ from dossier_support import Api, link
 from harness import Server, Workstation, make_server
 
 Ws = Callable[..., Workstation]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[postgres.Cluster]:
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries are not on the PATH; .ci/run installs them")
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -116,9 +105,9 @@ def test_an_environment_moves_between_sqlite_hosts(tmp_path: Path, workstation: 
 
 @pytest.mark.postgres
 def test_an_environment_moves_from_sqlite_to_postgresql(
-    tmp_path: Path, workstation: Ws, cluster: postgres.Cluster
+    tmp_path: Path, workstation: Ws, postgres_cluster: postgres.Cluster
 ) -> None:
-    url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
     _round_trip(tmp_path, workstation, make_server(tmp_path, database_url=url))
 
 

@@ -6,7 +6,6 @@ statements are counted where SQLAlchemy sends them."""
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ import httpx
 from sqlalchemy import event
 
 from app_client import UPDATE
-from dossier_support import link
+from dossier_support import link, open_event_session
 from harness import Server, Workstation
 
 STREAMS = 12
@@ -70,7 +69,6 @@ def test_an_event_wakes_only_the_streams_it_concerns(
 ) -> None:
     ws = workstation("anna-laptop")
     token = link(ws, demo_server, "C20001", "anna")
-    station = json.loads((ws.home / ".local/share/koppel/state.json").read_text())["workstation"]
     keys = {
         env: demo_server.ok("integrations", "create", env, "payroll", "--json").json()["key"]
         for env in ("C20001", "F10001")
@@ -78,18 +76,9 @@ def test_an_event_wakes_only_the_streams_it_concerns(
     stop = threading.Event()
     followed: list[queue.Queue[str]] = []
     for _ in range(STREAMS):
-        opened = httpx.post(
-            f"{demo_server.url}/api/v1/event-sessions",
-            headers=UPDATE,
-            json={
-                "environments": [{"environment": "C20001", "token": token}],
-                "workstation_id": station["id"],
-            },
-            timeout=30,
-        )
-        assert opened.status_code == 201, opened.text
+        session = open_event_session(demo_server.url, ws, "C20001", token)
         lines: queue.Queue[str] = queue.Queue()
-        args = (demo_server.url, opened.json()["session"], lines, stop)
+        args = (demo_server.url, session, lines, stop)
         threading.Thread(target=_follow, args=args, daemon=True).start()
         assert lines.get(timeout=10).startswith("retry:")
         followed.append(lines)

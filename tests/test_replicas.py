@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import queue
 import signal
@@ -29,7 +28,7 @@ import pytest
 
 import postgres
 from app_client import UPDATE, make_in_process
-from dossier_support import Api, link
+from dossier_support import Api, link, open_event_session
 from harness import Server, Workstation, free_port, make_server
 from koppel.server.adapters.db.database import Database
 from koppel.server.adapters.db.notifications import Listener
@@ -150,21 +149,9 @@ def test_an_event_from_a_worker_on_one_replica_reaches_a_stream_on_the_other(
 ) -> None:
     ws = workstation()
     token = link(ws, replicas.a, "F10001", "anna")
-    station = json.loads((ws.home / ".local/share/koppel/state.json").read_text())["workstation"]
-    opened = httpx.post(
-        f"{replicas.b.url}/api/v1/event-sessions",
-        headers=UPDATE,
-        json={
-            "environments": [{"environment": "F10001", "token": token}],
-            "workstation_id": station["id"],
-        },
-        timeout=30,
-    )
-    assert opened.status_code == 201, opened.text
+    session = open_event_session(replicas.b.url, ws, "F10001", token)
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
-    reader = threading.Thread(
-        target=_stream_lines, args=(replicas.b, opened.json()["session"], lines), daemon=True
-    )
+    reader = threading.Thread(target=_stream_lines, args=(replicas.b, session, lines), daemon=True)
     reader.start()
     assert lines.get(timeout=10)[1].startswith("retry:")  # B's stream is open
 

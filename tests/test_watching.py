@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app_client import UPDATE, InProcess, bearer, make_in_process
-from dossier_support import Api, link
+from dossier_support import Api, link, open_event_session
 from harness import Server, Workstation, make_server
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
@@ -121,18 +121,9 @@ def test_an_open_event_stream_is_counted_while_it_lasts(
 ) -> None:
     ws = workstation("anna-laptop")
     token = link(ws, demo_server, "F10001", "anna")
-    state = json.loads((ws.home / ".local/share/koppel/state.json").read_text())
+    session = open_event_session(demo_server.url, ws, "F10001", token)
     with httpx.Client(base_url=demo_server.url, timeout=10) as client:
-        opened = client.post(
-            "/api/v1/event-sessions",
-            headers=UPDATE,
-            json={
-                "environments": [{"environment": "F10001", "token": token}],
-                "workstation_id": state["workstation"]["id"],
-            },
-        )
-        assert opened.status_code == 201, opened.text
-        path = f"/api/v1/events/{opened.json()['session']}"
+        path = f"/api/v1/events/{session}"
         with client.stream("GET", path, headers=UPDATE) as stream:
             assert stream.status_code == 200
             lines = stream.iter_lines()

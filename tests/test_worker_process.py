@@ -11,7 +11,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,6 @@ from harness import BIN, Server, Workstation, make_server, run
 from koppel.server.adapters.db import migrate
 
 SCHEMA_BEHIND = 6
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    import postgres
-
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def start_worker(server: Server, *args: str, **env: str) -> tuple[subprocess.Popen[str], Path]:
@@ -71,7 +57,7 @@ def test_a_job_queued_through_a_server_without_workers_is_made_by_the_worker(
 ) -> None:
     srv: Server = make_server(tmp_path, process=True)
     if engine == "postgresql":
-        cluster = request.getfixturevalue("cluster")
+        cluster = request.getfixturevalue("postgres_cluster")
         srv.env["KOPPEL_DATABASE_URL"] = cluster.create_database(f"koppel_{tmp_path.name[-20:]}")
     srv.env["KOPPEL_WORKERS"] = "0"  # the replica runs no jobs: only the worker does
     srv.start("--demo")
