@@ -153,6 +153,27 @@ def test_a_damaged_backup_is_refused_and_nothing_restored(
     assert _keys(target / "secret.key") == _keys(srv.data_dir / "secret.key")
 
 
+def test_a_damaged_database_in_a_backup_is_refused_and_nothing_restored(
+    demo_server: Server, tmp_path: Path
+) -> None:
+    srv = demo_server
+    dest = tmp_path / "backup"
+    srv.ok("backup", str(dest), "--include-secret-key")
+    database = dest / "koppel.sqlite3"
+    whole = database.read_bytes()
+    # One byte changed where SQLite would not notice (the last page), then a truncation.
+    for damaged in (whole[:-100] + bytes([whole[-100] ^ 0xFF]) + whole[-99:], whole[:4096]):
+        database.write_bytes(damaged)
+        target = tmp_path / f"new-host-{len(damaged)}"
+        refused = _admin(srv, target, "restore", str(dest), "--json")
+        assert refused.returncode == 5, refused.output
+        assert refused.json()["error"]["code"] == "backup_damaged"
+        assert "the backup is damaged" in refused.stderr and "another backup" in refused.stderr
+        assert not (target / "koppel.sqlite3").exists()
+    database.write_bytes(whole)
+    assert _admin(srv, tmp_path / "new-host", "restore", str(dest)).returncode == 0
+
+
 def _keys(path: Path) -> list[str]:
     return [word for word in path.read_text().split() if word.startswith("kpsk_")]
 

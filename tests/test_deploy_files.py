@@ -531,3 +531,12 @@ def test_the_containerfile_health_check_asks_healthz(tmp_path: Path) -> None:
     assert re.search(r"^USER koppel$", text, flags=re.MULTILINE)
     assert re.search(r"^FROM python:3\.11-slim$", text, flags=re.MULTILINE)
     assert '"${wheel}[server]"' in text
+
+
+def test_nginx_leaves_hsts_to_the_replicas() -> None:
+    # The replicas send Strict-Transport-Security on every answer when their public URL
+    # is https (tests/test_strict_transport.py); a second header from nginx, with other
+    # values, would leave browsers obeying whichever comes first.
+    conf = (DEPLOY / "nginx" / "koppel.conf").read_text()
+    directives = [line.split("#")[0] for line in conf.splitlines()]
+    assert not [d for d in directives if "strict-transport-security" in d.lower()]

@@ -52,3 +52,18 @@ def test_a_new_host_without_auto_migration_is_told_to_create_its_database(
     started = run([str(BIN / "koppel-server")], server.env, server.data_dir)
     assert started.returncode == SCHEMA_BEHIND, started.output
     assert "koppel-admin db init" in started.stderr
+
+
+def test_a_misspelt_variable_is_named_not_silently_ignored(tmp_path: Path) -> None:
+    # KOPPEL_AUTOMIGRATE=false would leave replicas migrating by themselves, unnoticed.
+    server = make_server(tmp_path, process=True)
+    server.env.update(KOPPEL_AUTOMIGRATE="false", KOPPEL_BLOB_ULR="s3://bucket/p")
+    server.data_dir.mkdir(parents=True)
+    init = server.admin("db", "init")
+    assert init.returncode == 0, init.output
+    for wrong, meant in (("AUTOMIGRATE", "AUTO_MIGRATE"), ("BLOB_ULR", "BLOB_URL")):
+        warning = f"KOPPEL_{wrong} is no setting of the server and is ignored"
+        assert f"{warning} (did you mean KOPPEL_{meant}?)" in init.stderr, init.stderr
+    del server.env["KOPPEL_BLOB_ULR"]
+    status = server.admin("db", "status")
+    assert "KOPPEL_BLOB_ULR" not in status.stderr and "KOPPEL_AUTOMIGRATE" in status.stderr

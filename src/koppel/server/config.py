@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import socket
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -171,3 +173,23 @@ class ServerSettings(BaseSettings):
             max_bytes=int(self.max_upload_mb * 1024 * 1024),
             expiry=timedelta(hours=self.upload_expiry_hours),
         )
+
+
+# KOPPEL_* variables the server side reads that are no ServerSettings field.
+_OTHER_VARIABLES = frozenset({"KOPPEL_ACTOR", "KOPPEL_DEBUG"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``KOPPEL_*`` variable that is no setting (a misspelt one is
+    otherwise ignored without a word: replicas would migrate by themselves, files would
+    go to the folder instead of the bucket), naming the setting it resembles."""
+    known = {f"KOPPEL_{name.upper()}" for name in ServerSettings.model_fields}
+    known |= _OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("KOPPEL_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is no setting of the server and is ignored{hint}.")
+    return warnings

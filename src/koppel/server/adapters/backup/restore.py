@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool
 
 from koppel.protocol.counts import counted
@@ -25,7 +26,12 @@ from koppel.server.adapters.backup import manifest
 from koppel.server.adapters.backup.errors import BackupRefused
 from koppel.server.adapters.backup.folders import MARKER, fsync_path
 from koppel.server.adapters.backup.manifest import Blob, Progress
-from koppel.server.adapters.backup.snapshot import BLOB_FOLDER, DATABASE_FILE, read_info
+from koppel.server.adapters.backup.snapshot import (
+    BLOB_FOLDER,
+    DATABASE_FILE,
+    file_sha256,
+    read_info,
+)
 from koppel.server.adapters.blobs import LocalBlobStore
 from koppel.server.adapters.db import sealed
 from koppel.server.adapters.db.database import sqlite_files
@@ -144,7 +150,7 @@ def restore_backup(
     make_dir(staging)
     (staging / MARKER).touch()
     try:
-        report = _stage_database(source, staging, wanted)
+        report = _stage_database(source, staging, wanted, info.get("database_sha256"))
         report.data_dir = data_dir
         # The key before the contents: a missing key is said before copying gigabytes.
         report.secret_key = _keys_for(source, key_source, _needed_keys(staging))
@@ -171,16 +177,32 @@ def _needed_keys(staging: Path) -> set[str]:
         engine.dispose()
 
 
-def _stage_database(source: Path, staging: Path, wanted: list[Blob]) -> RestoreReport:
-    """Copy the database into ``staging``; refused when it names a content the
-    manifest does not list."""
+def _stage_database(
+    source: Path, staging: Path, wanted: list[Blob], expected: str | None
+) -> RestoreReport:
+    """Copy the database into ``staging``; refused when it differs from the SHA-256 the
+    backup recorded (backups from before that record: when SQLite cannot read it) or
+    names a content the manifest does not list."""
     shutil.copyfile(source / DATABASE_FILE, staging / DATABASE_FILE)
     os.chmod(staging / DATABASE_FILE, 0o600)
+    if expected and file_sha256(staging / DATABASE_FILE) != expected:
+        raise BackupRefused(
+            f"the database in {source} ({DATABASE_FILE}) differs from the one the backup "
+            "wrote (its SHA-256 does not match backup.json): the backup is damaged. "
+            "Nothing was restored; restore another backup.",
+            "backup_damaged",
+        )
     engine = create_engine(f"sqlite:///{staging / DATABASE_FILE}", poolclass=NullPool)
     try:
         with engine.connect() as connection:
             named = manifest.referenced(connection)
             counts = manifest.counts(connection)
+    except DatabaseError as exc:
+        raise BackupRefused(
+            f"the database in {source} ({DATABASE_FILE}) cannot be read ({exc.orig}): the "
+            "backup is damaged. Nothing was restored; restore another backup.",
+            "backup_damaged",
+        ) from exc
     finally:
         engine.dispose()
     listed = {b.key for b in wanted}

@@ -10,6 +10,7 @@ the content it had."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -276,6 +277,10 @@ def _write_info(folder: Path, report: BackupReport) -> None:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": report.database,
         "database_file": DATABASE_FILE if report.database_included else None,
+        # Checked by restore: every byte of the database, not only the contents it names.
+        "database_sha256": (
+            file_sha256(folder / DATABASE_FILE) if report.database_included else None
+        ),
         "counts": report.counts,
         "blobs": report.blobs,
         "bytes": report.bytes,
@@ -287,6 +292,15 @@ def _write_info(folder: Path, report: BackupReport) -> None:
     manifest.write_private(path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     for written in (path, folder / manifest.MANIFEST):
         fsync_path(written)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def read_info(folder: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@ format, the file mode, the services, and the refusal of a database that is behin
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,12 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.observability import logs
     from koppel.server.adapters.secret_key import SecretKeyError
+    from koppel.server.config import unknown_variables
 
     # uvicorn's lines too, with timestamps and request ids (KOPPEL_LOG_FORMAT=json: JSON).
     logs.configure(log_level, settings.log_format)
+    for warning in unknown_variables(os.environ):
+        logging.getLogger("koppel.server").warning("%s", warning)
     # Everything this process writes (database, blobs, packages, key file) is for its
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.

@@ -106,8 +106,10 @@ class State:
         if self._settings is None:
             from pydantic import ValidationError
 
-            from koppel.server.config import ServerSettings
+            from koppel.server.config import ServerSettings, unknown_variables
 
+            for warning in unknown_variables(os.environ):
+                typer.echo(f"warning: {warning}", err=True)
             try:
                 self._settings = ServerSettings(**self.overrides)
             except ValidationError as exc:
