@@ -67,3 +67,18 @@ def test_a_misspelt_variable_is_named_not_silently_ignored(tmp_path: Path) -> No
     del server.env["KOPPEL_BLOB_ULR"]
     status = server.admin("db", "status")
     assert "KOPPEL_BLOB_ULR" not in status.stderr and "KOPPEL_AUTOMIGRATE" in status.stderr
+
+
+def test_a_data_folder_that_cannot_be_used_is_named_without_a_traceback(tmp_path: Path) -> None:
+    server = make_server(tmp_path, process=True)
+    not_a_folder = tmp_path / "koppel-data"
+    not_a_folder.write_text("a file where the data folder should be")
+    server.env["KOPPEL_DATA_DIR"] = str(not_a_folder)
+    for args in ([str(BIN / "koppel-server")], [str(BIN / "koppel-admin"), "db", "init"]):
+        refused = run(args, server.env, tmp_path)
+        assert refused.returncode == 2, refused.output
+        assert f"the data folder {not_a_folder} cannot be used (it is a file, not a folder)" in (
+            refused.stderr
+        )
+        assert "--data-dir" in refused.stderr and "Traceback" not in refused.output
+        assert not_a_folder.read_text().startswith("a file")  # untouched

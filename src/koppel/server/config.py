@@ -193,3 +193,16 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         hint = f" (did you mean {close[0]}?)" if close else ""
         warnings.append(f"{name} is no setting of the server and is ignored{hint}.")
     return warnings
+
+
+def data_folder_problem(settings: ServerSettings, exc: OSError) -> str:
+    """What to say when the data folder (or a file in it) cannot be made or opened."""
+    folder = settings.data_dir
+    if folder.exists() and not folder.is_dir():
+        why = "it is a file, not a folder"
+    else:
+        why = f"{exc.strerror or type(exc).__name__}: {exc.filename or folder}"
+    return (
+        f"the data folder {folder} cannot be used ({why}); give a folder this user may "
+        "create and write with --data-dir (KOPPEL_DATA_DIR)."
+    )

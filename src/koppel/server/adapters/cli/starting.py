@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from koppel.server.adapters.assembly import ServerServices
     from koppel.server.config import ServerSettings
 
+BAD_SETTING = 2
 KEY_PROBLEM = 5
 SCHEMA_BEHIND = 6
 
@@ -24,7 +25,7 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.observability import logs
     from koppel.server.adapters.secret_key import SecretKeyError
-    from koppel.server.config import unknown_variables
+    from koppel.server.config import data_folder_problem, unknown_variables
 
     # uvicorn's lines too, with timestamps and request ids (KOPPEL_LOG_FORMAT=json: JSON).
     logs.configure(log_level, settings.log_format)
@@ -39,6 +40,9 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     except SecretKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(KEY_PROBLEM) from None
+    except OSError as exc:  # the data folder is a file, read-only, on a missing disk...
+        typer.echo(f"error: {data_folder_problem(settings, exc)}", err=True)
+        raise typer.Exit(BAD_SETTING) from None
     if svc.store.needs_upgrade():
         # KOPPEL_AUTO_MIGRATE=false (as the deploy files set: one migration, by the
         # administrator, not one per replica racing the others).

@@ -132,11 +132,18 @@ class State:
         database that does not exist yet is refused unless ``create`` (``db init``)."""
         if self._services is None:
             from koppel.server.adapters.assembly import create_services
+            from koppel.server.adapters.secret_key import SecretKeyError
+            from koppel.server.config import data_folder_problem
 
             settings = self.settings()
             if not create:
                 self._require_database()
-            svc = create_services(settings, migrate=migrate)
+            try:
+                svc = create_services(settings, migrate=migrate)
+            except SecretKeyError:
+                raise
+            except OSError as exc:  # the data folder is a file, read-only, ...
+                raise Refusal(data_folder_problem(settings, exc), EXIT_USAGE) from exc
             if migrate is None and not settings.auto_migrate and svc.database.needs_upgrade():
                 raise Refusal(
                     "the database lacks migrations of this release; apply them with "
