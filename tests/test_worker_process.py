@@ -154,3 +154,15 @@ def test_server_options_before_the_worker_command_are_refused(tmp_path: Path) ->
     assert refused.returncode == 2
     assert "--port is for the server" in refused.stderr
     assert not srv.data_dir.exists()  # nothing was started or created
+
+
+def test_an_invalid_setting_is_named_by_the_worker_and_the_server(tmp_path: Path) -> None:
+    # Both read the same settings: a typo in a value ends either with exit 2 and the
+    # variable named (the worker printed a traceback).
+    server = make_server(tmp_path, process=True)
+    server.env["KOPPEL_LOG_FORMAT"] = "jsno"
+    for args in ([str(BIN / "koppel-server"), "worker"], [str(BIN / "koppel-server")]):
+        refused = run(args, server.env, tmp_path)
+        assert refused.returncode == 2, refused.output
+        assert "invalid configuration: KOPPEL_LOG_FORMAT:" in refused.stderr
+        assert "Traceback" not in refused.output

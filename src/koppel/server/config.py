@@ -12,7 +12,7 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from koppel.server.domain.policy import Policy
@@ -205,4 +205,11 @@ def data_folder_problem(settings: ServerSettings, exc: OSError) -> str:
     return (
         f"the data folder {folder} cannot be used ({why}); give a folder this user may "
         "create and write with --data-dir (KOPPEL_DATA_DIR)."
+    )
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Each invalid setting of ``exc`` as its variable and what is wrong with it."""
+    return "; ".join(
+        f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
     )

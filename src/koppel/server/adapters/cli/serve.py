@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,12 +14,28 @@ import typer
 from koppel._version import __version__
 
 if TYPE_CHECKING:
+    from koppel.server.config import ServerSettings
     from koppel.server.services import Services
 
 # With no command it runs the server (as it always did); `worker` is the one command.
 app = typer.Typer(
     add_completion=False, rich_markup_mode=None, subcommand_metavar="[worker [OPTIONS]]"
 )
+
+
+def _settings(overrides: Mapping[str, object]) -> ServerSettings:
+    """The KOPPEL_* settings with the command's options; an invalid one ends the command
+    with exit 2, naming the variable and what is wrong (as koppel-admin does), not with a
+    traceback."""
+    from pydantic import ValidationError
+
+    from koppel.server.config import ServerSettings, settings_problems
+
+    try:
+        return ServerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        typer.echo(f"error: invalid configuration: {settings_problems(exc)}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -164,7 +181,6 @@ def serve(
     import uvicorn
 
     from koppel.server.adapters.app import create_app
-    from koppel.server.config import ServerSettings
 
     overrides = {
         k: v
@@ -177,17 +193,7 @@ def serve(
         }.items()
         if v is not None
     }
-    from pydantic import ValidationError
-
-    try:
-        settings = ServerSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        # As koppel-admin says it: the variable and what is wrong, not a traceback.
-        problems = "; ".join(
-            f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        typer.echo(f"error: invalid configuration: {problems}", err=True)
-        raise typer.Exit(2) from None
+    settings = _settings(overrides)
     if not _port_free(settings.host, settings.port):
         typer.echo(
             f"error: port {settings.port} on {settings.host} is in use; stop the other "
@@ -250,14 +256,13 @@ def worker(
       koppel-server worker --threads 2
     """
     from koppel.server.adapters.cli.work import run_worker
-    from koppel.server.config import ServerSettings
 
     overrides = {
         k: v
         for k, v in {"data_dir": data_dir, "database_url": database_url}.items()
         if v is not None
     }
-    run_worker(ServerSettings(**overrides), threads, log_level)  # type: ignore[arg-type]
+    run_worker(_settings(overrides), threads, log_level)
 
 
 def main() -> None:

@@ -106,18 +106,20 @@ class State:
         if self._settings is None:
             from pydantic import ValidationError
 
-            from koppel.server.config import ServerSettings, unknown_variables
+            from koppel.server.config import (
+                ServerSettings,
+                settings_problems,
+                unknown_variables,
+            )
 
             for warning in unknown_variables(os.environ):
                 typer.echo(f"warning: {warning}", err=True)
             try:
                 self._settings = ServerSettings(**self.overrides)
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                raise Refusal(f"invalid configuration: {problems}", EXIT_USAGE) from exc
+                raise Refusal(
+                    f"invalid configuration: {settings_problems(exc)}", EXIT_USAGE
+                ) from exc
         return self._settings
 
     def close(self) -> None:
