@@ -204,49 +204,43 @@ def test_a_backup_is_all_or_nothing(demo_server: Server, tmp_path: Path) -> None
 
 @pytest.mark.postgres
 def test_on_postgresql_pg_dump_and_the_copied_contents_restore_the_host(
-    tmp_path: Path, workstation: Ws
+    tmp_path: Path, workstation: Ws, postgres_cluster: postgres.Cluster
 ) -> None:
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries are not on the PATH; .ci/run installs them")
-    cluster = postgres.start_cluster()
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    srv = make_server(tmp_path, database_url=url).start("--demo")
     try:
-        url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
-        srv = make_server(tmp_path, database_url=url).start("--demo")
-        try:
-            ws = workstation()
-            anna = Api(srv, "F10001", link(ws, srv, "F10001", "anna"))
-            item = anna.item("Letter", "Correspondence", {"letter.txt": b"Dear sir,\n" * 900})
-            dest = tmp_path / "pg-backup"
-            done = srv.ok("backup", str(dest), "--json").json()
-        finally:
-            srv.stop()
-        assert done["database"] == "postgresql" and not done["database_included"]
-        assert "NOT in this folder" in done["notes"][0] and done["blobs"] == 1
-        # The command it names is the one to run (here after the backup: nothing changed).
-        command = shlex.split(done["pg_dump"])
-        assert command[0] == "pg_dump" and "+psycopg" not in done["pg_dump"]
-        subprocess.run(command, check=True, capture_output=True)
-        # A restore of a backup without its database says what to do instead.
-        refused = _admin(srv, tmp_path / "empty-host", "restore", str(dest))
-        assert refused.returncode == 5 and "pg_restore" in refused.stderr
-
-        new_url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
-        plain = new_url.replace("+psycopg", "")
-        subprocess.run(["pg_restore", "--no-owner", f"--dbname={plain}", f"{dest}.pgdump"],
-                       check=True, capture_output=True)  # fmt: skip
-        moved = make_server(tmp_path, database_url=new_url, process=True)
-        moved.move_to(srv.port)  # the host's address is in its data
-        (moved.data_dir / "blobs" / "blobs").mkdir(parents=True)
-        shutil.copy(srv.data_dir / "secret.key", moved.data_dir / "secret.key")
-        shutil.copytree(dest / "blobs", moved.data_dir / "blobs" / "blobs", dirs_exist_ok=True)
-        checked = subprocess.run(["sha256sum", "-c", "--quiet", "blobs.sha256"], cwd=dest)
-        assert checked.returncode == 0
-        moved.start()
-        try:
-            assert ws.ok("items", "--env", "F10001", "--json").json()["total"] == 1
-            content = anna.get(f"items/{item['id']}/content")
-            assert content.content == b"Dear sir,\n" * 900
-        finally:
-            moved.stop()
+        ws = workstation()
+        anna = Api(srv, "F10001", link(ws, srv, "F10001", "anna"))
+        item = anna.item("Letter", "Correspondence", {"letter.txt": b"Dear sir,\n" * 900})
+        dest = tmp_path / "pg-backup"
+        done = srv.ok("backup", str(dest), "--json").json()
     finally:
-        cluster.stop()
+        srv.stop()
+    assert done["database"] == "postgresql" and not done["database_included"]
+    assert "NOT in this folder" in done["notes"][0] and done["blobs"] == 1
+    # The command it names is the one to run (here after the backup: nothing changed).
+    command = shlex.split(done["pg_dump"])
+    assert command[0] == "pg_dump" and "+psycopg" not in done["pg_dump"]
+    subprocess.run(command, check=True, capture_output=True)
+    # A restore of a backup without its database says what to do instead.
+    refused = _admin(srv, tmp_path / "empty-host", "restore", str(dest))
+    assert refused.returncode == 5 and "pg_restore" in refused.stderr
+
+    new_url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    plain = new_url.replace("+psycopg", "")
+    subprocess.run(["pg_restore", "--no-owner", f"--dbname={plain}", f"{dest}.pgdump"],
+                   check=True, capture_output=True)  # fmt: skip
+    moved = make_server(tmp_path, database_url=new_url, process=True)
+    moved.move_to(srv.port)  # the host's address is in its data
+    (moved.data_dir / "blobs" / "blobs").mkdir(parents=True)
+    shutil.copy(srv.data_dir / "secret.key", moved.data_dir / "secret.key")
+    shutil.copytree(dest / "blobs", moved.data_dir / "blobs" / "blobs", dirs_exist_ok=True)
+    checked = subprocess.run(["sha256sum", "-c", "--quiet", "blobs.sha256"], cwd=dest)
+    assert checked.returncode == 0
+    moved.start()
+    try:
+        assert ws.ok("items", "--env", "F10001", "--json").json()["total"] == 1
+        content = anna.get(f"items/{item['id']}/content")
+        assert content.content == b"Dear sir,\n" * 900
+    finally:
+        moved.stop()

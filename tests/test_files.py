@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -304,26 +304,15 @@ def test_pending_call_answers_many_environments_at_once(
     assert DEMO_PASSWORD
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    import postgres
-
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.mark.postgres
-def test_jobs_and_delivery_on_postgresql(cluster: Any, workstation: Ws, tmp_path: Path) -> None:
+def test_jobs_and_delivery_on_postgresql(
+    postgres_cluster: Any, workstation: Ws, tmp_path: Path
+) -> None:
     """Two replicas' worth of workers (3 threads) on PostgreSQL: every job is claimed
     exactly once (FOR UPDATE SKIP LOCKED), and files are delivered as on SQLite."""
     from harness import make_server
 
-    url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
     srv = make_server(tmp_path, database_url=url)
     srv.env["KOPPEL_WORKERS"] = "3"
     srv.start("--demo")

@@ -37,25 +37,12 @@ from koppel.server.domain.policy import utc_now
 LEASE = timedelta(seconds=60)  # the default of KOPPEL_JOB_LEASE_SECONDS
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    import postgres
-
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH")
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InProcess]:
     """The demo app in process, on SQLite or on a fresh PostgreSQL database."""
     settings: dict[str, Any] = {}
     if request.param == "postgresql":
-        cluster = request.getfixturevalue("cluster")
+        cluster = request.getfixturevalue("postgres_cluster")
         settings["database_url"] = cluster.create_database(f"koppel_{tmp_path.name[-20:]}")
     made = make_in_process(tmp_path / "server", **settings)
     try:

@@ -19,22 +19,9 @@ Ws = Callable[..., Workstation]
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[postgres.Cluster]:
-    if not postgres.available():
-        pytest.fail(
-            "PostgreSQL 15 binaries (initdb, pg_ctl) are not on the PATH; .ci/run installs them"
-        )
-    running = postgres.start_cluster()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.fixture
-def pg_server(cluster: postgres.Cluster, tmp_path: Path) -> Iterator[Server]:
-    url = cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
+def pg_server(postgres_cluster: postgres.Cluster, tmp_path: Path) -> Iterator[Server]:
+    url = postgres_cluster.create_database(f"koppel_{uuid.uuid4().hex[:8]}")
     srv = make_server(tmp_path, database_url=url).start("--demo")
     try:
         yield srv
