@@ -103,28 +103,33 @@ class EventBroker:
         except TimeoutError:
             pass
         finally:
-            self._register(entry, scope, remove=True)
+            self._unregister(entry, scope)
         return self.latest
 
-    def _register(self, entry: _Waiter, scope: Scope | None, *, remove: bool = False) -> None:
+    def _indexes(self, scope: Scope) -> tuple[tuple[dict[int, set[_Waiter]], tuple[int, ...]], ...]:
+        """Where a waiter of ``scope`` is kept: by each of its users and environments."""
+        return (self._by_user, scope.membership_ids), (self._by_environment, scope.environment_ids)
+
+    def _register(self, entry: _Waiter, scope: Scope | None) -> None:
         with self._lock:
             if scope is None:
-                places = [self._anyone]
-            else:
-                places = [self._by_user.setdefault(m, set()) for m in scope.membership_ids]
-                places += [self._by_environment.setdefault(e, set()) for e in scope.environment_ids]
-            for place in places:
-                if remove:
-                    place.discard(entry)
-                else:
-                    place.add(entry)
-            if remove and scope is not None:  # forget emptied places
-                for index, keys in (
-                    (self._by_user, scope.membership_ids),
-                    (self._by_environment, scope.environment_ids),
-                ):
-                    for key in keys:
-                        if not index.get(key, True):
+                self._anyone.add(entry)
+                return
+            for index, keys in self._indexes(scope):
+                for key in keys:
+                    index.setdefault(key, set()).add(entry)
+
+    def _unregister(self, entry: _Waiter, scope: Scope | None) -> None:
+        with self._lock:
+            if scope is None:
+                self._anyone.discard(entry)
+                return
+            for index, keys in self._indexes(scope):
+                for key in keys:
+                    place = index.get(key)
+                    if place is not None:
+                        place.discard(entry)
+                        if not place:  # forget emptied places
                             del index[key]
 
     def _safe_read(self) -> int:
