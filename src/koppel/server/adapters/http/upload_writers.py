@@ -69,9 +69,10 @@ class UploadWriters:
         """Claimed, or the upload does not exist (the request then says so)."""
         now = datetime.now(UTC)
         with svc.transaction() as uow:
-            if uow.uploads.get(upload_id) is None:
+            if uow.uploads.claim_writer(upload_id, writer, now, now + self.lease):
                 return True
-            return uow.uploads.claim_writer(upload_id, writer, now, now + self.lease)
+            # Not claimed: held by another request, or no such upload (rarely: ask then).
+            return uow.uploads.get(upload_id) is None
 
     def _release(self, svc: Services, upload_id: str, writer: str) -> None:
         with svc.transaction() as uow:
