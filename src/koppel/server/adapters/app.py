@@ -21,6 +21,7 @@ from koppel.server.adapters.api import my_files_routes as files_routes
 from koppel.server.adapters.assembly import ServerServices, create_services
 from koppel.server.adapters.background import lifespan
 from koppel.server.adapters.http.errors import install_handlers
+from koppel.server.adapters.http.language import SpeakTheLanguage
 from koppel.server.adapters.observability import routes as observability_routes
 from koppel.server.adapters.observability.access import ObserveRequests
 from koppel.server.adapters.observability.metrics import Metrics
@@ -59,6 +60,7 @@ def create_app(svc: ServerServices | None = None) -> FastAPI:
     app.include_router(observability_routes.router)
     if served_over_https(svc.policy.public_url):
         app.add_middleware(StrictTransportSecurity)
+    app.add_middleware(SpeakTheLanguage)
     app.state.metrics = Metrics(backlog=partial(_job_backlog, svc), clock=svc.policy.clock)
     # Added last, so outermost: the request id is set before anything else logs.
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)

@@ -41,6 +41,9 @@ class Account:
     display_name: str
     password_hash: str
     disabled: bool = False
+    email: str | None = None  # where a forgotten password's reset link goes
+    language: str | None = None  # "nl", "fr" or "en"; None: the browser's, else the portal's
+    time_zone: str | None = None  # IANA name; None: the environment's default
     id: int = 0
 
 
@@ -56,6 +59,8 @@ class Environment:
     main_site_url: str | None = None
     api_url: str | None = None
     firm_id: int | None = None
+    language: str | None = None  # the portal's language for users who chose none
+    time_zone: str | None = None  # the portal's time zone (None: Europe/Amsterdam)
     id: int = 0
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
+from koppel.i18n import gettext, ngettext
 from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
 
@@ -32,7 +33,11 @@ jinja = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # {{ _("...") }} and {% trans %}: the messages of koppel.i18n, in the request's language.
+    extensions=["jinja2.ext.i18n"],
 )
+jinja.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+jinja.policies["ext.i18n.trimmed"] = True
 jinja.filters["when"] = _when
 jinja.filters["size"] = _size
 jinja.filters["counted"] = counted

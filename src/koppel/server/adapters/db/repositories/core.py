@@ -46,12 +46,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# What an account chooses for itself (or an administrator for it).
+_ACCOUNT_CHOICES = ("email", "language", "time_zone")
+
+
 def _account(row: Row[Any]) -> Account:
     return Account(
         login=row.login,
         display_name=row.display_name,
         password_hash=row.password_hash,
         disabled=row.disabled,
+        email=row.email,
+        language=row.language,
+        time_zone=row.time_zone,
         id=row.id,
     )
 
@@ -66,6 +73,8 @@ def _environment(row: Row[Any]) -> Environment:
         main_site_url=row.main_site_url,
         api_url=row.api_url,
         firm_id=row.firm_id,
+        language=row.language,
+        time_zone=row.time_zone,
         id=row.id,
     )
 
@@ -104,6 +113,8 @@ _ENV_FIELDS = (
     "main_site_url",
     "api_url",
     "firm_id",
+    "language",
+    "time_zone",
 )
 
 
@@ -132,12 +143,14 @@ class SqlRepository:
         return [_account(r) for r in rows]
 
     def add_account(self, account: Account) -> Account:
-        values = _fields(account, "login", "display_name", "password_hash", "disabled")
+        values = _fields(
+            account, "login", "display_name", "password_hash", "disabled", *_ACCOUNT_CHOICES
+        )
         account.id = self._insert(t.accounts, {**values, "created_at": _now()})
         return account
 
     def save_account(self, account: Account) -> None:
-        values = _fields(account, "display_name", "password_hash", "disabled")
+        values = _fields(account, "display_name", "password_hash", "disabled", *_ACCOUNT_CHOICES)
         self.c.execute(update(t.accounts).where(t.accounts.c.id == account.id).values(**values))
 
     # --- environments
@@ -399,6 +412,7 @@ class SqlRepository:
                 a.c.display_name,
                 a.c.password_hash,
                 a.c.disabled,
+                a.c.language.label("a_language"),
                 env.c.code,
                 env.c.name,
                 env.c.kind,
@@ -407,6 +421,8 @@ class SqlRepository:
                 env.c.main_site_url,
                 env.c.api_url,
                 env.c.firm_id,
+                env.c.language,
+                env.c.time_zone,
                 conn.c.blocked.label("connector_blocked"),
             )
             .join(m, m.c.id == u.c.membership_id)
@@ -426,7 +442,12 @@ class SqlRepository:
                 row.m_environment_id, row.m_account_id, row.m_portal_access, row.membership_id
             )
             account = Account(
-                row.login, row.display_name, row.password_hash, row.disabled, row.m_account_id
+                row.login,
+                row.display_name,
+                row.password_hash,
+                row.disabled,
+                language=row.a_language,
+                id=row.m_account_id,
             )
             environment = Environment(
                 code=row.code,
@@ -437,6 +458,8 @@ class SqlRepository:
                 main_site_url=row.main_site_url,
                 api_url=row.api_url,
                 firm_id=row.firm_id,
+                language=row.language,
+                time_zone=row.time_zone,
                 id=row.m_environment_id,
             )
             blocked = bool(row.connector_blocked)  # no such connector: not blocked

@@ -64,6 +64,9 @@ accounts = Table(
     Column("display_name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+    Column("email", String(254)),
+    Column("language", String(8)),
+    Column("time_zone", String(64)),
     _when("created_at", nullable=False),
 )
 
@@ -79,6 +82,8 @@ environments = Table(
     Column("main_site_url", String(500)),
     Column("api_url", String(500)),
     Column("firm_id", Integer, ForeignKey("environments.id"), index=True),
+    Column("language", String(8)),
+    Column("time_zone", String(64)),
     _when("created_at", nullable=False),
 )
 
