@@ -3,6 +3,7 @@ workstations, stopped by the tests that start them."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ from app_client import InProcess, make_in_process
 from harness import Server, Workstation, make_server, make_workstation
 
 CHROMIUM = "/usr/bin/chromium"
+
+# The tests read English unless they choose a language (the machine's locale must not
+# decide): the agents they start and the code they call in process speak KOPPEL_LANG.
+os.environ["KOPPEL_LANG"] = "en"
 
 
 @pytest.fixture

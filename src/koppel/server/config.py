@@ -176,7 +176,7 @@ class ServerSettings(BaseSettings):
 
 
 # KOPPEL_* variables the server side reads that are no ServerSettings field.
-_OTHER_VARIABLES = frozenset({"KOPPEL_ACTOR", "KOPPEL_DEBUG"})
+_OTHER_VARIABLES = frozenset({"KOPPEL_ACTOR", "KOPPEL_DEBUG", "KOPPEL_LANG"})
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
