@@ -182,3 +182,19 @@ def test_the_docs_state_sizes_as_the_programs_show_them() -> None:
     for doc in (ROOT / "docs").glob("*.md"):
         for shown in size.findall(doc.read_text(encoding="utf-8")):
             assert _explorer_form(shown), f"{doc.name}: {shown!r}"
+
+
+def test_sizes_read_as_explorer_shows_them_in_dutch_and_french() -> None:
+    from koppel.i18n import use_language
+    from koppel.protocol.sizes import byte_count, format_size, format_size_exact
+
+    with use_language("nl"):
+        assert format_size_exact(LIMIT) == "75,0 MB (78.643.200 bytes)"
+        assert format_size(1536) == "1,50 KB"
+        assert byte_count(1) == "1 byte"
+    with use_language("fr"):
+        assert format_size_exact(LIMIT) == "75,0 Mo (78\u202f643\u202f200 octets)"
+        assert format_size(1536) == "1,50 Ko"
+        assert (byte_count(0), byte_count(1), byte_count(2)) == ("0 octet", "1 octet", "2 octets")
+    with use_language("en"):
+        assert format_size_exact(LIMIT) == "75.0 MB (78,643,200 bytes)"

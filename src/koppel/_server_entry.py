@@ -25,6 +25,11 @@ def missing_server_packages() -> list[str]:
 
 
 def _require_server(command: str) -> None:
+    # The host's commands are administrators' tools and speak English whatever the
+    # machine's locale (numbers and sizes too); each request to the server has its own.
+    from koppel.i18n import set_process_language
+
+    set_process_language("en")
     missing = missing_server_packages()
     if missing:
         print(

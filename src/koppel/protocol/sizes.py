@@ -8,36 +8,72 @@ has more than three digits. The same file thus reads the same in Explorer, in `k
 in `koppel-admin`, on the portal and in every message, and a limit of 75 MB is
 78,643,200 bytes, never 75,000,000.
 
+In Dutch and French they read as Explorer shows them there: "75,0 MB" and "78.643.200
+bytes" in Dutch, "75,0 Mo" and "78 643 200 octets" in French (the current language of
+``koppel.i18n``).
+
 Kept free of third-party imports: the agent checks sizes before sending any byte.
 """
 
 from __future__ import annotations
 
-from koppel.protocol.counts import counted
+from typing import NamedTuple
+
+from koppel.i18n import current_language
 
 KB = 1024
 MB = KB * KB
 GB = KB * MB
 TB = KB * GB
-_UNITS = ((KB, "KB"), (MB, "MB"), (GB, "GB"), (TB, "TB"))
+_FACTORS = (KB, MB, GB, TB)
+
+
+class _Style(NamedTuple):
+    thousands: str
+    decimal: str
+    units: tuple[str, str, str, str]  # KB, MB, GB, TB
+    byte: str
+    bytes: str
+    zero_is_singular: bool  # French: "0 octet", "1 octet", "2 octets"
+
+
+_STYLES = {
+    "en": _Style(",", ".", ("KB", "MB", "GB", "TB"), "byte", "bytes", False),
+    "nl": _Style(".", ",", ("KB", "MB", "GB", "TB"), "byte", "bytes", False),
+    "fr": _Style("\u202f", ",", ("Ko", "Mo", "Go", "To"), "octet", "octets", True),
+}
+
+
+def _style() -> _Style:
+    return _STYLES.get(current_language(), _STYLES["en"])
+
+
+def _grouped(number: int, style: _Style) -> str:
+    return f"{number:,}".replace(",", style.thousands)
 
 
 def byte_count(size: int) -> str:
     """The exact number of bytes: "1 byte", "78,643,200 bytes"."""
-    return counted(size, "byte")
+    style = _style()
+    plural = size > 1 if style.zero_is_singular else size != 1
+    return f"{_grouped(size, style)} {style.bytes if plural else style.byte}"
 
 
 def format_size(size: int) -> str:
     """A size the way Windows Explorer shows it: "47.6 MB" for 49,999,872 bytes."""
     if size < KB:
         return byte_count(size)
-    unit, name = next(((u, n) for u, n in _UNITS if size < 1000 * u), _UNITS[-1])
+    style = _style()
+    index = next((i for i, u in enumerate(_FACTORS) if size < 1000 * u), len(_FACTORS) - 1)
+    unit = _FACTORS[index]
     # Three significant digits: 2 decimals below 10 units, 1 below 100, none above.
     decimals = 2 if size < 10 * unit else 1 if size < 100 * unit else 0
     scaled = size * 10**decimals // unit  # cut off, as Explorer does, never rounded up
     whole, fraction = divmod(scaled, 10**decimals)
-    shown = f"{whole:,}.{fraction:0{decimals}d}" if decimals else f"{whole:,}"
-    return f"{shown} {name}"
+    shown = _grouped(whole, style)
+    if decimals:
+        shown += f"{style.decimal}{fraction:0{decimals}d}"
+    return f"{shown} {style.units[index]}"
 
 
 def format_size_exact(size: int) -> str:
