@@ -274,15 +274,15 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
     tmp_path: Path, database_url: str | None
 ) -> None:
     from alembic import command
-    from sqlalchemy import insert
+    from sqlalchemy import insert, select
 
     from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.db import migrate
+    from koppel.server.adapters.db.tables import core as t
     from koppel.server.adapters.db.tables import dossier as d
     from koppel.server.adapters.db.tables import my_files as o
     from koppel.server.config import ServerSettings
     from koppel.server.demo import create_demo
-    from koppel.server.domain import lookups
 
     data_dir = tmp_path / "server"
     old = create_services(
@@ -297,22 +297,35 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
         config.attributes["connection"] = connection
         command.downgrade(config, "0008")  # the database as the previous releases left it
     with old.database.transaction() as uow:
-        c20001 = lookups.environment(uow.core, "C20001")
-        c20002 = lookups.environment(uow.core, "C20002")
-        anna = lookups.membership(uow.core, c20001, lookups.account(uow.core, "anna"))
-        bram = lookups.membership(uow.core, c20002, lookups.account(uow.core, "bram"))
+        # Plain column reads: the repositories read this release's columns, which a
+        # database of 0008 does not have yet.
+        def environment_id(code: str) -> int:
+            e = t.environments
+            return int(uow.connection.execute(select(e.c.id).where(e.c.code == code)).scalar_one())
+
+        def membership_id(environment: int, login: str) -> int:
+            m, a = t.memberships, t.accounts
+            query = (
+                select(m.c.id)
+                .join(a, a.c.id == m.c.account_id)
+                .where(m.c.environment_id == environment, a.c.login == login)
+            )
+            return int(uow.connection.execute(query).scalar_one())
+
+        c20001, c20002 = environment_id("C20001"), environment_id("C20002")
+        anna, bram = membership_id(c20001, "anna"), membership_id(c20002, "bram")
         destination = uow.connection.execute(
-            d.destinations.select().where(d.destinations.c.environment_id == c20001.id)
+            d.destinations.select().where(d.destinations.c.environment_id == c20001)
         ).first()
         item_type = uow.connection.execute(
-            d.item_types.select().where(d.item_types.c.environment_id == c20001.id)
+            d.item_types.select().where(d.item_types.c.environment_id == c20001)
         ).first()
         assert destination is not None and item_type is not None
         now = old.policy.clock()
         item = uow.connection.execute(
             insert(d.items).values(
-                environment_id=c20001.id, subject="Ledger", item_type_id=item_type.id,
-                destination_id=destination.id, author_membership_id=anna.id, created_at=now,
+                environment_id=c20001, subject="Ledger", item_type_id=item_type.id,
+                destination_id=destination.id, author_membership_id=anna, created_at=now,
             )
         ).inserted_primary_key[0]  # fmt: skip
         attachment = uow.connection.execute(
@@ -323,13 +336,13 @@ def test_migration_prefills_existing_environments_with_the_extensions_in_use(
                 insert(d.attachment_versions).values(
                     attachment_id=attachment, number=number, name=name, media_type="text/plain",
                     size=10, sha256="0" * 64, blob_key=f"uploads/f{number}",
-                    author_membership_id=anna.id, created_at=now,
+                    author_membership_id=anna, created_at=now,
                 )
             )  # fmt: skip
         # An integration pushed bank statements into C20002's My files.
         uow.connection.execute(
             insert(o.output_files).values(
-                environment_id=c20002.id, membership_id=bram.id, name="bank.MT940",
+                environment_id=c20002, membership_id=bram, name="bank.MT940",
                 media_type="text/plain", size=10, sha256="0" * 64, blob_key="outbox/x",
                 state="ready", source="pushed", created_at=now,
             )

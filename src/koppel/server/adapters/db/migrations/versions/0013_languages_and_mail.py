@@ -30,10 +30,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("environments") as batch:
-        batch.drop_column("time_zone")
-        batch.drop_column("language")
-    with op.batch_alter_table("accounts") as batch:
-        batch.drop_column("time_zone")
-        batch.drop_column("language")
-        batch.drop_column("email")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of environments or accounts would
+    # trip over the foreign keys that point at them.
+    for table, column in (
+        ("environments", "time_zone"),
+        ("environments", "language"),
+        ("accounts", "time_zone"),
+        ("accounts", "language"),
+        ("accounts", "email"),
+    ):
+        op.drop_column(table, column)
