@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from koppel.protocol.errors import ErrorCode
+from koppel.server.domain import lookups
+from koppel.server.domain.audit import record
+from koppel.server.domain.errors import DomainError
 from koppel.server.domain.model import Environment, Kind
+from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
 
 MAX_LOGO_BYTES = 256 * 1024
@@ -109,3 +114,76 @@ def branded_environment(repo: Repository, environment: Environment) -> Environme
         if firm is not None:
             return firm
     return environment
+
+
+@dataclass(frozen=True)
+class BrandRequest:
+    """What ``koppel-admin portal brand`` asks to change (None: leave as it is)."""
+
+    logo: bytes | None = None
+    clear_logo: bool = False
+    color: str | None = None  # already ``parse_color``-ed
+    language: str | None = None  # already a supported language
+    time_zone: str | None = None  # already a known zone
+
+
+@dataclass(frozen=True)
+class Branded:
+    """The environment's branding after the command, and whether anything changed."""
+
+    environment: Environment
+    brand: Brand | None
+    changed: list[str]
+
+
+def brand_portal(
+    repo: Repository, brands: BrandRepository, policy: Policy, actor: str, code: str,
+    asked: BrandRequest,
+) -> Branded:  # fmt: skip
+    """Set an environment's logo, colour, default language and time zone (one change, or
+    a refusal that changes nothing). A client environment managed by a firm shows its
+    firm's logo and colour, so those are refused there; its language and zone are its own."""
+    env = lookups.environment(repo, code)
+    firm = branded_environment(repo, env)
+    if firm.id != env.id and (asked.logo is not None or asked.clear_logo or asked.color):
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"{env.code} is a client of {firm.code}; its portal pages show {firm.code}'s "
+            f"name, logo and colour. Brand {firm.code} instead "
+            f"(`koppel-admin portal brand {firm.code} ...`).",
+            environment=env.code,
+        )
+    logo_media = logo_type(asked.logo) if asked.logo is not None else None
+    changed: list[str] = []
+    if asked.language is not None and asked.language != env.language:
+        env.language = asked.language
+        changed.append("language")
+    if asked.time_zone is not None and asked.time_zone != env.time_zone:
+        env.time_zone = asked.time_zone
+        changed.append("time_zone")
+    if changed:
+        repo.save_environment(env)
+    brand = brands.brand(env.id) or Brand(environment_id=env.id)
+    if asked.color is not None and asked.color != brand.color:
+        brand.color = asked.color
+        changed.append("color")
+    if asked.logo is not None and asked.logo != brand.logo:
+        brand.logo, brand.logo_type = asked.logo, logo_media
+        changed.append("logo")
+    elif asked.clear_logo and brand.logo is not None:
+        brand.logo = brand.logo_type = None
+        changed.append("logo")
+    if {"color", "logo"} & set(changed):
+        brand.updated_at = policy.clock()
+        brands.save_brand(brand)
+    if changed:
+        detail: dict[str, object] = {
+            name: getattr(env, name) for name in ("language", "time_zone") if name in changed
+        }
+        if "color" in changed:
+            detail["color"] = brand.color
+        if "logo" in changed:
+            detail["logo"] = f"{brand.logo_type}, {len(brand.logo)} bytes" if brand.logo else None
+        record(repo, policy, actor, "portal.brand", env.code, **detail)
+    stored = brands.brand(env.id, with_logo=True)
+    return Branded(env, stored, changed)
