@@ -63,12 +63,16 @@ class Frame:
     @property
     def logo_url(self) -> str | None:
         """The logo's address (with the brand's version: cached until it changes)."""
-        return f"/portal/{self.code}/logo?v={self.version}" if self.has_logo else None
+        if not (self.has_logo and self.code):
+            return None
+        return f"/portal/{self.code}/logo?v={self.version}"
 
     @property
     def brand_css(self) -> str | None:
         """The stylesheet of the brand's colour (inline styles are refused by the CSP)."""
-        return f"/portal/{self.code}/brand.css?v={self.version}" if self.color else None
+        if not (self.color and self.code):
+            return None
+        return f"/portal/{self.code}/brand.css?v={self.version}"
 
 
 def _portal_of(context: dict[str, Any]) -> tuple[Environment | None, Account | None, str | None]:
@@ -90,14 +94,16 @@ def cookie_language(request: Request) -> str | None:
 def page_frame(request: Request, context: dict[str, Any]) -> Frame:
     """The frame of one page (one short read of the portal and its brand)."""
     portal, account, code = _portal_of(context)
-    frame = Frame(code=code)
+    # The code only of a portal that exists: the switch posts to it, the name links home.
+    frame = Frame(code=code if portal is not None else None)
     defaults: list[Environment] = []
     try:
         with services(request).transaction() as uow:
             if portal is None and code:
                 portal = uow.core.environment(code.upper())
-            if portal is not None:
+            if portal is not None and portal.has_portal:
                 frame.code = portal.code
+            if portal is not None:
                 firm = branded_environment(uow.core, portal)
                 defaults = [portal, firm]
                 brand = uow.brands.brand(firm.id, with_logo=False)
