@@ -302,3 +302,20 @@ def test_the_home_page_offers_the_agent_in_an_employees_words(demo_app: InProces
     windows = browser.get(browser.path(), headers={"User-Agent": WINDOWS})
     assert re.findall(r'id="download-(\w+)"', windows.text)[0] == "windows"
     assert "Download Koppel for Windows" in windows.text
+
+
+def test_error_pages_follow_the_switch_too(demo_app: InProcess) -> None:
+    browser = PortalBrowser(demo_app)
+    browser.post(browser.path("language"), {"language": "nl", "back": browser.path("sign-in")})
+    missing = browser.get(browser.path("no-such-page"), headers={"Accept-Language": "en"})
+    assert missing.status_code == 404 and lang_of(missing.text) == "nl"
+    assert "<h1>Niet gevonden</h1>" in missing.text
+    assert "Deze pagina bestaat niet op dit portaal." in missing.text
+
+
+def test_the_switch_outside_a_portal_sets_the_cookie_only(demo_app: InProcess) -> None:
+    client = demo_app.client()
+    answer = client.post("/language", data={"language": "fr", "back": "/device"},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == "/device"
+    assert "koppel_lang=fr" in answer.headers["set-cookie"]

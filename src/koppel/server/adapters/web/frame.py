@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from koppel.i18n import (
     DEFAULT_LANGUAGE,
@@ -21,6 +23,7 @@ from koppel.i18n import (
     language_name,
     negotiate,
     supported,
+    use_language,
     valid_time_zone,
 )
 from koppel.server.adapters.http.dependencies import services
@@ -52,6 +55,7 @@ class Frame:
     has_logo: bool = False
     color: str | None = None
     text_color: str | None = None
+    account_language: str | None = None  # the signed-in account's saved choice
     version: str = ""  # changes with the brand: the logo's and stylesheet's URLs follow it
     languages: list[LanguageOption] = field(default_factory=list)
 
@@ -116,8 +120,9 @@ def page_frame(request: Request, context: dict[str, Any]) -> Frame:
                         frame.version = str(int(brand.updated_at.timestamp()))
     except Exception:
         _log.debug("portal frame without the environment's defaults", exc_info=True)
+    frame.account_language = supported(account.language if account else None)
     frame.language = (
-        supported(account.language if account else None)
+        frame.account_language
         or cookie_language(request)
         or negotiate(request.headers.get("accept-language"))
         or next((supported(e.language) for e in defaults if supported(e.language)), None)
@@ -129,3 +134,44 @@ def page_frame(request: Request, context: dict[str, Any]) -> Frame:
         LanguageOption(code, language_name(code), code == frame.language) for code in LANGUAGES
     ]
     return frame
+
+
+class SwitchedLanguage:
+    """ASGI middleware (inside ``SpeakTheLanguage``): a request carrying the switch's
+    cookie speaks its language everywhere below, so that refusals built before the page
+    (the domain's messages) are in the page's language too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = None
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"cookie":
+                    chosen = supported(cookie_parser(value.decode("latin-1")).get(LANGUAGE_COOKIE))
+        if chosen is None:
+            await self.app(scope, receive, send)
+            return
+        with use_language(chosen):
+            await self.app(scope, receive, send)
+
+
+def remember_language(request: Request, response: Response, frame: Frame) -> None:
+    """Leave the account's saved language in the cookie when the browser lacks it (a new
+    browser), so the next request's messages follow it from the start."""
+    if frame.account_language and cookie_language(request) != frame.account_language:
+        set_language_cookie(request, response, frame.account_language)
+
+
+def set_language_cookie(request: Request, response: Response, language: str) -> None:
+    """The switch's cookie: for the whole host, a year, not readable by scripts."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, path="/", httponly=True,
+        samesite="lax", secure=_secure(request),
+    )  # fmt: skip
+
+
+def _secure(request: Request) -> bool:
+    svc = services(request)
+    return request.url.scheme == "https" or svc.policy.public_url.startswith("https://")

@@ -21,7 +21,7 @@ from koppel.i18n import supported
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.adapters.web import context as ctx
-from koppel.server.adapters.web.frame import LANGUAGE_COOKIE
+from koppel.server.adapters.web.frame import set_language_cookie
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.portal import sessions as web_sessions
 from koppel.server.domain.portal import sign_in
@@ -30,7 +30,6 @@ from koppel.server.domain.portal.branding import Brand, branded_environment, tex
 router = APIRouter()
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.ico"
-_YEAR = 365 * 24 * 3600
 _DAY = 24 * 3600
 
 
@@ -43,10 +42,7 @@ def _safe_target(target: str, fallback: str) -> str:
 
 def _switched(request: Request, language: str, target: str) -> Response:
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        LANGUAGE_COOKIE, language, max_age=_YEAR, path="/", httponly=True, samesite="lax",
-        secure=ctx.secure_cookies(request, services(request)),
-    )  # fmt: skip
+    set_language_cookie(request, response, language)
     return response
 
 

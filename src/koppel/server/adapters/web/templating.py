@@ -14,7 +14,7 @@ from koppel._version import __version__
 from koppel.i18n import format_when, gettext, ngettext, use_language, use_time_zone
 from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
-from koppel.server.adapters.web.frame import page_frame
+from koppel.server.adapters.web.frame import page_frame, remember_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -60,4 +60,5 @@ def render(
     response.headers["Content-Language"] = frame.language
     # The same address answers in another language for another browser or cookie.
     response.headers["Vary"] = "Accept-Language, Cookie"
+    remember_language(request, response, frame)
     return response
