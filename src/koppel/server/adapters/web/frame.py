@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from starlette.requests import cookie_parser
@@ -55,6 +56,7 @@ class Frame:
     has_logo: bool = False
     color: str | None = None
     text_color: str | None = None
+    back: str = "/"  # where the switch returns: this page (its query only for ``next``)
     account_language: str | None = None  # the signed-in account's saved choice
     version: str = ""  # changes with the brand: the logo's and stylesheet's URLs follow it
     languages: list[LanguageOption] = field(default_factory=list)
@@ -120,6 +122,9 @@ def page_frame(request: Request, context: dict[str, Any]) -> Frame:
                         frame.version = str(int(brand.updated_at.timestamp()))
     except Exception:
         _log.debug("portal frame without the environment's defaults", exc_info=True)
+    # Only ``next`` of the query goes back: the rest (a notice's key, say) is not carried.
+    follow = request.query_params.get("next")
+    frame.back = request.url.path + (f"?next={quote(follow, safe='/')}" if follow else "")
     frame.account_language = supported(account.language if account else None)
     frame.language = (
         frame.account_language
