@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app_client import InProcess
+from harness import make_server
 from koppel.server.domain.portal.branding import contrast, text_color
 from portal_in_process import PortalBrowser
 
@@ -319,3 +320,21 @@ def test_the_switch_outside_a_portal_sets_the_cookie_only(demo_app: InProcess) -
                          follow_redirects=False)  # fmt: skip
     assert answer.status_code == 303 and answer.headers["location"] == "/device"
     assert "koppel_lang=fr" in answer.headers["set-cookie"]
+
+
+def test_brand_as_the_administrator_runs_it(tmp_path: Path) -> None:
+    # The real koppel-admin process: exit codes and --json as a script sees them.
+    srv = make_server(tmp_path, process=True)
+    srv.data_dir.mkdir(parents=True)
+    srv.ok("db", "init")
+    srv.ok("env", "create", "F30001", "--name", "Kantoor Zuid", "--kind", "firm")
+    svg = tmp_path / "logo.svg"
+    svg.write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    refused = srv.admin("portal", "brand", "F30001", "--logo", str(svg), "--json")
+    assert refused.returncode == 6 and refused.json()["error"]["code"] == "logo_refused"
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png())
+    done = srv.ok("portal", "brand", "F30001", "--logo", str(logo), "--color", "#0B5CAD", "--json")
+    assert done.json()["text_color"] == "#ffffff" and done.json()["logo"]["type"] == "image/png"
+    shown = srv.ok("portal", "brand", "F30001").stdout
+    assert "#0b5cad" in shown and "image/png" in shown
