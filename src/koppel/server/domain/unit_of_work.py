@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: the families import this module back
     from koppel.server.domain.integrations import IntegrationKeyRepository
     from koppel.server.domain.jobs.model import JobRepository
     from koppel.server.domain.my_files import MyFilesRepository
+    from koppel.server.domain.portal.branding import BrandRepository
     from koppel.server.domain.portal.device_approval import DeviceGrantRepository
     from koppel.server.domain.portal.model import WebRepository
     from koppel.server.domain.repository import Repository
@@ -87,6 +88,11 @@ class UnitOfWork(Protocol):
     @property
     def host(self) -> HostSettings:
         """Named values of the host."""
+        ...
+
+    @property
+    def brands(self) -> BrandRepository:
+        """The portals' logos and colours."""
         ...
 
 

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection
 
+from koppel.server.adapters.db.repositories.brands import SqlBrandRepository
 from koppel.server.adapters.db.repositories.core import SqlRepository
 from koppel.server.adapters.db.repositories.credentials import (
     SqlDeviceGrantRepository,
@@ -88,3 +89,8 @@ class SqlUnitOfWork:
     def host(self) -> SqlHostSettings:
         """Named values of the host."""
         return SqlHostSettings(self.connection)
+
+    @cached_property
+    def brands(self) -> SqlBrandRepository:
+        """The portals' logos and colours."""
+        return SqlBrandRepository(self.connection)

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from koppel.i18n import gettext as _
 from koppel.protocol.device import VERIFICATION_PATH
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import http_refusal
@@ -24,10 +25,12 @@ from koppel.server.adapters.web import (
     device_pages,
     dossier_pages,
     files_pages,
+    frame_pages,
     home_pages,
     second_factor_pages,
 )
 from koppel.server.adapters.web.context import Redirect
+from koppel.server.adapters.web.frame import SwitchedLanguage
 from koppel.server.adapters.web.pages import error_page, redirect
 from koppel.server.adapters.web.security_headers import SecurityHeaders
 from koppel.server.adapters.web.templating import TEMPLATES
@@ -36,7 +39,7 @@ from koppel.server.domain.errors import DomainError
 ASSETS = TEMPLATES.parent / "assets"
 _ROUTERS = (
     auth_pages, home_pages, second_factor_pages, communication_pages, device_pages,
-    files_pages, dossier_pages, admin_pages, device_approval_pages,
+    files_pages, dossier_pages, admin_pages, device_approval_pages, frame_pages,
 )  # fmt: skip
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -57,6 +60,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router, include_in_schema=False)
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(SwitchedLanguage)
 
     def html_first(kind: type[Exception], html: Callable[[Request, Exception], Response]) -> None:
         api: Handler = app.exception_handlers[kind]  # type: ignore[assignment]
@@ -80,12 +84,12 @@ def _refusal(request: Request, exc: Exception) -> Response:
 def _invalid_form(request: Request, _exc: Exception) -> Response:
     if request.method in ("GET", "HEAD"):
         # A number or date of the address out of range: typed or edited by hand.
-        message = (
+        message = _(
             "The address of this page is not valid (a number or date in it is out of range); "
             "go back and follow a link of the portal."
         )
     else:
-        message = "The form is incomplete or not valid; go back and fill in every field."
+        message = _("The form is incomplete or not valid; go back and fill in every field.")
     return error_page(request, DomainError(ErrorCode.VALIDATION_ERROR, message), 400)
 
 
@@ -100,7 +104,7 @@ def _http_error(request: Request, exc: Exception) -> Response:
     code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.VALIDATION_ERROR
     message, headers = http_refusal(request, exc)
     if status == 404:
-        message = "There is no such page on this portal."
+        message = _("There is no such page on this portal.")
     page = error_page(request, DomainError(code, message), status)
     page.headers.update(headers or {})
     return page

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.domain.errors import DomainError
@@ -153,8 +154,10 @@ async def presented_csrf(request: Request) -> str | None:
 def _refuse_csrf() -> DomainError:
     return DomainError(
         ErrorCode.CSRF_FAILED,
-        "This form expired or did not come from this portal, so nothing was changed. "
-        "Reload the page and try again.",
+        _(
+            "This form expired or did not come from this portal, so nothing was changed. "
+            "Reload the page and try again."
+        ),
     )
 
 

@@ -6,23 +6,40 @@ from datetime import date
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
+from markupsafe import escape
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain.errors import DomainError
 
 TITLES: dict[ErrorCode, str] = {
-    ErrorCode.NOT_FOUND: "Not found",
-    ErrorCode.UNKNOWN_ENVIRONMENT: "Unknown environment",
-    ErrorCode.NO_PORTAL: "No portal here",
-    ErrorCode.CSRF_FAILED: "The form expired",
-    ErrorCode.NOT_AUTHORIZED: "Not authorized",
-    ErrorCode.CONNECTOR_BLOCKED: "App connector blocked",
-    ErrorCode.MAIN_SITE_MISSING: "Main site missing",
-    ErrorCode.TOO_LARGE: "File too large",
-    ErrorCode.EXTENSION_NOT_ALLOWED: "File type not accepted",
+    ErrorCode.NOT_FOUND: N_("Not found"),
+    ErrorCode.UNKNOWN_ENVIRONMENT: N_("Unknown environment"),
+    ErrorCode.NO_PORTAL: N_("No portal here"),
+    ErrorCode.CSRF_FAILED: N_("The form expired"),
+    ErrorCode.NOT_AUTHORIZED: N_("Not authorized"),
+    ErrorCode.CONNECTOR_BLOCKED: N_("App connector blocked"),
+    ErrorCode.MAIN_SITE_MISSING: N_("Main site missing"),
+    ErrorCode.TOO_LARGE: N_("File too large"),
+    ErrorCode.EXTENSION_NOT_ALLOWED: N_("File type not accepted"),
 }
+
+
+class Later:
+    """A message translated when the page shows it, in the page's language (the frame may
+    choose another language than the request's ``Accept-Language``)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return _(self.message)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
 
 
 def portal_code(request: Request) -> str | None:
@@ -36,7 +53,11 @@ def error_page(request: Request, error: DomainError, status: int | None = None) 
     return render(
         request,
         "error.html",
-        {"error": error, "title": TITLES.get(error.code, "Refused"), "code": portal_code(request)},
+        {
+            "error": error,
+            "title": Later(TITLES.get(error.code, N_("Refused"))),
+            "code": portal_code(request),
+        },
         status or STATUS[error.code],
     )
 
@@ -55,5 +76,9 @@ def form_date(value: str, label: str) -> date | None:
     except ValueError:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"The {label} date {value.strip()!r} is not a date; write it like 2026-01-31.",
+            (
+                _("The start date {value} is not a date; write it like 2026-01-31.")
+                if label == "from"
+                else _("The end date {value} is not a date; write it like 2026-01-31.")
+            ).format(value=repr(value.strip())),
         ) from None

@@ -11,16 +11,17 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
-from koppel.i18n import gettext, ngettext
+from koppel.i18n import format_when, gettext, ngettext, use_language, use_time_zone
 from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
+from koppel.server.adapters.web.frame import page_frame, remember_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _when(value: datetime | None) -> str:
-    # Times are shown in UTC with the zone named, the same as the CLI prints them.
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+    # Local time in the page's zone (said once, in the footer), as the language writes it.
+    return format_when(value)
 
 
 def _size(value: int | None) -> str:
@@ -47,7 +48,17 @@ jinja.globals["version"] = __version__
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
-    """A page. ``context`` may hold ``user`` (a PortalUser) for the navigation and the
-    forms' CSRF token; ``request`` is always available to templates."""
-    page = jinja.get_template(template).render(request=request, **(context or {}))
-    return HTMLResponse(page, status_code=status)
+    """A page, in the language and time zone the frame chooses (``frame.py``).
+    ``context`` may hold ``user`` (a PortalUser) for the navigation and the forms' CSRF
+    token, or ``portal``/``code`` before sign-in; ``request`` and ``frame`` are always
+    available to templates."""
+    context = context or {}
+    frame = page_frame(request, context)
+    with use_language(frame.language), use_time_zone(frame.time_zone):
+        page = jinja.get_template(template).render(request=request, frame=frame, **context)
+    response = HTMLResponse(page, status_code=status)
+    response.headers["Content-Language"] = frame.language
+    # The same address answers in another language for another browser or cookie.
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    remember_language(request, response, frame)
+    return response

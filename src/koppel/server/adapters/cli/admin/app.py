@@ -79,6 +79,7 @@ Exit codes:
   3  check found missing steps
   4  unknown environment, account, group or token
   5  refused by a rule (validation, not a firm, unsupported update, ...)
+  6  a logo not accepted (portal brand --logo: PNG, JPEG or WebP of at most 256 KB)
   130  interrupted (Ctrl+C, or end of input at a prompt); nothing was changed
 """
 

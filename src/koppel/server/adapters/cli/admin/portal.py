@@ -7,10 +7,15 @@ from typing import Annotated
 import typer
 
 from koppel.server.adapters.cli.admin import output as out
+from koppel.server.adapters.cli.admin import portal_brand
 from koppel.server.adapters.cli.admin.common import JsonOption, env_code, unit_of_work
 from koppel.server.adapters.cli.admin.output import Done
 
-app = typer.Typer(help="Portal (InSite) access of an environment's users.", no_args_is_help=True)
+app = typer.Typer(
+    help="Portal (InSite) access of an environment's users, and the firm's branding.",
+    no_args_is_help=True,
+)
+app.command("brand")(portal_brand.brand)
 
 
 def _portal(
