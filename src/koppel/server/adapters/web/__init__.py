@@ -25,6 +25,8 @@ from koppel.server.adapters.web import (
     dossier_pages,
     files_pages,
     home_pages,
+    password_reset_pages,
+    profile_pages,
     second_factor_pages,
 )
 from koppel.server.adapters.web.context import Redirect
@@ -36,7 +38,8 @@ from koppel.server.domain.errors import DomainError
 ASSETS = TEMPLATES.parent / "assets"
 _ROUTERS = (
     auth_pages, home_pages, second_factor_pages, communication_pages, device_pages,
-    files_pages, dossier_pages, admin_pages, device_approval_pages,
+    files_pages, dossier_pages, admin_pages, device_approval_pages, password_reset_pages,
+    profile_pages,
 )  # fmt: skip
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
