@@ -19,7 +19,7 @@ from device_support import enrol_second_factor
 from harness import Server, make_server
 from portal_client import Portal, text_of
 from portal_in_process import PortalBrowser
-from smtp_sink import SmtpSink, smtp_sink
+from smtp_sink import Credentials, SmtpSink, self_signed, smtp_sink
 
 NEW_PASSWORD = "a-new-password-1"
 SENT = "a link to choose a new password is on its way"
@@ -289,6 +289,37 @@ def test_the_administrator_sets_addresses_and_imports_accounts(
         assert uow.core.account("eva").email is None
         assert uow.core.account("bram").display_name != "bram"  # kept
         assert uow.core.account("bram").email == "bram@firm.example"
+
+
+def test_starttls_and_a_sign_in_to_the_mail_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the test's authority, trusted
+    login = Credentials("koppel@firm.example", "p@ss:word")
+    with smtp_sink(tls=(cert, key), credentials=login) as sink:
+        url = f"smtp://koppel%40firm.example:p%40ss%3Aword@127.0.0.1:{sink.port}?starttls=true"
+        app = make_in_process(tmp_path / "server", smtp_url=url)
+        try:
+            app.ok("accounts", "set-email", "anna", "anna@firm.example")
+            ask(app, "anna")
+            assert app.run_jobs() == 1
+            assert [m.recipients for m in sink.messages] == [["anna@firm.example"]]
+            # Without STARTTLS the server refuses: the job is tried again, then fails with
+            # the reason recorded (and logged), and nothing goes out in clear text.
+            plain = make_in_process(tmp_path / "plain", smtp_url=f"smtp://127.0.0.1:{sink.port}")
+            try:
+                plain.ok("accounts", "set-email", "anna", "anna@firm.example")
+                ask(plain, "anna")
+                assert plain.run_jobs() == 3
+                with plain.sql() as c:
+                    state, error = c.exec_driver_sql("SELECT state, error FROM jobs").one()
+                assert state == "failed" and "STARTTLS" in error
+                assert len(sink.messages) == 1
+            finally:
+                plain.close()
+        finally:
+            app.close()
 
 
 def test_reset_through_a_real_server_process(tmp_path: Path, sink: SmtpSink) -> None:
