@@ -348,3 +348,14 @@ def test_reset_through_a_real_server_process(tmp_path: Path, sink: SmtpSink) -> 
             assert "sign-out" in browser.sign_in("anna", NEW_PASSWORD).text
     finally:
         server.stop()
+
+
+def test_the_profile_page_refuses_in_dutch_with_the_same_status(app: InProcess) -> None:
+    bram = PortalBrowser(app)
+    bram.http = app.client(headers={"Accept-Language": "nl"})
+    bram.signed_in("bram")
+    page = bram.get(bram.path("profile"))
+    assert "Mijn profiel" in text_of(page.text) and "Tijdzone" in text_of(page.text)
+    bad = bram.post(bram.path("profile"), {"email": "bram@firm", "language": "", "time_zone": ""})
+    assert bad.status_code == 400
+    assert "is geen e-mailadres: het deel na de @ is geen domeinnaam" in text_of(bad.text)
