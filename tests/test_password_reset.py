@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from app_client import DEMO_PASSWORD, InProcess, make_in_process
-from device_support import enrol_second_factor
+from device_support import current_code, enrol_second_factor
 from harness import Server, make_server
 from portal_client import Portal, text_of
 from portal_in_process import PortalBrowser
@@ -328,10 +329,25 @@ def test_reset_through_a_real_server_process(tmp_path: Path, sink: SmtpSink) -> 
     server.start("--demo")
     try:
         server.ok("accounts", "set-email", "anna", "anna@firm.example")
-        with Portal(server) as browser:
-            browser.get(browser.path("forgot-password"))
-            answer = browser.post(browser.path("forgot-password"), {"login": "anna"})
-            assert SENT in text_of(answer.text)
+        with Portal(server) as anna:  # two-step verification on, from the security page
+            anna.signed_in("anna")
+            shown = anna.post(anna.path("security", "enrol"))
+            found = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', shown.text)
+            assert found
+            secret = found.group(1).replace(" ", "")
+            confirmed = anna.post(anna.path("security", "confirm"),
+                                  {"otp": current_code(secret, datetime.now(UTC))})  # fmt: skip
+            assert confirmed.status_code == 200, text_of(confirmed.text)
+
+        def request(login: str) -> str:
+            with Portal(server) as browser:
+                browser.get(browser.path("forgot-password"))
+                answer = browser.post(browser.path("forgot-password"), {"login": login})
+                assert answer.status_code == 200
+                return text_of(answer.text)
+
+        first = request("anna")
+        assert SENT in first
         (mail,) = sink.wait_for(1)  # sent by the server's job worker
         assert mail.link.startswith(f"{server.url}/portal/F10001/reset-password?token=")
         with Portal(server) as browser:
@@ -343,9 +359,19 @@ def test_reset_through_a_real_server_process(tmp_path: Path, sink: SmtpSink) -> 
                 "confirmation": NEW_PASSWORD})  # fmt: skip
             assert "Your password is changed" in text_of(done.text)
             again = browser.get(path_of(mail.link))
-            assert again.status_code == 409
-        with Portal(server) as browser:
-            assert "sign-out" in browser.sign_in("anna", NEW_PASSWORD).text
+            assert again.status_code == 409 and "already used" in text_of(again.text)
+        with Portal(server) as browser:  # the new password, and still the second factor
+            assert "second-factor" in str(browser.sign_in("anna", NEW_PASSWORD).url)
+
+        # An unknown login: the same answer, no e-mail. Then the limit: this address's
+        # fourth request in 15 minutes gets the same answer and sends nothing.
+        assert request("nobody") == first
+        assert request("anna") == first
+        sink.wait_for(2)
+        assert request("anna") == first
+        time.sleep(3)  # the worker polls every second: a third e-mail would be here
+        assert len(sink.messages) == 2
+        assert [m.recipients for m in sink.messages] == [["anna@firm.example"]] * 2
     finally:
         server.stop()
 
