@@ -104,8 +104,8 @@ def import_rows(admin: Admin, rows: list[AccountRow]) -> list[Outcome]:
     account's name and password stay as they are)."""
     done: list[Outcome] = []
     for row in rows:
-        if admin.repo.account(row.login) is None:
-            done.append(admin.create_account(row.login, row.name, secrets.token_urlsafe(24)))
+        # An existing account is left as it is ("already exists"): the password is not used.
+        done.append(admin.create_account(row.login, row.name, secrets.token_urlsafe(24)))
         if row.email is not None:
             done.append(set_email(admin, row.login, row.email))
     return done
