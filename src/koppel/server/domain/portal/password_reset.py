@@ -121,6 +121,7 @@ class ResetLink:
     url: str
     expires_at: datetime
     language: str
+    firm_name: str  # the name the portal shows: its firm's, for a client's own portal
 
 
 def find_account(repo: Repository, resets: ResetRepository, text: str) -> Account | None:
@@ -202,7 +203,9 @@ def issue_link(
     resets.save(reset)
     url = f"{policy.portal_url(portal.code)}/reset-password?token={value}"
     language = account.language or portal.language or reset.language
-    return ResetLink(account, portal, url, reset.expires_at, language), account.email
+    firm = repo.environment_by_id(portal.firm_id) if portal.firm_id else None
+    name = (firm or portal).name
+    return ResetLink(account, portal, url, reset.expires_at, language, name), account.email
 
 
 def _refused(code: ErrorCode, message: str) -> DomainError:

@@ -18,7 +18,7 @@ def compose(link: ResetLink, to: str) -> MailMessage:
         values = {
             "name": link.account.display_name,
             "login": link.account.login,
-            "portal": link.portal.name,
+            "portal": link.firm_name,
             "until": format_when(link.expires_at),
             "minutes": int(LINK_LIFETIME.total_seconds() // 60),
         }
