@@ -385,3 +385,34 @@ def test_the_profile_page_refuses_in_dutch_with_the_same_status(app: InProcess) 
     bad = bram.post(bram.path("profile"), {"email": "bram@firm", "language": "", "time_zone": ""})
     assert bad.status_code == 400
     assert "is geen e-mailadres: het deel na de @ is geen domeinnaam" in text_of(bad.text)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://mail.firm.example", "write it as smtp://"),
+        ("smtp://", "write it as smtp://"),
+        ("smtp://mail.firm.example?tls=1", "unknown option 'tls=1'"),
+        ("smtp://mail.firm.example:port", "the port is not a number"),
+    ],
+)
+def test_a_wrong_smtp_url_is_refused_at_start(url: str, problem: str) -> None:
+    from pydantic import ValidationError
+
+    from koppel.server.config import ServerSettings
+
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        ServerSettings(smtp_url=url)
+
+
+def test_the_smtp_url_names_server_security_and_sign_in() -> None:
+    from koppel.server.adapters.mail import SmtpServer
+
+    server = SmtpServer.from_url(
+        "smtp://me%40firm.example:p%40ss@mail.firm.example:587?starttls=true"
+    )
+    assert (server.host, server.port, server.tls, server.starttls) == (
+        "mail.firm.example", 587, False, True)  # fmt: skip
+    assert (server.user, server.password) == ("me@firm.example", "p@ss")
+    tls = SmtpServer.from_url("smtps://mail.firm.example")
+    assert (tls.port, tls.tls, tls.starttls, tls.user) == (465, True, False, None)
