@@ -61,6 +61,10 @@ class ErrorCode(StrEnum):
     # The environment's dossier is not set up: its administrator must add them.
     NO_DESTINATIONS = "no_destinations"
     NO_ITEM_TYPES = "no_item_types"
+    INVALID_EMAIL = "invalid_email"
+    RESET_LINK_INVALID = "reset_link_invalid"
+    RESET_LINK_USED = "reset_link_used"
+    RESET_LINK_EXPIRED = "reset_link_expired"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -104,6 +104,18 @@ class ServerSettings(BaseSettings):
         description="Log lines as text (a timestamp, level, logger, request id, message) "
         "or as one JSON object each (for a log collector).",
     )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="The mail server that sends forgotten-password links: "
+        "smtp://user:password@host:587?starttls=true, or smtps://user:password@host:465 "
+        "(TLS from the start); unset: no e-mail is sent and passwords are reset by the "
+        "administrator.",
+    )
+    mail_from: str | None = Field(
+        default=None,
+        description='The sender of the server\'s e-mail, e.g. "Koppel <portal@firm.example>"; '
+        "default: koppel@ the host of the public address.",
+    )
     metrics: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics (keep it off the internet: see "
@@ -125,6 +137,35 @@ class ServerSettings(BaseSettings):
                 "dots and hyphens); write it as s3://bucket/prefix"
             )
         return url
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_address(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value else ""
+        if not url:
+            return None
+        parsed = urlparse(url)
+        if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname or parsed.fragment:
+            raise ValueError(
+                "write it as smtp://user:password@host:587?starttls=true or "
+                "smtps://user:password@host:465, or leave it unset"
+            )
+        for part in filter(None, parsed.query.split("&")):
+            name, _, flag = part.partition("=")
+            if name != "starttls" or flag.lower() not in ("true", "false"):
+                raise ValueError(f"unknown option {part!r}; the only one is starttls=true|false")
+        try:
+            parsed.port  # noqa: B018 (raises for a port that is no number)
+        except ValueError:
+            raise ValueError("the port is not a number") from None
+        return SecretStr(url)
+
+    @property
+    def resolved_mail_from(self) -> str:
+        """The sender of e-mail, defaulting to koppel@ the public address's host."""
+        if self.mail_from and self.mail_from.strip():
+            return self.mail_from.strip()
+        return f"koppel@{urlparse(self.resolved_public_url).hostname or 'localhost'}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime
 
 from koppel.server.domain import events as event_rules
-from koppel.server.domain.portal import device_approval
+from koppel.server.domain.portal import device_approval, password_reset
 from koppel.server.domain.portal import sessions as web_sessions
 from koppel.server.domain.transfer import uploads as upload_rules
 from koppel.server.services import Services
@@ -44,6 +44,7 @@ class Housekeeping:
             sessions, failures = web_sessions.purge(uow.portal, self.svc.policy)
             events = event_rules.purge(uow.events, self.svc.policy)
             grants = device_approval.housekeeping(uow.device_grants, self.svc.policy)
+            resets = password_reset.purge(uow.password_resets, self.svc.policy)
         # Also swept when an upload is created; here so that the last uploads of a quiet
         # server do not wait for the next one (one small batch per round).
         with self.svc.transaction() as uow:
@@ -53,6 +54,7 @@ class Housekeeping:
             "sign-in failures": failures,
             "events": events,
             "device approvals": grants,
+            "password reset requests": resets,
             "expired uploads": uploads,
         }
 

@@ -23,10 +23,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from koppel.server.adapters import reset_mail_job
+from koppel.server.adapters.mail import mailer
 from koppel.server.adapters.xlsx_overview import render
 from koppel.server.domain.dossier import items as dossier
 from koppel.server.domain.jobs import analyses
 from koppel.server.domain.jobs.model import MAX_ATTEMPTS, Job
+from koppel.server.domain.portal.password_reset import MAIL_JOB
 from koppel.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.mailer = mailer(svc.settings)
 
     def start(self) -> None:
         """Start the threads."""
@@ -170,6 +174,12 @@ class Worker:
 
     def _run(self, job: Job, lease: Lease) -> None:
         svc = self.svc
+        if job.kind == MAIL_JOB:
+            skipped = reset_mail_job.send(svc, job, self.mailer)
+            with svc.transaction() as uow:
+                if not uow.jobs.finish(job, "done", svc.policy.clock(), skipped):
+                    raise LeaseLost(f"job {job.id}")
+            return
         if job.kind != analyses.DOSSIER_OVERVIEW:
             raise ValueError(f"unknown job kind {job.kind!r}")
         with svc.transaction() as uow:

@@ -7,6 +7,10 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from koppel.i18n import gettext as _
+from koppel.protocol.errors import ErrorCode
+from koppel.server.domain.errors import DomainError
+
 _HASHER = PasswordHasher()
 
 
@@ -29,3 +33,17 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+MIN_LENGTH = 8
+
+
+def check_rules(password: str) -> None:
+    """Refuse a password that breaks the rules (``validation_error``): at least
+    ``MIN_LENGTH`` characters, as ``koppel-admin accounts create`` and ``set-password``
+    ask."""
+    if len(password) < MIN_LENGTH:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            _("Choose a password of at least {count} characters.").format(count=MIN_LENGTH),
+        )

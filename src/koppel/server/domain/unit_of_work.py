@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: the families import this module back
     from koppel.server.domain.portal.branding import BrandRepository
     from koppel.server.domain.portal.device_approval import DeviceGrantRepository
     from koppel.server.domain.portal.model import WebRepository
+    from koppel.server.domain.portal.password_reset import ResetRepository
     from koppel.server.domain.repository import Repository
     from koppel.server.domain.setup.host import HostSettings
     from koppel.server.domain.transfer.extensions import ExtensionRepository
@@ -73,6 +74,11 @@ class UnitOfWork(Protocol):
     @property
     def portal(self) -> WebRepository:
         """Portal sessions, sign-in failures and second factors."""
+        ...
+
+    @property
+    def password_resets(self) -> ResetRepository:
+        """Forgotten-password requests and their links."""
         ...
 
     @property

@@ -18,6 +18,7 @@ from koppel.server.adapters.db.repositories.extensions import SqlExtensionReposi
 from koppel.server.adapters.db.repositories.host import SqlHostSettings
 from koppel.server.adapters.db.repositories.jobs import SqlJobRepository
 from koppel.server.adapters.db.repositories.my_files import SqlMyFilesRepository
+from koppel.server.adapters.db.repositories.password_resets import SqlResetRepository
 from koppel.server.adapters.db.repositories.portal import SqlWebRepository
 from koppel.server.adapters.db.repositories.templates import SqlTemplateRepository
 from koppel.server.adapters.db.repositories.uploads import SqlUploadRepository
@@ -74,6 +75,11 @@ class SqlUnitOfWork:
     def portal(self) -> SqlWebRepository:
         """Portal sessions and second factors."""
         return SqlWebRepository(self.connection)
+
+    @cached_property
+    def password_resets(self) -> SqlResetRepository:
+        """Forgotten-password requests and their links."""
+        return SqlResetRepository(self.connection)
 
     @cached_property
     def device_grants(self) -> SqlDeviceGrantRepository:

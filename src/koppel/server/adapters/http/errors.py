@@ -84,6 +84,10 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEVICE_CODE_INVALID: 404,
     ErrorCode.NO_DESTINATIONS: 409,
     ErrorCode.NO_ITEM_TYPES: 409,
+    ErrorCode.INVALID_EMAIL: 400,
+    ErrorCode.RESET_LINK_INVALID: 404,
+    ErrorCode.RESET_LINK_USED: 409,
+    ErrorCode.RESET_LINK_EXPIRED: 410,
 }
 
 # The OpenAPI "responses" of every route that can refuse.

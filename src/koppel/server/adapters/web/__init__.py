@@ -27,6 +27,8 @@ from koppel.server.adapters.web import (
     files_pages,
     frame_pages,
     home_pages,
+    password_reset_pages,
+    profile_pages,
     second_factor_pages,
 )
 from koppel.server.adapters.web.context import Redirect
@@ -40,6 +42,7 @@ ASSETS = TEMPLATES.parent / "assets"
 _ROUTERS = (
     auth_pages, home_pages, second_factor_pages, communication_pages, device_pages,
     files_pages, dossier_pages, admin_pages, device_approval_pages, frame_pages,
+    password_reset_pages, profile_pages,
 )  # fmt: skip
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from koppel.server.adapters.cli.admin import output as out
 from koppel.server.adapters.cli.admin.common import (
     JsonOption,
+    path_or_stdin,
     read_password,
     reporting,
     unit_of_work,
@@ -41,18 +43,81 @@ def accounts_create(
             "--password", help="The password (visible in the process list; prefer stdin)."
         ),
     ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", help="E-mail address, where a forgotten password's reset link goes."
+        ),
+    ] = None,
     json_mode: JsonOption = False,
 ) -> None:
-    """Create an account (idempotent: an existing one is left as it is).
+    """Create an account (idempotent: an existing one is left as it is; --email sets its
+    address all the same).
 
     Without --password-stdin or --password the password is asked twice, hidden, when
     running at a terminal; otherwise the command refuses.
+
+    Example: echo "$PASSWORD" | koppel-admin accounts create anna --name "Anna de Vries"
+    --email anna@firm.example --password-stdin
     """
+    from koppel.server.domain.mail_address import optional_email
+    from koppel.server.domain.setup.account_mail import set_email
+
     with reporting(json_mode):
+        address = optional_email(email)  # a bad address refuses before the password is asked
         secret = read_password(password_stdin, password)
     with unit_of_work(ctx, json_mode) as admin:
         done = [Done(None, admin.create_account(login, name or login, secret))]
+        if address is not None:
+            done.append(Done(None, set_email(admin, login, address)))
     out.show_outcomes(done, json_mode)
+
+
+@app.command("set-email")
+def accounts_set_email(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The account's login.")],
+    address: Annotated[str, typer.Argument(help='The e-mail address; "" removes the address.')],
+    json_mode: JsonOption = False,
+) -> None:
+    """Set the e-mail address where a forgotten password's reset link goes.
+
+    Example: koppel-admin accounts set-email anna anna@firm.example
+    """
+    from koppel.server.domain.setup.account_mail import set_email
+
+    with unit_of_work(ctx, json_mode) as admin:
+        done = [Done(None, set_email(admin, login, address))]
+    out.show_outcomes(done, json_mode)
+
+
+@app.command("import")
+def accounts_import(
+    ctx: typer.Context,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file (or - for stdin) with columns login,name[,email]; an optional "
+            "header row names the columns."
+        ),
+    ],
+    json_mode: JsonOption = False,
+) -> None:
+    """Create many accounts at once and set their e-mail addresses, in one transaction:
+    a bad row (its line is named) imports nothing. Existing accounts keep their name and
+    password; a row's address replaces theirs. New accounts get a password nobody knows:
+    their users choose one with the portal's "Forgot your password?" link (or set one
+    with set-password).
+
+    Example: koppel-admin accounts import employees.csv
+    """
+    from koppel.server.domain.setup.account_mail import import_rows, parse_rows
+
+    with reporting(json_mode):
+        rows = parse_rows(path_or_stdin(source))
+    with unit_of_work(ctx, json_mode) as admin:
+        done = [Done(None, outcome) for outcome in import_rows(admin, rows)]
+    out.show_outcomes(done, json_mode, rows=len(rows))
 
 
 @app.command("list")
@@ -72,6 +137,7 @@ def accounts_list(ctx: typer.Context, json_mode: JsonOption = False) -> None:
                     {
                         "login": a.login,
                         "name": a.display_name,
+                        "email": a.email,
                         "disabled": a.disabled,
                         "environments": envs,
                     }
@@ -81,11 +147,12 @@ def accounts_list(ctx: typer.Context, json_mode: JsonOption = False) -> None:
         )
         return
     out.table(
-        ["login", "name", "disabled", "environments"],
+        ["login", "name", "email", "disabled", "environments"],
         [
             (
                 a.login,
                 a.display_name,
+                a.email,
                 a.disabled,
                 envs if len(envs) <= 6 else [*envs[:5], f"... ({len(envs)} in all)"],
             )
