@@ -52,14 +52,17 @@ def get_my_file(env: str | None, file_id: int, output: Path | None) -> Path:
                     ).format(id=file_id, environment=code),
                     ExitCode.REFUSED,
                 )
-            if file.state != "ready":
-                said = (
-                    _("File {id} ({name}) is {state}: {error}")
-                    if file.error
-                    else _("File {id} ({name}) is {state}; try again when it is ready.")
-                )
+            if file.state == "failed":
                 raise AgentError(
-                    said.format(id=file_id, name=file.name, state=file.state, error=file.error)
+                    _("File {id} ({name}) could not be made: {error}").format(
+                        id=file_id, name=file.name, error=file.error or _("no reason given")
+                    )
+                )
+            if file.state != "ready":
+                raise AgentError(
+                    _("File {id} ({name}) is not ready yet; try again when it is ready.").format(
+                        id=file_id, name=file.name
+                    )
                 )
             if output is None:
                 placed = deliver(client, Ledger(), code, target.env.name, target.token, file, note)

@@ -339,12 +339,14 @@ class SubmitWindow(QWidget):
             _choose(self.item_type, self._prefill.item_type)
             self._prefill = replace(self._prefill, destination=None, item_type=None)
         if loaded.offline:
+            from koppel.agent.desktop.tray_model import shown_time
+
             if loaded.choices.fetched:
                 said = _(
                     "The server of {environment} cannot be reached now: the lists are those of "
                     "{when}. What you send is queued and sent as soon as the server can be "
                     "reached."
-                ).format(environment=code, when=loaded.choices.fetched[:16].replace("T", " "))
+                ).format(environment=code, when=shown_time(loaded.choices.fetched))
             else:
                 said = _(
                     "The server of {environment} cannot be reached now: type the destination "

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from koppel.agent.desktop import tray_model
 from koppel.agent.desktop.icon import icon
 from koppel.agent.desktop.submit_window import SubmitWindow
-from koppel.agent.desktop.tray_model import QueueCounts, ServerStatus, TrayMenu
+from koppel.agent.desktop.tray_model import QueueCounts, ServerStatus, TrayMenu, shown_time
 from koppel.agent.desktop.worker import Job
 from koppel.agent.errors import AgentError
 from koppel.i18n import gettext as _
@@ -198,7 +198,7 @@ class EnvironmentsWindow(QWidget):
                 env.code,
                 env.name,
                 tray_model.server_label(env.api_url),
-                (env.last_check or "")[:16].replace("T", " "),
+                shown_time(env.last_check),
                 ServerStatus(env.api_url, state).words,
             ]
             for column, value in enumerate(values):

@@ -11,10 +11,11 @@ it through :meth:`ServerStatus.from_json` without asking the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from koppel.i18n import N_, ngettext
+from koppel.i18n import N_, format_when, ngettext
 from koppel.i18n import gettext as _
 
 CONNECTED = "connected"
@@ -189,3 +190,14 @@ def build(servers: list[ServerStatus], counts: QueueCounts) -> TrayMenu:
     said = _("every server connected") if worst == CONNECTED else _(_WORDS.get(worst, worst))
     tooltip = _("Koppel: {state}").format(state=said)
     return TrayMenu(lines, worst, tooltip)
+
+
+def shown_time(moment: str | None) -> str:
+    """An ISO 8601 time as the agent's language writes it ("" for none; as stored when it
+    cannot be read)."""
+    if not moment:
+        return ""
+    try:
+        return format_when(datetime.fromisoformat(moment))
+    except ValueError:
+        return moment[:16].replace("T", " ")
