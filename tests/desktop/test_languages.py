@@ -197,7 +197,6 @@ def test_the_submit_window_in_dutch_and_french(
     assert window.message() == words["nothing linked"]
     window.send()
     assert window.message() == words["choose"]
-    screenshot(window, f"submit-window-{language}", tmp_path)
 
 
 def test_a_refusal_reads_in_dutch_with_the_same_codes(
@@ -223,6 +222,8 @@ def test_a_refusal_reads_in_dutch_with_the_same_codes(
     with qtbot.waitSignal(window.choices_loaded, timeout=WAIT_MS):
         window.show()
     assert window.destination.count() > 0  # the lists came from the server
+    assert window.subject.text() == "leeg.pdf"
+    screenshot(window, "submit-window-nl", tmp_path)
     with qtbot.waitSignal(window.finished, timeout=WAIT_MS) as done:
         window.send()
     assert isinstance(done.args[0], Exception)
