@@ -63,9 +63,13 @@ def test_linux_install_status_uninstall(workstation: Ws) -> None:
     assert installed["command"] == f"{koppel} submit --gui FILES…"
 
     entry = files["desktop entry"].read_text()
+    # The names in every language: the desktop shows the one of the session's language.
     assert entry == (
         "[Desktop Entry]\nType=Application\nName=Send to Koppel\n"
+        "Name[nl]=Naar Koppel sturen\nName[fr]=Envoyer vers Koppel\n"
         "Comment=Send the files to a client's dossier with the Koppel agent\n"
+        "Comment[nl]=Stuur de bestanden met de Koppel-agent naar het dossier van een klant\n"
+        "Comment[fr]=Envoyer les fichiers dans le dossier d'un client avec l'agent Koppel\n"
         f"Exec={koppel} submit --gui %F\nIcon=mail-send\nTerminal=false\nNoDisplay=true\n"
         "MimeType=application/octet-stream;application/pdf;message/rfc822;"
         "application/vnd.ms-outlook;\n"
@@ -81,7 +85,10 @@ def test_linux_install_status_uninstall(workstation: Ws) -> None:
         for key in ("MimeType", "Actions")
     ]
     menu = files["Dolphin service menu"].read_text()
-    assert "[Desktop Action sendToKoppel]\nName=Send to Koppel\nIcon=mail-send\n" in menu
+    assert (
+        "[Desktop Action sendToKoppel]\nName=Send to Koppel\nName[nl]=Naar Koppel sturen\n"
+        "Name[fr]=Envoyer vers Koppel\nIcon=mail-send\n"
+    ) in menu
     assert f"Exec={koppel} submit --gui %F\n" in menu
     script = files["Nautilus script"]
     assert script.read_text().endswith(f'exec {koppel} submit --gui "$@"\n')
@@ -174,7 +181,12 @@ def test_macos_quick_action_matches_the_golden_files(tmp_path: Path) -> None:
     bundle = home / "Library/Services/Send to Koppel.workflow"
     assert report.entries[0].path == str(bundle) and report.installed
     written = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
-    assert written == ["Contents/Info.plist", "Contents/document.wflow"]
+    assert written == [
+        "Contents/Info.plist",
+        "Contents/Resources/fr.lproj/ServicesMenu.strings",
+        "Contents/Resources/nl.lproj/ServicesMenu.strings",
+        "Contents/document.wflow",
+    ]
     for relative in written:
         assert (bundle / relative).read_bytes() == (GOLDEN / relative).read_bytes(), relative
     assert runner.commands == [[send_to_macos.PBS, "-update"]]
@@ -213,3 +225,76 @@ def test_the_nautilus_script_passes_every_selected_file(tmp_path: Path) -> None:
     files = ["brief aan de bank.pdf", "Jan's factuur.xlsx", "mail $HOME.eml"]
     subprocess.run([str(script), *files], cwd=tmp_path, check=True)
     assert received.read_text().splitlines() == ["submit", "--gui", *files]
+
+
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None, reason="desktop-file-utils is not installed"
+)
+def test_linux_install_by_a_dutch_agent(workstation: Ws) -> None:
+    # The .desktop entries carry every language (the desktop picks the session's); the
+    # Nautilus script's file name is its menu entry, so it is named in the agent's language,
+    # and an uninstall in another language still finds it.
+    ws = workstation()
+    files = linux_files(ws)
+    ws.env["KOPPEL_LANG"] = "nl"
+    installed = ws.ok("integrate", "install", "--json").json()
+    script = files["Nautilus script"].with_name("Naar Koppel sturen")
+    assert installed["installed"] is True
+    assert installed["done"][1] == f"het Nautilus-script {script} geschreven"
+    assert script.is_file() and not files["Nautilus script"].exists()
+    entry = files["desktop entry"].read_text()
+    assert "\nName[nl]=Naar Koppel sturen\nName[fr]=Envoyer vers Koppel\n" in entry
+    assert validate(files["desktop entry"]) == []
+    assert "Name[fr]=Envoyer vers Koppel\n" in files["Dolphin service menu"].read_text()
+    assert ws.ok("integrate", "status", "--json").json()["missing"] == []
+
+    ws.env["KOPPEL_LANG"] = "fr"
+    status = ws.koppel("integrate", "status", "--json")
+    assert status.returncode == PROBLEMS  # the French name is not there
+    assert "n'existe pas" in status.json()["missing"][0]
+    ws.env["KOPPEL_LANG"] = "en"
+    removed = ws.ok("integrate", "uninstall", "--json").json()
+    assert f"removed the Nautilus script {script}" in removed["done"]
+    assert not script.exists() and not any(path.exists() for path in files.values())
+
+
+def test_the_url_handler_entry_has_its_names_in_every_language(tmp_path: Path) -> None:
+    from koppel.agent.desktop_integration import linux_handler
+
+    entry = tmp_path / "koppel-url.desktop"
+    entry.write_text(linux_handler.desktop_entry(Path("/usr/bin/koppel")))
+    text = entry.read_text()
+    assert "\nName=Koppel link handler\nName[nl]=Koppel-linkverwerker\n" in text
+    assert "\nName[fr]=Gestionnaire des liens Koppel\n" in text
+    assert "Comment[nl]=Opent koppel://-links (Bewerken op mijn computer)" in text
+    if shutil.which("desktop-file-validate"):
+        assert validate(entry) == []
+
+
+def test_windows_shortcut_of_a_french_agent(tmp_path: Path) -> None:
+    # A shortcut has one name, the one Explorer shows under "Send to": the agent's language.
+    from koppel.i18n import set_process_language
+
+    set_process_language("fr")
+    try:
+        runner = FakeRunner()
+        report = send_to.windows_install(r"C:\AppData", tmp_path / "koppel.exe", runner)
+    finally:
+        set_process_language(None)
+    script = runner.commands[0][-1]
+    assert r"SendTo\Envoyer vers Koppel.lnk'" in script
+    assert "$link.Description = 'Envoyer les fichiers dans le dossier d''un client" in script
+    assert report.done == [
+        r"raccourci Envoyer vers C:\AppData\Microsoft\Windows\SendTo\Envoyer vers Koppel.lnk écrit"
+    ]
+
+
+def test_macos_quick_action_names_itself_in_dutch_and_french(tmp_path: Path) -> None:
+    # Finder localizes a service's menu item from ServicesMenu.strings in <lang>.lproj.
+    files = send_to_macos.bundle_files(Path("/usr/local/bin/koppel"))
+    assert files["Contents/Resources/nl.lproj/ServicesMenu.strings"] == (
+        b'"Send to Koppel" = "Naar Koppel sturen";\n'
+    )
+    assert files["Contents/Resources/fr.lproj/ServicesMenu.strings"] == (
+        b'"Send to Koppel" = "Envoyer vers Koppel";\n'
+    )

@@ -19,6 +19,8 @@ def be_the_agent_of(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the agent code running in this process read and write ``ws``'s files, as the
     ``koppel`` processes of ``ws`` do (the window runs in the test process)."""
     for name in list(os.environ):
+        if name == "KOPPEL_SCREENSHOTS":
+            continue  # where the pictures go: the test's, not the agent's
         if name.startswith(("KOPPEL_", "XDG_")) and name not in ws.env:
             monkeypatch.delenv(name)
     for name, value in ws.env.items():

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from koppel.agent.output import transfer_bars
+from koppel.i18n import ngettext
 
 
 class BatchBar:
@@ -32,7 +33,9 @@ class BatchBar:
         return self
 
     def _label(self, files_done: int) -> str:
-        return f"{files_done} of {self._files} files"
+        return ngettext("{done} of {n} file", "{done} of {n} files", self._files).format(
+            done=files_done, n=self._files
+        )
 
     def update(self, files_done: int, bytes_done: int) -> None:
         """Redraw with ``files_done`` files and ``bytes_done`` bytes on the server."""

@@ -12,6 +12,7 @@ from koppel.agent.choose import Target, choose
 from koppel.agent.environments import explain
 from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
+from koppel.i18n import gettext as _
 from koppel.protocol.dossier import AttachmentOut, ItemList, ItemOut
 
 
@@ -54,7 +55,7 @@ def safe_name(name: str, fallback: str) -> str:
 def pick_attachment(item: ItemOut, name: str | None) -> AttachmentOut:
     """The attachment named (or the newest one when no name is given)."""
     if not item.attachments:
-        raise AgentError(f"Item {item.id} has no attachments.")
+        raise AgentError(_("Item {number} has no attachments.").format(number=item.id))
     if name is None:
         return max(item.attachments, key=lambda a: (a.current.created, a.id))
     for attachment in item.attachments:
@@ -62,6 +63,8 @@ def pick_attachment(item: ItemOut, name: str | None) -> AttachmentOut:
             return attachment
     choices = ", ".join(a.name for a in item.attachments)
     raise AgentError(
-        f"Item {item.id} has no attachment {name!r}; its attachments: {choices}.",
+        _("Item {number} has no attachment {name}; its attachments: {choices}.").format(
+            number=item.id, name=repr(name), choices=choices
+        ),
         ExitCode.USAGE,
     )

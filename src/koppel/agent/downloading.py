@@ -18,6 +18,7 @@ from koppel.agent.local.atomic import atomic_writer
 from koppel.agent.local.file_names import local_name, temporary_name
 from koppel.agent.local.my_files_folder import PART_SUFFIX, place
 from koppel.agent.local.verified_writer import VerifiedWriter
+from koppel.i18n import gettext as _
 
 if TYPE_CHECKING:
     from koppel.protocol.files import OutputFileOut
@@ -68,8 +69,10 @@ def save_verified(content: Content, target: Path) -> Downloaded:
             if expected and digest != expected:
                 # Raising inside the writer removes the temporary file: nothing is kept.
                 raise AgentError(
-                    f"The download of {target.name} was damaged on the way (its SHA-256 "
-                    "differs from the server's); nothing was saved. Try again."
+                    _(
+                        "The download of {name} was damaged on the way (its SHA-256 differs "
+                        "from the server's); nothing was saved. Try again."
+                    ).format(name=target.name)
                 )
     except OSError as exc:  # local only: network failures are AgentErrors already
         raise CannotSave(target.name, target.parent, exc) from exc
@@ -101,9 +104,15 @@ def download_my_file(
         expected = {v for v in (announced, file.sha256) if v}
         if not expected or expected != {actual}:
             raise AgentError(
-                f"The download of {file.name} from {environment} is damaged (SHA-256 "
-                f"{actual} instead of {', '.join(sorted(expected)) or 'unknown'}); nothing "
-                "was kept. Try again."
+                _(
+                    "The download of {name} from {environment} is damaged (SHA-256 {actual} "
+                    "instead of {expected}); nothing was kept. Try again."
+                ).format(
+                    name=file.name,
+                    environment=environment,
+                    actual=actual,
+                    expected=", ".join(sorted(expected)) or _("unknown"),
+                )
             )
         return place(temp, folder, name)
     except OSError as exc:  # local only: network failures are AgentErrors already

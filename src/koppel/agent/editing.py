@@ -37,6 +37,7 @@ from koppel.agent.local import edit_sessions as es
 from koppel.agent.local.edit_sessions import Session
 from koppel.agent.local.verified_writer import sha256_of
 from koppel.agent.output import note
+from koppel.i18n import gettext as _
 from koppel.protocol.dossier import VersionOut
 
 POLL_MS = 300  # how often the watcher looks at the control file when nothing changes
@@ -75,13 +76,24 @@ def start(env: str | None, item_id: int, attachment: str | None) -> Session:
             if existing is not None:
                 if existing.watching():
                     raise AgentError(
-                        f"{existing.attachment} of item {item_id} is already being edited "
-                        f"(process {existing.pid}). Use that terminal, or "
-                        f"`koppel edit --finish {item_id} --env {code}`.",
+                        _(
+                            "{attachment} of item {number} is already being edited (process "
+                            "{pid}). Use that terminal, or "
+                            "`koppel edit --finish {number} --env {environment}`."
+                        ).format(
+                            attachment=existing.attachment,
+                            number=item_id,
+                            pid=existing.pid,
+                            environment=code,
+                        ),
                         ExitCode.REFUSED,
                     )
                 if existing.path.is_file():
-                    note(f"Resuming the edit of {existing.attachment} (version {existing.number}).")
+                    note(
+                        _("Resuming the edit of {attachment} (version {version}).").format(
+                            attachment=existing.attachment, version=existing.number
+                        )
+                    )
                     return existing
                 existing.remove()
             session = Session(
@@ -195,14 +207,26 @@ def _keep_conflict(
 def tell(session: Session, saved: Saved) -> None:
     """Tell the user what a save did."""
     if not saved.conflict:
-        note(f"Saved {session.attachment} as version {saved.number} of item {session.item}.")
+        note(
+            _("Saved {attachment} as version {version} of item {number}.").format(
+                attachment=session.attachment, version=saved.number, number=session.item
+            )
+        )
         return
     note(
-        f"CONFLICT: someone else saved version {saved.current_number} of "
-        f"{session.attachment} while you were editing. Your change was NOT lost: it is "
-        f'kept on the server as conflict version {saved.number} "{saved.conflict_name}". '
-        f"Your working copy now holds version {saved.current_number}; merge your change "
-        f"into it by hand (`koppel items` / the versions of item {session.item})."
+        _(
+            "CONFLICT: someone else saved version {current} of {attachment} while you were "
+            "editing. Your change was NOT lost: it is kept on the server as conflict version "
+            '{version} "{conflict_name}". Your working copy now holds version {current}; '
+            "merge your change into it by hand (`koppel items` / the versions of item "
+            "{number})."
+        ).format(
+            current=saved.current_number,
+            attachment=session.attachment,
+            version=saved.number,
+            conflict_name=saved.conflict_name,
+            number=session.item,
+        )
     )
 
 
@@ -257,9 +281,16 @@ def watch(session: Session, *, open_it: bool = True) -> str:
             if open_it:
                 open_file(session.path)
             note(
-                f"Editing {session.path} (item {session.item}, version {session.number}). "
-                "Every save becomes a new version. Stop with Ctrl+C, or run "
-                f"`koppel edit --finish {session.item} --env {session.environment}`."
+                _(
+                    "Editing {path} (item {number}, version {version}). Every save becomes a "
+                    "new version. Stop with Ctrl+C, or run "
+                    "`koppel edit --finish {number} --env {environment}`."
+                ).format(
+                    path=session.path,
+                    number=session.item,
+                    version=session.number,
+                    environment=session.environment,
+                )
             )
             first, failed, retry_at = True, False, 0.0
             for changes in watch_files(
@@ -305,10 +336,18 @@ def _sync_and_tell(client: AgentClient, target: Target, session: Session) -> boo
         if exc.code in ("not_editable", "connector_blocked", "not_found", *_TOKEN):
             raise explain(session.environment, exc) from exc
         # A passing failure (server busy, upload refused): say so and retry later.
-        note(f"Could not save {session.attachment} ({exc.message}); retrying.")
+        note(
+            _("Could not save {attachment} ({reason}); retrying.").format(
+                attachment=session.attachment, reason=exc.message
+            )
+        )
         return False
     except (AgentError, OSError) as exc:
-        note(f"Could not save {session.attachment} ({exc}); retrying.")
+        note(
+            _("Could not save {attachment} ({reason}); retrying.").format(
+                attachment=session.attachment, reason=exc
+            )
+        )
         return False
     if saved is not None:
         tell(session, saved)
@@ -326,15 +365,19 @@ def _the_session(env: str | None, item_id: int, attachment: str | None) -> Sessi
         found = [s for s in found if s.attachment.lower() == attachment.lower()]
     if not found:
         raise AgentError(
-            f"Item {item_id} of {code} is not being edited on this workstation "
-            "(`koppel edit --list` shows what is).",
+            _(
+                "Item {number} of {environment} is not being edited on this workstation "
+                "(`koppel edit --list` shows what is)."
+            ).format(number=item_id, environment=code),
             ExitCode.USAGE,
         )
     if len(found) > 1:
         names = ", ".join(s.attachment for s in found)
         raise AgentError(
-            f"Several attachments of item {item_id} are being edited ({names}); say which "
-            "with --attachment NAME.",
+            _(
+                "Several attachments of item {number} are being edited ({names}); say which "
+                "with --attachment NAME."
+            ).format(number=item_id, names=names),
             ExitCode.USAGE,
         )
     return found[0]
@@ -357,13 +400,17 @@ def finish(env: str | None, item_id: int, attachment: str | None) -> Session:
         session.control.write_text(es.FINISH, encoding="utf-8")
         if not _wait_until_gone(session, FINISH_WAIT_SECONDS):
             raise AgentError(
-                f"The editing process {session.pid} did not finish in time; it keeps "
-                "watching. Stop it with Ctrl+C in its terminal.",
+                _(
+                    "The editing process {pid} did not finish in time; it keeps watching. "
+                    "Stop it with Ctrl+C in its terminal."
+                ).format(pid=session.pid),
             )
         if session.folder.is_dir():
             raise AgentError(
-                "The editing process stopped without finishing (its last save failed?); "
-                f"the working copy is kept at {session.path}. Try --finish again."
+                _(
+                    "The editing process stopped without finishing (its last save failed?); "
+                    "the working copy is kept at {path}. Try --finish again."
+                ).format(path=session.path)
             )
         return session
     target = _target_of(session)
@@ -384,7 +431,9 @@ def discard(env: str | None, item_id: int, attachment: str | None) -> Session:
     if session.watching():
         session.control.write_text(es.DISCARD, encoding="utf-8")
         if not _wait_until_gone(session, FINISH_WAIT_SECONDS):
-            raise AgentError(f"The editing process {session.pid} did not stop in time.")
+            raise AgentError(
+                _("The editing process {pid} did not stop in time.").format(pid=session.pid)
+            )
     session.remove()
     return session
 

@@ -19,6 +19,7 @@ from koppel.agent.local import notify
 from koppel.agent.local.file_names import local_name
 from koppel.agent.local.my_files_folder import Ledger, my_files_folder_of
 from koppel.agent.output import note
+from koppel.i18n import gettext as _
 from koppel.protocol.files import AnalysisAccepted, OutputFileOut
 
 Log = Callable[[str], None]
@@ -45,14 +46,23 @@ def get_my_file(env: str | None, file_id: int, output: Path | None) -> Path:
             file = found.get(file_id)
             if file is None:
                 raise AgentError(
-                    f"There is no file {file_id} in your My files of {code}; list them with "
-                    f"`koppel files --env {code}`.",
+                    _(
+                        "There is no file {id} in your My files of {environment}; list them "
+                        "with `koppel files --env {environment}`."
+                    ).format(id=file_id, environment=code),
                     ExitCode.REFUSED,
+                )
+            if file.state == "failed":
+                raise AgentError(
+                    _("File {id} ({name}) could not be made: {error}").format(
+                        id=file_id, name=file.name, error=file.error or _("no reason given")
+                    )
                 )
             if file.state != "ready":
                 raise AgentError(
-                    f"File {file_id} ({file.name}) is {file.state}"
-                    + (f": {file.error}" if file.error else "; try again when it is ready.")
+                    _("File {id} ({name}) is not ready yet; try again when it is ready.").format(
+                        id=file_id, name=file.name
+                    )
                 )
             if output is None:
                 placed = deliver(client, Ledger(), code, target.env.name, target.token, file, note)
@@ -94,8 +104,10 @@ def request_analysis(
                     return target, accepted, file
                 if time.monotonic() > deadline:
                     raise AgentError(
-                        f"The analysis (file {accepted.file_id}) is still pending; see it later "
-                        f"with `koppel files --env {code}`."
+                        _(
+                            "The analysis (file {id}) is still pending; see it later with "
+                            "`koppel files --env {environment}`."
+                        ).format(id=accepted.file_id, environment=code)
                     )
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -125,7 +137,10 @@ def deliver(
             log(f"{environment_code}: could not record {file.name} in {ledger.path} ({exc})")
         log(f"{environment_code}: received {file.name} -> {target}")
         notify.file_arrived(
-            f"Koppel: {environment_name}", f"{target.name} arrived; click to open it", target, log
+            _("Koppel: {environment}").format(environment=environment_name),
+            _("{name} arrived; click to open it").format(name=target.name),
+            target,
+            log,
         )
     try:
         client.mark_delivered(environment_code, token, file.id)

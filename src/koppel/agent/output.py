@@ -26,7 +26,9 @@ def note(message: str) -> None:
 
 def error(message: str) -> None:
     """An error sentence on stderr."""
-    sys.stderr.write(f"Error: {message}\n")
+    from koppel.i18n import gettext as _
+
+    sys.stderr.write(_("Error: {message}").format(message=message) + "\n")
 
 
 # Rich needs about 0.3 s to lay out 1,000 rows (measured: 2-core machine), which would

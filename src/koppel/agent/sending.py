@@ -21,6 +21,7 @@ from koppel.agent.submission_checks import check_types, upload_rules
 from koppel.agent.transfers import DEFAULT_TRANSFERS
 from koppel.agent.upload_batch import FileProgress as FileProgress
 from koppel.agent.upload_batch import UploadBatch
+from koppel.i18n import gettext as _
 from koppel.protocol.dossier import CreateItemRequest
 
 
@@ -64,7 +65,7 @@ def send(
     with claimed(submission.id) as mine:
         if not mine:
             return SendResult(
-                submission.id, submission.environment, "busy", "Another agent is sending it."
+                submission.id, submission.environment, "busy", _("Another agent is sending it.")
             )
         try:
             return _send(submission, progress, on_progress, transfers)
@@ -114,8 +115,11 @@ def _send(
         submission.id,
         submission.environment,
         "sent",
-        f"Item {created.item.id} created in {env.code}"
-        + (" (it already existed: sent before)." if created.existed else "."),
+        (
+            _("Item {number} created in {environment} (it already existed: sent before).")
+            if created.existed
+            else _("Item {number} created in {environment}.")
+        ).format(number=created.item.id, environment=env.code),
         item=created.item.model_dump(mode="json"),
     )
 
@@ -165,7 +169,11 @@ def send_pending(
             results.append(
                 _fail(
                     submission,
-                    AgentError(f"{submission.environment} is no longer linked here."),
+                    AgentError(
+                        _("{environment} is no longer linked here.").format(
+                            environment=submission.environment
+                        )
+                    ),
                 )
             )
             continue
@@ -177,7 +185,9 @@ def send_pending(
                     submission.id,
                     submission.environment,
                     "queued",
-                    f"The server of {submission.environment} is unreachable.",
+                    _("The server of {environment} is unreachable.").format(
+                        environment=submission.environment
+                    ),
                     code="unreachable",
                 )
             )
@@ -199,7 +209,9 @@ def cancel(ident: str) -> tuple[Submission, bool]:
     with claimed(submission.id) as mine:
         if not mine:
             raise AgentError(
-                f"Submission {submission.id} is being sent right now; try again when it is done."
+                _("Submission {id} is being sent right now; try again when it is done.").format(
+                    id=submission.id
+                )
             )
         told = True
         urls = [f.upload_url for f in submission.files if f.upload_url]

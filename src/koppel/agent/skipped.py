@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 def heading(count: int) -> str:
     """``3 clients were not included:``."""
-    return "1 client was not included:" if count == 1 else f"{count} clients were not included:"
+    from koppel.i18n import ngettext
+
+    return ngettext("{n} client was not included:", "{n} clients were not included:", count).format(
+        n=count
+    )
 
 
 def report(skipped: Sequence[SkippedEnvironment]) -> str:

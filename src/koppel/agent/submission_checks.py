@@ -10,6 +10,7 @@ from pathlib import Path
 from koppel.agent.api import AgentClient
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
+from koppel.i18n import gettext as _
 from koppel.protocol.extensions import NO_EXTENSION, extension_of, shown, shown_list
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.sizes import format_size_exact
@@ -31,23 +32,32 @@ def check_file(path: Path, limit: int | None) -> None:
     reason = unsafe_reason(path.name)
     if reason:
         raise FileRefused(
-            "unsafe_name", f"The file name {path.name!r} cannot be used: {reason}. Rename it."
+            "unsafe_name",
+            _("The file name {name} cannot be used: {reason}. Rename it.").format(
+                name=repr(path.name), reason=reason
+            ),
         )
     try:
         if not path.is_file():
-            raise FileRefused("unreadable", f"{path} is not a file.")
+            raise FileRefused("unreadable", _("{path} is not a file.").format(path=path))
         with path.open("rb") as handle:
             handle.read(1)
         size = path.stat().st_size
     except OSError as exc:
-        raise FileRefused("unreadable", f"{path} cannot be read ({exc.strerror or exc}).") from exc
+        raise FileRefused(
+            "unreadable",
+            _("{path} cannot be read ({reason}).").format(path=path, reason=exc.strerror or exc),
+        ) from exc
     if size == 0:
-        raise FileRefused("empty_file", f"{path} is empty; there is nothing to submit.")
+        raise FileRefused(
+            "empty_file", _("{path} is empty; there is nothing to submit.").format(path=path)
+        )
     if limit is not None and size > limit:
         raise FileRefused(
             "too_large",
-            f"{path.name} has {format_size_exact(size)}; the server accepts at most "
-            f"{format_size_exact(limit)} per file.",
+            _("{name} has {size}; the server accepts at most {limit} per file.").format(
+                name=path.name, size=format_size_exact(size), limit=format_size_exact(limit)
+            ),
         )
 
 
@@ -79,13 +89,25 @@ def check_types(paths: list[Path], environment: str, allowed: frozenset[str] | N
         return
     kinds = sorted({extension_of(name) for name in refused}, key=lambda k: (not k, k))
     what = ", ".join(
-        "files without an extension" if k == NO_EXTENSION else f"{shown(k)} files" for k in kinds
+        _("files without an extension")
+        if k == NO_EXTENSION
+        else _("{extension} files").format(extension=shown(k))
+        for k in kinds
     )
     names = ", ".join(repr(name) for name in refused)
     words = " ".join(k or "." for k in kinds)
     raise FileRefused(
         "extension_not_allowed",
-        f"{names} cannot be submitted to {environment}: {what} are not accepted there "
-        f"(accepted: {shown_list(allowed)}). Nothing was sent. Ask the administrator of "
-        f"{environment} to allow them (`koppel-admin extensions allow {environment} {words}`).",
+        _(
+            "{names} cannot be submitted to {environment}: {kinds} are not accepted there "
+            "(accepted: {accepted}). Nothing was sent. Ask the administrator of "
+            "{environment} to allow them (`koppel-admin extensions allow {environment} "
+            "{extensions}`)."
+        ).format(
+            names=names,
+            environment=environment,
+            kinds=what,
+            accepted=shown_list(allowed),
+            extensions=words,
+        ),
     )

@@ -27,6 +27,8 @@ from koppel.agent.mail_files import eml_header as eml_header  # where it was fir
 from koppel.agent.sending import FileProgress, SendResult, send, send_pending
 from koppel.agent.submission_checks import check_file, check_types, upload_rules
 from koppel.agent.transfers import DEFAULT_TRANSFERS
+from koppel.i18n import N_, ngettext
+from koppel.i18n import gettext as _
 from koppel.protocol.dossier_setup import NO_DESTINATIONS, NO_ITEM_TYPES, not_set_up
 from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
@@ -34,7 +36,12 @@ from koppel.protocol.uploads import DEFAULT_MAX_UPLOAD_BYTES
 def default_subject(paths: list[Path]) -> str:
     """A subject from the file names when none is given."""
     first = paths[0].name
-    return first if len(paths) == 1 else f"{first} and {len(paths) - 1} more"
+    if len(paths) == 1:
+        return first
+    more = len(paths) - 1
+    return ngettext("{first} and {n} more", "{first} and {n} more", more).format(
+        first=first, n=more
+    )
 
 
 @dataclass
@@ -75,12 +82,19 @@ class NotSetUp(AgentError):
         return {**super().as_json(), "environment": self.environment}
 
 
+_NO_SUCH = {
+    "destination": N_("There is no destination {wanted}; choose one of: {choices}."),
+    "item type": N_("There is no item type {wanted}; choose one of: {choices}."),
+}
+
+
 def _check_names(found: list[str], wanted: str, what: str) -> str:
     for name in found:
         if name.lower() == wanted.lower():
             return name
+    choices = ", ".join(found) or _("(none)")
     raise AgentError(
-        f"There is no {what} {wanted!r}; choose one of: {', '.join(found) or '(none)'}.",
+        _(_NO_SUCH[what]).format(wanted=repr(wanted), choices=choices),
         ExitCode.USAGE,
     )
 
@@ -117,8 +131,8 @@ def _how_the_queue_leaves() -> str:
     from koppel.agent.background import find_running
 
     if find_running() is not None:
-        return "The Koppel agent of this computer sends it as soon as the server answers."
-    return (
+        return _("The Koppel agent of this computer sends it as soon as the server answers.")
+    return _(
         "Send it later with `koppel queue send`, or start the Koppel agent "
         "(`koppel agent run`) to have it sent by itself."
     )
@@ -173,8 +187,9 @@ def submit(
                 submission.id,
                 code,
                 "queued",
-                f"The server of {code} is unreachable; the submission is queued. "
-                + _how_the_queue_leaves(),
+                _(
+                    "The server of {environment} is unreachable; the submission is queued. {next}"
+                ).format(environment=code, next=_how_the_queue_leaves()),
                 code="unreachable",
             ),
         )
@@ -182,5 +197,7 @@ def submit(
     result = send(submission, progress=progress, on_progress=on_progress, transfers=transfers)
     timings.mark("request")  # creating the item (its upload marked "transfer")
     if result.state == "queued":
-        result.message = f"{result.message} The submission is queued. {_how_the_queue_leaves()}"
+        result.message = _("{reason} The submission is queued. {next}").format(
+            reason=result.message, next=_how_the_queue_leaves()
+        )
     return Outcome(submission, result, earlier)

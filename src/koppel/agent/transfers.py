@@ -16,7 +16,9 @@ def transfers_problem(value: int) -> str | None:
     """Why ``value`` is no number of transfers, or None when it is one."""
     if 1 <= value <= MAX_TRANSFERS:
         return None
-    return (
-        f"{value} is not a number of files to send at once: choose 1 to {MAX_TRANSFERS} "
-        f"(the default is {DEFAULT_TRANSFERS})."
-    )
+    from koppel.i18n import gettext as _
+
+    return _(
+        "{value} is not a number of files to send at once: choose 1 to {most} "
+        "(the default is {default})."
+    ).format(value=value, most=MAX_TRANSFERS, default=DEFAULT_TRANSFERS)

@@ -29,6 +29,7 @@ from koppel.agent.batch_bar import BatchBar
 from koppel.agent.errors import AgentError, SendingInterrupted
 from koppel.agent.local.queue import Submission
 from koppel.agent.output import transfer_bars_wanted
+from koppel.i18n import gettext as _
 from koppel.protocol.sizes import byte_count
 
 CHECKPOINT_SECONDS = 1.0
@@ -236,11 +237,15 @@ class UploadBatch:
         try:
             found = path.stat().st_size
         except OSError as exc:
-            raise AgentError(f"{queued.path} can no longer be read ({exc}).") from exc
+            raise AgentError(
+                _("{path} can no longer be read ({reason}).").format(path=queued.path, reason=exc)
+            ) from exc
         if found != size:
             raise AgentError(
-                f"{queued.path} changed since it was queued ({byte_count(size)}, "
-                f"now {found:,}); cancel this submission and submit the file again."
+                _(
+                    "{path} changed since it was queued ({before}, now {after}); cancel this "
+                    "submission and submit the file again."
+                ).format(path=queued.path, before=byte_count(size), after=byte_count(found))
             )
 
         def created(url: str) -> None:

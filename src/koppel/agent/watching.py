@@ -44,6 +44,7 @@ from koppel.agent.local.state import LinkedEnv
 from koppel.agent.local.token_store import TokenVault
 from koppel.agent.my_files import deliver
 from koppel.agent.sending import send_pending
+from koppel.i18n import gettext as _
 from koppel.protocol.api import StatusQuery
 from koppel.protocol.counts import counted
 from koppel.protocol.files import OutputFileOut
@@ -275,26 +276,37 @@ class Follower(threading.Thread):
                 self.log(f"{code}: {name} could not be made: {error}")
             case TokenRevoked(workstation_id=workstation_id, by_user=by_user):
                 if workstation_id == self.workstation_id:
-                    by = "you, from the portal" if by_user else "its administrator"
-                    self._drop(
-                        code,
-                        f"access to {code} from this workstation was revoked by {by}. "
-                        f"To link it again: save the settings for {code} and run "
-                        "`koppel link FILE`.",
-                        "token_revoked",
+                    said = (
+                        _(
+                            "access to {environment} from this workstation was revoked by you, "
+                            "from the portal. To link it again: save the settings for "
+                            "{environment} and run `koppel link FILE`."
+                        )
+                        if by_user
+                        else _(
+                            "access to {environment} from this workstation was revoked by its "
+                            "administrator. To link it again: save the settings for "
+                            "{environment} and run `koppel link FILE`."
+                        )
                     )
+                    self._drop(code, said.format(environment=code), "token_revoked")
             case EnvironmentConverted(from_update=before, to_update=update):
                 self._drop(
                     code,
-                    f"{code} was converted from update {before} to {update}. Install "
-                    f'the agent of update {update} ("Save installation" on its portal); your '
-                    "links are kept.",
+                    _(
+                        "{environment} was converted from update {before} to {update}. Install "
+                        'the agent of update {update} ("Save installation" on its portal); your '
+                        "links are kept."
+                    ).format(environment=code, before=before, update=update),
                     "update_mismatch",
                 )
             case ConnectorBlocked(connector=connector):
                 self.log(
-                    f"{code}: the app connector {connector} of {code} was blocked "
-                    "by its administrator; files cannot be received until it is opened again."
+                    _(
+                        "{environment}: the app connector {connector} of {environment} was "
+                        "blocked by its administrator; files cannot be received until it is "
+                        "opened again."
+                    ).format(environment=code, connector=connector)
                 )
             case OtherEvent(kind=kind):
                 self.log(f"{code}: event {kind}")
@@ -350,8 +362,10 @@ class Follower(threading.Thread):
         )
         if saving:
             notify.problem(
-                f"Koppel: {env_name}",
-                f"{file.name} could not be saved: {reason}. Koppel tries again by itself.",
+                _("Koppel: {environment}").format(environment=env_name),
+                _("{name} could not be saved: {reason}. Koppel tries again by itself.").format(
+                    name=file.name, reason=reason
+                ),
                 self.log,
             )
 
@@ -366,7 +380,11 @@ class Follower(threading.Thread):
 
     def _drop(self, code: str, message: str, state: str) -> None:
         if self.envs.pop(code, None) is not None:
-            self.log(f"{code}: {message.rstrip('.')}. No longer following {code}.")
+            self.log(
+                _("{environment}: {reason}. No longer following {environment}.").format(
+                    environment=code, reason=message.rstrip(".")
+                )
+            )
             self.observer.dropped(self.server, code, state, message)
 
 
@@ -377,8 +395,10 @@ def _single_watcher() -> Iterator[None]:
     with locks.attempt(paths.ensure_data_dir() / "watch.lock") as mine:
         if not mine:
             raise AgentError(
-                "Another `koppel watch` or the background agent (`koppel agent run`) of "
-                "this user is receiving files; stop it first (`koppel agent stop`)."
+                _(
+                    "Another `koppel watch` or the background agent (`koppel agent run`) of "
+                    "this user is receiving files; stop it first (`koppel agent stop`)."
+                )
             )
         yield
 
@@ -409,7 +429,11 @@ def _linked(only: list[str] | None, log: Log) -> tuple[str | None, Groups]:
     tokens = TokenVault(state).get_many(envs)
     for env in envs:
         if not tokens.get(env.code):
-            log(f"{env.code}: its token is missing from this workstation; not following it.")
+            log(
+                _(
+                    "{environment}: its token is missing from this workstation; not following it."
+                ).format(environment=env.code)
+            )
     usable = [e for e in envs if tokens.get(e.code)]
     groups = {
         server: (group, {e.code: str(tokens[e.code]) for e in group})
@@ -444,7 +468,7 @@ def run(
         seen = _modified(state_path)
         workstation, groups = _linked(only, log)
         if not background and (workstation is None or not groups):
-            log("No environment is linked; link one with `koppel link FILE`.")
+            log(_("No environment is linked; link one with `koppel link FILE`."))
             return 0
         stop = threading.Event()
         ledger = Ledger()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from koppel.agent.desktop.icon import icon
+from koppel.i18n import gettext as _
 
 BENCH_ENV = "KOPPEL_BENCH_SHOWN"
 
@@ -68,7 +69,7 @@ def run_tray() -> int:
     if not QSystemTrayIcon.isSystemTrayAvailable():
         # No notification area (a bare window manager): offer the window, and end with it.
         print(
-            "There is no notification area on this desktop; the send window opens instead.",
+            _("There is no notification area on this desktop; the send window opens instead."),
             file=sys.stderr,
         )
         app.setQuitOnLastWindowClosed(True)

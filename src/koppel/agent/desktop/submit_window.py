@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
 from koppel.agent.desktop.icon import icon
 from koppel.agent.desktop.worker import Job
 from koppel.agent.errors import AgentError
+from koppel.i18n import format_number, ngettext
+from koppel.i18n import gettext as _
 
 if TYPE_CHECKING:
     from koppel.agent.submit_choices import LoadedChoices
@@ -87,13 +89,14 @@ def _value(combo: QComboBox) -> str:
 def _size(size: int) -> str:
     """A file size as people read it (1,000-based, as file managers show it)."""
     if size < 1000:
-        return f"{size:,} bytes"
+        return ngettext("{n} byte", "{n} bytes", size).format(n=size)
     value, unit = size / 1000, "KB"
     for bigger in ("MB", "GB"):
         if value < 1000:
             break
         value, unit = value / 1000, bigger
-    return f"{value:.1f} {unit}"
+    # 1,5 MB in Dutch and French: the language's decimal separator.
+    return f"{format_number(round(value, 1))} {unit}"
 
 
 def _label(code: str, name: str) -> str:
@@ -113,7 +116,7 @@ class SubmitWindow(QWidget):
         super().__init__()
         self._prefill = prefill or Prefill()
         self._notice = ""  # a refusal of the prefill, kept shown once the lists are in
-        self.setWindowTitle("Send files to Koppel")
+        self.setWindowTitle(_("Send files to Koppel"))
         self.setWindowIcon(icon())
         self.setAcceptDrops(True)
         self.resize(640, 520)
@@ -133,9 +136,9 @@ class SubmitWindow(QWidget):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Files (drag them here, or click Add files…):"))
+        layout.addWidget(QLabel(_("Files (drag them here, or click Add files…):")))
         self.file_list = QTreeWidget()
-        self.file_list.setHeaderLabels(["File", "Size", "Sent"])
+        self.file_list.setHeaderLabels([_("File"), _("Size"), _("Sent")])
         self.file_list.setRootIsDecorated(False)
         self.file_list.setAcceptDrops(False)  # drops go to the window
         header = self.file_list.header()
@@ -145,9 +148,9 @@ class SubmitWindow(QWidget):
         header.setStretchLastSection(False)
         layout.addWidget(self.file_list, 1)
         row = QHBoxLayout()
-        self.add_button = QPushButton("Add files…")
+        self.add_button = QPushButton(_("Add files…"))
         self.add_button.clicked.connect(self._choose_files)
-        self.remove_button = QPushButton("Remove")
+        self.remove_button = QPushButton(_("Remove"))
         self.remove_button.clicked.connect(self._remove_selected)
         row.addWidget(self.add_button)
         row.addWidget(self.remove_button)
@@ -164,10 +167,10 @@ class SubmitWindow(QWidget):
         _searchable(self.item_type)
         self.subject = QLineEdit()
         self.subject.textEdited.connect(self._subject_edited)
-        form.addRow("Environment:", self.environment)
-        form.addRow("Destination:", self.destination)
-        form.addRow("Item type:", self.item_type)
-        form.addRow("Subject:", self.subject)
+        form.addRow(_("Environment:"), self.environment)
+        form.addRow(_("Destination:"), self.destination)
+        form.addRow(_("Item type:"), self.item_type)
+        form.addRow(_("Subject:"), self.subject)
         layout.addLayout(form)
 
         self.status = QLabel("")
@@ -177,10 +180,10 @@ class SubmitWindow(QWidget):
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.send_button = QPushButton("Send")
+        self.send_button = QPushButton(_("Send"))
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(_("Cancel"))
         self.cancel_button.clicked.connect(self.close)
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.cancel_button)
@@ -205,7 +208,7 @@ class SubmitWindow(QWidget):
         event.acceptProposedAction()
 
     def _choose_files(self) -> None:
-        names, _filter = QFileDialog.getOpenFileNames(self, "Add files to send")
+        names, _filter = QFileDialog.getOpenFileNames(self, _("Add files to send"))
         self.add_files([Path(name) for name in names])
 
     def add_files(self, paths: list[Path]) -> None:
@@ -222,7 +225,7 @@ class SubmitWindow(QWidget):
             try:
                 size = _size(path.stat().st_size)
             except OSError:
-                size = "unreadable"
+                size = _("unreadable")
             item = QTreeWidgetItem([path.name, size, ""])
             item.setToolTip(0, str(path))
             self.file_list.addTopLevelItem(item)
@@ -233,7 +236,9 @@ class SubmitWindow(QWidget):
             self._bars.append(bar)
         if skipped:
             self._say(
-                f"Folders cannot be sent ({', '.join(skipped)}): add the files inside them.",
+                _("Folders cannot be sent ({folders}): add the files inside them.").format(
+                    folders=", ".join(skipped)
+                ),
                 error=True,
             )
         self._default_subject()
@@ -286,16 +291,16 @@ class SubmitWindow(QWidget):
             self.environment.addItem(env.label, env.code)
         self.environment.blockSignals(False)
         if not found:
-            self._say("No environment is linked yet. Link one with `koppel link FILE`.", True)
+            self._say(_("No environment is linked yet. Link one with `koppel link FILE`."), True)
             self.send_button.setEnabled(False)
             return
         wanted = self._prefill.environment
         index = self.environment.findData(wanted) if wanted else 0
         if index < 0:
-            self._notice = (
-                f"{wanted} is not linked on this computer: choose one of the environments "
+            self._notice = _(
+                "{environment} is not linked on this computer: choose one of the environments "
                 "listed, or link it first with `koppel link FILE`."
-            )
+            ).format(environment=wanted)
             index = 0
         self.environment.setCurrentIndex(index)
         self._environment_changed(index)
@@ -310,7 +315,9 @@ class SubmitWindow(QWidget):
             return
         self.destination.clear()
         self.item_type.clear()
-        self._say(f"Loading the destinations and item types of {code}…")
+        self._say(
+            _("Loading the destinations and item types of {environment}…").format(environment=code)
+        )
 
         def work(_job: Job) -> LoadedChoices:
             from koppel.agent.submit_choices import load_choices
@@ -332,15 +339,21 @@ class SubmitWindow(QWidget):
             _choose(self.item_type, self._prefill.item_type)
             self._prefill = replace(self._prefill, destination=None, item_type=None)
         if loaded.offline:
-            kept = (
-                f"the lists are those of {loaded.choices.fetched[:16].replace('T', ' ')}"
-                if loaded.choices.fetched
-                else "type the destination code and the item type"
-            )
-            self._say(
-                f"The server of {code} cannot be reached now: {kept}. What you send is "
-                "queued and sent as soon as the server can be reached."
-            )
+            from koppel.agent.desktop.tray_model import shown_time
+
+            if loaded.choices.fetched:
+                said = _(
+                    "The server of {environment} cannot be reached now: the lists are those of "
+                    "{when}. What you send is queued and sent as soon as the server can be "
+                    "reached."
+                ).format(environment=code, when=shown_time(loaded.choices.fetched))
+            else:
+                said = _(
+                    "The server of {environment} cannot be reached now: type the destination "
+                    "code and the item type. What you send is queued and sent as soon as the "
+                    "server can be reached."
+                ).format(environment=code)
+            self._say(said)
         else:
             self._say(self._notice, error=bool(self._notice))
         self.choices_loaded.emit()
@@ -361,22 +374,29 @@ class SubmitWindow(QWidget):
         missing = [
             what
             for what, value in (
-                ("the files to send (drag them here or click Add files…)", self._files),
-                ("an environment", code),
-                ("a destination", destination),
-                ("an item type", type_name),
+                (_("the files to send (drag them here or click Add files…)"), self._files),
+                (_("an environment"), code),
+                (_("a destination"), destination),
+                (_("an item type"), type_name),
             )
             if not value
         ]
         if missing:
-            self._say("Choose " + ", ".join(missing) + ".", error=True)
+            # Translators: {missing} is a list such as "an environment, a destination".
+            self._say(_("Choose {missing}.").format(missing=", ".join(missing)), error=True)
             return
         files = list(self._files)
         subject = self.subject.text().strip() or None
         self._busy(True)
         for bar in self._bars:
             bar.setValue(0)
-        self._say(f"Sending {len(files)} file{'s' if len(files) != 1 else ''} to {code}…")
+        self._say(
+            ngettext(
+                "Sending {n} file to {environment}…",
+                "Sending {n} files to {environment}…",
+                len(files),
+            ).format(n=len(files), environment=code)
+        )
 
         def work(job: Job) -> Outcome:
             from koppel.agent.submit_choices import remember_environment
@@ -408,18 +428,26 @@ class SubmitWindow(QWidget):
             for bar in self._bars:
                 bar.setValue(100)
             number = (result.item or {}).get("id", "")
-            self._say(f"Sent: item {number} created in {result.environment}.")
+            self._say(
+                _("Sent: item {number} created in {environment}.").format(
+                    number=number, environment=result.environment
+                )
+            )
             self._finish()
         elif result.state == "queued":
             self._say(
-                f"The server of {result.environment} cannot be reached now: the files are "
-                "queued and sent as soon as it can be reached (`koppel queue` shows them)."
+                _(
+                    "The server of {environment} cannot be reached now: the files are queued "
+                    "and sent as soon as it can be reached (`koppel queue` shows them)."
+                ).format(environment=result.environment)
             )
             self._finish()
         else:
             self._say(
-                f"Refused: {result.message} The submission stays in the queue; `koppel queue "
-                f"cancel {result.id[:8]}` removes it.",
+                _(
+                    "Refused: {reason} The submission stays in the queue; "
+                    "`koppel queue cancel {id}` removes it."
+                ).format(reason=result.message, id=result.id[:8]),
                 error=True,
             )
             self._busy(False)
@@ -435,7 +463,7 @@ class SubmitWindow(QWidget):
         """Sent or queued: nothing left to do here but close."""
         self._busy(True)
         self.send_button.hide()
-        self.cancel_button.setText("Close")
+        self.cancel_button.setText(_("Close"))
         self.cancel_button.setEnabled(True)
 
     # -- helpers -----------------------------------------------------------------------------

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 from koppel.agent.desktop import tray_model
 from koppel.agent.desktop.icon import icon
 from koppel.agent.desktop.submit_window import SubmitWindow
-from koppel.agent.desktop.tray_model import QueueCounts, ServerStatus, TrayMenu
+from koppel.agent.desktop.tray_model import QueueCounts, ServerStatus, TrayMenu, shown_time
 from koppel.agent.desktop.worker import Job
 from koppel.agent.errors import AgentError
+from koppel.i18n import gettext as _
 
 # How often the menu rereads the background agent's status file.
 REFRESH_MS = 5_000
@@ -125,7 +126,11 @@ class Tray(QObject):
             folder.mkdir(parents=True, exist_ok=True)
             open_file(folder)
         except OSError as exc:
-            self.tell(f"Could not make {folder} ({exc}).")
+            self.tell(
+                _("Could not make the folder {folder} ({reason}).").format(
+                    folder=folder, reason=exc
+                )
+            )
         except AgentError as exc:
             self.tell(exc.message)
 
@@ -180,18 +185,20 @@ class EnvironmentsWindow(QWidget):
         super().__init__()
         from koppel.agent.local import state as state_mod
 
-        self.setWindowTitle("Linked environments")
+        self.setWindowTitle(_("Linked environments"))
         self.setWindowIcon(icon())
         envs = list(state_mod.read().state.environments.values())
         table = QTableWidget(len(envs), 5, self)
-        table.setHorizontalHeaderLabels(["Code", "Name", "Server", "Last check", "State"])
+        table.setHorizontalHeaderLabels(
+            [_("Code"), _("Name"), _("Server"), _("Last check"), _("State")]
+        )
         for row, env in enumerate(envs):
             state = tray_model.tray_state(env.last_state)
             values = [
                 env.code,
                 env.name,
                 tray_model.server_label(env.api_url),
-                (env.last_check or "")[:16].replace("T", " "),
+                shown_time(env.last_check),
                 ServerStatus(env.api_url, state).words,
             ]
             for column, value in enumerate(values):

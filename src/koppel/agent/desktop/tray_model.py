@@ -11,8 +11,12 @@ it through :meth:`ServerStatus.from_json` without asking the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from koppel.i18n import N_, format_when, ngettext
+from koppel.i18n import gettext as _
 
 CONNECTED = "connected"
 OFFLINE = "offline"
@@ -25,13 +29,14 @@ UNKNOWN = "unknown"  # not checked yet
 # then what needs the user (link again, install an agent), then the rest.
 SEVERITY = (OFFLINE, TOKEN_REVOKED, UPDATE_MISMATCH, PROBLEM, UNKNOWN, CONNECTED)
 
+# Marked here, translated where shown (the language is the agent's, read at each build).
 _WORDS = {
-    CONNECTED: "connected",
-    OFFLINE: "offline: cannot be reached",
-    TOKEN_REVOKED: "access revoked: link it again",
-    UPDATE_MISMATCH: "update mismatch: install the agent of the environment's update",
-    PROBLEM: "refused",
-    UNKNOWN: "not checked yet",
+    CONNECTED: N_("connected"),
+    OFFLINE: N_("offline: cannot be reached"),
+    TOKEN_REVOKED: N_("access revoked: link it again"),
+    UPDATE_MISMATCH: N_("update mismatch: install the agent of the environment's update"),
+    PROBLEM: N_("refused"),
+    UNKNOWN: N_("not checked yet"),
 }
 
 # Doctor's finding states (and the background agent's) mapped to the tray's states.
@@ -56,11 +61,11 @@ LINKED_ENVIRONMENTS = "linked_environments"
 CHECK_NOW = "check_now"
 QUIT = "quit"
 ACTIONS = (
-    (SEND_FILES, "Send files…"),
-    (OPEN_RECEIVED, "Open received files"),
-    (LINKED_ENVIRONMENTS, "Linked environments"),
-    (CHECK_NOW, "Check now"),
-    (QUIT, "Quit"),
+    (SEND_FILES, N_("Send files…")),
+    (OPEN_RECEIVED, N_("Open received files")),
+    (LINKED_ENVIRONMENTS, N_("Linked environments")),
+    (CHECK_NOW, N_("Check now")),
+    (QUIT, N_("Quit")),
 )
 
 
@@ -103,10 +108,9 @@ class ServerStatus:
     @property
     def words(self) -> str:
         """The state in words."""
-        said = _WORDS.get(self.state, self.state)
         if self.state == PROBLEM and self.detail:
-            said = f"refused: {self.detail}"
-        return said
+            return _("refused: {detail}").format(detail=self.detail)
+        return _(_WORDS[self.state]) if self.state in _WORDS else self.state
 
 
 @dataclass(frozen=True)
@@ -150,33 +154,50 @@ class TrayMenu:
 def queue_line(counts: QueueCounts) -> str:
     """The pending queue in words."""
     if not counts.pending and not counts.failed:
-        return "Nothing waiting to be sent"
-    waiting = counts.pending
-    said = f"{waiting} submission{'s' if waiting != 1 else ''} waiting to be sent"
-    if counts.failed:
-        said += f", {counts.failed} refused (see `koppel queue`)"
-    return said
+        return _("Nothing waiting to be sent")
+    waiting = ngettext(
+        "{n} submission waiting to be sent", "{n} submissions waiting to be sent", counts.pending
+    ).format(n=counts.pending)
+    if not counts.failed:
+        return waiting
+    return ngettext(
+        "{waiting}, {n} refused (see `koppel queue`)",
+        "{waiting}, {n} refused (see `koppel queue`)",
+        counts.failed,
+    ).format(waiting=waiting, n=counts.failed)
 
 
 def build(servers: list[ServerStatus], counts: QueueCounts) -> TrayMenu:
     """The menu for these servers and this queue."""
     lines: list[MenuLine] = []
     if not servers:
-        lines.append(MenuLine("No environment linked yet"))
+        lines.append(MenuLine(_("No environment linked yet")))
     for status in servers:
         codes = ", ".join(status.environments)
-        text = f"{server_label(status.server)}: {status.words}"
+        text = _("{server}: {state}").format(server=server_label(status.server), state=status.words)
         if codes:
-            text += f" ({codes})"
+            text = _("{server}: {state} ({environments})").format(
+                server=server_label(status.server), state=status.words, environments=codes
+            )
         tooltip = status.detail if status.state != CONNECTED else ""
         lines.append(MenuLine(text, tooltip=tooltip))
     lines.append(MenuLine(queue_line(counts)))
     lines.append(SEPARATOR)
-    lines.extend(MenuLine(label, action) for action, label in ACTIONS)
+    lines.extend(MenuLine(_(label), action) for action, label in ACTIONS)
     worst = min((s.state for s in servers), key=SEVERITY.index, default=UNKNOWN)
     if not servers:
         worst = UNKNOWN
-    tooltip = "Koppel: " + (
-        "every server connected" if worst == CONNECTED else _WORDS.get(worst, worst)
-    )
+    said = _("every server connected") if worst == CONNECTED else _(_WORDS.get(worst, worst))
+    tooltip = _("Koppel: {state}").format(state=said)
     return TrayMenu(lines, worst, tooltip)
+
+
+def shown_time(moment: str | None) -> str:
+    """An ISO 8601 time as the agent's language writes it ("" for none; as stored when it
+    cannot be read)."""
+    if not moment:
+        return ""
+    try:
+        return format_when(datetime.fromisoformat(moment))
+    except ValueError:
+        return moment[:16].replace("T", " ")

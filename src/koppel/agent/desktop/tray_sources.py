@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from koppel.agent.api import server_base
 from koppel.agent.desktop.tray_model import (
+    PROBLEM,
     SEVERITY,
     QueueCounts,
     ServerStatus,
@@ -20,6 +21,7 @@ from koppel.agent.local import queue
 from koppel.agent.local import state as state_mod
 from koppel.agent.local import status as agent_status
 from koppel.agent.local.queue import FAILED
+from koppel.i18n import gettext as _
 
 
 def _merge(entries: Iterable[tuple[str, str, str, str, str | None]]) -> list[ServerStatus]:
@@ -44,11 +46,21 @@ def from_findings(findings: list[Finding]) -> list[ServerStatus]:
             f.server,
             f.environment,
             tray_state(f.state),
-            "" if f.ok else f"{f.environment}: {f.message}; {f.fix}",
+            ""
+            if f.ok
+            else _("{environment}: {message}; {fix}").format(
+                environment=f.environment, message=f.message, fix=f.fix
+            ),
             None,
         )
         for f in findings
     )
+
+
+def _recorded_words(state: str | None) -> str:
+    """A recorded state in words; a refusal without words of its own keeps its code."""
+    known = tray_state(state)
+    return ServerStatus("", known).words if known != PROBLEM else str(state)
 
 
 def from_recorded() -> list[ServerStatus]:
@@ -59,7 +71,11 @@ def from_recorded() -> list[ServerStatus]:
             server_base(env.api_url),
             env.code,
             tray_state(env.last_state),
-            "" if env.last_state in (None, "ok") else f"{env.code}: {env.last_state}",
+            ""
+            if env.last_state in (None, "ok")
+            else _("{environment}: {state}").format(
+                environment=env.code, state=_recorded_words(env.last_state)
+            ),
             env.last_check if env.last_state not in (None, "unreachable") else None,
         )
         for env in envs

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from koppel.agent.errors import AgentError
+from koppel.i18n import gettext as _
 
 
 class Job(QObject):
@@ -38,6 +39,10 @@ class Job(QObject):
         except AgentError as exc:
             self.failed.emit(exc)
         except Exception as exc:  # a bug: show it rather than leave the window waiting
-            self.failed.emit(AgentError(f"Something went wrong: {exc!r}. Please report it."))
+            self.failed.emit(
+                AgentError(
+                    _("Something went wrong: {error}. Please report it.").format(error=repr(exc))
+                )
+            )
         else:
             self.done.emit(result)

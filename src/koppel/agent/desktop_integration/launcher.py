@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from koppel.agent.errors import AgentError
+from koppel.i18n import gettext as _
 
 
 class Runner(Protocol):
@@ -48,8 +49,10 @@ def koppel_executable() -> Path:
     if found:
         return Path(found).absolute()
     raise AgentError(
-        "Cannot find the koppel executable to register; run this command from the installed "
-        "agent (for example `koppel handler install`)."
+        _(
+            "Cannot find the koppel executable to register; run this command from the "
+            "installed agent (for example `koppel handler install`)."
+        )
     )
 
 

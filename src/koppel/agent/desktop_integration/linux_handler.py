@@ -10,9 +10,15 @@ from pathlib import Path
 
 from koppel.agent.desktop_integration.handler_report import HandlerReport
 from koppel.agent.desktop_integration.launcher import koppel_executable
+from koppel.agent.desktop_integration.send_to_linux import localized
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.local.freedesktop import applications_dir, exec_argument
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.links import SCHEME
+
+HANDLER_NAME = N_("Koppel link handler")
+HANDLER_COMMENT = N_("Opens koppel:// links (Edit on my computer) with the Koppel agent")
 
 DESKTOP_FILE = "koppel-url.desktop"
 MIME_TYPE = f"x-scheme-handler/{SCHEME}"
@@ -28,9 +34,9 @@ def desktop_entry(executable: Path) -> str:
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
-        "Name=Koppel link handler\n"
-        "Comment=Opens koppel:// links (Edit on my computer) with the Koppel agent\n"
-        f"Exec={exec_argument(str(executable))} open-link %u\n"
+        + localized("Name", HANDLER_NAME)
+        + localized("Comment", HANDLER_COMMENT)
+        + f"Exec={exec_argument(str(executable))} open-link %u\n"
         "Terminal=false\n"
         "NoDisplay=true\n"
         f"MimeType={MIME_TYPE};\n"
@@ -63,26 +69,40 @@ def install() -> HandlerReport:
     target = desktop_path()
     atomic_write_bytes(target, desktop_entry(executable).encode("utf-8"), 0o644)
     report = HandlerReport(target, str(executable), registered=False, location=str(target))
-    report.done.append(f"wrote {target} (Exec={executable} open-link %u)")
+    report.done.append(
+        _("wrote {path} (Exec={executable} open-link %u)").format(
+            path=target, executable=executable
+        )
+    )
     if shutil.which("update-desktop-database"):
         refreshed = _run(["update-desktop-database", str(target.parent)])
         if refreshed.returncode == 0:
-            report.done.append(f"refreshed the desktop database of {target.parent}")
+            report.done.append(
+                _("refreshed the desktop database of {folder}").format(folder=target.parent)
+            )
     if not shutil.which("xdg-mime"):
         report.missing.append(
-            "xdg-mime is not installed (package xdg-utils), so the handler is not the default "
-            f"for koppel:// links yet: install xdg-utils and run `koppel handler install` "
-            f"again, or run `xdg-mime default {DESKTOP_FILE} {MIME_TYPE}`"
+            _(
+                "xdg-mime is not installed (package xdg-utils), so the handler is not the "
+                "default for koppel:// links yet: install xdg-utils and run `koppel handler "
+                "install` again, or run `xdg-mime default {file} {mime_type}`"
+            ).format(file=DESKTOP_FILE, mime_type=MIME_TYPE)
         )
         return report
     answer = _run(["xdg-mime", "default", DESKTOP_FILE, MIME_TYPE])
     if answer.returncode != 0:
+        reason = answer.stderr.strip() or _("exit code {code}").format(code=answer.returncode)
         report.missing.append(
-            f"`xdg-mime default {DESKTOP_FILE} {MIME_TYPE}` failed: "
-            + (answer.stderr.strip() or f"exit code {answer.returncode}")
+            _("`xdg-mime default {file} {mime_type}` failed: {reason}").format(
+                file=DESKTOP_FILE, mime_type=MIME_TYPE, reason=reason
+            )
         )
         return report
-    report.done.append(f"made {DESKTOP_FILE} the default for {MIME_TYPE} (xdg-mime)")
+    report.done.append(
+        _("made {file} the default for {mime_type} (xdg-mime)").format(
+            file=DESKTOP_FILE, mime_type=MIME_TYPE
+        )
+    )
     report.default_handler = _default_handler()
     report.registered = True
     return report
@@ -94,23 +114,34 @@ def status() -> HandlerReport:
     command = _exec_of(target) if target.is_file() else None
     report = HandlerReport(target, command, registered=False, location=str(target))
     if command is None:
-        report.missing.append(f"{target} does not exist: run `koppel handler install`")
+        report.missing.append(
+            _("{path} does not exist: run `koppel handler install`").format(path=target)
+        )
         return report
     executable = command.removesuffix(" open-link %u").strip('"')
     report.executable = executable
     if not Path(executable.replace("\\\\", "\\")).is_file():
         report.missing.append(
-            f"{target} runs {executable}, which does not exist: run `koppel handler install`"
+            _("{path} runs {program}, which does not exist: run `koppel handler install`").format(
+                path=target, program=executable
+            )
         )
     if not shutil.which("xdg-mime"):
-        report.missing.append("xdg-mime is not installed, so the default handler is unknown")
+        report.missing.append(_("xdg-mime is not installed, so the default handler is unknown"))
     else:
         report.default_handler = _default_handler()
         if report.default_handler != DESKTOP_FILE:
-            report.missing.append(
-                f"the default handler of {MIME_TYPE} is {report.default_handler or 'not set'}, "
-                "not Koppel: run `koppel handler install`"
+            said = (
+                _(
+                    "the default handler of {mime_type} is {handler}, not Koppel: run "
+                    "`koppel handler install`"
+                )
+                if report.default_handler
+                else _(
+                    "the default handler of {mime_type} is not set: run `koppel handler install`"
+                )
             )
+            report.missing.append(said.format(mime_type=MIME_TYPE, handler=report.default_handler))
     report.registered = not report.missing
     return report
 
@@ -138,11 +169,15 @@ def uninstall() -> HandlerReport:
     report = HandlerReport(target, _exec_of(target), registered=False, location=str(target))
     if target.is_file():
         target.unlink()
-        report.done.append(f"removed {target}")
+        report.done.append(_("removed {path}").format(path=target))
     else:
-        report.done.append(f"{target} did not exist")
+        report.done.append(_("{path} did not exist").format(path=target))
     if _forget_default():
-        report.done.append(f"removed the default {MIME_TYPE} association from mimeapps.list")
+        report.done.append(
+            _("removed the default {mime_type} association from mimeapps.list").format(
+                mime_type=MIME_TYPE
+            )
+        )
     if shutil.which("update-desktop-database"):
         _run(["update-desktop-database", str(target.parent)])
     return report

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from koppel.agent.desktop_integration.launcher import Runner
+from koppel.i18n import gettext as _
 from koppel.protocol.links import SCHEME
 
 APP_NAME = "Koppel Link Handler.app"
@@ -97,22 +98,30 @@ def install(home: Path, koppel: Path, runner: Runner) -> list[str]:
         source.write_text(applet_source(koppel), encoding="utf-8")
         code, output = runner(["osacompile", "-o", str(app), str(source)])
     if code != 0:
-        raise OSError(f"osacompile could not build {app}: {output or f'exit code {code}'}")
-    done.append(f"built {app} (runs {koppel} open-link URL)")
+        raise OSError(
+            _("osacompile could not build {app}: {reason}").format(
+                app=app, reason=output or _("exit code {code}").format(code=code)
+            )
+        )
+    done.append(_("built {app} (runs {koppel} open-link URL)").format(app=app, koppel=koppel))
     plist = app / "Contents" / "Info.plist"
     with plist.open("rb") as handle:
         info = plistlib.load(handle)
     info.update(info_plist_additions(koppel))
     with plist.open("wb") as handle:
         plistlib.dump(info, handle)
-    done.append(f"declared {SCHEME}:// links in {plist}")
+    done.append(_("declared {scheme}:// links in {plist}").format(scheme=SCHEME, plist=plist))
     code, output = runner(["codesign", "--force", "--sign", "-", str(app)])
     if code == 0:
-        done.append("sealed it with an ad-hoc signature")
+        done.append(_("sealed it with an ad-hoc signature"))
     code, output = runner([LSREGISTER, "-f", str(app)])
     if code != 0:
-        raise OSError(f"lsregister could not register {app}: {output or f'exit code {code}'}")
-    done.append("registered it with Launch Services (lsregister -f)")
+        raise OSError(
+            _("lsregister could not register {app}: {reason}").format(
+                app=app, reason=output or _("exit code {code}").format(code=code)
+            )
+        )
+    done.append(_("registered it with Launch Services (lsregister -f)"))
     return done
 
 
@@ -157,7 +166,7 @@ def uninstall(home: Path, runner: Runner) -> list[str]:
     """Unregister and delete the applet."""
     app = app_path(home)
     if not app.exists():
-        return [f"{app} did not exist"]
+        return [_("{app} did not exist").format(app=app)]
     runner([LSREGISTER, "-u", str(app)])
     shutil.rmtree(app)
-    return [f"unregistered and removed {app}"]
+    return [_("unregistered and removed {app}").format(app=app)]

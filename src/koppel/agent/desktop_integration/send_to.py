@@ -23,6 +23,51 @@ from koppel.agent.desktop_integration.launcher import (
 )
 from koppel.agent.desktop_integration.url_handler import current_platform
 from koppel.agent.local.atomic import atomic_write_bytes
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
+
+WROTE, REMOVED, ABSENT, CHANGED = range(4)
+# What is said about each kind of entry, whole sentences (the kinds' words differ in
+# gender and article in French): wrote, removed, does not exist, changed.
+_SAID = {
+    "desktop entry": (
+        N_("wrote the desktop entry {path}"),
+        N_("removed the desktop entry {path}"),
+        N_("the desktop entry {path} does not exist"),
+        N_("the desktop entry {path} was written by another Koppel install or changed since"),
+    ),
+    "Nautilus script": (
+        N_("wrote the Nautilus script {path}"),
+        N_("removed the Nautilus script {path}"),
+        N_("the Nautilus script {path} does not exist"),
+        N_("the Nautilus script {path} was written by another Koppel install or changed since"),
+    ),
+    "Dolphin service menu": (
+        N_("wrote the Dolphin service menu {path}"),
+        N_("removed the Dolphin service menu {path}"),
+        N_("the Dolphin service menu {path} does not exist"),
+        N_(
+            "the Dolphin service menu {path} was written by another Koppel install or changed since"
+        ),
+    ),
+    "SendTo shortcut": (
+        N_("wrote the SendTo shortcut {path}"),
+        N_("removed the SendTo shortcut {path}"),
+        N_("the SendTo shortcut {path} does not exist"),
+        N_("the SendTo shortcut {path} was written by another Koppel install or changed since"),
+    ),
+    "Quick Action": (
+        N_("wrote the Quick Action {path}"),
+        N_("removed the Quick Action {path}"),
+        N_("the Quick Action {path} does not exist"),
+        N_("the Quick Action {path} was written by another Koppel install or changed since"),
+    ),
+}
+
+
+def said(kind: str, what: int, path: object) -> str:
+    """The sentence for ``what`` happened to an entry of ``kind`` at ``path``."""
+    return _(_SAID[kind][what]).format(path=path)
 
 
 @dataclass
@@ -107,7 +152,7 @@ def linux_install(koppel: Path) -> IntegrationReport:
         mode = 0o755 if wanted.executable else 0o644
         atomic_write_bytes(wanted.path, wanted.content.encode("utf-8"), mode)
         report.entries.append(Entry(wanted.kind, str(wanted.path), True))
-        report.done.append(f"wrote the {wanted.kind} {wanted.path}")
+        report.done.append(said(wanted.kind, WROTE, wanted.path))
     _refresh_desktop_database(koppel)
     return report
 
@@ -129,22 +174,23 @@ def linux_status(koppel: Path) -> IntegrationReport:
             found = None
         report.entries.append(Entry(wanted.kind, str(wanted.path), found is not None))
         if found is None:
-            report.missing.append(f"the {wanted.kind} {wanted.path} does not exist")
+            report.missing.append(said(wanted.kind, ABSENT, wanted.path))
         elif found != wanted.content:
-            report.missing.append(
-                f"the {wanted.kind} {wanted.path} was written by another Koppel install or "
-                "changed since"
-            )
+            report.missing.append(said(wanted.kind, CHANGED, wanted.path))
     return report
 
 
 def linux_uninstall(koppel: Path) -> IntegrationReport:
-    """Remove the three files."""
+    """Remove the three files (the Nautilus script under its name in any language)."""
     report = _linux_report(koppel)
     for wanted in send_to_linux.files(koppel):
-        if wanted.path.exists():
-            wanted.path.unlink()
-            report.done.append(f"removed the {wanted.kind} {wanted.path}")
+        paths = [wanted.path]
+        if wanted.kind == "Nautilus script":
+            paths += [wanted.path.with_name(n) for n in send_to_linux.script_names()]
+        for path in dict.fromkeys(paths):
+            if path.exists():
+                path.unlink()
+                report.done.append(said(wanted.kind, REMOVED, path))
         report.entries.append(Entry(wanted.kind, str(wanted.path), False))
     _refresh_desktop_database(koppel)
     return report
@@ -161,17 +207,18 @@ def windows_install(appdata: str, koppel: Path, runner: Runner) -> IntegrationRe
     report = _windows_report(koppel)
     shortcut = send_to_windows.shortcut_path(appdata)
     if not appdata:
-        report.missing.append("%APPDATA% is not set, so the SendTo folder is unknown")
+        report.missing.append(_("%APPDATA% is not set, so the SendTo folder is unknown"))
         return report
     command = send_to_windows.powershell_command(shortcut, windowless_command(koppel))
     code, output = runner(command)
     present = code == 0
     report.entries.append(Entry("SendTo shortcut", str(shortcut), present))
     if present:
-        report.done.append(f"wrote the SendTo shortcut {shortcut}")
+        report.done.append(said("SendTo shortcut", WROTE, shortcut))
     else:
+        reason = output or _("exit code {code}").format(code=code)
         report.missing.append(
-            f"PowerShell could not write {shortcut}: {output or f'exit code {code}'}"
+            _("PowerShell could not write {path}: {reason}").format(path=shortcut, reason=reason)
         )
     return report
 
@@ -183,17 +230,19 @@ def windows_status(appdata: str, koppel: Path) -> IntegrationReport:
     present = bool(appdata) and Path(shortcut).is_file()
     report.entries.append(Entry("SendTo shortcut", str(shortcut), present))
     if not present:
-        report.missing.append(f"the SendTo shortcut {shortcut} does not exist")
+        report.missing.append(said("SendTo shortcut", ABSENT, shortcut))
     return report
 
 
 def windows_uninstall(appdata: str, koppel: Path) -> IntegrationReport:
-    """Delete the shortcut."""
+    """Delete the shortcut (under its name in any language)."""
     report = _windows_report(koppel)
     shortcut = Path(send_to_windows.shortcut_path(appdata))
-    if appdata and shortcut.is_file():
-        shortcut.unlink()
-        report.done.append(f"removed the SendTo shortcut {shortcut}")
+    for name in send_to_windows.shortcut_names():
+        found = Path(send_to_windows.shortcut_path(appdata).with_name(name))
+        if appdata and found.is_file():
+            found.unlink()
+            report.done.append(said("SendTo shortcut", REMOVED, found))
     report.entries.append(Entry("SendTo shortcut", str(shortcut), False))
     return report
 
@@ -214,10 +263,10 @@ def macos_install(home: Path, koppel: Path, runner: Runner) -> IntegrationReport
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     report.entries.append(Entry("Quick Action", str(bundle), True))
-    report.done.append(f"wrote the Quick Action {bundle}")
-    code, _ = runner([send_to_macos.PBS, "-update"])
+    report.done.append(said("Quick Action", WROTE, bundle))
+    code, _output = runner([send_to_macos.PBS, "-update"])
     if code == 0:
-        report.done.append("refreshed the services menu")
+        report.done.append(_("refreshed the services menu"))
     return report
 
 
@@ -233,11 +282,9 @@ def macos_status(home: Path, koppel: Path) -> IntegrationReport:
         same = present = False
     report.entries.append(Entry("Quick Action", str(bundle), present))
     if not present:
-        report.missing.append(f"the Quick Action {bundle} does not exist")
+        report.missing.append(said("Quick Action", ABSENT, bundle))
     elif not same:
-        report.missing.append(
-            f"the Quick Action {bundle} was written by another Koppel install or changed since"
-        )
+        report.missing.append(said("Quick Action", CHANGED, bundle))
     return report
 
 
@@ -247,7 +294,7 @@ def macos_uninstall(home: Path, koppel: Path, runner: Runner) -> IntegrationRepo
     bundle = send_to_macos.workflow_path(home)
     if bundle.exists():
         shutil.rmtree(bundle)
-        report.done.append(f"removed the Quick Action {bundle}")
+        report.done.append(said("Quick Action", REMOVED, bundle))
         runner([send_to_macos.PBS, "-update"])
     report.entries.append(Entry("Quick Action", str(bundle), False))
     return report

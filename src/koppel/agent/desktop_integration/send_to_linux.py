@@ -19,9 +19,11 @@ from koppel.agent.local.freedesktop import (
     data_home,
     exec_argument,
 )
+from koppel.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translations
+from koppel.i18n import gettext as _
 
-NAME = "Send to Koppel"
-COMMENT = "Send the files to a client's dossier with the Koppel agent"
+NAME = N_("Send to Koppel")
+COMMENT = N_("Send the files to a client's dossier with the Koppel agent")
 # application/octet-stream is what every file is at least; the mail types are listed too
 # because some desktops offer an action only for the types it names.
 MIME_TYPES = (
@@ -48,14 +50,31 @@ def _exec(koppel: Path) -> str:
     return f"{exec_argument(str(koppel))} submit --gui %F"
 
 
+def localized(key: str, message: str) -> str:
+    """``key=message`` and a ``key[nl]=``/``key[fr]=`` line per translation: the desktop
+    shows the one of the session's language, whatever the agent's language was."""
+    lines = [f"{key}={message}"]
+    for language in LANGUAGES:
+        if language != DEFAULT_LANGUAGE:
+            lines.append(f"{key}[{language}]={translations(language).gettext(message)}")
+    return "\n".join(lines) + "\n"
+
+
+def script_names() -> list[str]:
+    """The Nautilus script's name (its menu entry) in every language: the one written is
+    the agent's, an uninstall removes any of them (the language may have changed)."""
+    names = [translations(language).gettext(NAME) for language in LANGUAGES]
+    return list(dict.fromkeys(names))
+
+
 def desktop_entry(koppel: Path) -> str:
     """The application entry: "Send to Koppel" under *Open With*."""
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
-        f"Name={NAME}\n"
-        f"Comment={COMMENT}\n"
-        f"Exec={_exec(koppel)}\n"
+        + localized("Name", NAME)
+        + localized("Comment", COMMENT)
+        + f"Exec={_exec(koppel)}\n"
         "Icon=mail-send\n"
         "Terminal=false\n"
         "NoDisplay=true\n"
@@ -76,16 +95,12 @@ def service_menu(koppel: Path) -> str:
     """The Dolphin service menu (KDE Frameworks 5 and 6)."""
     return (
         "[Desktop Entry]\n"
-        "Type=Service\n"
-        f"Name={NAME}\n"
-        f"MimeType={';'.join(MIME_TYPES)};\n"
+        "Type=Service\n" + localized("Name", NAME) + f"MimeType={';'.join(MIME_TYPES)};\n"
         "Actions=sendToKoppel;\n"
         "X-KDE-ServiceTypes=KonqPopupMenu/Plugin\n"
         "X-KDE-Priority=TopLevel\n"
         "\n"
-        "[Desktop Action sendToKoppel]\n"
-        f"Name={NAME}\n"
-        "Icon=mail-send\n"
+        "[Desktop Action sendToKoppel]\n" + localized("Name", NAME) + "Icon=mail-send\n"
         f"Exec={_exec(koppel)}\n"
     )
 
@@ -96,7 +111,7 @@ def files(koppel: Path) -> list[LinuxFile]:
     return [
         LinuxFile("desktop entry", applications_dir() / DESKTOP_FILE, desktop_entry(koppel), False),
         LinuxFile(
-            "Nautilus script", data / "nautilus/scripts" / NAME, nautilus_script(koppel), True
+            "Nautilus script", data / "nautilus/scripts" / _(NAME), nautilus_script(koppel), True
         ),
         # KDE Frameworks 6 runs only executable service menus outside the system folders.
         LinuxFile(

@@ -15,7 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-NAME = "Send to Koppel"
+from koppel.agent.desktop_integration.send_to_linux import NAME
+from koppel.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
+
 WORKFLOW = f"{NAME}.workflow"
 # Makes Finder pick up a new or removed service without logging out.
 PBS = "/System/Library/CoreServices/pbs"
@@ -119,9 +121,23 @@ def document(koppel: Path) -> dict[str, Any]:
     }
 
 
+def services_menu_strings(language: str) -> bytes:
+    """The menu item's name in ``language``: a service's ``NSMenuItem`` is localized by a
+    ``ServicesMenu.strings`` in the bundle's ``<language>.lproj`` (Finder shows the one
+    of the user's language, whatever the agent's was)."""
+    name = translations(language).gettext(NAME)
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{NAME}" = "{quoted}";\n'.encode()
+
+
 def bundle_files(koppel: Path) -> dict[str, bytes]:
     """The bundle's files (relative path -> content), as XML property lists."""
-    return {
+    files = {
         "Contents/Info.plist": plistlib.dumps(info_plist(), sort_keys=True),
         "Contents/document.wflow": plistlib.dumps(document(koppel), sort_keys=True),
     }
+    for language in LANGUAGES:
+        if language != DEFAULT_LANGUAGE:
+            strings = services_menu_strings(language)
+            files[f"Contents/Resources/{language}.lproj/ServicesMenu.strings"] = strings
+    return files

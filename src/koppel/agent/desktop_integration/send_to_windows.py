@@ -13,14 +13,27 @@ import os
 from collections.abc import Sequence
 from pathlib import PureWindowsPath
 
-SHORTCUT = "Send to Koppel.lnk"
-DESCRIPTION = "Send the files to a client's dossier with the Koppel agent"
+from koppel.agent.desktop_integration.send_to_linux import COMMENT, NAME
+from koppel.i18n import LANGUAGES, translations
+from koppel.i18n import gettext as _
+
+
+def shortcut_name() -> str:
+    """The shortcut's file name, which Explorer shows under *Send to*: in the agent's
+    language (a shortcut has one name; Explorer's own localized names need a desktop.ini
+    in the user's SendTo folder, which is not ours to rewrite)."""
+    return f"{_(NAME)}.lnk"
+
+
+def shortcut_names() -> list[str]:
+    """The shortcut's name in every language: an uninstall removes any of them."""
+    return list(dict.fromkeys(f"{translations(lang).gettext(NAME)}.lnk" for lang in LANGUAGES))
 
 
 def shortcut_path(appdata: str | None = None) -> PureWindowsPath:
-    """``%APPDATA%\\Microsoft\\Windows\\SendTo\\Send to Koppel.lnk``."""
+    """``%APPDATA%\\Microsoft\\Windows\\SendTo\\Send to Koppel.lnk`` (in the agent's language)."""
     base = appdata if appdata is not None else os.environ.get("APPDATA", "")
-    return PureWindowsPath(base, "Microsoft", "Windows", "SendTo", SHORTCUT)
+    return PureWindowsPath(base, "Microsoft", "Windows", "SendTo", shortcut_name())
 
 
 def _literal(text: str) -> str:
@@ -42,7 +55,7 @@ def powershell_script(shortcut: PureWindowsPath, launcher: Sequence[str]) -> str
             f"$link = $shell.CreateShortcut({_literal(str(shortcut))})",
             f"$link.TargetPath = {_literal(launcher[0])}",
             f"$link.Arguments = {_literal(arguments)}",
-            f"$link.Description = {_literal(DESCRIPTION)}",
+            f"$link.Description = {_literal(_(COMMENT))}",
             f"$link.IconLocation = {_literal(launcher[0] + ',0')}",
             "$link.Save()",
         ]

@@ -19,6 +19,7 @@ from koppel.agent.desktop_integration.launcher import (
     run,
     windowless_command,
 )
+from koppel.i18n import gettext as _
 
 
 def current_platform() -> str:
@@ -77,11 +78,15 @@ def windows_install(registry: windows_registry.Registry, koppel: Path) -> Handle
     command = windows_registry.install(registry, launcher)
     report = _windows_report(True, launcher[0])
     report.default_handler = command
-    report.done.append(f"wrote {windows_registry.SHOWN_AS} (runs {command})")
+    report.done.append(
+        _("wrote {key} (runs {command})").format(key=windows_registry.SHOWN_AS, command=command)
+    )
     if Path(launcher[0]).name.lower() not in ("koppelw.exe", "pythonw.exe"):
         report.done.append(
-            "no windowless launcher (koppelw.exe) was found beside koppel.exe, so a console "
-            "window shows while a link is opened; reinstall the agent to get it"
+            _(
+                "no windowless launcher (koppelw.exe) was found beside koppel.exe, so a console "
+                "window shows while a link is opened; reinstall the agent to get it"
+            )
         )
     return report
 
@@ -94,14 +99,17 @@ def windows_status(registry: windows_registry.Registry) -> HandlerReport:
     report.default_handler = found.command
     if not found.protocol:
         report.missing.append(
-            f"{windows_registry.SHOWN_AS} is not a URL protocol: run `koppel handler install`"
+            _("{key} is not a URL protocol: run `koppel handler install`").format(
+                key=windows_registry.SHOWN_AS
+            )
         )
     if found.command is None:
-        report.missing.append("no command is registered for koppel:// links")
+        report.missing.append(_("no command is registered for koppel:// links"))
     elif program is None or not Path(program).is_file():
         report.missing.append(
-            f"koppel:// links run {program or found.command}, which does not exist: run "
-            "`koppel handler install`"
+            _(
+                "koppel:// links run {program}, which does not exist: run `koppel handler install`"
+            ).format(program=program or found.command)
         )
     report.registered = not report.missing
     return report
@@ -111,11 +119,8 @@ def windows_uninstall(registry: windows_registry.Registry) -> HandlerReport:
     """Delete the keys."""
     report = _windows_report(False, None)
     removed = windows_registry.uninstall(registry)
-    report.done.append(
-        f"removed {windows_registry.SHOWN_AS}"
-        if removed
-        else f"{windows_registry.SHOWN_AS} did not exist"
-    )
+    said = _("removed {key}") if removed else _("{key} did not exist")
+    report.done.append(said.format(key=windows_registry.SHOWN_AS))
     return report
 
 
@@ -136,7 +141,7 @@ def macos_install(home: Path, koppel: Path, runner: Runner) -> HandlerReport:
     try:
         report.done.extend(macos_app.install(home, koppel, runner))
     except OSError as exc:
-        report.missing.append(f"{exc}; run `koppel handler install` again")
+        report.missing.append(_("{reason}; run `koppel handler install` again").format(reason=exc))
         return report
     report.registered = True
     report.default_handler = macos_app.state(home).default_handler or macos_app.BUNDLE_ID
@@ -149,20 +154,27 @@ def macos_status(home: Path) -> HandlerReport:
     report = _macos_report(home, found.executable)
     report.default_handler = found.default_handler
     if not found.exists:
-        report.missing.append(f"{found.app} does not exist: run `koppel handler install`")
+        report.missing.append(
+            _("{app} does not exist: run `koppel handler install`").format(app=found.app)
+        )
     elif not found.declares_scheme:
         report.missing.append(
-            f"{found.app} does not declare koppel:// links: run `koppel handler install`"
+            _("{app} does not declare koppel:// links: run `koppel handler install`").format(
+                app=found.app
+            )
         )
     elif found.executable is None or not Path(found.executable).is_file():
         report.missing.append(
-            f"{found.app} runs {found.executable or 'an unknown koppel'}, which does not "
-            "exist: run `koppel handler install`"
+            _("{app} runs {program}, which does not exist: run `koppel handler install`").format(
+                app=found.app, program=found.executable or _("an unknown koppel")
+            )
         )
     if found.default_handler not in (None, macos_app.BUNDLE_ID):
         report.missing.append(
-            f"koppel:// links open with {found.default_handler}, not Koppel: run `koppel "
-            "handler install` and choose Koppel Link Handler when macOS asks"
+            _(
+                "koppel:// links open with {handler}, not Koppel: run `koppel handler install` "
+                "and choose Koppel Link Handler when macOS asks"
+            ).format(handler=found.default_handler)
         )
     report.registered = not report.missing
     return report

@@ -5,7 +5,7 @@ limit per client address counts them); the link's secret is stored only as its h
 made by the job that sends the e-mail.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 18:30:00.000000
 """
 
