@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from koppel.i18n import gettext as _
 from koppel.protocol.device import VERIFICATION_PATH
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import http_refusal
@@ -80,12 +81,12 @@ def _refusal(request: Request, exc: Exception) -> Response:
 def _invalid_form(request: Request, _exc: Exception) -> Response:
     if request.method in ("GET", "HEAD"):
         # A number or date of the address out of range: typed or edited by hand.
-        message = (
+        message = _(
             "The address of this page is not valid (a number or date in it is out of range); "
             "go back and follow a link of the portal."
         )
     else:
-        message = "The form is incomplete or not valid; go back and fill in every field."
+        message = _("The form is incomplete or not valid; go back and fill in every field.")
     return error_page(request, DomainError(ErrorCode.VALIDATION_ERROR, message), 400)
 
 
@@ -100,7 +101,7 @@ def _http_error(request: Request, exc: Exception) -> Response:
     code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.VALIDATION_ERROR
     message, headers = http_refusal(request, exc)
     if status == 404:
-        message = "There is no such page on this portal."
+        message = _("There is no such page on this portal.")
     page = error_page(request, DomainError(code, message), status)
     page.headers.update(headers or {})
     return page
