@@ -173,3 +173,50 @@ def test_commands_and_wheel_names_only_under_technical_details(
         for engineering in ("pip install", "koppel link", ".whl", "koppel files --env"):
             assert engineering not in outside, (path, engineering)
         assert "koppel" in hidden.lower(), path
+
+
+def test_the_device_page_in_french(demo_app: InProcess) -> None:
+    http = demo_app.client(headers={"Accept-Language": ACCEPT["fr"]})
+    page = http.get("/device")
+    assert page.status_code == 200
+    shown = main_text(page.text)
+    assert "Approuver Koppel sur votre ordinateur" in shown
+    assert "Code affiché par Koppel" in shown and "Continuer" in shown
+    assert not re.search(r"\bContinue\b", shown)
+
+
+def test_two_step_enrolment_in_dutch(demo_app: InProcess) -> None:
+    portal = browser(demo_app, "nl")
+    portal.get(portal.path("security"))
+    enrol = portal.post(portal.path("security", "enrol"))
+    shown = main_text(enrol.text)
+    assert "Verificatie in twee stappen inschakelen" in shown
+    assert "Code uit de app" in shown and "Bevestigen en inschakelen" in shown
+    assert 'title id="' in enrol.text or "QR-code voor uw authenticator-app" in enrol.text
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_a_dossier_item_keeps_hashes_under_technical_details(
+    demo_app: InProcess, language: str
+) -> None:
+    portal = browser(demo_app, language)
+    portal.get(portal.path("environments/C20001/dossier"))
+    filed = portal.post(
+        portal.path("environments/C20001/dossier/items"),
+        {"subject": "Factuur maart", "type": "Invoice", "destination": "D0001"},
+        files={"file": ("factuur maart.pdf", b"%PDF-1.4 maart", "application/pdf")},
+    )
+    assert filed.status_code == 200, main_text(filed.text)
+    html = filed.text
+    filed_notice = {"nl": "is ingediend met factuur maart.pdf", "fr": "a été déposé avec"}
+    assert filed_notice[language] in main_text(html)
+    words = {
+        "nl": ("Versies van", "Technische details"),
+        "fr": ("Versions de", "Détails techniques"),
+    }
+    shown = main_text(html)
+    for word in words[language]:
+        assert word in shown
+    outside = text_of(TECHNICAL.sub(" ", html))
+    assert not re.search(r"\b[0-9a-f]{64}\b", outside)  # no SHA-256 outside the disclosure
+    assert re.search(r"\b[0-9a-f]{64}\b", " ".join(TECHNICAL.findall(html)))
