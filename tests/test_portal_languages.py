@@ -49,7 +49,7 @@ PAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Turn on two-step verification", "Sign out everywhere else"),
     },
     "admin": {
-        "nl": ("Controlelijst van F10001", "Alle stappen gedaan", "Gebruikerstokens van"),
+        "nl": ("Controlelijst van F10001", "Alle stappen afgerond", "Gebruikerstokens van"),
         "fr": ("Liste de contrôle de F10001", "Toutes les étapes faites", "Jetons des"),
         "en": ("Checklist of F10001", "Every step done", "User tokens of"),
     },
