@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.http.params import page_number
@@ -53,8 +54,10 @@ def _administered(user: ctx.PortalUser) -> list[str]:
     if not codes:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"You administer no environment on the portal of {user.portal.code}; "
-            "administering needs General/Management/App connector.",
+            _(
+                "You administer no environment on the portal of {portal}; "
+                "administering needs General/Management/App connector."
+            ).format(portal=user.portal.name),
         )
     return codes
 

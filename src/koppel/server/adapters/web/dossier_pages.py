@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import NO_EXTENSION, shown_list
 from koppel.protocol.links import edit_link
@@ -64,8 +65,10 @@ def _csrf_check(user: ctx.PortalUser) -> Any:
         if not web_sessions.csrf_matches(user.session, presented):
             raise DomainError(
                 ErrorCode.CSRF_FAILED,
-                "This form expired or did not come from this portal, so nothing was uploaded. "
-                "Reload the page and try again.",
+                _(
+                    "This form expired or did not come from this portal, so nothing was "
+                    "uploaded. Reload the page and try again."
+                ),
             )
 
     return check
@@ -179,8 +182,8 @@ async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
         with user.transaction() as uow:
             subject = fields.get("subject", "").strip()
             if not subject:
-                raise DomainError(ErrorCode.VALIDATION_ERROR, "Give the item a subject.")
-            _, item = dossier.create_item(
+                raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give the item a subject."))
+            _filed, item = dossier.create_item(
                 uow,
                 user.svc.policy,
                 who,
@@ -194,7 +197,7 @@ async def new_item(request: Request, user: ctx.SignedIn, env: str) -> Response:
             return item
 
     item: Item = await _or_forget(user, stored, create)
-    done = f"Filed item {item.id} with {stored.filename}."
+    done = _("Filed item {id} with {name}.").format(id=item.id, name=stored.filename)
     return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item.id))}?"
                     + urlencode({"done": done}))  # fmt: skip
 
@@ -242,14 +245,14 @@ async def add_attachment(
 ) -> Response:
     """Add a file to an item as a new attachment (multipart form, streamed)."""
     who = await run_in_threadpool(_who, user, env)
-    _, stored = await _received(request, user, who)
+    _fields, stored = await _received(request, user, who)
 
     def add() -> Item:
         with user.transaction() as uow:
             return dossier_portal.add_attachment(uow.dossier, user.svc.policy, who, item_id, stored)
 
     await _or_forget(user, stored, add)
-    done = f"Added {stored.filename} to item {item_id}."
+    done = _("Added {name} to item {id}.").format(name=stored.filename, id=item_id)
     return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item_id))}?"
                     + urlencode({"done": done}))  # fmt: skip
 
@@ -279,7 +282,7 @@ async def new_version(
             )
 
     saved: Version = await _or_forget(user, stored, save)
-    done = f"Saved {saved.name} as version {saved.number}."
+    done = _("Saved {name} as version {number}.").format(name=saved.name, number=saved.number)
     return redirect(f"{_dossier_path(user, who.environment.code, 'items', str(item_id))}?"
                     + urlencode({"done": done}))  # fmt: skip
 

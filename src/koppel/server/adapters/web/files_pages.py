@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.downloads import (
     output_file_download,
@@ -89,8 +90,13 @@ def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: Row
     if file.state != ob.READY or file.blob_key is None or file.size is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"File {file_id} is {file.state}; its content is not available"
-            + (f" ({file.error})." if file.error else " yet."),
+            _("File {id} failed; its content is not available ({reason}).").format(
+                id=file_id, reason=file.error
+            )
+            if file.error
+            else _("File {id} is being prepared; its content is not available yet.").format(
+                id=file_id
+            ),
         )
     return output_file_download(user.svc.blobs, file, request.headers)
 
@@ -121,5 +127,5 @@ def request_analysis(
             destination.strip() or None,
         )
     user.svc.publisher.published()  # wake event streams and job workers now
-    done = f"Requested {file.name}; it appears below when it is ready."
+    done = _("Requested {name}; it appears below when it is ready.").format(name=file.name)
     return redirect(f"{_files_path(user, environment.code)}?{urlencode({'done': done})}")

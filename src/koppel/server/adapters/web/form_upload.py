@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.multipart_file import read_file_form
 from koppel.server.adapters.web.context import CSRF_FIELD, CSRF_HEADER
@@ -69,7 +70,7 @@ async def receive_form(
             check_csrf(fields.get(CSRF_FIELD))
             csrf_checked = True
         if not name.strip():
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "Choose a file to upload.")
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose a file to upload."))
         uploads.check_filename(name)
         extensions.check(allowed, name)
 
@@ -87,10 +88,13 @@ async def receive_form(
         if not csrf_checked:
             check_csrf(found.fields.get(CSRF_FIELD))
         if not found.has_file:
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "Choose a file to upload.")
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose a file to upload."))
         if incoming.size == 0:
             raise DomainError(
-                ErrorCode.EMPTY_FILE, f"The file {found.filename!r} is empty; nothing was stored."
+                ErrorCode.EMPTY_FILE,
+                _("The file {name} is empty; nothing was stored.").format(
+                    name=repr(found.filename)
+                ),
             )
         key = await run_in_threadpool(incoming.commit, folder)
     finally:

@@ -10,6 +10,8 @@ import segno
 from fastapi import APIRouter, Form, Request, Response
 from markupsafe import Markup
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
@@ -27,9 +29,9 @@ Text = Annotated[str, Form()]
 
 # Notices after a form, chosen by key: the query never puts text on the page.
 NOTICES = {
-    "off": "Two-step verification is off.",
-    "others": "Every other browser signed in to this account is signed out.",
-    "none": "No other browser was signed in.",
+    "off": N_("Two-step verification is off."),
+    "others": N_("Every other browser signed in to this account is signed out."),
+    "none": N_("No other browser was signed in."),
 }
 
 
@@ -112,7 +114,8 @@ def _security(request: Request, user: ctx.PortalUser, *, error: DomainError | No
 @router.get("/portal/{code}/security", name="security")
 def security_page(request: Request, user: ctx.SignedIn, done: str | None = None) -> Response:
     """Whether two-step verification is on, with the forms that change it."""
-    return _security(request, user, notice=NOTICES.get(done or ""))
+    notice = NOTICES.get(done or "")
+    return _security(request, user, notice=_(notice) if notice else None)
 
 
 @router.post("/portal/{code}/security/enrol")
@@ -134,7 +137,7 @@ def _qr_svg(uri: str) -> Markup:
     # inline SVG needs no image source, which the CSP would not allow from elsewhere.
     code = segno.make(uri, error="m")
     svg = code.svg_inline(scale=4, border=4, light="#fff", svgclass="qr",
-                          title="QR code for your authenticator app")  # fmt: skip
+                          title=_("QR code for your authenticator app"))  # fmt: skip
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))
 
 
@@ -174,7 +177,7 @@ def confirm(request: Request, user: ctx.CsrfChecked, otp: Text = "") -> Response
         if codes.code is ErrorCode.SECOND_FACTOR_INVALID:
             return _enrolment(request, user, codes)
         return _security(request, user, error=codes)
-    notice = "Two-step verification is on."
+    notice = _("Two-step verification is on.")
     return _security(request, user, notice=notice, codes=codes)
 
 
@@ -207,7 +210,7 @@ def recovery_codes(request: Request, user: ctx.CsrfChecked, otp: Text = "",
     )  # fmt: skip
     if isinstance(codes, DomainError):
         return _security(request, user, error=codes)
-    notice = "New recovery codes made; the old ones no longer work."
+    notice = _("New recovery codes made; the old ones no longer work.")
     return _security(request, user, notice=notice, codes=codes)
 
 
