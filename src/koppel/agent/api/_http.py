@@ -1,7 +1,8 @@
 """The HTTP plumbing of the agent API: one httpx client per server, errors mapped to exceptions.
 
-Every request states the agent's update (``Koppel-Update``) and a ``koppel-agent/<version>``
-User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
+Every request states the agent's update (``Koppel-Update``), a ``koppel-agent/<version>``
+User-Agent and the user's language (``Accept-Language``: refusals come back in it). A
+refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
 :class:`ServerUnreachable`. ``KOPPEL_CA_BUNDLE`` names extra CA certificates to trust.
 Requests go through the proxy :mod:`koppel.agent.api.proxy` chooses for the server
 (``HTTPS_PROXY``/``NO_PROXY``, else the operating system's proxy settings).
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from koppel.agent.api._body import READ_BYTES
+from koppel.agent.api.language import ACCEPT_LANGUAGE, accept_language
 from koppel.agent.api.proxy import choose as choose_proxy
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
@@ -116,7 +118,11 @@ class Http:
         self.proxy = choose_proxy(self.base_url)
         self.client = httpx.Client(
             base_url=self.base_url,
-            headers={UPDATE_HEADER: AGENT_UPDATE_TEXT, "User-Agent": USER_AGENT},
+            headers={
+                UPDATE_HEADER: AGENT_UPDATE_TEXT,
+                "User-Agent": USER_AGENT,
+                ACCEPT_LANGUAGE: accept_language(),
+            },
             timeout=TIMEOUT,
             verify=tls_context(self.base_url),
             transport=transport,
