@@ -123,7 +123,7 @@ def no_proxy_matches(host: str, port: int | None, no_proxy: str) -> bool:
             entry = entry.split("://", 1)[1]
         entry_port: int | None = None
         if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
-            entry, _, port_text = entry.rpartition(":")
+            entry, _colon, port_text = entry.rpartition(":")
             entry_port = int(port_text) if port_text.isdigit() else None
         entry = entry.strip("[]")
         if entry_port is not None and entry_port != port:
