@@ -16,7 +16,8 @@ from collections.abc import Callable
 from koppel.agent.api import AgentClient
 from koppel.agent.errors import AgentError
 from koppel.agent.exit_codes import ExitCode
-from koppel.protocol.counts import counted
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 
 
 def workstation_label() -> str:
@@ -60,12 +61,20 @@ def approve_in_browser(
     """Start an approval for ``scope`` and wait for it; the access token."""
     started = client.device_authorize(scope, workstation)
     opened = open_browser and can_open_browser() and _open(started.verification_uri_complete)
-    where = "in the browser window that opened" if opened else f"at {started.verification_uri}"
+    minutes = max(started.expires_in // 60, 1)
+    if opened:
+        how = _("To approve, sign in in the browser window that opened and enter the code {code}.")
+    else:
+        how = _("To approve, sign in at {address} and enter the code {code}.")
+    waiting = ngettext(
+        "Waiting for your approval (the code works for {n} minute; Ctrl+C stops).",
+        "Waiting for your approval (the code works for {n} minutes; Ctrl+C stops).",
+        minutes,
+    )
     say(
-        f"To approve, sign in {where} and enter the code {started.user_code}. "
-        f"Waiting for your approval (the code works for "
-        f"{counted(max(started.expires_in // 60, 1), 'minute')}; "
-        "Ctrl+C stops)."
+        how.format(address=started.verification_uri, code=started.user_code)
+        + " "
+        + waiting.format(n=minutes)
     )
     interval = float(started.interval)
     deadline = time.monotonic() + started.expires_in
@@ -77,6 +86,6 @@ def approve_in_browser(
         elif not isinstance(answer, str):
             return answer.access_token
     raise AgentError(
-        "The code was not approved in time (15 minutes). Run the command again.",
+        _("The code was not approved in time (15 minutes). Run the command again."),
         ExitCode.REFUSED,
     )

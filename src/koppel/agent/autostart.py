@@ -30,6 +30,7 @@ from koppel.agent.local import autostart_windows as windows
 from koppel.agent.local.config_files import remove, write_if_changed
 from koppel.agent.local.system_commands import Runner
 from koppel.agent.local.system_commands import run as run_command
+from koppel.i18n import gettext as _
 
 AGENT_RUN = ("agent", "run")
 SYSTEMD, XDG, LAUNCH_AGENT, RUN_VALUE = "systemd", "xdg-autostart", "launch-agent", "run-key"
@@ -84,7 +85,11 @@ class System:
             return "macos"
         if self.platform.startswith("linux") or "bsd" in self.platform:
             return "linux"
-        raise AgentError(f"Starting the agent at login is not supported on {self.platform}.")
+        raise AgentError(
+            _("Starting the agent at login is not supported on {platform}.").format(
+                platform=self.platform
+            )
+        )
 
     def winreg(self) -> Any:
         """The registry module (``winreg``, imported only on Windows)."""
@@ -134,27 +139,29 @@ def disable(system: System | None = None) -> AutostartReport:
     report = AutostartReport(kind)
     if kind == "windows":
         if windows.delete(system.winreg()):
-            report.done.append(f"removed the registry value {windows.LOCATION}")
+            report.done.append(
+                _("removed the registry value {location}").format(location=windows.LOCATION)
+            )
     elif kind == "macos":
         path = macos.plist_path()
         if path.exists() and macos.bootout(system.runner, system.user_id()):
-            report.done.append("stopped the agent (launchctl bootout)")
+            report.done.append(_("stopped the agent (launchctl bootout)"))
         if remove(path):
-            report.done.append(f"removed {path}")
+            report.done.append(_("removed {path}").format(path=path))
     else:
         unit = linux.unit_path()
         if unit.exists():
             stopped = linux.systemctl(system.runner, "disable", "--now", linux.UNIT_NAME)
             if stopped.returncode == 0:
-                report.done.append("stopped and disabled the agent's systemd user unit")
+                report.done.append(_("stopped and disabled the agent's systemd user unit"))
         if remove(unit):
-            report.done.append(f"removed {unit}")
+            report.done.append(_("removed {path}").format(path=unit))
             linux.systemctl(system.runner, "daemon-reload")
         desktop = linux.desktop_path()
         if remove(desktop):
-            report.done.append(f"removed {desktop}")
+            report.done.append(_("removed {path}").format(path=desktop))
     if not report.done:
-        report.notes.append("Autostart was not enabled; nothing to remove.")
+        report.notes.append(_("Autostart was not enabled; nothing to remove."))
     return report
 
 
@@ -193,32 +200,38 @@ def _enable_linux(system: System, command: list[str]) -> AutostartReport:
     if linux.user_manager_answers(system.runner):
         wrote = write_if_changed(unit, linux.unit_file(command).encode())
         if wrote:
-            report.done.append(f"wrote {unit}")
+            report.done.append(_("wrote {path}").format(path=unit))
         linux.systemctl(system.runner, "daemon-reload")
         started = linux.systemctl(system.runner, "enable", "--now", linux.UNIT_NAME)
         if started.returncode == 0:
-            report.done.append("enabled and started it (systemctl --user enable --now)")
+            report.done.append(_("enabled and started it (systemctl --user enable --now)"))
             # One mechanism at a time: an entry from an earlier enable without systemd
             # would start a second agent at login.
             if remove(desktop):
-                report.done.append(f"removed the older {desktop}")
+                report.done.append(_("removed the older {path}").format(path=desktop))
             report.method, report.location, report.running = SYSTEMD, str(unit), True
             report.command = linux.exec_line(unit, "ExecStart")
             return report
         reason = (started.stderr or started.stdout).strip().splitlines()
-        report.notes.append(
-            "systemd did not enable the agent's unit"
-            + (f" ({reason[-1]})" if reason else "")
-            + "; using the desktop's autostart folder instead."
-        )
+        if reason:
+            said = _(
+                "systemd did not enable the agent's unit ({reason}); using the desktop's "
+                "autostart folder instead."
+            ).format(reason=reason[-1])
+        else:
+            said = _(
+                "systemd did not enable the agent's unit; using the desktop's autostart "
+                "folder instead."
+            )
+        report.notes.append(said)
         remove(unit)
         linux.systemctl(system.runner, "daemon-reload")
     if write_if_changed(desktop, linux.desktop_entry(command).encode()):
-        report.done.append(f"wrote {desktop}")
+        report.done.append(_("wrote {path}").format(path=desktop))
     report.method, report.location = XDG, str(desktop)
     report.command = linux.exec_line(desktop, "Exec")
     report.notes.append(
-        "The agent starts at your next login; to start it now, run `koppel agent run`."
+        _("The agent starts at your next login; to start it now, run `koppel agent run`.")
     )
     return report
 
@@ -228,18 +241,20 @@ def _enable_macos(system: System, command: list[str]) -> AutostartReport:
     path = macos.plist_path()
     macos.log_path().parent.mkdir(parents=True, exist_ok=True)
     if write_if_changed(path, macos.launch_agent(command)):
-        report.done.append(f"wrote {path}")
+        report.done.append(_("wrote {path}").format(path=path))
     loaded, message = macos.bootstrap(system.runner, system.user_id(), path)
     report.method, report.location, report.command = LAUNCH_AGENT, str(path), " ".join(command)
     report.running = loaded
     if loaded:
-        report.done.append("started it (launchctl bootstrap)")
-    else:
+        report.done.append(_("started it (launchctl bootstrap)"))
+    elif message:
         report.notes.append(
-            "launchd did not start the agent now"
-            + (f" ({message})" if message else "")
-            + "; it starts at your next login."
+            _(
+                "launchd did not start the agent now ({reason}); it starts at your next login."
+            ).format(reason=message)
         )
+    else:
+        report.notes.append(_("launchd did not start the agent now; it starts at your next login."))
     return report
 
 
@@ -247,15 +262,17 @@ def _enable_windows(system: System, command: list[str]) -> AutostartReport:
     report = AutostartReport("windows")
     registry = system.winreg()
     if windows.write(registry, command):
-        report.done.append(f"set the registry value {windows.LOCATION}")
+        report.done.append(_("set the registry value {location}").format(location=windows.LOCATION))
     report.method, report.location = RUN_VALUE, windows.LOCATION
     report.command = windows.command_line(command)
     if Path(command[0]).stem != "koppelw":
         report.notes.append(
-            "koppelw.exe is not installed beside koppel.exe, so a console window opens at "
-            "login; reinstall the agent with pip or pipx to get it."
+            _(
+                "koppelw.exe is not installed beside koppel.exe, so a console window opens at "
+                "login; reinstall the agent with pip or pipx to get it."
+            )
         )
     report.notes.append(
-        "The agent starts at your next login; to start it now, run `koppel agent run`."
+        _("The agent starts at your next login; to start it now, run `koppel agent run`.")
     )
     return report

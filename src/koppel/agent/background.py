@@ -26,6 +26,8 @@ from koppel.agent.local import status as status_mod
 from koppel.agent.local.state import now_iso
 from koppel.agent.local.status import AgentStatus, ReceivedFile, ServerState, ServerStatus
 from koppel.agent.sending import send_pending
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.counts import counted
 
 LOCK_NAME = "agent.lock"
@@ -74,10 +76,12 @@ class _Server:
     def status(self, url: str) -> ServerStatus:
         if not self.online:
             detail = (
-                f"The server cannot be reached ({self.reason}). Koppel keeps trying by "
-                "itself; submissions wait in the queue until then."
+                _(
+                    "The server cannot be reached ({reason}). Koppel keeps trying by itself; "
+                    "submissions wait in the queue until then."
+                ).format(reason=self.reason)
                 if self.reason
-                else "Connecting…"
+                else _("Connecting…")
             )
             return ServerStatus(url, "offline", detail, self.last_contact, dict(self.environments))
         for problem in _LINK_PROBLEMS:
@@ -88,7 +92,11 @@ class _Server:
                     url, problem, detail, self.last_contact, dict(self.environments)
                 )
         followed = sum(1 for s in self.environments.values() if s == "ok")
-        detail = f"Following {counted(followed, 'environment')} on one connection."
+        detail = ngettext(
+            "Following {n} environment on one connection.",
+            "Following {n} environments on one connection.",
+            followed,
+        ).format(n=followed)
         others = [self.messages[c] for c in sorted(self.messages) if c in self.environments]
         if others:
             detail = " ".join([detail, *others])
@@ -351,11 +359,14 @@ def run(log: watching.Log = watching.log_line) -> int:
     with locks.attempt(lock_file()) as mine:
         if not mine:
             found = status_mod.read()
-            pid = f" (pid {found.pid})" if found else ""
-            raise AgentError(
-                f"The background agent of this user is already running{pid}; nothing to do.",
-                ExitCode.AGENT_RUNNING,
-            )
+            if found and found.pid is not None:
+                said = _(
+                    "The background agent of this user is already running (pid {pid}); "
+                    "nothing to do."
+                ).format(pid=found.pid)
+            else:
+                said = _("The background agent of this user is already running; nothing to do.")
+            raise AgentError(said, ExitCode.AGENT_RUNNING)
         book = StatusBook(log)
         book.count_queue()
         book.write()
@@ -378,11 +389,13 @@ def stop(timeout: float = STOP_WAIT) -> int:
     """Ask the running background agent to stop and wait until it has; its pid."""
     found = find_running()
     if found is None:
-        raise AgentError("No background agent is running.", ExitCode.AGENT_NOT_RUNNING)
+        raise AgentError(_("No background agent is running."), ExitCode.AGENT_NOT_RUNNING)
     if found.pid is None:
         raise AgentError(
-            "A background agent is running but its process id is unknown; stop it from "
-            "the tray or sign out and in again."
+            _(
+                "A background agent is running but its process id is unknown; stop it from "
+                "the tray or sign out and in again."
+            )
         )
     # SIGTERM lets it finish the file it is placing. On Windows os.kill ends the process
     # at once (TerminateProcess); the OS then releases its locks, and a submission it was
@@ -392,7 +405,9 @@ def stop(timeout: float = STOP_WAIT) -> int:
     while locks.is_held(lock_file()):
         if time.monotonic() > deadline:
             raise AgentError(
-                f"The background agent (pid {found.pid}) did not stop within {timeout:.0f} s."
+                _("The background agent (pid {pid}) did not stop within {seconds} s.").format(
+                    pid=found.pid, seconds=f"{timeout:.0f}"
+                )
             )
         time.sleep(0.1)
     return found.pid

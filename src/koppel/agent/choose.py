@@ -13,6 +13,7 @@ from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local import state as state_mod
 from koppel.agent.local.state import LinkedEnv
 from koppel.agent.output import note
+from koppel.i18n import gettext as _
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def choose(code: str | None) -> Target:
     codes = sorted(state.environments)
     if not codes:
         raise AgentError(
-            "No environment is linked yet. Link one with `koppel link FILE`.",
+            _("No environment is linked yet. Link one with `koppel link FILE`."),
             ExitCode.NOT_LINKED,
         )
     if len(codes) == 1:
@@ -51,7 +52,9 @@ def choose(code: str | None) -> Target:
         return Target(env, token_of(state, env))
     if not _interactive():
         raise AgentError(
-            f"Several environments are linked ({', '.join(codes)}); say which with --env CODE.",
+            _("Several environments are linked ({codes}); say which with --env CODE.").format(
+                codes=", ".join(codes)
+            ),
             ExitCode.USAGE,
         )
     import typer
@@ -59,10 +62,13 @@ def choose(code: str | None) -> Target:
     for number, each in enumerate(codes, start=1):
         env = state.environments[each]
         typer.echo(f"  {number}. {env.code}  {env.name}", err=True)
-    answer = typer.prompt("Environment (number or code)", err=True).strip()
+    answer = typer.prompt(_("Environment (number or code)"), err=True).strip()
     picked = codes[int(answer) - 1] if answer.isdigit() and 0 < int(answer) <= len(codes) else None
     picked = picked or next((c for c in codes if c.upper() == answer.upper()), None)
     if picked is None:
-        raise AgentError(f"{answer!r} is none of {', '.join(codes)}.", ExitCode.USAGE)
+        raise AgentError(
+            _("{answer} is none of {codes}.").format(answer=repr(answer), codes=", ".join(codes)),
+            ExitCode.USAGE,
+        )
     env = state.environments[picked]
     return Target(env, token_of(state, env))

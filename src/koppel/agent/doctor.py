@@ -17,10 +17,10 @@ from koppel.agent.local.state import LinkedEnv
 from koppel.agent.local.token_store import TokenVault
 from koppel.agent.update_picture import Placed, advice
 from koppel.agent.version import AGENT_UPDATE_TEXT
+from koppel.i18n import gettext as _
 
 # Stands for "any server" when none is linked: which proxy an https server would get.
 ANY_SERVER = "https://server.invalid"
-RELINK = "save the settings for {env} again and run `koppel link FILE`"
 
 
 @dataclass
@@ -51,56 +51,66 @@ class Finding:
 
 def fix_for(state: str, env: LinkedEnv, update: str | None = None) -> str:
     """The sentence that tells the user how to fix ``state`` for this environment."""
-    code = env.code
-    fixes = {
-        "ok": "",
-        "unreachable": (
-            f"check the network connection and that {env.api_url} is the right address "
-            f"for {code} (ask the administrator for its API URL)"
-        ),
-        "token_revoked": (
-            f"access to {code} was revoked by its administrator (or replaced by a newer "
-            f"link, or expired): {RELINK.format(env=code)}"
-        ),
-        "token_invalid": (
-            f"the server does not accept this link (its token is unknown there, or {code} "
-            f"was removed): {RELINK.format(env=code)}; if {code} no longer exists, forget it "
-            f"with `koppel unlink {code}`"
-        ),
-        "token_missing": (
-            f"the token of {code} is missing from this workstation's token store: "
-            f"{RELINK.format(env=code)}"
-        ),
-        "token_wrong_environment": f"the token belongs elsewhere: {RELINK.format(env=code)}",
-        "update_mismatch": (
-            f"{code} is on update {update or '(another update)'} and this agent on update "
-            f"{AGENT_UPDATE_TEXT}: if all your linked environments are on that update, "
-            "install its agent (ask the administrator for it); otherwise ask the "
-            "administrator to convert the environments behind, each firm with its clients; "
-            "your links are kept"
-        ),
-        "update_unsupported": (
-            f"the server no longer hosts update {AGENT_UPDATE_TEXT}; install the agent of "
-            'the environment\'s update ("Save installation"); your links are kept'
-        ),
-        "connector_blocked": (
-            f"ask the administrator of {code} to unblock the Communication Center app "
+    code, login = env.code, env.login
+    relink = _("save the settings for {env} again and run `koppel link FILE`").format(env=code)
+    if state == "ok":
+        return ""
+    if state == "unreachable":
+        return _(
+            "check the network connection and that {url} is the right address for {code} "
+            "(ask the administrator for its API URL)"
+        ).format(url=env.api_url, code=code)
+    if state == "token_revoked":
+        return _(
+            "access to {code} was revoked by its administrator (or replaced by a newer "
+            "link, or expired): {relink}"
+        ).format(code=code, relink=relink)
+    if state == "token_invalid":
+        return _(
+            "the server does not accept this link (its token is unknown there, or {code} "
+            "was removed): {relink}; if {code} no longer exists, forget it with "
+            "`koppel unlink {code}`"
+        ).format(code=code, relink=relink)
+    if state == "token_missing":
+        return _(
+            "the token of {code} is missing from this workstation's token store: {relink}"
+        ).format(code=code, relink=relink)
+    if state == "token_wrong_environment":
+        return _("the token belongs elsewhere: {relink}").format(relink=relink)
+    if state == "update_mismatch":
+        return _(
+            "{code} is on update {update} and this agent on update {agent_update}: if all "
+            "your linked environments are on that update, install its agent (ask the "
+            "administrator for it); otherwise ask the administrator to convert the "
+            "environments behind, each firm with its clients; your links are kept"
+        ).format(code=code, update=update or _("(another update)"), agent_update=AGENT_UPDATE_TEXT)
+    if state == "update_unsupported":
+        return _(
+            "the server no longer hosts update {agent_update}; install the agent of the "
+            'environment\'s update ("Save installation"); your links are kept'
+        ).format(agent_update=AGENT_UPDATE_TEXT)
+    if state == "connector_blocked":
+        return _(
+            "ask the administrator of {code} to unblock the Communication Center app "
             "connector (General/Management/App connector)"
-        ),
-        "not_authorized": (
-            f"ask the administrator of {code} to authorize {env.login} for the missing functions"
-        ),
-        "account_disabled": f"your account {env.login} is disabled; ask the administrator",
-        "not_a_member": (
-            f"{env.login} is no longer a user of {code}; ask the administrator to add you "
-            "again, then link it again"
-        ),
-        "unknown_environment": (
-            f"the server no longer knows {code}: ask the administrator, or forget it with "
-            f"`koppel unlink {code}`"
-        ),
-    }
-    return fixes.get(state, "ask the administrator of the environment")
+        ).format(code=code)
+    if state == "not_authorized":
+        return _(
+            "ask the administrator of {code} to authorize {login} for the missing functions"
+        ).format(code=code, login=login)
+    if state == "account_disabled":
+        return _("your account {login} is disabled; ask the administrator").format(login=login)
+    if state == "not_a_member":
+        return _(
+            "{login} is no longer a user of {code}; ask the administrator to add you again, "
+            "then link it again"
+        ).format(login=login, code=code)
+    if state == "unknown_environment":
+        return _(
+            "the server no longer knows {code}: ask the administrator, or forget it with "
+            "`koppel unlink {code}`"
+        ).format(code=code)
+    return _("ask the administrator of the environment")
 
 
 def diagnose(outcome: Outcome) -> Finding:
@@ -109,7 +119,7 @@ def diagnose(outcome: Outcome) -> Finding:
     server = outcome.server
     if outcome.token_lost:
         state = "token_missing"
-        return Finding(env.code, server, state, "no token stored for it", fix_for(state, env))
+        return Finding(env.code, server, state, _("no token stored for it"), fix_for(state, env))
     if outcome.error is not None:
         if isinstance(outcome.error, ServerUnreachable):
             state = "unreachable"
@@ -122,25 +132,25 @@ def diagnose(outcome: Outcome) -> Finding:
     if status is None:
         state = "unknown_environment"
         return Finding(
-            env.code, server, state, "the server did not report on it", fix_for(state, env)
+            env.code, server, state, _("the server did not report on it"), fix_for(state, env)
         )
     state = str(status.state)
     message = status.message
     if state == "ok" and status.connector_blocked:
-        state, message = "connector_blocked", message or "the app connector is blocked"
+        state, message = "connector_blocked", message or _("the app connector is blocked")
     if state == "ok" and status.missing_functions:
         state = "not_authorized"
     if state == "ok" and status.update and status.update != AGENT_UPDATE_TEXT:
         state = "update_mismatch"
     if state == "not_authorized" and status.missing_functions:
         missing = ", ".join(status.missing_functions)
-        message = message or f"not authorized for {missing}"
+        message = message or _("not authorized for {functions}").format(functions=missing)
         fix = fix_for(state, env) + f": {missing}"
     else:
         fix = fix_for(state, env, status.update)
     if state == "update_mismatch" and not message:
-        message = (
-            f"{env.code} is on update {status.update}, this agent on update {AGENT_UPDATE_TEXT}"
+        message = _("{code} is on update {update}, this agent on update {agent_update}").format(
+            code=env.code, update=status.update, agent_update=AGENT_UPDATE_TEXT
         )
     return Finding(env.code, server, state, message or "ok", fix)
 
@@ -166,7 +176,9 @@ def place_updates(findings: dict[str, Finding], outcomes: dict[str, Outcome]) ->
     for p in placed:
         finding = findings[p.code]
         if finding.state == "update_mismatch":
-            finding.message = f"{p.code} is on update {p.update}, this agent on {AGENT_UPDATE_TEXT}"
+            finding.message = _(
+                "{code} is on update {update}, this agent on {agent_update}"
+            ).format(code=p.code, update=p.update, agent_update=AGENT_UPDATE_TEXT)
             finding.fix = fix
 
 

@@ -11,11 +11,14 @@ from koppel.agent.local import state as state_mod
 from koppel.agent.local.state import LinkedEnv
 from koppel.agent.local.token_store import TokenVault
 from koppel.agent.output import note
+from koppel.i18n import gettext as _
 
 
 def relink_hint(code: str) -> str:
     """How to link an environment again."""
-    return f"To link it again: save the settings for {code} and run `koppel link FILE`."
+    return _("To link it again: save the settings for {code} and run `koppel link FILE`.").format(
+        code=code
+    )
 
 
 def explain(code: str, exc: AgentError) -> AgentError:
@@ -23,9 +26,11 @@ def explain(code: str, exc: AgentError) -> AgentError:
     if not isinstance(exc, ApiError):
         return exc
     if exc.code in TOKEN_CODES:
-        said = exc.message.strip() or f"Access to {code} was revoked by its administrator."
+        said = exc.message.strip() or _(
+            "Access to {code} was revoked by its administrator."
+        ).format(code=code)
         if exc.code == "token_revoked" and code not in said:
-            said = f"Access to {code} was revoked: {said}"
+            said = _("Access to {code} was revoked: {reason}").format(code=code, reason=said)
         if "koppel link" in said:
             return _reworded(exc, said)  # the server already said how to link again
         return _reworded(exc, f"{said.rstrip('.')}. {relink_hint(code)}")
@@ -34,9 +39,13 @@ def explain(code: str, exc: AgentError) -> AgentError:
         # clients; only `koppel doctor` sees every link of this workstation.
         return _reworded(
             exc,
-            f"{exc.message.rstrip('.')}. `koppel doctor` shows the update of every linked "
-            "environment and says whether to install another agent or to ask the "
-            "administrator to convert the environments behind.",
+            exc.message.rstrip(".")
+            + ". "
+            + _(
+                "`koppel doctor` shows the update of every linked environment and says "
+                "whether to install another agent or to ask the administrator to convert "
+                "the environments behind."
+            ),
         )
     return exc
 
@@ -65,7 +74,10 @@ def token_of(state: state_mod.State, env: LinkedEnv) -> str:
     token = TokenVault(state).get(env)
     if not token:
         raise AgentError(
-            f"The token of {env.code} is missing from this workstation's token store. "
+            _("The token of {code} is missing from this workstation's token store.").format(
+                code=env.code
+            )
+            + " "
             + relink_hint(env.code),
             ExitCode.TOKEN_REVOKED,
         )
@@ -133,7 +145,7 @@ def unlink(code: str) -> Unlinked:
     token = vault.get(env)
     result = Unlinked(env.code, env.api_url, server_revoked=False)
     if not token:
-        result.reason = "its token was already missing on this workstation"
+        result.reason = _("its token was already missing on this workstation")
     else:
         # Forgotten locally whatever the server says: the user asked for it, and the token
         # is useless here once gone; the administrator can revoke it on the server.

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from koppel.agent.exit_codes import ExitCode
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 
 if TYPE_CHECKING:
     from koppel.protocol.settings_file import SkippedEnvironment
@@ -120,18 +122,18 @@ class ServerUnreachable(AgentError):
 
     def __init__(self, url: str, reason: str, proxy: str | None = None) -> None:
         if proxy:  # the proxy may be what fails: it is named first
-            message = (
-                f"Cannot reach the Koppel server at {url} {proxy} ({reason}). Check that "
+            message = _(
+                "Cannot reach the Koppel server at {url} {proxy} ({reason}). Check that "
                 "proxy setting with your IT department; if the proxy works, the address "
                 "recorded for the environment may be wrong: ask your administrator to run "
                 "`koppel-admin check`."
-            )
+            ).format(url=url, proxy=proxy, reason=reason)
         else:
-            message = (
-                f"Cannot reach the Koppel server at {url} ({reason}). Check this computer's "
+            message = _(
+                "Cannot reach the Koppel server at {url} ({reason}). Check this computer's "
                 "network connection; if it works, the address recorded for the environment "
                 "may be wrong: ask your administrator to run `koppel-admin check`."
-            )
+            ).format(url=url, reason=reason)
         super().__init__(message)
         self.url = url
         self.reason = reason
@@ -154,8 +156,10 @@ class NotLinked(AgentError):
 
     def __init__(self, environment: str) -> None:
         super().__init__(
-            f"{environment} is not linked on this workstation. See `koppel envs` for the "
-            "linked environments, or link it with `koppel link FILE`."
+            _(
+                "{environment} is not linked on this workstation. See `koppel envs` for the "
+                "linked environments, or link it with `koppel link FILE`."
+            ).format(environment=environment)
         )
         self.environment = environment
 
@@ -179,11 +183,13 @@ class BundleEmpty(AgentError):
     ) -> None:
         from koppel.agent.skipped import report
 
-        message = f"{source} holds no client environment to link; {outcome}"
+        message = _("{source} holds no client environment to link; {outcome}").format(
+            source=source, outcome=outcome
+        )
         if skipped:
             message += "\n" + report(skipped)
         else:  # a server that did not say why
-            message += " Ask your administrator which client environments you may link."
+            message += " " + _("Ask your administrator which client environments you may link.")
         super().__init__(message, exit_code)
         self.skipped = skipped
 
@@ -219,8 +225,10 @@ class CannotSave(AgentError):
         self.name = name
         self.reason = local_problem(cause)
         super().__init__(
-            f"Could not save {name} in {folder}: {self.reason}. Make sure it is a folder "
-            "you may write to, with free space, then try again."
+            _(
+                "Could not save {name} in {folder}: {reason}. Make sure it is a folder you "
+                "may write to, with free space, then try again."
+            ).format(name=name, folder=folder, reason=self.reason)
         )
 
 
@@ -230,13 +238,13 @@ def local_problem(cause: OSError) -> str:
 
     where = f" ({cause.filename})" if cause.filename else ""
     if isinstance(cause, (FileExistsError, NotADirectoryError)):
-        return f"something that is not a folder is in the way{where}"
+        return _("something that is not a folder is in the way") + where
     if isinstance(cause, PermissionError):
-        return f"permission denied{where}"
+        return _("permission denied") + where
     if cause.errno == errno.ENOSPC:
-        return "the disk is full"
+        return _("the disk is full")
     if cause.errno == errno.ENAMETOOLONG:
-        return f"the file system refuses the name or the path as too long{where}"
+        return _("the file system refuses the name or the path as too long") + where
     return f"{cause.strerror or cause}{where}"
 
 
@@ -251,8 +259,11 @@ class SendingInterrupted(KeyboardInterrupt):
     submission stays queued; ``message`` says how far it got and how to go on."""
 
     def __init__(self, sent: int, total: int) -> None:
-        self.message = (
-            f"Interrupted: {sent} of {total} files are on the server and the submission "
-            "is queued; `koppel queue send` sends the rest."
-        )
+        self.message = ngettext(
+            "Interrupted: {sent} of {total} file is on the server and the submission is "
+            "queued; `koppel queue send` sends the rest.",
+            "Interrupted: {sent} of {total} files are on the server and the submission is "
+            "queued; `koppel queue send` sends the rest.",
+            total,
+        ).format(sent=sent, total=total)
         super().__init__(self.message)

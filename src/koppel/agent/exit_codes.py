@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
+
 
 class ExitCode(IntEnum):
     """Distinct exit codes; documented in ``koppel --help``."""
@@ -30,7 +33,8 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it), or end of input at a prompt
 
 
-EPILOG = """**Exit codes:**
+# The exit codes as ``--help`` lists them; shown through :func:`epilog` (translated).
+EPILOG = N_("""**Exit codes:**
 
 * 0 ok, 1 error, 2 usage
 * 3 `doctor` found problems
@@ -47,4 +51,9 @@ EPILOG = """**Exit codes:**
 * 14 `agent run`: the background agent of this user is already running
 * 15 `agent status` / `agent stop`: no background agent is running
 * 130 interrupted (Ctrl+C, or end of input at a question)
-"""
+""")
+
+
+def epilog() -> str:
+    """The list of exit codes for ``--help``, in the user's language."""
+    return _(EPILOG)

@@ -30,8 +30,9 @@ from koppel.agent.output import progress
 from koppel.agent.skipped import as_json as skipped_json
 from koppel.agent.skipped import merge as merge_skipped
 from koppel.agent.version import AGENT_UPDATE_TEXT
+from koppel.i18n import N_, ngettext
+from koppel.i18n import gettext as _
 from koppel.protocol.api import LinkedEnvironment, LinkRequest, Workstation
-from koppel.protocol.counts import counted
 from koppel.protocol.settings_file import (
     MAX_FILE_BYTES,
     EmptyBundleError,
@@ -113,8 +114,9 @@ def read_sources(files: list[Path]) -> tuple[list[Source], list[SkippedEnvironme
                 raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise InvalidSettings(
-                f"Cannot read {name}: {exc.strerror or exc}. Check the file name, or save "
-                "the settings again."
+                _(
+                    "Cannot read {name}: {reason}. Check the file name, or save the settings again."
+                ).format(name=name, reason=exc.strerror or exc)
             ) from exc
         try:
             contents = read_settings(raw, name)
@@ -122,14 +124,16 @@ def read_sources(files: list[Path]) -> tuple[list[Source], list[SkippedEnvironme
             skipped.extend(contents.skipped)
         except EmptyBundleError as exc:
             raise BundleEmpty(
-                name, exc.skipped, "nothing was linked.", ExitCode.INVALID_SETTINGS
+                name, exc.skipped, _("nothing was linked."), ExitCode.INVALID_SETTINGS
             ) from exc
         except SettingsFileError as exc:
             raise InvalidSettings(str(exc)) from exc
         except (ValueError, TypeError, RecursionError) as exc:  # never a traceback
             raise InvalidSettings(
-                f"{name} is not a usable Koppel settings file ({type(exc).__name__}). Save "
-                "the settings again from your environment."
+                _(
+                    "{name} is not a usable Koppel settings file ({problem}). Save the "
+                    "settings again from your environment."
+                ).format(name=name, problem=type(exc).__name__)
             ) from exc
     return sources, skipped
 
@@ -142,8 +146,10 @@ def deduplicate(sources: list[Source]) -> tuple[list[Source], list[str]]:
         earlier = last.pop(source.code, None)
         if earlier is not None:
             notes.append(
-                f"{source.code} appears more than once ({earlier.file} and {source.file}); "
-                f"the last one, from {source.file}, is used."
+                _(
+                    "{code} appears more than once ({earlier} and {later}); the last one, "
+                    "from {later}, is used."
+                ).format(code=source.code, earlier=earlier.file, later=source.file)
             )
         last[source.code] = source
     return list(last.values()), notes
@@ -173,8 +179,15 @@ def linked_problems(
         return []
     replacing = {source.code for source in sources}
     return [
-        f"{env.code}, already linked, is on update {env.update} while this agent and "
-        f"the environments to link are on update {agent_update}: " + _linked_fix(env, agent_update)
+        _(
+            "{code}, already linked, is on update {update} while this agent and the "
+            "environments to link are on update {agent_update}: {fix}"
+        ).format(
+            code=env.code,
+            update=env.update,
+            agent_update=agent_update,
+            fix=_linked_fix(env, agent_update),
+        )
         for env in linked.values()
         if env.code not in replacing and env.update != agent_update
     ]
@@ -184,14 +197,14 @@ def _linked_fix(env: LinkedEnv, agent_update: str) -> str:
     """What to do about a link on another update: an environment is never converted back,
     so one on a newer update means this agent and the files are the old ones."""
     if Update.parse(env.update) > Update.parse(agent_update):
-        return (
-            f"install the agent of update {env.update}, then save the settings of the "
+        return _(
+            "install the agent of update {update}, then save the settings of the "
             "environments to link again (they were saved before their conversion)."
-        )
-    return (
-        f"ask the administrator to convert {env.code} to update {agent_update}, or unlink "
-        f"it with `koppel unlink {env.code}`."
-    )
+        ).format(update=env.update)
+    return _(
+        "ask the administrator to convert {code} to update {agent_update}, or unlink it "
+        "with `koppel unlink {code}`."
+    ).format(code=env.code, agent_update=agent_update)
 
 
 def file_update_problem(source: Source, agent_update: str) -> str | None:
@@ -203,22 +216,22 @@ def file_update_problem(source: Source, agent_update: str) -> str | None:
     code = source.code
     if Update.parse(found) > Update.parse(agent_update):
         # The settings' main site is a portal that exists (a client's is its firm's).
-        fix = (
-            f'install the agent of update {found} ("Save installation" on the portal '
-            f"{source.settings.environment.main_site_url}, or ask the administrator for it); "
-            "your existing links are kept"
-        )
+        fix = _(
+            'install the agent of update {update} ("Save installation" on the portal '
+            "{portal}, or ask the administrator for it); your existing links are kept"
+        ).format(update=found, portal=source.settings.environment.main_site_url)
     elif source.settings.environment.kind == "firm":
-        fix = f"ask the administrator to convert {code} to update {agent_update} with its clients"
+        fix = _(
+            "ask the administrator to convert {code} to update {agent_update} with its clients"
+        ).format(code=code, agent_update=agent_update)
     else:
-        fix = (
-            f"ask the administrator to convert {code} to update {agent_update}, together with "
+        fix = _(
+            "ask the administrator to convert {code} to update {agent_update}, together with "
             "its firm and the firm's other clients"
-        )
-    return (
-        f"{code} ({source.file}) is on update {found} but this agent is on update "
-        f"{agent_update}: {fix}."
-    )
+        ).format(code=code, agent_update=agent_update)
+    return _(
+        "{code} ({file}) is on update {update} but this agent is on update {agent_update}: {fix}."
+    ).format(code=code, file=source.file, update=found, agent_update=agent_update, fix=fix)
 
 
 def _server_verdicts(
@@ -310,7 +323,11 @@ def refresh_stale(state: State, skip: set[str]) -> list[str]:
                 record(env, outcome, outcome.status.state)
                 state.environments[code] = env
             elif outcome.error is not None:
-                notes.append(f"Could not refresh {code}: {outcome.error.message}")
+                notes.append(
+                    _("Could not refresh {code}: {reason}").format(
+                        code=code, reason=outcome.error.message
+                    )
+                )
     return notes
 
 
@@ -332,11 +349,15 @@ def link_files(files: list[Path], workstation_name: str | None = None) -> LinkRe
         rule = linked_problems(sources, AGENT_UPDATE_TEXT, state.environments)
     if rule:
         raise UpdateConflict(
-            "Nothing was linked. All environments linked to one agent must be on the same "
-            "update:\n  " + "\n  ".join(rule + outdated)
+            _(
+                "Nothing was linked. All environments linked to one agent must be on the "
+                "same update:"
+            )
+            + "\n  "
+            + "\n  ".join(rule + outdated)
         )
     if outdated:
-        raise SettingsOutdated("Nothing was linked.\n  " + "\n  ".join(outdated))
+        raise SettingsOutdated(_("Nothing was linked.") + "\n  " + "\n  ".join(outdated))
     calls = _calls(sources)
     if len(calls) > 1:
         # Each request is all-or-nothing by itself; with several (several servers, or more
@@ -344,7 +365,10 @@ def link_files(files: list[Path], workstation_name: str | None = None) -> LinkRe
         for server, group in calls:
             _call(server, group, station, dry_run=True, done=[])
     made: list[tuple[Source, LinkedEnvironment]] = []
-    with progress(f"Linking {counted(len(sources), 'environment')}", len(sources)) as advance:
+    linking = ngettext("Linking {n} environment", "Linking {n} environments", len(sources)).format(
+        n=len(sources)
+    )
+    with progress(linking, len(sources)) as advance:
         for server, group in calls:
             try:
                 links = _call(server, group, station, dry_run=False, done=made)
@@ -390,9 +414,11 @@ def _call(
         raise LinkFailed(exc, server, group, done) from exc
     if len(answer.links) != len(group):
         raise AgentError(
-            f"The server at {server} answered {counted(len(answer.links), 'link')} for "
-            f"{counted(len(group), 'settings file')}; nothing more was linked. Ask the "
-            "administrator to check the server."
+            _(
+                "The server at {server} did not answer each settings document once (answers: "
+                "{links}, documents: {n}); nothing more was linked. Ask the administrator to "
+                "check the server."
+            ).format(server=server, links=len(answer.links), n=len(group))
         )
     return answer.links
 
@@ -412,22 +438,31 @@ class LinkFailed(AgentError):
         if isinstance(cause, ApiError) and cause.details:
             for item in cause.details:
                 where = _where(item.environment, files)
-                lines.append(f"{where}{item.message}")
+                lines.append(f"{where}{refusal_text(item)}")
         elif isinstance(cause, ApiError) and cause.environment:
-            lines.append(f"{_where(cause.environment, files)}{cause.message}")
+            item = ErrorItem(cause.code, cause.message, cause.environment)
+            lines.append(f"{_where(cause.environment, files)}{refusal_text(item)}")
         else:
             lines.append(cause.message)
         if done:
-            summary = (
-                f"Linked {counted(len(done), 'environment')} on other servers "
-                f"({', '.join(s.code for s, _ in done[:10])}); nothing linked on {server}."
+            summary = ngettext(
+                "Linked {n} environment on other servers ({codes}); nothing linked on {server}.",
+                "Linked {n} environments on other servers ({codes}); nothing linked on {server}.",
+                len(done),
+            ).format(n=len(done), codes=", ".join(s.code for s, _l in done[:10]), server=server)
+        else:
+            summary = _("Nothing was linked.")
+        if len(lines) == 1:  # one line when there is one reason
+            message = _("{server} refused the link: {reason} {summary}").format(
+                server=server, reason=lines[0], summary=summary
             )
         else:
-            summary = "Nothing was linked."
-        if len(lines) == 1:  # one line when there is one reason
-            message = f"{server} refused the link: {lines[0]} {summary}"
-        else:
-            message = f"{server} refused the link. " + "\n  ".join(lines) + f"\n{summary}"
+            message = (
+                _("{server} refused the link.").format(server=server)
+                + " "
+                + "\n  ".join(lines)
+                + f"\n{summary}"
+            )
         super().__init__(message, cause.exit_code)
         self.cause = cause
         self.code = cause.code
@@ -437,6 +472,37 @@ class LinkFailed(AgentError):
         data = self.cause.as_json()
         data["message"] = self.message
         return data
+
+
+# The refusals of a link that the agent words itself, in the user's language, whatever the
+# language of the server's message: they are said entirely by the code and the environment
+# (a server older than the agent's language, or without it, still answers in English).
+_OWN_WORDS: dict[str, str] = {
+    "enrollment_used": N_(
+        "The settings file for {environment} was already used to link a workstation; each "
+        "file links once. Save the settings again to link another time."
+    ),
+    "enrollment_unknown": N_(
+        "The enrollment code in the settings file for {environment} is not known here. "
+        "Save the settings again from the environment's portal."
+    ),
+    "settings_tampered": N_(
+        "The settings file for {environment} was altered after it was saved (or was not "
+        "issued by this server). Save the settings again and link the new file."
+    ),
+    "unknown_environment": N_(
+        "Environment {environment} no longer exists on this server. Ask its administrator."
+    ),
+}
+
+
+def refusal_text(item: ErrorItem) -> str:
+    """What to tell the user about one environment's refusal: the agent's own sentence for
+    the refusals it knows by their code, else the server's message as it came."""
+    words = _OWN_WORDS.get(item.code)
+    if words is None or not item.environment:
+        return item.message
+    return _(words).format(environment=item.environment)
 
 
 def _where(environment: str | None, files: dict[str, str]) -> str:
@@ -453,11 +519,13 @@ def _store(
     result: LinkResult,
 ) -> None:
     """Record the links and their tokens, under the state lock, in one go."""
-    missing = [link.code for _, link in made if not link.token]
+    missing = [link.code for _source, link in made if not link.token]
     if missing:
         raise AgentError(
-            f"The server gave no token for {', '.join(missing)}; nothing was stored. Ask the "
-            "administrator to check the server."
+            _(
+                "The server gave no token for {codes}; nothing was stored. Ask the "
+                "administrator to check the server."
+            ).format(codes=", ".join(missing))
         )
     with state_mod.locked() as loaded:
         state = loaded.state
@@ -486,7 +554,8 @@ def _store(
             if link.code in state.environments or link.replaced_previous:
                 result.replaced.append(link.code)
         used = vault.put_many(
-            [(env, link.token or "") for env, (_, link) in zip(fresh, made, strict=True)], store
+            [(env, link.token or "") for env, (_source, link) in zip(fresh, made, strict=True)],
+            store,
         )
         # The old tokens of replaced links are dead on the server; drop them unless the
         # new token went to the very same place (then it was overwritten already).

@@ -20,6 +20,7 @@ from koppel.agent.api.credentials import Credential
 from koppel.agent.errors import AgentError, BundleEmpty, InvalidSettings
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local.atomic import atomic_write_bytes, atomic_writer
+from koppel.i18n import gettext as _
 
 if TYPE_CHECKING:
     from koppel.protocol.settings_file import SkippedEnvironment
@@ -55,8 +56,10 @@ def credential_for(
     if password is not None:
         if not login:
             raise AgentError(
-                "A password was given without --login; give both, or neither to approve in "
-                "the browser.",
+                _(
+                    "A password was given without --login; give both, or neither to approve "
+                    "in the browser."
+                ),
                 ExitCode.USAGE,
             )
         return Credential(login=login, password=password)
@@ -112,10 +115,13 @@ def download_settings(
     from koppel.protocol.settings_file import EmptyBundleError, SettingsFileError, read_settings
 
     try:
-        contents = read_settings(raw, "the server's answer")
+        contents = read_settings(raw, _("the server's answer"))
     except EmptyBundleError as exc:
         raise BundleEmpty(
-            f"The bundle of {code}", exc.skipped, "nothing was saved.", ExitCode.REFUSED
+            _("The bundle of {code}").format(code=code),
+            exc.skipped,
+            _("nothing was saved."),
+            ExitCode.REFUSED,
         ) from exc
     except SettingsFileError as exc:
         raise InvalidSettings(str(exc)) from exc
@@ -123,7 +129,9 @@ def download_settings(
     try:
         atomic_write_bytes(target, raw, mode=0o600)
     except OSError as exc:
-        raise AgentError(f"Cannot write {target}: {exc.strerror}.") from exc
+        raise AgentError(
+            _("Cannot write {path}: {reason}.").format(path=target, reason=exc.strerror)
+        ) from exc
     return SavedSettings(target, len(contents.documents), contents.skipped)
 
 
@@ -151,8 +159,10 @@ def download_installation(
         with client.installation(code, credential) as content:
             if not content.file_name:
                 raise AgentError(
-                    "The server sent the installation without a file name; "
-                    "ask the administrator to check the server."
+                    _(
+                        "The server sent the installation without a file name; ask the "
+                        "administrator to check the server."
+                    )
                 )
             target = target_dir / content.file_name
             with atomic_writer(target, mode=0o644) as handle:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.api import InstallationSource
 from koppel.protocol.updates import Update
 
@@ -28,7 +30,9 @@ class Placed:
 
 def _names(codes: list[str], limit: int = 5) -> str:
     shown = ", ".join(codes[:limit])
-    return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
+    if len(codes) <= limit:
+        return shown
+    return _("{codes} and {n} more").format(codes=shown, n=len(codes) - limit)
 
 
 def _newest(updates: set[str]) -> str:
@@ -43,12 +47,11 @@ def installation_hint(placed: list[Placed], update: str) -> str:
         key=lambda p: p.kind != "firm",
     )
     if not sources or sources[0].installation is None:
-        return f"ask the administrator for the agent of update {update}"
+        return _("ask the administrator for the agent of update {update}").format(update=update)
     where = sources[0].installation
-    return (
-        f'"Save installation" for {where.environment} on the portal {where.portal} '
-        "(Communication Center)"
-    )
+    return _(
+        '"Save installation" for {environment} on the portal {portal} (Communication Center)'
+    ).format(environment=where.environment, portal=where.portal)
 
 
 def spread(placed: list[Placed]) -> str:
@@ -62,9 +65,14 @@ def spread(placed: list[Placed]) -> str:
         # Name the smaller side (the newer one on a tie): usually what was converted alone.
         named, rest = sorted(ordered, key=lambda u: (len(by_update[u]), ordered.index(u)))
         codes = by_update[named]
-        verb = "is" if len(codes) == 1 else "are"
-        return f"{_names(codes)} {verb} on {named}, the rest on {rest}"
-    return "; ".join(f"{_names(by_update[u])} on {u}" for u in ordered)
+        return ngettext(
+            "{codes} is on {update}, the rest on {rest}",
+            "{codes} are on {update}, the rest on {rest}",
+            len(codes),
+        ).format(codes=_names(codes), update=named, rest=rest)
+    return "; ".join(
+        _("{codes} on {update}").format(codes=_names(by_update[u]), update=u) for u in ordered
+    )
 
 
 def _firm_of(p: Placed, placed: list[Placed]) -> str | None:
@@ -97,13 +105,17 @@ def convert_advice(placed: list[Placed]) -> str:
             f"koppel-admin env convert {head}{' --with-clients' if whole else ''} --to {target}"
         )
     parts = [
-        f"{head} with its clients" if "--with-clients" in command else head
+        _("{code} with its clients").format(code=head) if "--with-clients" in command else head
         for head, command in zip(heads, commands, strict=True)
     ]
-    who = "administrator" if len(heads) == 1 else "administrators"
-    return (
-        f"ask the {who} to convert {' and '.join(parts)} to update {target} "
-        f"(`{'`, `'.join(commands)}`)"
+    return ngettext(
+        "ask the administrator to convert {parts} to update {update} ({commands})",
+        "ask the administrators to convert {parts} to update {update} ({commands})",
+        len(heads),
+    ).format(
+        parts=_(" and ").join(parts),
+        update=target,
+        commands="`" + "`, `".join(commands) + "`",
     )
 
 
@@ -114,16 +126,24 @@ def advice(placed: list[Placed], agent_update: str) -> str | None:
         return None
     if len(updates) > 1:
         target = _newest(updates)
-        then = f", then install the agent of update {target}" if target != agent_update else ""
-        return f"{spread(placed)}: {convert_advice(placed)}{then}; your links are kept"
-    (update,) = updates
-    install = f"install the agent of update {update} ({installation_hint(placed, update)})"
-    if Update.parse(update) > Update.parse(agent_update):
-        return (
-            f"all your linked environments are on update {update}: {install}; your links are kept"
+        if target != agent_update:
+            return _(
+                "{spread}: {convert}, then install the agent of update {update}; your links "
+                "are kept"
+            ).format(spread=spread(placed), convert=convert_advice(placed), update=target)
+        return _("{spread}: {convert}; your links are kept").format(
+            spread=spread(placed), convert=convert_advice(placed)
         )
-    return (
-        f"all your linked environments are on update {update}, older than this agent's: "
-        f"{install}, or ask the administrator to convert them (each firm with its clients) to "
-        f"update {agent_update}; your links are kept"
+    (update,) = updates
+    install = _("install the agent of update {update} ({where})").format(
+        update=update, where=installation_hint(placed, update)
     )
+    if Update.parse(update) > Update.parse(agent_update):
+        return _(
+            "all your linked environments are on update {update}: {install}; your links are kept"
+        ).format(update=update, install=install)
+    return _(
+        "all your linked environments are on update {update}, older than this agent's: "
+        "{install}, or ask the administrator to convert them (each firm with its clients) to "
+        "update {agent_update}; your links are kept"
+    ).format(update=update, install=install, agent_update=agent_update)

@@ -34,6 +34,7 @@ from koppel.agent.local.state import LinkedEnv
 from koppel.agent.local.token_store import TokenVault
 from koppel.agent.local.verified_writer import VerifiedWriter
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
+from koppel.i18n import gettext as _
 
 Log = Callable[[str], None]
 
@@ -187,20 +188,23 @@ def summary(result: Check) -> str:
     """The check in one sentence for the user."""
     available = result.available
     if available is not None:
-        return (
-            f"Koppel {available.version} is available (you have {result.installed}): "
-            "run `koppel update install`."
-        )
+        return _(
+            "Koppel {version} is available (you have {installed}): run `koppel update install`."
+        ).format(version=available.version, installed=result.installed)
     if not result.asked:
         if not result.problems:
-            return (
-                f"Koppel {result.installed} cannot check for a newer release: no environment "
-                "of its update is linked. Link one with `koppel link FILE`."
-            )
-        return f"Koppel {result.installed}: no server could be asked for a newer release."
+            return _(
+                "Koppel {installed} cannot check for a newer release: no environment of its "
+                "update is linked. Link one with `koppel link FILE`."
+            ).format(installed=result.installed)
+        return _("Koppel {installed}: no server could be asked for a newer release.").format(
+            installed=result.installed
+        )
     if set(result.asked) <= set(result.no_release):
-        return f"Koppel {result.installed}: the linked servers offer no release to compare with."
-    return f"Koppel {result.installed} is up to date."
+        return _("Koppel {installed}: the linked servers offer no release to compare with.").format(
+            installed=result.installed
+        )
+    return _("Koppel {installed} is up to date.").format(installed=result.installed)
 
 
 # -- the background agent ----------------------------------------------------------------------
@@ -227,9 +231,11 @@ def check_daily(log: Log, *, force: bool = False, now: datetime | None = None) -
     available = result.available
     if available is not None and available.version not in notices.notified:
         notify.problem(
-            f"Koppel {available.version} is available",
-            f"You have {result.installed}. Install it with `koppel update install`; "
-            "your linked environments are kept.",
+            _("Koppel {version} is available").format(version=available.version),
+            _(
+                "You have {installed}. Install it with `koppel update install`; your linked "
+                "environments are kept."
+            ).format(installed=result.installed),
             log,
         )
         notices.notified.append(available.version)
@@ -271,23 +277,30 @@ def install(say: Log) -> Installed:
         return Installed(previous=VERSION, version=None)
     if not in_pipx_venv() and not installable_here():
         raise AgentError(
-            f"Koppel {available.version} is available, but this agent is installed for every "
-            "user of this computer and you may not change it: ask your administrator to "
-            f"update it (pip install -U koppel in {sys.prefix}). Your links are unchanged.",
+            _(
+                "Koppel {version} is available, but this agent is installed for every user of "
+                "this computer and you may not change it: ask your administrator to update it "
+                "(pip install -U koppel in {prefix}). Your links are unchanged."
+            ).format(version=available.version, prefix=sys.prefix),
             ExitCode.ERROR,
         )
-    say(f"Downloading Koppel {available.version} from {available.server}…")
+    say(
+        _("Downloading Koppel {version} from {server}…").format(
+            version=available.version, server=available.server
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="koppel-update-") as folder:
         wheel = _download(available, Path(folder))
         installer, command = installer_command(wheel)
-        say(f"Installing it with {installer}…")
+        say(_("Installing it with {installer}…").format(installer=installer))
         _run_installer(command)
     found = _installed_version()
     if found != available.version:
         raise AgentError(
-            f"The installer finished, but this agent reports version {found or 'unknown'} "
-            f"instead of {available.version}. Run `koppel update install` again, or ask "
-            "your administrator.",
+            _(
+                "The installer finished, but this agent reports version {found} instead of "
+                "{version}. Run `koppel update install` again, or ask your administrator."
+            ).format(found=found or _("unknown"), version=available.version),
             ExitCode.ERROR,
         )
     return Installed(previous=VERSION, version=found, installer=installer)
@@ -299,7 +312,9 @@ def _download(release: Release, folder: Path) -> Path:
     token = TokenVault(state).get(env) if env is not None else None
     if env is None or not token:
         raise AgentError(
-            f"{release.environment} is no longer linked here; run `koppel update install` again.",
+            _("{environment} is no longer linked here; run `koppel update install` again.").format(
+                environment=release.environment
+            ),
             ExitCode.NOT_LINKED,
         )
     # pip installs a wheel only under its standard name.
@@ -318,9 +333,11 @@ def _download(release: Release, folder: Path) -> Path:
         with contextlib.suppress(OSError):
             target.unlink()
         raise AgentError(
-            f"The downloaded Koppel {release.version} does not match what the server "
-            f"announced (SHA-256 or size differ); nothing was installed. Try again later; "
-            "if it keeps failing, tell the server's administrator.",
+            _(
+                "The downloaded Koppel {version} does not match what the server announced "
+                "(SHA-256 or size differ); nothing was installed. Try again later; if it keeps "
+                "failing, tell the server's administrator."
+            ).format(version=release.version),
             ExitCode.ERROR,
         )
     return target
@@ -373,13 +390,18 @@ def _run_installer(command: list[str]) -> None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise AgentError(
-            f"The installer could not run ({exc}); this agent is unchanged.", ExitCode.ERROR
+            _("The installer could not run ({reason}); this agent is unchanged.").format(
+                reason=exc
+            ),
+            ExitCode.ERROR,
         ) from exc
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise AgentError(
-            "Installing the new release failed; this agent is unchanged. The installer "
-            "said: " + " / ".join(said),
+            _(
+                "Installing the new release failed; this agent is unchanged. The installer "
+                "said: {output}"
+            ).format(output=" / ".join(said)),
             ExitCode.ERROR,
         )
 

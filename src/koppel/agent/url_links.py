@@ -12,6 +12,7 @@ from __future__ import annotations
 from koppel.agent.api import server_base
 from koppel.agent.errors import AgentError, NotLinked
 from koppel.agent.exit_codes import ExitCode
+from koppel.i18n import gettext as _
 from koppel.protocol.links import EditLink, LinkError, parse_link
 
 
@@ -22,16 +23,21 @@ def linked_target(url: str) -> EditLink:
     try:
         wanted = parse_link(url)
     except LinkError as exc:
-        raise AgentError(f"Not a Koppel link this agent can open: {exc}", ExitCode.USAGE) from exc
+        raise AgentError(
+            _("Not a Koppel link this agent can open: {problem}").format(problem=exc),
+            ExitCode.USAGE,
+        ) from exc
     from koppel.agent.environments import find
 
     try:
-        _, env = find(wanted.environment)
+        _state, env = find(wanted.environment)
     except NotLinked as exc:
         raise AgentError(
-            f"The link is for environment {wanted.environment} on {wanted.server}, which is not "
-            "linked on this workstation. Link it first (download its settings from the portal "
-            "and run `koppel link FILE`); `koppel envs` lists the linked environments.",
+            _(
+                "The link is for environment {environment} on {server}, which is not linked "
+                "on this workstation. Link it first (download its settings from the portal "
+                "and run `koppel link FILE`); `koppel envs` lists the linked environments."
+            ).format(environment=wanted.environment, server=wanted.server),
             ExitCode.NOT_LINKED,
         ) from exc
     try:
@@ -41,9 +47,16 @@ def linked_target(url: str) -> EditLink:
     if _same_server(linked_server, server_base(wanted.server)):
         return wanted
     raise AgentError(
-        f"The link is for {wanted.environment} on {wanted.server}, but {env.code} is linked "
-        f"to {linked_server} on this workstation; the link was not opened. Use the portal of "
-        f"the server {env.code} is linked to, or link it again from {wanted.server}.",
+        _(
+            "The link is for {environment} on {server}, but {code} is linked to {linked} on "
+            "this workstation; the link was not opened. Use the portal of the server {code} "
+            "is linked to, or link it again from {server}."
+        ).format(
+            environment=wanted.environment,
+            server=wanted.server,
+            code=env.code,
+            linked=linked_server,
+        ),
         ExitCode.NOT_LINKED,
     )
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from koppel.i18n import gettext as _
+
 READ_BYTES = 256 * 1024
 # Below this the copies cost less than what is set up here.
 _DIRECT_FROM = 4 * READ_BYTES
@@ -55,7 +57,7 @@ def body_chunks(response: httpx.Response) -> Iterator[bytes]:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
         if not chunk:
             raise httpx.RemoteProtocolError(
-                "The server closed the connection before the whole body was sent."
+                _("The server closed the connection before the whole body was sent.")
             )
         remaining -= len(chunk)
         yield chunk

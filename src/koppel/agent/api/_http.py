@@ -1,7 +1,8 @@
 """The HTTP plumbing of the agent API: one httpx client per server, errors mapped to exceptions.
 
-Every request states the agent's update (``Koppel-Update``) and a ``koppel-agent/<version>``
-User-Agent. A refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
+Every request states the agent's update (``Koppel-Update``), a ``koppel-agent/<version>``
+User-Agent and the user's language (``Accept-Language``: refusals come back in it). A
+refusal (an ErrorBody) becomes :class:`ApiError`; a network failure becomes
 :class:`ServerUnreachable`. ``KOPPEL_CA_BUNDLE`` names extra CA certificates to trust.
 Requests go through the proxy :mod:`koppel.agent.api.proxy` chooses for the server
 (``HTTPS_PROXY``/``NO_PROXY``, else the operating system's proxy settings).
@@ -20,9 +21,11 @@ from urllib.parse import quote
 import httpx
 
 from koppel.agent.api._body import READ_BYTES
+from koppel.agent.api.language import ACCEPT_LANGUAGE, accept_language
 from koppel.agent.api.proxy import choose as choose_proxy
 from koppel.agent.errors import AgentError, ApiError, ErrorItem, ServerUnreachable
 from koppel.agent.version import AGENT_UPDATE_TEXT, USER_AGENT
+from koppel.i18n import gettext as _
 from koppel.protocol.updates import UPDATE_HEADER
 from koppel.protocol.urls import url_problem
 from koppel.protocol.wire import API_PREFIX
@@ -46,7 +49,9 @@ def server_base(url: str) -> str:
     if problem:
         shown = url if len(url) <= 80 else url[:77] + "..."
         raise AgentError(
-            f"{shown!r} is not a server address ({problem}); expected http(s)://host[:port]."
+            _(
+                "{address} is not a server address ({problem}); expected http(s)://host[:port]."
+            ).format(address=repr(shown), problem=problem)
         )
     return base
 
@@ -59,8 +64,10 @@ def parse_model(model: type[Model], content: bytes, server: str) -> Model:
         return model.model_validate_json(content)
     except ValidationError as exc:
         raise AgentError(
-            f"The server at {server} gave an answer this agent does not understand "
-            f"({model.__name__}). Is the agent up to date?"
+            _(
+                "The server at {server} gave an answer this agent does not understand "
+                "({answer}). Is the agent up to date?"
+            ).format(server=server, answer=model.__name__)
         ) from exc
 
 
@@ -80,8 +87,10 @@ def tls_context(base_url: str) -> ssl.SSLContext:
             context.load_verify_locations(cafile=extra)
         except (OSError, ssl.SSLError) as exc:
             raise AgentError(
-                f"{CA_BUNDLE_ENV}={extra} is not a readable file of PEM certificates "
-                f"({exc}); fix or unset it."
+                _(
+                    "{variable}={value} is not a readable file of PEM certificates "
+                    "({reason}); fix or unset it."
+                ).format(variable=CA_BUNDLE_ENV, value=extra, reason=exc)
             ) from exc
     return context
 
@@ -116,7 +125,11 @@ class Http:
         self.proxy = choose_proxy(self.base_url)
         self.client = httpx.Client(
             base_url=self.base_url,
-            headers={UPDATE_HEADER: AGENT_UPDATE_TEXT, "User-Agent": USER_AGENT},
+            headers={
+                UPDATE_HEADER: AGENT_UPDATE_TEXT,
+                "User-Agent": USER_AGENT,
+                ACCEPT_LANGUAGE: accept_language(),
+            },
             timeout=TIMEOUT,
             verify=tls_context(self.base_url),
             transport=transport,
@@ -215,9 +228,12 @@ class Http:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise AgentError(
-                f"The server at {self.base_url} gave an answer this agent does not "
-                f"understand ({model.__name__}: {exc.errors()[0]['msg']}). Check that "
-                "api_url points to a Koppel server."
+                _(
+                    "The server at {server} gave an answer this agent does not understand "
+                    "({answer}: {problem}). Check that api_url points to a Koppel server."
+                ).format(
+                    server=self.base_url, answer=model.__name__, problem=exc.errors()[0]["msg"]
+                )
             ) from exc
 
 
@@ -245,15 +261,20 @@ def error_from_response(status: int, content: bytes, server: str) -> ApiError:
         ]
         return ApiError(
             data["code"],
-            str(data.get("message") or f"The server refused the request ({data['code']})."),
+            str(
+                data.get("message")
+                or _("The server refused the request ({code}).").format(code=data["code"])
+            ),
             environment=data.get("environment"),
             details=details,
             status=status,
         )
     return ApiError(
         "internal_error" if status >= 500 else "http_error",
-        f"The server at {server} answered HTTP {status} without an explanation. "
-        "Check that api_url points to a Koppel server, or try again later.",
+        _(
+            "The server at {server} answered HTTP {status} without an explanation. Check "
+            "that api_url points to a Koppel server, or try again later."
+        ).format(server=server, status=status),
         status=status,
     )
 
@@ -290,6 +311,6 @@ def oauth_error(response: httpx.Response) -> tuple[str, str]:
 
 def transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return _("timed out")
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0]

@@ -26,6 +26,7 @@ from typing import TypeVar
 from koppel.agent.api._http import Http, env_path
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
 from koppel.agent.output import transfer_bars, transfer_bars_wanted
+from koppel.i18n import gettext as _
 from koppel.protocol.sizes import byte_count
 from koppel.protocol.wire import SHA256_HEADER
 
@@ -171,8 +172,10 @@ def _offset(http: Http, token: str, url: str, size: int) -> int:
     length = response.headers.get("Upload-Length")
     if length is not None and length.isdigit() and int(length) != size:
         raise AgentError(
-            f"The upload at {url} is for {byte_count(int(length))} but the file now has "
-            f"{size:,}; the file changed since it was queued."
+            _(
+                "The upload at {url} is for {expected} but the file now has {size}; the file "
+                "changed since it was queued."
+            ).format(url=url, expected=byte_count(int(length)), size=f"{size:,}")
         )
     return int(response.headers.get("Upload-Offset", "0"))
 
@@ -189,7 +192,7 @@ def _create(http: Http, environment: str, token: str, size: int, metadata: dict[
 
 def _location(http: Http, location: str | None) -> str:
     if not location:
-        raise AgentError("The server created the upload without telling where (no Location).")
+        raise AgentError(_("The server created the upload without telling where (no Location)."))
     if location.startswith("/"):
         location = http.base_url + location
     return location
@@ -225,7 +228,9 @@ def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
         while remaining > 0:
             piece = handle.read(min(_READ_BYTES, remaining))
             if not piece:
-                raise AgentError(f"{path} became shorter while it was being sent.")
+                raise AgentError(
+                    _("{path} became shorter while it was being sent.").format(path=path)
+                )
             remaining -= len(piece)
             yield piece
 
@@ -288,8 +293,10 @@ def _verify(path: Path, whole: _WholeFile, size: int, server_sha256: str | None)
         whole = _WholeFile(path, size)
     if whole.digest.hexdigest() != server_sha256:
         raise AgentError(
-            f"{path.name} arrived damaged (sha256 differs from the file sent). "
-            "Submit it again; if it happens again, check the network."
+            _(
+                "{name} arrived damaged (sha256 differs from the file sent). Submit it again; "
+                "if it happens again, check the network."
+            ).format(name=path.name)
         )
 
 

@@ -32,6 +32,7 @@ from koppel.agent.api.credentials import Credential
 from koppel.agent.api.events import ServerEvent, parse_event
 from koppel.agent.errors import AgentError, ApiError
 from koppel.agent.exit_codes import ExitCode
+from koppel.i18n import gettext as _
 from koppel.protocol.api import (
     AgentRelease,
     LinkRequest,
@@ -206,8 +207,10 @@ class AgentClient(ContentClient):
         if not download.startswith(f"{API_PREFIX}/") or ".." in download:
             # The token goes only to this server's API, never to an address the answer named.
             raise AgentError(
-                f"The server named an unexpected download address ({download!r}) for the "
-                "agent release; ask its administrator.",
+                _(
+                    "The server named an unexpected download address ({address}) for the "
+                    "agent release; ask its administrator."
+                ).format(address=repr(download)),
                 ExitCode.ERROR,
             )
         with self._http.stream(download, token=token) as response:
@@ -236,17 +239,21 @@ class AgentClient(ContentClient):
     def _oauth_refusal(self, response: httpx.Response) -> AgentError:
         error, description = oauth_error(response)
         if error == "access_denied":
-            return AgentError(f"Not approved: {description}", ExitCode.REFUSED)
+            return AgentError(
+                _("Not approved: {reason}").format(reason=description), ExitCode.REFUSED
+            )
         if error == "expired_token":
             return AgentError(
-                "The code was not approved in time (15 minutes). Run the command again.",
+                _("The code was not approved in time (15 minutes). Run the command again."),
                 ExitCode.REFUSED,
             )
         if not error:
             return self._http.api_error(response)
         return AgentError(
-            f"The server refused the approval ({error}: {description}). Update the agent "
-            "if this keeps happening.",
+            _(
+                "The server refused the approval ({error}: {reason}). Update the agent if this "
+                "keeps happening."
+            ).format(error=error, reason=description),
             ExitCode.REFUSED,
         )
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from koppel.i18n import gettext as _
+
 SCHEMES = ("https", "http", "all")
 SYSTEM = "system settings"
 # What httpx can speak to (SOCKS needs an extra package and Windows' default is SOCKS4,
@@ -50,15 +52,19 @@ class ProxyChoice:
     def describe(self) -> str:
         """One sentence for ``koppel doctor``."""
         if self.url:
-            return f"through the proxy {self.shown} (from {self.source})"
-        if self.unusable:
-            return (
-                f"directly: the proxy {redact(self.unusable)} (from {self.source}) is not an "
-                "HTTP proxy, which this agent needs; ask your IT department for one"
+            return _("through the proxy {proxy} (from {source})").format(
+                proxy=self.shown, source=self.source
             )
+        if self.unusable:
+            return _(
+                "directly: the proxy {proxy} (from {source}) is not an HTTP proxy, which this "
+                "agent needs; ask your IT department for one"
+            ).format(proxy=redact(self.unusable), source=self.source)
         if self.bypassed_by:
-            return f"directly (the proxy is skipped for this server by {self.bypassed_by})"
-        return "directly (no proxy is set)"
+            return _("directly (the proxy is skipped for this server by {setting})").format(
+                setting=self.bypassed_by
+            )
+        return _("directly (no proxy is set)")
 
     def as_json(self) -> dict[str, Any]:
         """The choice as ``--json`` prints it."""
@@ -117,7 +123,7 @@ def no_proxy_matches(host: str, port: int | None, no_proxy: str) -> bool:
             entry = entry.split("://", 1)[1]
         entry_port: int | None = None
         if entry.count(":") == 1 or (entry.startswith("[") and "]:" in entry):
-            entry, _, port_text = entry.rpartition(":")
+            entry, _colon, port_text = entry.rpartition(":")
             entry_port = int(port_text) if port_text.isdigit() else None
         entry = entry.strip("[]")
         if entry_port is not None and entry_port != port:

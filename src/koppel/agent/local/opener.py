@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from koppel.agent.errors import AgentError
+from koppel.i18n import gettext as _
 
 OPEN_COMMAND_ENV = "KOPPEL_OPEN_COMMAND"
 
@@ -33,6 +34,8 @@ def open_file(path: Path) -> None:
             )
     except OSError as exc:
         raise AgentError(
-            f"Could not open {path} ({exc}). Open it yourself, or set {OPEN_COMMAND_ENV} to "
-            "the program to use."
+            _(
+                "Could not open {path} ({reason}). Open it yourself, or set {variable} to the "
+                "program to use."
+            ).format(path=path, reason=exc, variable=OPEN_COMMAND_ENV)
         ) from exc

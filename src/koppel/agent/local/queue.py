@@ -31,6 +31,7 @@ from koppel.agent.local import locks
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.local.paths import data_dir
 from koppel.agent.local.state import now_iso
+from koppel.i18n import gettext as _
 
 FORMAT = 1
 PENDING, FAILED = "pending", "failed"
@@ -136,9 +137,9 @@ def find(ident: str) -> Submission:
     matches = [s for s in load_all() if s.id == ident or s.id.startswith(ident)]
     if len(matches) != 1:
         raise AgentError(
-            f"No queued submission {ident!r}."
+            _("No queued submission {id}.").format(id=repr(ident))
             if not matches
-            else f"{ident!r} is ambiguous. See `koppel queue` for the ids."
+            else _("{id} is ambiguous. See `koppel queue` for the ids.").format(id=repr(ident))
         )
     return matches[0]
 

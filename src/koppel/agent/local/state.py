@@ -23,7 +23,8 @@ from koppel.agent.errors import StateError
 from koppel.agent.local import locks, paths
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.version import AGENT_UPDATE_TEXT, VERSION
-from koppel.protocol.counts import counted
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 
 CURRENT_FORMAT = 2
 WORKSTATION_NAME_ENV = "KOPPEL_WORKSTATION_NAME"
@@ -136,15 +137,19 @@ def parse_state(data: Any, source: str = "state.json") -> Loaded:
     """Turn the JSON of any known format into the current State, migrating forward."""
     if not isinstance(data, dict) or not isinstance(data.get("format"), int):
         raise StateError(
-            f"{source} is not a Koppel agent state file. Move it away and link your "
-            "environments again with `koppel link FILE`."
+            _(
+                "{source} is not a Koppel agent state file. Move it away and link your "
+                "environments again with `koppel link FILE`."
+            ).format(source=source)
         )
     found = data["format"]
     if found > CURRENT_FORMAT:
         raise StateError(
-            f"{source} was written by a newer Koppel agent (state format {found}, this agent "
-            f"{VERSION} reads up to {CURRENT_FORMAT}). Install the newer agent again "
-            '("Save installation" on your portal); your links are kept in that file.'
+            _(
+                "{source} was written by a newer Koppel agent (state format {found}, this "
+                "agent {version} reads up to {current}). Install the newer agent again "
+                '("Save installation" on your portal); your links are kept in that file.'
+            ).format(source=source, found=found, version=VERSION, current=CURRENT_FORMAT)
         )
     changed = False
     try:
@@ -154,20 +159,23 @@ def parse_state(data: Any, source: str = "state.json") -> Loaded:
         state = _from_current(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise StateError(
-            f"{source} is damaged ({exc!r}). Move it away and link your environments again "
-            "with `koppel link FILE`."
+            _(
+                "{source} is damaged ({problem}). Move it away and link your environments "
+                "again with `koppel link FILE`."
+            ).format(source=source, problem=repr(exc))
         ) from exc
     loaded = Loaded(state, changed=changed)
     if state.agent_update != AGENT_UPDATE_TEXT:
         # An agent of another update wrote it: keep every link, take it over.
+        count = len(state.environments)
         loaded.notes.append(
-            f"This agent is on update {AGENT_UPDATE_TEXT}; the links were made by the agent "
-            f"of update {state.agent_update}. "
-            + (
-                "The link is kept."
-                if len(state.environments) == 1
-                else f"All {len(state.environments):,} links are kept."
-            )
+            ngettext(
+                "This agent is on update {update}; the links were made by the agent of update "
+                "{previous}. The link is kept.",
+                "This agent is on update {update}; the links were made by the agent of update "
+                "{previous}. All {n} links are kept.",
+                count,
+            ).format(update=AGENT_UPDATE_TEXT, previous=state.agent_update, n=f"{count:,}")
         )
         state.previous_agent_update = state.agent_update
         state.agent_update = AGENT_UPDATE_TEXT
@@ -176,8 +184,13 @@ def parse_state(data: Any, source: str = "state.json") -> Loaded:
     if loaded.changed and stale:
         codes = ", ".join(env.code for env in stale[:5]) + (", ..." if len(stale) > 5 else "")
         loaded.notes.append(
-            f"{counted(len(stale), 'environment')} recorded on another update ({codes}); "
-            "`koppel doctor` checks them against their servers."
+            ngettext(
+                "{n} environment recorded on another update ({codes}); `koppel doctor` checks "
+                "it against its server.",
+                "{n} environments recorded on another update ({codes}); `koppel doctor` "
+                "checks them against their servers.",
+                len(stale),
+            ).format(n=f"{len(stale):,}", codes=codes)
         )
     return loaded
 
@@ -202,13 +215,19 @@ def load(path: Path | None = None) -> Loaded:
     except FileNotFoundError:
         return Loaded(State())
     except OSError as exc:
-        raise StateError(f"Cannot read {path}: {exc.strerror}. Check its permissions.") from exc
+        raise StateError(
+            _("Cannot read {path}: {reason}. Check its permissions.").format(
+                path=path, reason=exc.strerror
+            )
+        ) from exc
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StateError(
-            f"{path} is damaged (not JSON). Move it away and link your environments again "
-            "with `koppel link FILE`."
+            _(
+                "{path} is damaged (not JSON). Move it away and link your environments again "
+                "with `koppel link FILE`."
+            ).format(path=path)
         ) from exc
     return parse_state(data, str(path))
 
@@ -220,7 +239,9 @@ def save(state: State, path: Path | None = None) -> None:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        raise StateError(f"Cannot write {path}: {exc.strerror}.") from exc
+        raise StateError(
+            _("Cannot write {path}: {reason}.").format(path=path, reason=exc.strerror)
+        ) from exc
 
 
 @contextlib.contextmanager

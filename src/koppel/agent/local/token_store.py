@@ -20,6 +20,7 @@ from koppel.agent.errors import AgentError
 from koppel.agent.local import paths
 from koppel.agent.local.atomic import atomic_write_bytes
 from koppel.agent.local.state import State
+from koppel.i18n import gettext as _
 
 STORE_ENV = "KOPPEL_TOKEN_STORE"
 KEYRING = "keyring"
@@ -71,8 +72,10 @@ class TokenFile:
                 raise TypeError("tokens is not an object")
         except (ValueError, KeyError, TypeError) as exc:
             raise AgentError(
-                f"The token file {self.path} is damaged. Move it away and link your "
-                "environments again with `koppel link FILE`."
+                _(
+                    "The token file {path} is damaged. Move it away and link your "
+                    "environments again with `koppel link FILE`."
+                ).format(path=self.path)
             ) from exc
         return {str(key): str(value) for key, value in tokens.items()}
 
@@ -90,17 +93,17 @@ def keyring_problem() -> str | None:
 
         backend: Any = keyring.get_keyring()
     except Exception as exc:  # any import or configuration failure means "no keychain"
-        return f"keyring failed to load ({exc})"
+        return _("keyring failed to load ({reason})").format(reason=exc)
     if isinstance(backend, fail.Keyring):
-        return "no keychain backend is available"
+        return _("no keychain backend is available")
     if isinstance(backend, chainer.ChainerBackend) and not list(backend.backends):
-        return "no keychain backend is available"
+        return _("no keychain backend is available")
     if type(backend).__module__.startswith("keyrings.alt") and not os.environ.get(
         "PYTHON_KEYRING_BACKEND"
     ):
         # keyrings.alt's file backends are a plaintext (or password-prompting) file: our
         # own 0600 file is no worse and never prompts. Used only when chosen explicitly.
-        return "only a file-based keyring (keyrings.alt) is available"
+        return _("only a file-based keyring (keyrings.alt) is available")
     return None
 
 
@@ -108,7 +111,11 @@ def wanted_store() -> str:
     """The store setting from ``KOPPEL_TOKEN_STORE``: auto, keyring or file."""
     value = os.environ.get(STORE_ENV, "auto").strip().lower() or "auto"
     if value not in ("auto", KEYRING, FILE):
-        raise AgentError(f"{STORE_ENV}={value!r} is not valid; use auto, keyring or file.")
+        raise AgentError(
+            _("{variable}={value} is not valid; use auto, keyring or file.").format(
+                variable=STORE_ENV, value=repr(value)
+            )
+        )
     return value
 
 
@@ -126,8 +133,10 @@ class TokenVault:
             self._file_tokens = self.file.read()
             if self.file.repaired:
                 self.warnings.append(
-                    f"{self.file.path} could be read by other users; its permissions were "
-                    "set back to owner-only (0600)."
+                    _(
+                        "{path} could be read by other users; its permissions were set back "
+                        "to owner-only (0600)."
+                    ).format(path=self.file.path)
                 )
         return self._file_tokens
 
@@ -155,8 +164,10 @@ class TokenVault:
             return KEYRING
         if wanted == KEYRING:
             raise AgentError(
-                f"{STORE_ENV}=keyring but {problem}. Install a keychain backend, or set "
-                f"{STORE_ENV}=file to keep tokens in a file only you can read."
+                _(
+                    "{variable}=keyring but {problem}. Install a keychain backend, or set "
+                    "{variable}=file to keep tokens in a file only you can read."
+                ).format(variable=STORE_ENV, problem=problem)
             )
         self._warn_file(problem)
         return FILE
@@ -172,7 +183,7 @@ class TokenVault:
                 pending_file.append((owner, token))
         if pending_file:
             if store == KEYRING:
-                self._warn_file("the keychain refused to store the tokens")
+                self._warn_file(_("the keychain refused to store the tokens"))
             tokens = dict(self._file())
             for owner, token in pending_file:
                 tokens[token_key(owner)] = token
@@ -202,8 +213,10 @@ class TokenVault:
             return
         self.state.token_file_warning_shown = True
         self.warnings.append(
-            f"No OS keychain is usable ({problem}); tokens are kept in {self.file.path}, "
-            "readable only by you. Protect this account, or install a keychain backend."
+            _(
+                "No OS keychain is usable ({problem}); tokens are kept in {path}, readable only "
+                "by you. Protect this account, or install a keychain backend."
+            ).format(problem=problem, path=self.file.path)
         )
 
     @staticmethod
