@@ -36,7 +36,7 @@ def script_password(from_stdin: bool) -> str | None:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise AgentError(
-                "--password-stdin was given but standard input is empty.", ExitCode.USAGE
+                _("--password-stdin was given but standard input is empty."), ExitCode.USAGE
             )
         return line
     return os.environ.get(PASSWORD_ENV) or None

@@ -58,7 +58,7 @@ class LogoRefused(ValueError):
 def logo_type(data: bytes) -> str:
     """The media type of a logo, from its magic bytes; ``LogoRefused`` for anything else."""
     if len(data) > MAX_LOGO_BYTES:
-        raise LogoRefused(
+        raise LogoRefused(  # untranslated: said by koppel-admin only, which speaks English
             f"the logo is {len(data) // 1024} KB; the limit is {MAX_LOGO_BYTES // 1024} KB. "
             "Save it smaller (a logo of 400 pixels wide is plenty)."
         )
@@ -70,11 +70,13 @@ def logo_type(data: bytes) -> str:
         return "image/webp"
     head = data[:512].lstrip().lower()
     if b"<svg" in head or head.startswith(b"<?xml"):
-        raise LogoRefused(
+        raise LogoRefused(  # untranslated: said by koppel-admin only, which speaks English
             "SVG logos are not accepted (an SVG can hold script that would run on the "
             "portal); export the logo as PNG, JPEG or WebP."
         )
-    raise LogoRefused("the logo is not a PNG, JPEG or WebP image; export it as one of those.")
+    raise LogoRefused(  # untranslated: said by koppel-admin only, which speaks English
+        "the logo is not a PNG, JPEG or WebP image; export it as one of those."
+    )
 
 
 def parse_color(text: str) -> str:
