@@ -36,9 +36,9 @@ def _grouped(english: str) -> str:
     separators: Dutch "78.643.200,5", French "78 643 200,5" (a narrow no-break space)."""
     language = current_language()
     if language == "nl":
-        return english.translate(str.maketrans({",": ".", ".": ","}))
+        return english.translate(str.maketrans(",.", ".,"))
     if language == "fr":
-        return english.translate(str.maketrans({",": "\u202f", ".": ","}))
+        return english.translate(str.maketrans(",.", "\u202f,"))
     return english
 
 
