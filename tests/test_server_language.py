@@ -296,3 +296,34 @@ def test_upload_metadata_refusal_quotes_the_bad_key_in_every_language(
         answer = anna.request("POST", "uploads", headers={**headers, "Accept-Language": language})
         assert answer.status_code == 400 and answer.json()["code"] == "validation_error"
         assert "'filename'" in answer.json()["message"]
+
+
+def test_file_name_and_extension_refusals_explain_in_the_asked_language(
+    demo_app: InProcess,
+) -> None:
+    """The reason a name is refused comes from the rules the server and the agent share
+    (koppel.protocol.filenames): it is translated too, inside the server's sentence."""
+    anna = AgentApi(demo_app, "F10001")
+
+    def create(name: str, language: str) -> httpx.Response:
+        meta = f"filename {base64.b64encode(name.encode()).decode()}"
+        headers = {**TUS, "Upload-Length": "3", "Upload-Metadata": meta}
+        return anna.request("POST", "uploads", headers={**headers, "Accept-Language": language})
+
+    english, french = create("CON.txt", "en"), create("CON.txt", "fr")
+    assert english.status_code == french.status_code == 400
+    assert english.json()["code"] == french.json()["code"] == "unsafe_name"
+    assert "Windows reserves for a device" in english.json()["message"]
+    assert french.json()["message"].startswith(
+        "Le nom de fichier 'CON.txt' ne peut pas être utilisé : c'est un nom que Windows "
+        "réserve à un périphérique"
+    ), french.json()["message"]
+
+    dutch = create("tool.exe", "nl")
+    assert dutch.status_code == 415 and dutch.json()["code"] == "extension_not_allowed"
+    assert dutch.json()["message"].startswith(
+        "'tool.exe' kan niet worden geüpload naar F10001: bestanden die eindigen op"
+    ), dutch.json()["message"]
+    assert (
+        dutch.json()["allowed_extensions"] == create("tool.exe", "en").json()["allowed_extensions"]
+    )
