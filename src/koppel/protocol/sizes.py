@@ -8,38 +8,23 @@ has more than three digits. The same file thus reads the same in Explorer, in `k
 in `koppel-admin`, on the portal and in every message, and a limit of 75 MB is
 78,643,200 bytes, never 75,000,000.
 
-Kept free of third-party imports: the agent checks sizes before sending any byte. In
-Dutch and French the separators are the language's ("47,6 MB", "78.643.200 bytes") and
-French names the units in octets ("47,6 Mo"); English stays as Explorer writes it.
+Kept free of third-party imports: the agent checks sizes before sending any byte.
 """
 
 from __future__ import annotations
 
-from koppel.i18n import N_, current_language, ngettext
-from koppel.i18n import gettext as _
+from koppel.protocol.counts import counted
 
 KB = 1024
 MB = KB * KB
 GB = KB * MB
 TB = KB * GB
-# Unit names are translated where shown (French: Ko, Mo, Go, To).
-_UNITS = ((KB, N_("KB")), (MB, N_("MB")), (GB, N_("GB")), (TB, N_("TB")))
+_UNITS = ((KB, "KB"), (MB, "MB"), (GB, "GB"), (TB, "TB"))
 
 
 def byte_count(size: int) -> str:
     """The exact number of bytes: "1 byte", "78,643,200 bytes"."""
-    return ngettext("{count} byte", "{count} bytes", size).format(count=_grouped(f"{size:,}"))
-
-
-def _grouped(english: str) -> str:
-    """A number written the English way ("78,643,200.5") with the current language's
-    separators: Dutch "78.643.200,5", French "78 643 200,5" (a narrow no-break space)."""
-    language = current_language()
-    if language == "nl":
-        return english.translate(str.maketrans(",.", ".,"))
-    if language == "fr":
-        return english.translate(str.maketrans(",.", "\u202f,"))
-    return english
+    return counted(size, "byte")
 
 
 def format_size(size: int) -> str:
@@ -52,7 +37,7 @@ def format_size(size: int) -> str:
     scaled = size * 10**decimals // unit  # cut off, as Explorer does, never rounded up
     whole, fraction = divmod(scaled, 10**decimals)
     shown = f"{whole:,}.{fraction:0{decimals}d}" if decimals else f"{whole:,}"
-    return f"{_grouped(shown)} {_(name)}"
+    return f"{shown} {name}"
 
 
 def format_size_exact(size: int) -> str:
