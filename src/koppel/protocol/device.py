@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from koppel.i18n import gettext as _
 from koppel.protocol._model import ProtocolModel
 
 CLIENT_ID = "koppel-agent"
@@ -41,9 +42,10 @@ def parse_scope(scope: str) -> list[tuple[str, str]]:
     upper-cased and repeats count once. ValueError when malformed."""
     if not re.match(SCOPE_PATTERN, scope):
         raise ValueError(
-            f"{scope[:100]!r} is not a scope of this server: use settings:CODE, bundle:CODE "
-            f"or installation:CODE (up to {MAX_SCOPES}, one space apart), e.g. "
-            "settings:F10001."
+            _(
+                "{value!r} is not a scope of this server: use settings:CODE, bundle:CODE or "
+                "installation:CODE (up to {max_scopes}, one space apart), e.g. settings:F10001."
+            ).format(value=scope[:100], max_scopes=MAX_SCOPES)
         )
     pairs: list[tuple[str, str]] = []
     for part in scope.split(" "):

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from koppel.i18n import gettext as _
+
 # Per path component: 255 bytes of UTF-8 on Linux and macOS (ext4, APFS, ...), 255 UTF-16
 # code units on Windows (NTFS). A name within 255 UTF-8 bytes is within both.
 MAX_NAME_BYTES = 255
@@ -71,24 +73,26 @@ def is_reserved(name: str) -> bool:
 def unsafe_reason(name: str) -> str | None:
     """Why ``name`` is not a safe file name, or None when it is."""
     if not name or not name.strip():
-        return "the name is empty"
+        return _("the name is empty")
     if utf8_size(name) > MAX_NAME_BYTES:
-        return f"the name is longer than {MAX_NAME_BYTES} bytes (UTF-8)"
+        return _("the name is longer than {limit} bytes (UTF-8)").format(limit=MAX_NAME_BYTES)
     invisible = invisible_char(name)
     if invisible is not None:
-        return (
-            f"it contains the invisible or control character {describe_char(invisible)}, "
+        return _(
+            "it contains the invisible or control character {character}, "
             "which can hide what the name really is"
-        )
+        ).format(character=describe_char(invisible))
     bad = _FORBIDDEN.search(name)
     if bad:
-        return f'it contains {bad.group(0)!r} (not allowed: < > : " / \\ | ? * )'
+        return _('it contains {character!r} (not allowed: < > : " / \\ | ? * )').format(
+            character=bad.group(0)
+        )
     if name.endswith((".", " ")):
-        return "it ends with a dot or a space"
+        return _("it ends with a dot or a space")
     if name in (".", ".."):
-        return "it is not a file name"
+        return _("it is not a file name")
     if is_reserved(name):
-        return (
+        return _(
             "it is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM0-9, "
             "LPT0-9, COM¹²³, LPT¹²³, CONIN$, CONOUT$, also with an extension)"
         )

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from koppel.i18n import gettext as _
 from koppel.protocol.filenames import unsafe_reason
 
 SCHEME = "koppel"
@@ -65,11 +66,15 @@ def _server(value: str) -> str:
         or parts.query
         or parts.fragment
     ):
-        raise LinkError(f"server={value!r} is not a server address (http(s)://host[:port]).")
+        raise LinkError(
+            _("server={value!r} is not a server address (http(s)://host[:port]).").format(
+                value=value
+            )
+        )
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
-        raise LinkError(f"server={value!r} has a malformed port.") from exc
+        raise LinkError(_("server={value!r} has a malformed port.").format(value=value)) from exc
     return value.rstrip("/")
 
 
@@ -77,40 +82,56 @@ def parse_link(url: str) -> EditLink:
     """The edit link ``url`` describes; LinkError saying what is wrong otherwise."""
     text = url.strip()
     if len(text) > MAX_LINK_LENGTH:
-        raise LinkError(f"The link is longer than {MAX_LINK_LENGTH} characters.")
+        raise LinkError(
+            _("The link is longer than {limit} characters.").format(limit=MAX_LINK_LENGTH)
+        )
     parts = urlsplit(text)
     if parts.scheme.lower() != SCHEME:
-        raise LinkError(f"{text[:80]!r} is not a {SCHEME}:// link.")
+        raise LinkError(
+            _("{value!r} is not a {scheme}:// link.").format(value=text[:80], scheme=SCHEME)
+        )
     # Some desktops hand the link over as koppel://edit/?... : the slash means nothing.
     action = parts.netloc.lower()
     if parts.path not in ("", "/") or parts.fragment:
-        raise LinkError(f"The link {text[:80]!r} is malformed: expected {SCHEME}://ACTION?...")
+        raise LinkError(
+            _("The link {value!r} is malformed: expected {scheme}://ACTION?...").format(
+                value=text[:80], scheme=SCHEME
+            )
+        )
     if action not in ACTIONS:
         raise LinkError(
-            f"Unknown link action {action!r}; this agent understands: {', '.join(ACTIONS)}."
+            _("Unknown link action {action!r}; this agent understands: {actions}.").format(
+                action=action, actions=", ".join(ACTIONS)
+            )
         )
     try:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=True)
     except ValueError as exc:
-        raise LinkError("The link's parameters are malformed.") from exc
+        raise LinkError(_("The link's parameters are malformed.")) from exc
     unknown = sorted(set(query) - _KEYS)
     if unknown:
-        raise LinkError(f"The link has unknown parameters: {', '.join(unknown)}.")
+        raise LinkError(
+            _("The link has unknown parameters: {unknown}.").format(unknown=", ".join(unknown))
+        )
     repeated = sorted(k for k, v in query.items() if len(v) > 1)
     if repeated:
-        raise LinkError(f"The link repeats: {', '.join(repeated)}.")
+        raise LinkError(_("The link repeats: {repeated}.").format(repeated=", ".join(repeated)))
     values = {key: found[0] for key, found in query.items()}
     missing = [key for key in _REQUIRED if not values.get(key)]
     if missing:
-        raise LinkError(f"The link lacks: {', '.join(missing)}.")
+        raise LinkError(_("The link lacks: {missing}.").format(missing=", ".join(missing)))
     env = values["env"]
     if not _ENV_CODE.match(env):
-        raise LinkError(f"env={env!r} is not an environment code.")
+        raise LinkError(_("env={env!r} is not an environment code.").format(env=env))
     if not values["item"].isdigit() or int(values["item"]) <= 0:
-        raise LinkError(f"item={values['item']!r} is not an item id.")
+        raise LinkError(_("item={item!r} is not an item id.").format(item=values["item"]))
     attachment = values.get("attachment") or None
     if attachment is not None:
         reason = unsafe_reason(attachment)
         if reason:
-            raise LinkError(f"attachment={attachment!r} is not a usable file name: {reason}.")
+            raise LinkError(
+                _("attachment={attachment!r} is not a usable file name: {reason}.").format(
+                    attachment=attachment, reason=reason
+                )
+            )
     return EditLink(_server(values["server"]), env.upper(), int(values["item"]), attachment)

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol._model import ProtocolModel
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.sizes import format_size
@@ -60,10 +62,13 @@ _REASON = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
 _CONTROL = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
-def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+def _matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
+    """Refuses a value ``pattern`` does not match with ``message`` (marked with ``N_``,
+    translated when a value is checked)."""
+
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
-            raise ValueError(f"{shown(value)} is not {what}")
+            raise ValueError(_(message).format(value=shown(value)))
         return value
 
     return AfterValidator(check)
@@ -71,7 +76,7 @@ def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
 
 def _plain_text(value: str) -> str:
     if any(unicodedata.category(char) in _CONTROL for char in value):
-        raise ValueError(f"{shown(value)} contains control characters")
+        raise ValueError(_("{value} contains control characters").format(value=shown(value)))
     return value
 
 
@@ -79,7 +84,11 @@ def _address(allow_query: bool) -> AfterValidator:
     def check(value: str) -> str:
         problem = url_problem(value, allow_query=allow_query)
         if problem:
-            raise ValueError(f"{shown(value)} is not a usable address: {problem}")
+            raise ValueError(
+                _("{value} is not a usable address: {problem}").format(
+                    value=shown(value), problem=problem
+                )
+            )
         return value
 
     return AfterValidator(check)
@@ -98,15 +107,20 @@ def _moment(value: Any) -> datetime:
                 return parsed
         except (ValueError, OverflowError):
             pass
-    raise ValueError(f"{shown(value)} is not a time such as 2026-01-31T12:00:00Z")
+    raise ValueError(
+        _("{value} is not a time such as 2026-01-31T12:00:00Z").format(value=shown(value))
+    )
 
 
 EnvironmentCode = Annotated[
-    str, _matching(_CODE, "an environment code (2 to 32 letters, digits, '-' or '_')")
+    str,
+    _matching(
+        _CODE, N_("{value} is not an environment code (2 to 32 letters, digits, '-' or '_')")
+    ),
 ]
-Login = Annotated[str, _matching(_LOGIN, "a login")]
-UpdateText = Annotated[str, _matching(_UPDATE, "an update such as 2026.2")]
-Secret = Annotated[str, _matching(_SECRET, "in the form the server writes")]
+Login = Annotated[str, _matching(_LOGIN, N_("{value} is not a login"))]
+UpdateText = Annotated[str, _matching(_UPDATE, N_("{value} is not an update such as 2026.2"))]
+Secret = Annotated[str, _matching(_SECRET, N_("{value} is not in the form the server writes"))]
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_text)]
 ApiUrl = Annotated[str, _address(allow_query=False)]
 SiteUrl = Annotated[str, _address(allow_query=True)]
@@ -125,7 +139,7 @@ def _known_reason(value: str) -> str:
 # A reason code: an ErrorCode (as such when this agent knows it).
 Reason = Annotated[
     str,
-    _matching(_REASON, "a reason code such as connector_blocked"),
+    _matching(_REASON, N_("{value} is not a reason code such as connector_blocked")),
     AfterValidator(_known_reason),
 ]
 Sentence = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_plain_text)]
@@ -251,7 +265,7 @@ def read_settings(raw: bytes, source: str = "the file") -> SettingsContents:
     """
     data = _load(raw, source)
     if not isinstance(data, dict):
-        raise _unreadable(source, "it holds no settings document (a JSON object)")
+        raise _unreadable(source, _("it holds no settings document (a JSON object)"))
     kind = data.get("format")
     documents: list[Any]
     skipped: list[SkippedEnvironment] = []
@@ -261,24 +275,34 @@ def read_settings(raw: bytes, source: str = "the file") -> SettingsContents:
         _validate(BundleHeader, data, source)
         found = data.get("settings")
         if not isinstance(found, list):
-            raise _unreadable(source, "it is a bundle without a list of settings")
+            raise _unreadable(source, _("it is a bundle without a list of settings"))
         if not isinstance(data.get("skipped", []), list):
-            raise _unreadable(source, "its list of skipped environments is not a list")
+            raise _unreadable(source, _("its list of skipped environments is not a list"))
         skipped = _validate(BundleSkipped, {"skipped": data.get("skipped", [])}, source).skipped
         if not found:
             raise EmptyBundleError(
-                f"{source} is an empty bundle: none of the firm's client environments "
-                "could be included.",
+                _(
+                    "{source} is an empty bundle: none of the firm's client environments "
+                    "could be included."
+                ).format(source=_(source)),
                 skipped,
             )
         documents = found
     else:
         raise SettingsFileError(
-            f"{source} has format {shown(kind)}; this agent reads {SETTINGS_FORMAT!r} and "
-            f"{BUNDLE_FORMAT!r}. Save the settings again, or install a newer agent."
+            _(
+                "{source} has format {kind}; this agent reads {settings!r} and {bundle!r}. "
+                "Save the settings again, or install a newer agent."
+            ).format(
+                source=_(source), kind=shown(kind), settings=SETTINGS_FORMAT, bundle=BUNDLE_FORMAT
+            )
         )
     for index, document in enumerate(documents):
-        where = source if len(documents) == 1 else f"{source} (settings {index + 1})"
+        where = (
+            source
+            if len(documents) == 1
+            else _("{source} (settings {number})").format(source=_(source), number=index + 1)
+        )
         parse_settings(document, where)
     return SettingsContents([dict(document) for document in documents], skipped)
 
@@ -304,18 +328,28 @@ def _validate(model: type[Model], document: Any, source: str) -> Model:
     except ValidationError as exc:
         problem = _first_problem(exc)
         raise SettingsFileError(
-            f"{source} is damaged or incomplete ({problem}). "
-            "Save the settings again from your environment.",
+            _(
+                "{source} is damaged or incomplete ({problem}). "
+                "Save the settings again from your environment."
+            ).format(source=_(source), problem=problem),
             problem,
         ) from exc
 
 
 def _unreadable(source: str, problem: str) -> SettingsFileError:
     return SettingsFileError(
-        f"{source} is not a usable Koppel settings file: {problem}. Save the settings "
-        "again from your environment.",
+        _(
+            "{source} is not a usable Koppel settings file: {problem}. Save the settings "
+            "again from your environment."
+        ).format(source=_(source), problem=problem),
         problem,
     )
+
+
+# Where a settings file came from, as the agent names it when it is no file name: marked
+# for translation, translated where a message shows it (``_(source)``: a file name is
+# shown as it is).
+SOURCES = (N_("the file"), N_("the server's answer"))
 
 
 def _refuse_constant(name: str) -> Any:
@@ -325,19 +359,24 @@ def _refuse_constant(name: str) -> Any:
 def _load(raw: bytes, source: str) -> Any:
     """The JSON of a settings file, or SettingsFileError (never another exception)."""
     if len(raw) > MAX_FILE_BYTES:
-        raise _unreadable(source, f"it is larger than {format_size(MAX_FILE_BYTES)}")
+        raise _unreadable(
+            source, _("it is larger than {size}").format(size=format_size(MAX_FILE_BYTES))
+        )
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
-        raise _unreadable(source, "it is nested too deeply") from None
+        raise _unreadable(source, _("it is nested too deeply")) from None
     except json.JSONDecodeError as exc:
         raise _unreadable(
-            source, f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            source,
+            _("not JSON ({problem} at line {line}, column {column})").format(
+                problem=exc.msg, line=exc.lineno, column=exc.colno
+            ),
         ) from None
     except UnicodeDecodeError:
-        raise _unreadable(source, "it is not UTF-8 text") from None
+        raise _unreadable(source, _("it is not UTF-8 text")) from None
     except ValueError:  # a number of thousands of digits, NaN, Infinity
-        raise _unreadable(source, "it holds a number JSON settings never have") from None
+        raise _unreadable(source, _("it holds a number JSON settings never have")) from None
     problem = _tree_problem(data)
     if problem:
         raise _unreadable(source, problem)
@@ -350,14 +389,14 @@ def _tree_problem(data: Any) -> str | None:
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return "it is nested too deeply"
+            return _("it is nested too deeply")
         if isinstance(value, str):
             if not _is_unicode(value):
-                return "it contains text that is not valid Unicode (a lone surrogate)"
+                return _("it contains text that is not valid Unicode (a lone surrogate)")
         elif isinstance(value, dict):
             for key, inner in value.items():
                 if not _is_unicode(key):
-                    return "it contains text that is not valid Unicode (a lone surrogate)"
+                    return _("it contains text that is not valid Unicode (a lone surrogate)")
                 stack.append((inner, depth + 1))
         elif isinstance(value, list):
             stack.extend((inner, depth + 1) for inner in value)

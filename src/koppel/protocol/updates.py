@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import total_ordering
 
 from koppel._version import __version__
+from koppel.i18n import gettext as _
 
 _UPDATE = re.compile(r"^(\d{4})\.(\d{1,2})$")
 
@@ -31,7 +32,11 @@ class Update:
         """Parse ``YYYY.N``; raise ValueError with the expected form otherwise."""
         match = _UPDATE.match(text.strip())
         if not match:
-            raise ValueError(f"{text!r} is not an update; expected the form YYYY.N, e.g. 2026.2")
+            raise ValueError(
+                _("{text!r} is not an update; expected the form YYYY.N, e.g. 2026.2").format(
+                    text=text
+                )
+            )
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

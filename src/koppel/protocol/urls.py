@@ -14,6 +14,7 @@ import re
 import string
 from urllib.parse import urlsplit
 
+from koppel.i18n import gettext as _
 from koppel.protocol.filenames import describe_char
 
 MAX_URL_LENGTH = 500
@@ -27,11 +28,11 @@ def url_problem(value: object, *, allow_query: bool = False) -> str | None:
     """Why ``value`` is not a usable address of a Koppel server (or, with
     ``allow_query``, of a portal page); None when it is."""
     if not isinstance(value, str):
-        return "it is not text"
+        return _("it is not text")
     if not value:
-        return "it is empty"
+        return _("it is empty")
     if len(value) > MAX_URL_LENGTH:
-        return f"it is longer than {MAX_URL_LENGTH} characters"
+        return _("it is longer than {limit} characters").format(limit=MAX_URL_LENGTH)
     bad = next((char for char in value if char not in _ALLOWED), None)
     if bad is not None:
         return (
@@ -40,28 +41,28 @@ def url_problem(value: object, *, allow_query: bool = False) -> str | None:
             "in its xn-- form)"
         )
     if not value.startswith(("http://", "https://")):
-        return "it does not start with http:// or https://"
+        return _("it does not start with http:// or https://")
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        return "its host or port is not valid"
+        return _("its host or port is not valid")
     if "@" in parts.netloc:
-        return "it contains a user name or password (user@host); give the address alone"
+        return _("it contains a user name or password (user@host); give the address alone")
     host = parts.hostname or ""
     if not host:
-        return "it names no host"
+        return _("it names no host")
     if parts.netloc.startswith("["):
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            return "its IPv6 address is not valid"
+            return _("its IPv6 address is not valid")
     elif len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
-        return "its host name is not valid"
+        return _("its host name is not valid")
     if port == 0:
-        return "its port is not valid"
+        return _("its port is not valid")
     if not allow_query and ("?" in value or "#" in value):
-        return "it contains a query or fragment (? or #)"
+        return _("it contains a query or fragment (? or #)")
     return None
 
 

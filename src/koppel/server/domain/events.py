@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.api import StatusQuery
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.secrets import new_secret, split_secret
@@ -209,10 +210,11 @@ def open_session(
     if not environments:
         raise DomainError(
             ErrorCode(refused[0][1]) if refused else ErrorCode.VALIDATION_ERROR,
-            "No environment of this request may follow events: "
-            + "; ".join(f"{env}: {message}" for env, _, message in refused)
+            _("No environment of this request may follow events: {refusals}").format(
+                refusals="; ".join(f"{env}: {message}" for env, _state, message in refused)
+            )
             if refused
-            else "Name at least one environment and its token.",
+            else _("Name at least one environment and its token."),
         )
     now = policy.clock()
     handle, credential = new_secret(SESSION_PREFIX)
@@ -243,8 +245,10 @@ def session_for_stream(events: EventRepository, policy: Policy, handle: str) -> 
     ):
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            "This event session is unknown or expired; open a new one "
-            "(POST /api/v1/event-sessions).",
+            _(
+                "This event session is unknown or expired; open a new one (POST "
+                "/api/v1/event-sessions)."
+            ),
         )
     return session
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.secrets import INTEGRATION_PREFIX, new_secret, split_secret
 from koppel.server.domain import lookups
@@ -77,8 +78,10 @@ def _name(text: str) -> str:
     if not _NAME.match(name):
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{text!r} is not a valid integration name: use 1 to 64 letters, digits, "
-            "spaces, '.', '_' or '-', e.g. payroll.",
+            _(
+                "{text!r} is not a valid integration name: use 1 to 64 letters, digits, "
+                "spaces, '.', '_' or '-', e.g. payroll."
+            ).format(text=text),
         )
     return name
 
@@ -98,9 +101,10 @@ def create(
     if any(k.name.lower() == name.lower() and k.revoked_at is None for k in keys.keys_of(env.id)):
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"The integration {name} already has an active key in {env.code}. Revoke it "
-            f"first (koppel-admin integrations revoke {env.code} {name!r}) or choose "
-            "another name.",
+            _(
+                "The integration {name} already has an active key in {code}. Revoke it first "
+                "(koppel-admin integrations revoke {code} {name!r}) or choose another name."
+            ).format(name=name, code=env.code),
             environment=env.code,
         )
     secret, parts = new_secret(INTEGRATION_PREFIX)
@@ -146,8 +150,10 @@ def revoke(
     if not matches:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"{env.code} has no integration key {wanted!r} (see koppel-admin integrations "
-            f"list {env.code}).",
+            _(
+                "{code} has no integration key {wanted!r} (see koppel-admin integrations list "
+                "{code})."
+            ).format(code=env.code, wanted=wanted),
             environment=env.code,
         )
     if not active:
@@ -162,9 +168,11 @@ def revoke(
 def _refused(code: str) -> DomainError:
     return DomainError(
         ErrorCode.TOKEN_INVALID,
-        f"This API key does not open environment {code}: it is unknown, revoked, or for "
-        "another environment. Ask the environment's administrator for a key "
-        "(koppel-admin integrations create ENVIRONMENT NAME).",
+        _(
+            "This API key does not open environment {code}: it is unknown, revoked, or for "
+            "another environment. Ask the environment's administrator for a key (koppel-admin "
+            "integrations create ENVIRONMENT NAME)."
+        ).format(code=code),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import names
 from koppel.server.domain.errors import DomainError
@@ -16,8 +17,10 @@ def environment(repo: Repository, code: str) -> Environment:
         missing = f"Environment {code.upper()} does not exist on this server."
         raise DomainError(
             ErrorCode.UNKNOWN_ENVIRONMENT,
-            f"{missing} Check the code, or ask your administrator which environments are "
-            "hosted here.",
+            _(
+                "Environment {code} does not exist on this server. Check the code, or ask your "
+                "administrator which environments are hosted here."
+            ).format(code=code.upper()),
             environment=code.upper(),
             admin_message=f"{missing} Check the code; `koppel-admin env list` lists the "
             "environments hosted here.",
@@ -31,8 +34,10 @@ def account(repo: Repository, login: str) -> Account:
     if found is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"There is no account {login!r}. Create it first with "
-            f"`koppel-admin accounts create {login}`.",
+            _(
+                "There is no account {login!r}. Create it first with `koppel-admin accounts "
+                "create {login}`."
+            ).format(login=login),
         )
     return found
 
@@ -43,8 +48,10 @@ def membership(repo: Repository, env: Environment, acct: Account) -> Membership:
     if found is None:
         raise DomainError(
             ErrorCode.NOT_A_MEMBER,
-            f"{acct.login} is not a user of environment {env.code}. Add the user with "
-            f"`koppel-admin users add {env.code} {acct.login}`.",
+            _(
+                "{login} is not a user of environment {code}. Add the user with `koppel-admin "
+                "users add {code} {login}`."
+            ).format(login=acct.login, code=env.code),
             environment=env.code,
         )
     return found
@@ -60,8 +67,10 @@ def users_environment(repo: Repository, code: str, acct: Account) -> tuple[Envir
     if env is None or found is None:
         raise DomainError(
             ErrorCode.NOT_A_MEMBER,
-            f"{acct.login} is not a user of environment {wanted}. Check the code; if it is "
-            "right, ask the environment's administrator to add you.",
+            _(
+                "{login} is not a user of environment {wanted}. Check the code; if it is "
+                "right, ask the environment's administrator to add you."
+            ).format(login=acct.login, wanted=wanted),
             environment=wanted,
         )
     return env, found

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.functions import Function
@@ -80,7 +81,9 @@ def check_name(name: str) -> str:
     if reason:
         raise DomainError(
             ErrorCode.UNSAFE_NAME,
-            f"{name!r} is not a usable file name: {reason}. Give a plain file name.",
+            _("{name!r} is not a usable file name: {reason}. Give a plain file name.").format(
+                name=name, reason=reason
+            ),
         )
     return cleaned
 
@@ -90,8 +93,10 @@ def require_my_files(functions: set[Function], environment: str) -> None:
     if Function.MY_FILES not in functions:
         raise DomainError(
             ErrorCode.NOT_AUTHORIZED,
-            f"You are not authorized for {Function.MY_FILES.value} in {environment}. Ask its "
-            "administrator to authorize you.",
+            _(
+                "You are not authorized for {function} in {environment}. Ask its administrator to "
+                "authorize you."
+            ).format(function=Function.MY_FILES.value, environment=environment),
             environment=environment,
         )
 
@@ -100,7 +105,10 @@ def owned_file(my_files: MyFilesRepository, file_id: int, membership_id: int) ->
     """The user's own file, or ``not_found`` (also for other users' files)."""
     found = my_files.get(file_id)
     if found is None or found.membership_id != membership_id:
-        raise DomainError(ErrorCode.NOT_FOUND, f"There is no file {file_id} in your My files.")
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            _("There is no file {file_id} in your My files.").format(file_id=file_id),
+        )
     return found
 
 
@@ -123,7 +131,7 @@ def publish(
     A name whose extension the environment does not accept (``allowed``) is refused; the
     caller then deletes the blob, so nothing of it is kept."""
     if size <= 0:
-        raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
+        raise DomainError(ErrorCode.EMPTY_FILE, _("The file is empty; nothing was published."))
     check_extension(allowed, check_name(name))
     file = my_files.add(
         OutputFile(
@@ -176,6 +184,9 @@ def mark_delivered(
     """Record that the workstation has the file (idempotent); refuses files not ready."""
     if file.state != READY:
         raise DomainError(
-            ErrorCode.FILE_NOT_READY, f"File {file.id} is {file.state}, not ready; keep waiting."
+            ErrorCode.FILE_NOT_READY,
+            _("File {file_id} is {state}, not ready; keep waiting.").format(
+                file_id=file.id, state=file.state
+            ),
         )
     return my_files.mark_delivered(file.id, workstation_id, at)

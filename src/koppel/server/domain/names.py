@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.urls import url_problem
 from koppel.server.domain.errors import DomainError
@@ -18,8 +19,10 @@ def environment_code(text: str) -> str:
     if not _CODE.match(code):
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{text!r} is not a valid environment code: use 2 to 32 letters, digits, "
-            "'-' or '_', e.g. F10001.",
+            _(
+                "{text!r} is not a valid environment code: use 2 to 32 letters, digits, '-' or "
+                "'_', e.g. F10001."
+            ).format(text=text),
         )
     return code
 
@@ -30,7 +33,9 @@ def login(text: str) -> str:
     if not _LOGIN.match(value):
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{text!r} is not a valid login: use up to 64 letters, digits, '.', '_', '@' or '-'.",
+            _(
+                "{text!r} is not a valid login: use up to 64 letters, digits, '.', '_', '@' or '-'."
+            ).format(text=text),
         )
     return value
 
@@ -43,7 +48,9 @@ def url(text: str, what: str, *, allow_query: bool = False) -> str:
     if problem:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{text[:100]!r} is not a valid {what} ({problem}): give an absolute address "
-            "such as https://koppel.example.com.",
+            _(
+                "{value!r} is not a valid {what} ({problem}): give an absolute address such as "
+                "https://koppel.example.com."
+            ).format(value=text[:100], what=what, problem=problem),
         )
     return value

@@ -13,7 +13,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 
-from koppel.protocol.counts import counted
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.device import (
     AUTHORIZE_PATH,
     CLIENT_ID,
@@ -108,21 +109,24 @@ def token(
         grant = device_approval.by_device_code(store, device_code)
         if grant is None or grant.client_id != client_id:
             return oauth_error(
-                400, "invalid_grant", "This device code is unknown or was already used."
+                400, "invalid_grant", _("This device code is unknown or was already used.")
             )
         if grant.expires_at <= svc.policy.clock():
             return oauth_error(
-                400, "expired_token", "The approval was not given in time; start again."
+                400, "expired_token", _("The approval was not given in time; start again.")
             )
         if grant.state == "denied":
-            return oauth_error(400, "access_denied", grant.denial or "Denied.")
+            return oauth_error(400, "access_denied", device_approval.denial_text(grant.denial))
         if grant.state == "pending":
             if device_approval.too_early(store, svc.policy, grant):
-                return oauth_error(
-                    400, "slow_down", f"Poll every {counted(grant.interval, 'second')}."
-                )
+                every = ngettext(
+                    "Poll every {count} second.", "Poll every {count} seconds.", grant.interval
+                ).format(count=grant.interval)
+                return oauth_error(400, "slow_down", every)
             return oauth_error(
-                400, "authorization_pending", "Waiting for the user to approve in the browser."
+                400,
+                "authorization_pending",
+                _("Waiting for the user to approve in the browser."),
             )
         access = device_approval.issue_access(store, svc.policy, grant)
     answer = DeviceToken(

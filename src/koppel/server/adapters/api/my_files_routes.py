@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.files import (
     FILENAME_HEADER,
@@ -106,8 +107,13 @@ def file_content(
     if file.state != ob.READY or file.blob_key is None or file.size is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"File {file_id} is {file.state}; its content is not available"
-            + (f" ({file.error})." if file.error else " yet."),
+            _("File {file_id} is {state}; its content is not available ({error}).").format(
+                file_id=file_id, state=file.state, error=file.error
+            )
+            if file.error
+            else _("File {file_id} is {state}; its content is not available yet.").format(
+                file_id=file_id, state=file.state
+            ),
         )
     return output_file_download(svc.blobs, file, request.headers)
 
@@ -185,8 +191,10 @@ def _upload_name(request: Request, header_name: str | None) -> str:
     if not name:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"Name the file: send it as multipart form field 'file', or raw with the "
-            f"{FILENAME_HEADER} header.",
+            _(
+                "Name the file: send it as multipart form field 'file', or raw with the "
+                "{filename_header} header."
+            ).format(filename_header=FILENAME_HEADER),
         )
     return ob.check_name(name)
 
@@ -254,7 +262,9 @@ async def push_file(
                 request, incoming, _accept_push_part, lambda _: _too_large(limit), limit
             )
             if not found.has_file:
-                raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR, _("Send the file in the field 'file'.")
+                )
             name = ob.check_name(filename or found.filename)
             media_type = found.media_type or "application/octet-stream"
         else:
@@ -262,7 +272,7 @@ async def push_file(
             media_type = content_type or "application/octet-stream"
             await stream_into(request.stream(), incoming.feed)
         if incoming.size == 0:
-            raise DomainError(ErrorCode.EMPTY_FILE, "The file is empty; nothing was published.")
+            raise DomainError(ErrorCode.EMPTY_FILE, _("The file is empty; nothing was published."))
         blob_key = await run_in_threadpool(incoming.commit, "outbox")
     finally:
         await run_in_threadpool(incoming.discard)
@@ -302,12 +312,14 @@ async def push_file(
 def _accept_push_part(field: str, name: str, _fields: dict[str, str]) -> None:
     """The push's form carries its file in the field ``file``."""
     if field != "file":
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Send the file in the field 'file'.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Send the file in the field 'file'."))
 
 
 def _too_large(limit: int) -> DomainError:
     return DomainError(
         ErrorCode.TOO_LARGE,
-        f"The file is larger than this server accepts (at most {format_size_exact(limit)} "
-        "per file); nothing was kept.",
+        _(
+            "The file is larger than this server accepts (at most {limit} per file); nothing "
+            "was kept."
+        ).format(limit=format_size_exact(limit)),
     )

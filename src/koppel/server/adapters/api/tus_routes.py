@@ -24,6 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorBody, ErrorCode
 from koppel.protocol.uploads import TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION
 from koppel.protocol.wire import API_PREFIX, SHA256_HEADER
@@ -88,7 +89,10 @@ def _refuse(status: int, message: str, **headers: str) -> JSONResponse:
 
 def _non_negative(value: str | None, name: str) -> int:
     if value is None or not value.strip().isdigit():
-        raise DomainError(ErrorCode.VALIDATION_ERROR, f"{name} must be a non-negative integer.")
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            _("{name} must be a non-negative integer.").format(name=name),
+        )
     return int(value)
 
 
@@ -98,13 +102,13 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     for pair in (header or "").split(","):
         if not pair.strip():
             continue
-        key, _, value = pair.strip().partition(" ")
+        key, _sep, value = pair.strip().partition(" ")
         try:
             result[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                f"Upload-Metadata {key!r} is not base64-encoded UTF-8.",
+                _("Upload-Metadata {key!r} is not base64-encoded UTF-8.").format(key=key),
             ) from exc
     return result
 
@@ -291,7 +295,7 @@ def _create(
         if "upload-defer-length" in request.headers:
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                "State the length (Upload-Length); deferring it is not supported.",
+                _("State the length (Upload-Length); deferring it is not supported."),
             )
         length = _non_negative(upload_length, "Upload-Length")
         metadata = parse_metadata(upload_metadata)
@@ -399,7 +403,9 @@ async def append_chunk(
     """tus core: append the body at ``Upload-Offset`` (optionally checked by Upload-Checksum)."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != OFFSET_STREAM:
-        return _refuse(415, f"Send the bytes with Content-Type: {OFFSET_STREAM}.")
+        return _refuse(
+            415, _("Send the bytes with Content-Type: {type}.").format(type=OFFSET_STREAM)
+        )
     offset = _non_negative(upload_offset, "Upload-Offset")
     content_length = request.headers.get("content-length")
     length = _non_negative(content_length, "Content-Length") if content_length else None
@@ -474,7 +480,9 @@ class TusHeaders:
         ):
             response = _refuse(
                 412,
-                f"This server speaks tus {TUS_VERSION}; send Tus-Resumable: {TUS_VERSION}.",
+                _("This server speaks tus {version}; send Tus-Resumable: {version}.").format(
+                    version=TUS_VERSION
+                ),
                 **{"Tus-Version": TUS_VERSION, "Tus-Resumable": TUS_VERSION},
             )
             await response(scope, receive, send)

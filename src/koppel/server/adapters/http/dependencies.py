@@ -14,6 +14,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER, Update
 from koppel.server.adapters.http.params import EnvCode
@@ -75,8 +76,10 @@ def downloader(action: str) -> Callable[..., Account]:
         if basic is None:
             raise DomainError(
                 ErrorCode.INVALID_CREDENTIALS,
-                "Approve this download in your browser: `koppel settings download` shows a "
-                "code to enter there. Scripts may send the login and password (HTTP Basic).",
+                _(
+                    "Approve this download in your browser: `koppel settings download` shows a "
+                    "code to enter there. Scripts may send the login and password (HTTP Basic)."
+                ),
             )
         where = address(request)
         return attempt(
@@ -115,8 +118,10 @@ def bearer_token(
     if given is None or not given.credentials:
         raise DomainError(
             ErrorCode.TOKEN_MISSING,
-            "This request needs the workstation's user token (Authorization: Bearer). "
-            "Link the environment first with `koppel link FILE`.",
+            _(
+                "This request needs the workstation's user token (Authorization: Bearer). Link "
+                "the environment first with `koppel link FILE`."
+            ),
         )
     return given.credentials
 

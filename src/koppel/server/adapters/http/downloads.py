@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.sizes import byte_count
 from koppel.protocol.wire import (
@@ -40,7 +41,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     Refuses a range outside the file with ``range_not_satisfiable``."""
     if not header:
         return None
-    unit, _, spec = header.partition("=")
+    unit, _sep, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
@@ -65,7 +66,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 def _unsatisfiable(size: int) -> tuple[int, int]:
     raise DomainError(
-        ErrorCode.RANGE_NOT_SATISFIABLE, f"The range lies outside the file ({byte_count(size)})."
+        ErrorCode.RANGE_NOT_SATISFIABLE,
+        _("The range lies outside the file ({size}).").format(size=byte_count(size)),
     )
 
 

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.device import DEVICE_PREFIX
 from koppel.protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from koppel.protocol.updates import UPDATE_HEADER
@@ -19,10 +21,13 @@ from koppel.server.domain.errors import DomainError
 from koppel.server.domain.transfer.extensions import ExtensionNotAllowed
 
 # What to say when a request lacks a required header (names in lower case).
+# Marked with N_: translated per request where used (the server speaks each request's language).
 MISSING_HEADER = {
-    UPDATE_HEADER.lower(): f"Send the agent's update in the {UPDATE_HEADER} header (e.g. 2026.2).",
-    "if-match": "Name the version you edited in If-Match (its ETag), so that nobody's "
-    "changes are overwritten.",
+    UPDATE_HEADER.lower(): N_("Send the agent's update in the {header} header (e.g. 2026.2)."),
+    "if-match": N_(
+        "Name the version you edited in If-Match (its ETag), so that nobody's "
+        "changes are overwritten."
+    ),
 }
 
 # Refusals of a request's token, counted apart (koppel_token_failures_total).
@@ -144,14 +149,16 @@ def install_handlers(app: FastAPI) -> None:
             # The device authorization endpoints speak OAuth 2.0, malformed requests too.
             return invalid_parameter(loc[-1] if loc else "request", str(first.get("msg")))
         if first.get("type") == "missing" and loc[:1] == ("header",) and loc[1:]:
-            hint = MISSING_HEADER.get(loc[1], f"Send the {first['loc'][1]} header.")
+            hint = missing_header(loc[1], str(first["loc"][1]))
             return error_response(DomainError(ErrorCode.VALIDATION_ERROR, hint))
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(
             DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                f"The request is not valid ({where}: {first.get('msg')}). Check the agent "
-                "version; update the agent if this keeps happening.",
+                _(
+                    "The request is not valid ({where}: {problem}). Check the agent version; "
+                    "update the agent if this keeps happening."
+                ).format(where=where, problem=first.get("msg")),
             )
         )
 
@@ -167,26 +174,38 @@ def install_handlers(app: FastAPI) -> None:
         if out_of_range(exc):
             # A safety net only: inputs are bounded where they enter (params.py). Starlette
             # still logs the traceback after this answer, so the missing bound gets fixed.
-            return error_response(DomainError(ErrorCode.VALIDATION_ERROR, OUT_OF_RANGE))
+            limit = 2**63 - 1
+            message = _(OUT_OF_RANGE).format(limit=limit)
+            return error_response(DomainError(ErrorCode.VALIDATION_ERROR, message))
         body = ErrorBody(
             code=ErrorCode.INTERNAL_ERROR,
-            message="The server failed unexpectedly; try again, and tell your administrator "
-            "if it persists (details are in the server log).",
+            message=_(
+                "The server failed unexpectedly; try again, and tell your administrator "
+                "if it persists (details are in the server log)."
+            ),
         )
         return JSONResponse(body.model_dump(mode="json"), 500)
 
 
-OUT_OF_RANGE = (
-    "A number or date in the request is out of range; check the request (ids are at most "
-    f"{2**63 - 1})."
+OUT_OF_RANGE = N_(
+    "A number or date in the request is out of range; check the request (ids are at most {limit})."
 )
+
+
+def missing_header(name: str, shown: str) -> str:
+    """What to say when a request lacks the header ``name`` (lower case; ``shown`` as the
+    request named it), in the request's language."""
+    hint = MISSING_HEADER.get(name)
+    if hint is None:
+        return _("Send the {header} header.").format(header=shown)
+    return _(hint).format(header=UPDATE_HEADER)
 
 
 def out_of_range(exc: BaseException) -> bool:
     """Whether ``exc`` is a number or date too large for the database (an OverflowError,
     also when the database layer wrapped it)."""
     seen: BaseException | None = exc
-    for _ in range(5):
+    for _attempt in range(5):
         if seen is None:
             return False
         if isinstance(seen, OverflowError):
@@ -220,8 +239,13 @@ def http_refusal(
     not allowed): a 405 names the methods the path takes, also in ``Allow`` (RFC 9110)."""
     headers = dict(exc.headers or {})
     message = str(exc.detail)
-    if exc.status_code == 405:
+    if exc.status_code == 404:
+        # The router's own "Not Found": no such path on this server.
+        message = _("There is nothing at this address on the server; check the address.")
+    elif exc.status_code == 405:
         allowed = allowed_methods(request) or headers.get("Allow", "").split(", ")
         headers["Allow"] = ", ".join(allowed)
-        message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
+        message = _("{method} is not allowed here; use {allowed}.").format(
+            method=request.method, allowed=" or ".join(allowed)
+        )
     return message, headers or None

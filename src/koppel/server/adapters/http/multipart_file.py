@@ -23,6 +23,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.body_stream import stream_into
 from koppel.server.domain.errors import DomainError
@@ -89,13 +90,13 @@ class _Parts:
         self.header_value.clear()
 
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.part.headers.get(b"content-disposition", b""))
+        _value, options = parse_options_header(self.part.headers.get(b"content-disposition", b""))
         self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
         raw = options.get(b"filename")
         if raw is None:
             return
         if self.found.has_file:
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "Send one file at a time.")
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Send one file at a time."))
         name = raw.decode("utf-8", "replace")
         self.accept(self.part.name, name, self.found.fields)
         self.part.filename = name
@@ -107,7 +108,7 @@ class _Parts:
         if self.part.filename is None:
             self.field_bytes += len(piece)
             if self.field_bytes > FIELDS_ALLOWANCE:
-                raise DomainError(ErrorCode.VALIDATION_ERROR, "The form's fields are too long.")
+                raise DomainError(ErrorCode.VALIDATION_ERROR, _("The form's fields are too long."))
             self.part.value += piece
             return
         self.incoming.feed(piece)
@@ -127,7 +128,7 @@ async def linger(body: AsyncIterator[bytes]) -> None:
     """Read and drop the rest of a refused body, for a while."""
 
     async def drain() -> None:
-        async for _ in body:
+        async for _chunk in body:
             pass
 
     with contextlib.suppress(TimeoutError, ClientDisconnect):
@@ -150,7 +151,7 @@ async def read_file_form(
         boundary = options.get(b"boundary")
         if content_type != b"multipart/form-data" or not boundary:
             raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "Send the form as multipart/form-data with a file."
+                ErrorCode.VALIDATION_ERROR, _("Send the form as multipart/form-data with a file.")
             )
         length = declared_length(request)
         if length > max_bytes + FIELDS_ALLOWANCE:
@@ -175,8 +176,10 @@ async def read_file_form(
             except MultipartParseError as exc:
                 raise DomainError(
                     ErrorCode.VALIDATION_ERROR,
-                    f"The body is not a valid multipart/form-data form ({exc}); send the "
-                    "file as a form field.",
+                    _(
+                        "The body is not a valid multipart/form-data form ({exc}); send the "
+                        "file as a form field."
+                    ).format(exc=exc),
                 ) from exc
 
         await stream_into(body, parse, piece_bytes=_PIECE_BYTES)

@@ -4,6 +4,8 @@ library understands them."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from fastapi.responses import JSONResponse
 
 # RFC 6749 section 5.1: token answers must not be cached (errors neither).
@@ -18,8 +20,11 @@ _FIELD_ERRORS = {
 
 def oauth_error(status: int, error: str, description: str) -> JSONResponse:
     """``{"error", "error_description"}`` with ``status``."""
-    # RFC 6749 allows only printable ASCII without '"' and '\' in error_description.
-    text = "".join(c for c in description if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+    # RFC 6749 allows only printable ASCII without '"' and '\' in error_description. A
+    # translated description keeps its letters without their accents ("e" for "é"), rather
+    # than losing them: the agent shows it to the user in the language it asked for.
+    folded = unicodedata.normalize("NFKD", description)
+    text = "".join(c for c in folded if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
     return JSONResponse({"error": error, "error_description": text}, status, headers=NO_STORE)
 
 

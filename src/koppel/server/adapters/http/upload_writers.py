@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.errors import DomainError
 from koppel.server.services import Services
@@ -30,11 +31,16 @@ WAIT_SECONDS = 15.0
 LEASE = timedelta(seconds=30)
 _POLL_SECONDS = 0.05
 
-_BUSY = DomainError(
-    ErrorCode.OFFSET_MISMATCH,
-    "Another request is still writing to this upload; ask for the offset (HEAD) and "
-    "continue from there.",
-)
+
+def _busy() -> DomainError:
+    """The refusal while another request writes to the upload (in the request's language)."""
+    return DomainError(
+        ErrorCode.OFFSET_MISMATCH,
+        _(
+            "Another request is still writing to this upload; ask for the offset (HEAD) and "
+            "continue from there."
+        ),
+    )
 
 
 class UploadWriters:
@@ -54,7 +60,7 @@ class UploadWriters:
             writer = secrets.token_hex(16)
             while not await run_in_threadpool(self._claim, svc, upload_id, writer):
                 if loop.time() >= deadline:
-                    raise _BUSY
+                    raise _busy()
                 await asyncio.sleep(_POLL_SECONDS)
             renewing = asyncio.create_task(self._renew(svc, upload_id, writer))
             try:
@@ -92,7 +98,7 @@ class UploadWriters:
             try:
                 await asyncio.wait_for(lock.acquire(), wait)
             except TimeoutError:
-                raise _BUSY from None
+                raise _busy() from None
             try:
                 yield
             finally:

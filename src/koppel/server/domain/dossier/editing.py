@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.dossier.items import (
     StoredFile,
@@ -32,8 +33,10 @@ def check_editable(repo: Repository, who: TokenView, item: Item) -> None:
     if not item.item_type.editable:
         raise DomainError(
             ErrorCode.NOT_EDITABLE,
-            f"Items of type {item.item_type.name!r} cannot be edited; open the item to read "
-            "it, or file a new item.",
+            _(
+                "Items of type {name!r} cannot be edited; open the item to read it, or file a "
+                "new item."
+            ).format(name=item.item_type.name),
             environment=code,
         )
     office = next(
@@ -47,9 +50,11 @@ def check_editable(repo: Repository, who: TokenView, item: Item) -> None:
     if office is None or office.blocked:
         raise DomainError(
             ErrorCode.CONNECTOR_BLOCKED,
-            f"Editing in {code} needs the app connector temporary-office-access, which is "
-            "blocked. Ask your administrator to unblock it "
-            f"(`koppel-admin connector unblock {code} temporary-office-access`).",
+            _(
+                "Editing in {code} needs the app connector temporary-office-access, which is "
+                "blocked. Ask your administrator to unblock it (`koppel-admin connector "
+                "unblock {code} temporary-office-access`)."
+            ).format(code=code),
             environment=code,
         )
 
@@ -92,12 +97,19 @@ def new_version(
     item = editable_item(repo, dossier, who, item_id)
     attachment = next((a for a in item.attachments if a.id == attachment_id), None)
     if attachment is None:
-        raise not_found(who, f"Attachment {attachment_id} of item {item_id}")
+        raise not_found(
+            who,
+            _("Attachment {attachment_id} of item {item_id}").format(
+                attachment_id=attachment_id, item_id=item_id
+            ),
+        )
     if not if_match:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "Name the version you edited in If-Match (its ETag), so that nobody's changes "
-            "are overwritten.",
+            _(
+                "Name the version you edited in If-Match (its ETag), so that nobody's changes "
+                "are overwritten."
+            ),
         )
     # Lock the chain (where the database can) so two saves cannot both take a number.
     chain = dossier.versions(attachment_id)
@@ -107,9 +119,11 @@ def new_version(
     if conflict and not keep_as_conflict:
         raise DomainError(
             ErrorCode.VERSION_CONFLICT,
-            f"{attachment.name} changed since you opened it: version {current.number} by "
-            f"{current.author} is newer than yours. Save yours as a conflict version "
-            "(keep_as_conflict) and merge by hand.",
+            _(
+                "{name} changed since you opened it: version {number} by {author} is newer "
+                "than yours. Save yours as a conflict version (keep_as_conflict) and merge by "
+                "hand."
+            ).format(name=attachment.name, number=current.number, author=current.author),
             environment=who.environment.code,
         )
     (stored,) = files_of(uow, who, [upload_id], None if received is None else [received])

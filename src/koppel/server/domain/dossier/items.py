@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.dossier_setup import not_set_up
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.dossier.model import (
@@ -116,7 +117,9 @@ def usable_types(dossier: DossierRepository, who: TokenView) -> list[ItemType]:
 def not_found(who: TokenView, what: str) -> DomainError:
     return DomainError(
         ErrorCode.NOT_FOUND,
-        f"{what} does not exist in environment {who.environment.code} (or you may not see it).",
+        _("{what} does not exist in environment {code} (or you may not see it).").format(
+            what=what, code=who.environment.code
+        ),
         environment=who.environment.code,
     )
 
@@ -130,7 +133,7 @@ def earlier_submission(
     if earlier is not None and earlier.author_membership_id != who.membership.id:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "This submission id was used by another submission; make a new one.",
+            _("This submission id was used by another submission; make a new one."),
             environment=who.environment.code,
         )
     return earlier
@@ -172,26 +175,32 @@ def create_item(
     if item_type is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"Environment {env.code} has no item type {type_name!r}; `koppel items` lists "
-            "the types in use, your administrator can add one.",
+            _(
+                "Environment {code} has no item type {type_name!r}; `koppel items` lists the "
+                "types in use, your administrator can add one."
+            ).format(code=env.code, type_name=type_name),
             environment=env.code,
         )
     if not may_use(item_type, groups):
         raise DomainError(
             ErrorCode.NOT_AUTHORIZED,
-            f"You may not file items of type {item_type.name!r} in {env.code}: it is limited "
-            "to some groups. Ask your administrator, or choose another type.",
+            _(
+                "You may not file items of type {name!r} in {code}: it is limited to some "
+                "groups. Ask your administrator, or choose another type."
+            ).format(name=item_type.name, code=env.code),
             environment=env.code,
         )
     if destination is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"Environment {env.code} has no destination {destination_code!r}. Check the code "
-            "(your administrator imports destinations).",
+            _(
+                "Environment {code} has no destination {destination_code!r}. Check the code "
+                "(your administrator imports destinations)."
+            ).format(code=env.code, destination_code=destination_code),
             environment=env.code,
         )
     if len(set(upload_ids)) != len(upload_ids):
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Name each upload only once.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Name each upload only once."))
     files = files_of(uow, who, upload_ids, received)
     now = policy.clock()
     item_id = dossier.add_item(
@@ -247,7 +256,7 @@ def get_item(dossier: DossierRepository, who: TokenView, item_id: int) -> Item:
     found = dossier.item(who.environment.id, item_id)
     groups = dossier.group_ids_of(who.membership.id)
     if found is None or not may_see(found, who.membership.id, groups):
-        raise not_found(who, f"Item {item_id}")
+        raise not_found(who, _("Item {item_id}").format(item_id=item_id))
     return found
 
 
@@ -266,7 +275,8 @@ def search(
     """A page of the items the user may see, newest first, and the total that match."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise DomainError(
-            ErrorCode.VALIDATION_ERROR, f"limit is 1 to {MAX_PAGE}; offset is 0 or more."
+            ErrorCode.VALIDATION_ERROR,
+            _("limit is 1 to {max_page}; offset is 0 or more.").format(max_page=MAX_PAGE),
         )
     groups = dossier.group_ids_of(who.membership.id)
     hidden = frozenset(
@@ -294,7 +304,12 @@ def versions(
     """Every version of an attachment of an item the user may see, oldest first."""
     item = get_item(dossier, who, item_id)
     if all(a.id != attachment_id for a in item.attachments):
-        raise not_found(who, f"Attachment {attachment_id} of item {item_id}")
+        raise not_found(
+            who,
+            _("Attachment {attachment_id} of item {item_id}").format(
+                attachment_id=attachment_id, item_id=item_id
+            ),
+        )
     return dossier.versions(attachment_id)
 
 
@@ -306,7 +321,7 @@ def chosen_attachment(
     none, with the names there are."""
     item = get_item(dossier, who, item_id)
     if not item.attachments:
-        raise not_found(who, f"An attachment of item {item_id}")
+        raise not_found(who, _("An attachment of item {item_id}").format(item_id=item_id))
     if name is None:
         return max(item.attachments, key=lambda a: (a.current.created, a.id))
     found = next((a for a in item.attachments if a.name == name), None) or next(
@@ -316,7 +331,9 @@ def chosen_attachment(
         names = ", ".join(a.name for a in item.attachments)
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"Item {item_id} has no attachment {name!r}; its attachments: {names}.",
+            _("Item {item_id} has no attachment {name!r}; its attachments: {names}.").format(
+                item_id=item_id, name=name, names=names
+            ),
             environment=who.environment.code,
         )
     return found
@@ -333,12 +350,22 @@ def version(
     item = get_item(dossier, who, item_id)
     attachment = next((a for a in item.attachments if a.id == attachment_id), None)
     if attachment is None:
-        raise not_found(who, f"Attachment {attachment_id} of item {item_id}")
+        raise not_found(
+            who,
+            _("Attachment {attachment_id} of item {item_id}").format(
+                attachment_id=attachment_id, item_id=item_id
+            ),
+        )
     if number is None:
         return attachment.current
     found = next((v for v in dossier.versions(attachment_id) if v.number == number), None)
     if found is None:
-        raise not_found(who, f"Version {number} of attachment {attachment_id}")
+        raise not_found(
+            who,
+            _("Version {number} of attachment {attachment_id}").format(
+                number=number, attachment_id=attachment_id
+            ),
+        )
     return found
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import my_files as ob
 from koppel.server.domain.dossier.model import DossierRepository
@@ -56,12 +57,16 @@ def request(
     if kind not in KINDS:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"Unknown analysis {kind!r}; available: {', '.join(KINDS)}.",
+            _("Unknown analysis {kind!r}; available: {kinds}.").format(
+                kind=kind, kinds=", ".join(KINDS)
+            ),
         )
     if destination is not None and dossier.destination(environment_id, destination) is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"Environment {environment_code} has no destination {destination!r}.",
+            _("Environment {environment_code} has no destination {destination!r}.").format(
+                environment_code=environment_code, destination=destination
+            ),
             environment=environment_code,
         )
     stamp = at.strftime("%Y%m%d-%H%M%S")
@@ -98,7 +103,9 @@ def prepare(
     (who asked): the rows are what that user may see now."""
     file = my_files.get(int(job.payload["file_id"]))
     if file is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"The output file of job {job.id} is gone.")
+        raise DomainError(
+            ErrorCode.NOT_FOUND, _("The output file of job {id} is gone.").format(id=job.id)
+        )
     reader = Reader(file.environment_id, file.membership_id)
     return file, rows(reader, job.payload.get("destination"))
 
@@ -114,7 +121,9 @@ def complete(
     unit of work that finishes the job's claim, so only one claim's result is kept."""
     file = my_files.get(file_id)
     if file is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"Output file {file_id} is gone.")
+        raise DomainError(
+            ErrorCode.NOT_FOUND, _("Output file {file_id} is gone.").format(file_id=file_id)
+        )
     file.state = ob.READY
     file.size = stored.size
     file.sha256 = stored.sha256

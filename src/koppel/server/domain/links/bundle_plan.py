@@ -13,6 +13,7 @@ import shlex
 import unicodedata
 from dataclasses import dataclass, field
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
 from koppel.protocol.settings_file import SkippedEnvironment, environment_problem
@@ -33,16 +34,14 @@ class BundlePlan:
 @dataclass(frozen=True)
 class _Reason:
     code: ErrorCode
-    fact: str
-    # What must be done, as said to the one who does it and to the one who asks for it.
-    action: str
-    asked: str
-    command: str
+    # What is wrong and what must be done, as said to the one who does it (the client's
+    # administrator) and to the one who asks for it; whole sentences in the request's
+    # language.
+    for_administrator: str
+    for_user: str
 
     def sentence(self, administers: bool) -> str:
-        if administers:
-            return f"{self.fact}: as its administrator, {self.action} ({self.command})."
-        return f"{self.fact}: ask your administrator to {self.asked} ({self.command})."
+        return self.for_administrator if administers else self.for_user
 
 
 # The protocol's limits for a name: longer recorded names are shown cut, and these
@@ -64,6 +63,18 @@ def _cmd(*parts: str) -> str:
     return "koppel-admin " + " ".join(shlex.quote(part) for part in parts)
 
 
+def _reason(
+    code: ErrorCode,
+    for_administrator: str,
+    for_user: str,
+    environment: str,
+    command: str,
+    problem: str = "",
+) -> _Reason:
+    values = {"code": environment, "command": command, "problem": problem}
+    return _Reason(code, for_administrator.format(**values), for_user.format(**values))
+
+
 def _main_site_hint(client: Environment, firm: Environment) -> str:
     # A client without a portal of its own uses its firm's portal as main site.
     if not client.has_portal and firm.main_site_url:
@@ -83,41 +94,65 @@ def _reasons(
     found: list[_Reason] = []
     if Function.SAVE_SETTINGS not in functions:
         found.append(
-            _Reason(
+            _reason(
                 ErrorCode.NOT_AUTHORIZED,
-                f"You are not authorized for Save settings in {code}",
-                "authorize yourself",
-                "authorize you",
+                _(
+                    "You are not authorized for Save settings in {code}: as its administrator, "
+                    "authorize yourself ({command})."
+                ),
+                _(
+                    "You are not authorized for Save settings in {code}: ask your "
+                    "administrator to authorize you ({command})."
+                ),
+                code,
                 _cmd("users", "authorize", code, login, "--function", "Save settings"),
             )
         )
     if not connector_open:
         found.append(
-            _Reason(
+            _reason(
                 ErrorCode.CONNECTOR_BLOCKED,
-                f"The Communication Center app connector of {code} is blocked",
-                "unblock it",
-                "unblock it",
+                _(
+                    "The Communication Center app connector of {code} is blocked: as its "
+                    "administrator, unblock it ({command})."
+                ),
+                _(
+                    "The Communication Center app connector of {code} is blocked: ask your "
+                    "administrator to unblock it ({command})."
+                ),
+                code,
                 _cmd("connector", "unblock", code, "communication-center"),
             )
         )
     if not client.main_site_url:
         found.append(
-            _Reason(
+            _reason(
                 ErrorCode.MAIN_SITE_MISSING,
-                f"No main site is recorded for {code}",
-                "record it",
-                "record it",
+                _(
+                    "No main site is recorded for {code}: as its administrator, record it "
+                    "({command})."
+                ),
+                _(
+                    "No main site is recorded for {code}: ask your administrator to record it "
+                    "({command})."
+                ),
+                code,
                 _cmd("env", "set-main-site", code, _main_site_hint(client, firm)),
             )
         )
     if not client.api_url:
         found.append(
-            _Reason(
+            _reason(
                 ErrorCode.API_URL_MISSING,
-                f"No API URL is recorded for {code}",
-                "record it",
-                "record it",
+                _(
+                    "No API URL is recorded for {code}: as its administrator, record it "
+                    "({command})."
+                ),
+                _(
+                    "No API URL is recorded for {code}: ask your administrator to record it "
+                    "({command})."
+                ),
+                code,
                 _cmd("env", "set-api-url", code, public_url),
             )
         )
@@ -135,12 +170,19 @@ def _reasons(
         )
         if problem:
             found.append(
-                _Reason(
+                _reason(
                     ErrorCode.VALIDATION_ERROR,
-                    f"What is recorded for {code} cannot go into a settings file ({problem})",
-                    "correct it",
-                    "correct it",
+                    _(
+                        "What is recorded for {code} cannot go into a settings file "
+                        "({problem}): as its administrator, correct it ({command})."
+                    ),
+                    _(
+                        "What is recorded for {code} cannot go into a settings file "
+                        "({problem}): ask your administrator to correct it ({command})."
+                    ),
+                    code,
                     _cmd("env", "show", code),
+                    problem=problem,
                 )
             )
     return found
@@ -153,10 +195,10 @@ def not_a_member(client: Environment, firm: Environment, login: str) -> SkippedE
         environment=client.code,
         name=shown_name(client.name),
         code=ErrorCode.NOT_A_MEMBER,
-        message=(
-            f"You are not a user of {client.code}: if you work for this client, ask your "
-            f"administrator to add you ({command})."
-        ),
+        message=_(
+            "You are not a user of {code}: if you work for this client, ask your "
+            "administrator to add you ({command})."
+        ).format(code=client.code, command=command),
     )
 
 

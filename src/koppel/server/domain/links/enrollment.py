@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, new_secret
@@ -46,13 +47,17 @@ def authenticate(repo: Repository, login: str, password: str) -> Account:
     if not verify_password(acct.password_hash if acct else None, password) or acct is None:
         raise DomainError(
             ErrorCode.INVALID_CREDENTIALS,
-            "The login or password is wrong. Check them, or ask your administrator to reset "
-            "your password.",
+            _(
+                "The login or password is wrong. Check them, or ask your administrator to "
+                "reset your password."
+            ),
         )
     if acct.disabled:
         raise DomainError(
             ErrorCode.ACCOUNT_DISABLED,
-            f"The account {acct.login} is disabled. Ask your administrator to enable it.",
+            _("The account {login} is disabled. Ask your administrator to enable it.").format(
+                login=acct.login
+            ),
         )
     return acct
 
@@ -65,9 +70,11 @@ def _ready_membership(
     if function not in repo.functions_of([member.id]).get(member.id, set()):
         raise DomainError(
             ErrorCode.NOT_AUTHORIZED,
-            f"You are not authorized for {function.value} in {env.code}. Ask the administrator "
-            f"of {env.code} to authorize you (koppel-admin users authorize {env.code} "
-            f"{acct.login} --function {function.value!r}).",
+            _(
+                "You are not authorized for {function} in {code}. Ask the administrator of {code} "
+                "to authorize you (koppel-admin users authorize {code} {login} --function "
+                "{function!r})."
+            ).format(function=function.value, code=env.code, login=acct.login),
             environment=env.code,
         )
     connector = next(
@@ -76,9 +83,11 @@ def _ready_membership(
     if connector.blocked:
         raise DomainError(
             ErrorCode.CONNECTOR_BLOCKED,
-            f"App connector is blocked: the Communication Center connector of {env.code} is "
-            f"still blocked. Ask its administrator to unblock it "
-            f"(koppel-admin connector unblock {env.code} communication-center).",
+            _(
+                "App connector is blocked: the Communication Center connector of {code} is "
+                "still blocked. Ask its administrator to unblock it (koppel-admin connector "
+                "unblock {code} communication-center)."
+            ).format(code=env.code),
             environment=env.code,
         )
     return member
@@ -91,16 +100,20 @@ def _issue(
     if not env.main_site_url:
         raise DomainError(
             ErrorCode.MAIN_SITE_MISSING,
-            f"No main site is recorded for {env.code}, so settings cannot be saved yet. Ask its "
-            f"administrator to record it (koppel-admin env set-main-site {env.code} URL).",
+            _(
+                "No main site is recorded for {code}, so settings cannot be saved yet. Ask its "
+                "administrator to record it (koppel-admin env set-main-site {code} URL)."
+            ).format(code=env.code),
             environment=env.code,
         )
     if not env.api_url:
         raise DomainError(
             ErrorCode.API_URL_MISSING,
-            f"No API URL is recorded for {env.code}, so agents would not know where to reach "
-            "it. Ask its administrator to record it "
-            f"(koppel-admin env set-api-url {env.code} URL).",
+            _(
+                "No API URL is recorded for {code}, so agents would not know where to reach "
+                "it. Ask its administrator to record it (koppel-admin env set-api-url {code} "
+                "URL)."
+            ).format(code=env.code),
             environment=env.code,
         )
     return _mint(repo, policy, key, env, acct, member)
@@ -139,9 +152,11 @@ def _mint(
     except SettingsFileError as exc:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"The settings of {env.code} cannot be saved: what is recorded is not valid "
-            f"({exc.problem}). Ask its administrator to correct it (koppel-admin env show "
-            f"{env.code}).",
+            _(
+                "The settings of {code} cannot be saved: what is recorded is not valid "
+                "({problem}). Ask its administrator to correct it (koppel-admin env show "
+                "{code})."
+            ).format(code=env.code, problem=exc.problem),
             environment=env.code,
         ) from exc
     repo.add_enrollment(
@@ -167,8 +182,9 @@ def bundle_plan(repo: Repository, policy: Policy, acct: Account, firm: str) -> B
     if firm_env.kind is not Kind.FIRM:
         raise DomainError(
             ErrorCode.NOT_A_FIRM,
-            f"{firm_env.code} is a client environment; a bundle is saved from the firm's "
-            "environment.",
+            _(
+                "{code} is a client environment; a bundle is saved from the firm's environment."
+            ).format(code=firm_env.code),
             environment=firm_env.code,
         )
     return plan_bundle(repo, policy, firm_env, acct)
@@ -200,9 +216,10 @@ def bundle_for(repo: Repository, policy: Policy, acct: Account, firm: str) -> di
     except ValueError as exc:  # the schema the agent reads refuses what is recorded
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"The bundle of {plan.firm.code} cannot be saved: your account's recorded name "
-            f"{acct.display_name[:100]!r} is not valid there. Ask an administrator to "
-            "correct it.",
+            _(
+                "The bundle of {code} cannot be saved: your account's recorded name {value!r} "
+                "is not valid there. Ask an administrator to correct it."
+            ).format(code=plan.firm.code, value=acct.display_name[:100]),
             environment=plan.firm.code,
         ) from exc
     bundle["settings"] = documents

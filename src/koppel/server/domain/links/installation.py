@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.updates import Update
 from koppel.server.domain.errors import DomainError
@@ -44,8 +45,10 @@ def release_for(packages: AgentPackages, environment: Environment) -> AgentWheel
     if wheel is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"This server has no agent release of update {update} to offer. Ask the "
-            "server's administrator to add one (`koppel-admin installation build`).",
+            _(
+                "This server has no agent release of update {update} to offer. Ask the "
+                "server's administrator to add one (`koppel-admin installation build`)."
+            ).format(update=update),
             environment=environment.code,
         )
     return wheel

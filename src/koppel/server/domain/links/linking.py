@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from koppel.i18n import N_, ngettext
+from koppel.i18n import gettext as _
 from koppel.protocol.api import EnvironmentStatus, LinkedEnvironment, StatusQuery, Workstation
-from koppel.protocol.counts import counted
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.secrets import ENROLLMENT_PREFIX, TOKEN_PREFIX, new_secret, split_secret
@@ -27,24 +28,38 @@ from koppel.server.domain.model import (
 from koppel.server.domain.policy import Policy
 from koppel.server.domain.repository import Repository
 
+# Whole sentences marked with N_, translated in the request's language where they are used.
 _REVOKED = {
-    RevokeReason.ADMINISTRATOR: "was revoked by its administrator",
-    RevokeReason.REPLACED: "was replaced by a newer link from this workstation",
-    RevokeReason.UNLINKED: "was unlinked from this workstation",
-    RevokeReason.ENVIRONMENT_DELETED: "ended because the environment was removed",
-    RevokeReason.USER: "was revoked by its user from the portal",
+    RevokeReason.ADMINISTRATOR: N_(
+        "Access to {code} from this workstation was revoked by its administrator."
+    ),
+    RevokeReason.REPLACED: N_(
+        "Access to {code} from this workstation was replaced by a newer link from this workstation."
+    ),
+    RevokeReason.UNLINKED: N_("Access to {code} from this workstation was unlinked from it."),
+    RevokeReason.ENVIRONMENT_DELETED: N_(
+        "Access to {code} from this workstation ended because the environment was removed."
+    ),
+    RevokeReason.USER: N_(
+        "Access to {code} from this workstation was revoked by its user from the portal."
+    ),
 }
+_REVOKED_OTHERWISE = N_("Access to {code} from this workstation was revoked.")
 
 
 def _relink_hint(code: str) -> str:
-    return f"To link it again, save the settings for {code} and run `koppel link FILE`."
+    return _("To link it again, save the settings for {code} and run `koppel link FILE`.").format(
+        code=code
+    )
 
 
 def _blocked(env: Environment) -> DomainError:
     return DomainError(
         ErrorCode.CONNECTOR_BLOCKED,
-        f"App connector is blocked: the Communication Center connector of {env.code} is "
-        "blocked. Ask its administrator to unblock it.",
+        _(
+            "App connector is blocked: the Communication Center connector of {code} is "
+            "blocked. Ask its administrator to unblock it."
+        ).format(code=env.code),
         environment=env.code,
     )
 
@@ -81,8 +96,11 @@ def link(
                 _refusal(
                     ErrorCode.SETTINGS_TAMPERED,
                     label,
-                    f"The settings file for {label} was altered after it was saved (or was not "
-                    "issued by this server). Save the settings again and link the new file.",
+                    _(
+                        "The settings file for {label} was altered after it was saved (or was "
+                        "not issued by this server). Save the settings again and link the new "
+                        "file."
+                    ).format(label=label),
                 )
             )
             continue
@@ -97,7 +115,9 @@ def link(
             _refusal(
                 ErrorCode.VALIDATION_ERROR,
                 duplicates[0],
-                f"Settings for {', '.join(duplicates)} appear more than once; link each once.",
+                _("Settings for {duplicates} appear more than once; link each once.").format(
+                    duplicates=", ".join(duplicates)
+                ),
             )
         )
     envs = {e.code: e for e in repo.environments(codes)}
@@ -122,7 +142,9 @@ def link(
                 _refusal(
                     ErrorCode.UNKNOWN_ENVIRONMENT,
                     code,
-                    f"Environment {code} no longer exists on this server. Ask its administrator.",
+                    _(
+                        "Environment {code} no longer exists on this server. Ask its administrator."
+                    ).format(code=code),
                 )
             )
             continue
@@ -140,8 +162,10 @@ def link(
                 _refusal(
                     ErrorCode.ENROLLMENT_UNKNOWN,
                     code,
-                    f"The enrollment code in the settings file for {code} is not known here. "
-                    "Save the settings again from the environment's portal.",
+                    _(
+                        "The enrollment code in the settings file for {code} is not known "
+                        "here. Save the settings again from the environment's portal."
+                    ).format(code=code),
                 )
             )
             continue
@@ -150,8 +174,10 @@ def link(
                 _refusal(
                     ErrorCode.ENROLLMENT_USED,
                     code,
-                    f"The settings file for {code} was already used to link a workstation; each "
-                    "file links once. Save the settings again to link another time.",
+                    _(
+                        "The settings file for {code} was already used to link a workstation; "
+                        "each file links once. Save the settings again to link another time."
+                    ).format(code=code),
                 )
             )
             continue
@@ -160,10 +186,15 @@ def link(
                 _refusal(
                     ErrorCode.ENROLLMENT_EXPIRED,
                     code,
-                    f"The settings file for {code} expired at "
-                    f"{enrollment.expires_at:%Y-%m-%d %H:%M} UTC; settings files work for "
-                    f"{counted(int(policy.enrollment_ttl.total_seconds() // 60), 'minute')}. "
-                    "Save the settings again and link the new file straight away.",
+                    _(
+                        "The settings file for {code} expired at {expires_at:%Y-%m-%d %H:%M} "
+                        "UTC; settings files work for {minutes} minutes. Save the settings "
+                        "again and link the new file straight away."
+                    ).format(
+                        code=code,
+                        expires_at=enrollment.expires_at,
+                        minutes=int(policy.enrollment_ttl.total_seconds() // 60),
+                    ),
                 )
             )
             continue
@@ -191,9 +222,9 @@ def link(
         raise _combined(problems)
     results = []
     if not dry_run:
-        repo.mark_enrollments_used([e.id for _, _, e, _ in accepted], now)
+        repo.mark_enrollments_used([e.id for *_rest, e, _last in accepted], now)
         previous = repo.active_tokens_of_workstation(
-            [v.membership.id for *_, v in accepted], workstation.id
+            [v.membership.id for *_rest, v in accepted], workstation.id
         )
         replaced = {t.membership_id for t in previous}
         repo.revoke_tokens([t.id for t in previous], now, RevokeReason.REPLACED)
@@ -201,7 +232,7 @@ def link(
         replaced = {
             t.membership_id
             for t in repo.active_tokens_of_workstation(
-                [v.membership.id for *_, v in accepted], workstation.id
+                [v.membership.id for *_rest, v in accepted], workstation.id
             )
         }
     for _settings, env, _enrollment, view in accepted:
@@ -238,10 +269,10 @@ def link(
 
 
 def _outdated_hint(env: Environment, saved_on: str) -> str:
-    return (
-        f"This settings file was saved when {env.code} was on update {saved_on}: save the "
+    return _(
+        "This settings file was saved when {code} was on update {saved_on}: save the "
         "settings again after that, and link the new file."
-    )
+    ).format(code=env.code, saved_on=saved_on)
 
 
 def _outdated(
@@ -254,11 +285,12 @@ def _outdated(
     return _refusal(
         ErrorCode.SETTINGS_OUTDATED,
         env.code,
-        f"The settings file for {env.code} was saved before {env.code} was converted from "
-        f"update {saved_on} to {env.update}, so it no longer fits. Save the settings for "
-        f"{env.code} again (Communication Center of {env.code} on the portal {portal}, or "
-        f"`koppel settings download --server {server} --env {env.code}`) and link the new "
-        "file.",
+        _(
+            "The settings file for {code} was saved before {code} was converted from update "
+            "{saved_on} to {update}, so it no longer fits. Save the settings for {code} again "
+            "(Communication Center of {code} on the portal {portal}, or `koppel settings "
+            "download --server {server} --env {code}`) and link the new file."
+        ).format(code=env.code, saved_on=saved_on, update=env.update, portal=portal, server=server),
     )
 
 
@@ -269,7 +301,11 @@ def _combined(problems: list[DomainError]) -> DomainError:
     listing = "; ".join(f"{p.environment}: {p.message}" for p in problems)
     return DomainError(
         first.code,
-        f"Nothing was linked: {len(problems)} settings files were refused. {listing}",
+        ngettext(
+            "Nothing was linked: {count} settings file was refused. {listing}",
+            "Nothing was linked: {count} settings files were refused. {listing}",
+            len(problems),
+        ).format(count=len(problems), listing=listing),
         environment=first.environment,
         details=problems,
     )
@@ -286,7 +322,7 @@ def _access_problem(
         return _refusal(
             ErrorCode.ACCOUNT_DISABLED,
             env.code,
-            "Your account is disabled. Ask your administrator to enable it.",
+            _("Your account is disabled. Ask your administrator to enable it."),
         )
     if blocked:
         return _blocked(env)
@@ -295,8 +331,10 @@ def _access_problem(
         return _refusal(
             ErrorCode.NOT_AUTHORIZED,
             env.code,
-            f"You are no longer authorized for {', '.join(f.value for f in missing)} in "
-            f"{env.code}. Ask its administrator to authorize you.",
+            _(
+                "You are no longer authorized for {functions} in {code}. Ask its administrator "
+                "to authorize you."
+            ).format(functions=", ".join(f.value for f in missing), code=env.code),
         )
     return None
 
@@ -313,9 +351,11 @@ def unknown_token(code: str) -> DomainError:
     return _refusal(
         ErrorCode.TOKEN_INVALID,
         code,
-        f"This workstation's link to {code} is not valid on this server: its token is "
-        f"unknown here, or {code} was removed. {_relink_hint(code)} If {code} no longer "
-        f"exists, forget it with `koppel unlink {code}`.",
+        _(
+            "This workstation's link to {code} is not valid on this server: its token is "
+            "unknown here, or {code} was removed. {hint} If {code} no longer exists, forget it "
+            "with `koppel unlink {code}`."
+        ).format(code=code, hint=_relink_hint(code)),
     )
 
 
@@ -344,19 +384,21 @@ def _verify(
             _refusal(
                 ErrorCode.TOKEN_WRONG_ENVIRONMENT,
                 code,
-                f"This token belongs to environment {env.code}, not {code}; each environment "
-                "has its own token. Link the environment with its own settings file.",
+                _(
+                    "This token belongs to environment {code}, not {asked}; each environment "
+                    "has its own token. Link the environment with its own settings file."
+                ).format(code=env.code, asked=code),
             ),
         )
     token = view.token
     if token.revoked_at is not None:
-        why = _REVOKED.get(token.revoked_reason or RevokeReason.ADMINISTRATOR, "was revoked")
+        why = _REVOKED.get(token.revoked_reason or RevokeReason.ADMINISTRATOR, _REVOKED_OTHERWISE)
         return _Verdict(
             view,
             _refusal(
                 ErrorCode.TOKEN_REVOKED,
                 code,
-                f"Access to {code} from this workstation {why}. {_relink_hint(code)}",
+                _(why).format(code=code) + " " + _relink_hint(code),
             ),
         )
     if token.expired(now):
@@ -365,8 +407,10 @@ def _verify(
             _refusal(
                 ErrorCode.TOKEN_REVOKED,
                 code,
-                f"Access to {code} from this workstation expired on "
-                f"{token.expires_at:%Y-%m-%d}. {_relink_hint(code)}",
+                _(
+                    "Access to {code} from this workstation expired on {expires_at:%Y-%m-%d}. "
+                    "{hint}"
+                ).format(code=code, expires_at=token.expires_at, hint=_relink_hint(code)),
             ),
         )
     if env.update != agent_update:

@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from koppel.i18n import gettext as _
 from koppel.protocol.api import InstallationSource
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
@@ -162,13 +163,12 @@ def installation_source(
 
 
 def installation_hint(source: InstallationSource | None, update: str) -> str:
-    """How to get the agent of ``update``, in words a user can follow."""
+    """How to get the agent of ``update``, in words a user can follow (a sentence's start)."""
     if source is None:
-        return f"ask the administrator for the agent of update {update}"
-    return (
-        f'"Save installation" for {source.environment} on the portal {source.portal} '
-        "(Communication Center)"
-    )
+        return _("Ask the administrator for the agent of update {update}").format(update=update)
+    return _(
+        '"Save installation" for {environment} on the portal {portal} (Communication Center)'
+    ).format(environment=source.environment, portal=source.portal)
 
 
 class Advisor:
@@ -210,32 +210,49 @@ class Advisor:
         """The ``update_mismatch`` refusal, saying what to do for the environment's whole
         group: install the agent of its update, or have the group put on one update first."""
         group = self.group(env)
-        said = (
-            f"Environment {env.code} is on update {env.update} but this agent is on update "
-            f"{agent_update}."
-        )
+        said = _(
+            "Environment {code} is on update {update} but this agent is on update {agent_update}."
+        ).format(code=env.code, update=env.update, agent_update=agent_update)
         head = group.head
         if not group.uniform:
             target = group.newest
             advice = (
-                f"{head.code} and its clients are not all on one update ({group.spread()}) "
-                "and an agent works with one update only: ask the administrator to convert "
-                f"{head.code} with its clients to update {target} (`{group.fix()}`)"
+                _(
+                    "{head} and its clients are not all on one update ({spread}) and an agent "
+                    "works with one update only: ask the administrator to convert {head} with "
+                    "its clients to update {target} (`{command}`), then install the agent of "
+                    "update {target}; your links are kept."
+                )
+                if target != agent_update
+                else _(
+                    "{head} and its clients are not all on one update ({spread}) and an agent "
+                    "works with one update only: ask the administrator to convert {head} with "
+                    "its clients to update {target} (`{command}`); your links are kept."
+                )
             )
-            if target != agent_update:
-                advice += f", then install the agent of update {target}"
-            return _mismatch(env, f"{said} {advice}; your links are kept.")
+            advice = advice.format(
+                head=head.code, spread=group.spread(), target=target, command=group.fix()
+            )
+            return _mismatch(env, f"{said} {advice}")
         install = installation_hint(self.installation(env, account_id), env.update)
-        install = install[0].upper() + install[1:]
         if Update.parse(env.update) > Update.parse(agent_update):
-            return _mismatch(env, f"{said} {install}; your links are kept.")
-        whole = f"{head.code} with its clients" if group.firm else head.code
-        return _mismatch(
-            env,
-            f"{said} {install}, or ask the administrator to convert {whole} to update "
-            f"{agent_update} (`{group.fix(agent_update)}`); your links are kept.",
+            return _mismatch(
+                env, _("{install}; your links are kept.").format(install=install), said
+            )
+        whole = _("{code} with its clients").format(code=head.code) if group.firm else head.code
+        rest = _(
+            "{install}, or ask the administrator to convert {whole} to update {agent_update} "
+            "(`{command}`); your links are kept."
+        ).format(
+            install=install,
+            whole=whole,
+            agent_update=agent_update,
+            command=group.fix(agent_update),
         )
+        return _mismatch(env, rest, said)
 
 
-def _mismatch(env: Environment, message: str) -> DomainError:
-    return DomainError(ErrorCode.UPDATE_MISMATCH, message, environment=env.code)
+def _mismatch(env: Environment, message: str, said: str = "") -> DomainError:
+    # ``said`` (what is on which update) and what to do are two sentences.
+    text = f"{said} {message}" if said else message
+    return DomainError(ErrorCode.UPDATE_MISMATCH, text, environment=env.code)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.server.domain import names, periods
@@ -37,6 +38,7 @@ from koppel.server.domain.setup.procedure import (
     StepResult,
     check_environments,
     lacking_functions,
+    short_functions,
 )
 
 # What a click runs: one ``Admin`` operation (each idempotent and audited).
@@ -76,8 +78,10 @@ def require_administrator(
     if shown is None or not shown.administers:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"{code.upper()} is not an environment you administer on the portal of "
-            f"{portal.code}; administering needs {Function.APP_CONNECTOR.value} in it.",
+            _(
+                "{code} is not an environment you administer on the portal of {portal}; "
+                "administering needs {function} in it."
+            ).format(code=code.upper(), portal=portal.code, function=Function.APP_CONNECTOR.value),
             environment=code.upper(),
         )
     return shown.environment
@@ -109,13 +113,17 @@ def _load(repo: Repository, codes: Sequence[str]) -> _Facts:
 
 
 def _short(functions: Sequence[Function]) -> str:
-    return " and ".join(f.value.rsplit("/", 1)[-1] for f in functions)
+    return short_functions(functions)
 
 
 def _api_url_plan(env: Environment, policy: Policy) -> _Plan:
     url = policy.public_url
     return _Plan(
-        Offer("api-url", "Record the API URL", f"Records {url} as the address agents use."),
+        Offer(
+            "api-url",
+            _("Record the API URL"),
+            _("Records {url} as the address agents use.").format(url=url),
+        ),
         (lambda a: a.set_api_url(env.code, url),),
     )
 
@@ -129,8 +137,8 @@ def _portal_plan(env: Environment, facts: _Facts) -> _Plan | None:
     return _Plan(
         Offer(
             "portal-access",
-            "Grant portal access to every user",
-            "Gives portal access to " + ", ".join(without) + ".",
+            _("Grant portal access to every user"),
+            _("Gives portal access to {logins}.").format(logins=", ".join(without)),
         ),
         tuple(_grant(env.code, login) for login in without),
     )
@@ -157,12 +165,12 @@ def _authorization_plan(env: Environment, facts: _Facts) -> _Plan | None:
     if env.kind is Kind.FIRM:
         required: tuple[Function, ...] = FIRM_FUNCTIONS
         users = facts.members.get(env.id, [])
-        label = "Authorize the users"
+        label = _("Authorize the users")
     elif firm is not None:
         required = LINK_FUNCTIONS
         staff = {v.account.id for v in facts.members.get(firm.id, [])}
         users = [v for v in facts.members.get(env.id, []) if v.account.id in staff]
-        label = "Authorize the firm's employees"
+        label = _("Authorize the firm's employees")
         if not users:
             logins = sorted(v.account.login for v in facts.members.get(firm.id, []))
             if not logins:
@@ -171,8 +179,9 @@ def _authorization_plan(env: Environment, facts: _Facts) -> _Plan | None:
                 Offer(
                     "authorizations",
                     label,
-                    f"Adds {', '.join(logins)} as users and authorizes them for "
-                    f"{_short(required)}.",
+                    _("Adds {logins} as users and authorizes them for {functions}.").format(
+                        logins=", ".join(logins), functions=_short(required)
+                    ),
                 ),
                 tuple(
                     op
@@ -189,9 +198,12 @@ def _authorization_plan(env: Environment, facts: _Facts) -> _Plan | None:
         Offer(
             "authorizations",
             label,
-            "Authorizes "
-            + "; ".join(f"{login} for {_short(missing)}" for login, missing in lacking)
-            + ".",
+            _("Authorizes {grants}.").format(
+                grants="; ".join(
+                    _("{login} for {functions}").format(login=login, functions=_short(missing))
+                    for login, missing in lacking
+                )
+            ),
         ),
         tuple(_authorize(env.code, login, missing) for login, missing in lacking),
     )
@@ -201,9 +213,11 @@ def _connector_plan(env: Environment) -> _Plan:
     return _Plan(
         Offer(
             "connector",
-            "Unblock the connector",
-            "Opens the Communication Center app connector, so users can save settings and "
-            "link their workstations.",
+            _("Unblock the connector"),
+            _(
+                "Opens the Communication Center app connector, so users can save settings and "
+                "link their workstations."
+            ),
         ),
         (lambda a: a.set_connector_blocked(env.code, ConnectorName.COMMUNICATION_CENTER, False),),
     )
@@ -225,7 +239,11 @@ def _main_site_plan(env: Environment, facts: _Facts, policy: Policy) -> _Plan | 
     if site is None:
         return None
     return _Plan(
-        Offer("main-site", "Record the main site", f"Records {site} as the main site."),
+        Offer(
+            "main-site",
+            _("Record the main site"),
+            _("Records {site} as the main site.").format(site=site),
+        ),
         (lambda a: a.set_main_site(env.code, site),),
     )
 
@@ -270,18 +288,26 @@ def apply_step(admin: Admin, code: str, step_key: str) -> list[Outcome]:
     if step is None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"The checklist of {code} has no step {step_key!r}.",
+            _("The checklist of {code} has no step {step_key!r}.").format(
+                code=code, step_key=step_key
+            ),
             environment=code,
         )
     if step.done:
-        return [Outcome(False, f"{step.title}: already done in {code}")]
+        return [
+            Outcome(False, _("{title}: already done in {code}").format(title=step.title, code=code))
+        ]
     facts = _load(admin.repo, [code])
     plan = _plan(step, facts.envs[code], facts, admin.policy)
     if plan is None:
-        how = f" with `{step.fix}`" if step.fix else ""
+        message = (
+            _("{title} ({code}) cannot be done with a click; do it with `{command}`.")
+            if step.fix
+            else _("{title} ({code}) cannot be done with a click.")
+        )
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{step.title} ({code}) cannot be done with a click; do it{how}.",
+            message.format(title=step.title, code=code, command=step.fix),
             environment=code,
         )
     return [operation(admin) for operation in plan.operations]
@@ -337,7 +363,7 @@ def revoke_user_tokens(admin: Admin, code: str, login: str) -> Outcome:
     """Revoke every active token of one user in an environment (never of everyone: a
     login is required)."""
     if not login.strip():
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Choose whose tokens to revoke.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose whose tokens to revoke."))
     return admin.revoke_tokens(code, login=names.login(login))
 
 
@@ -387,13 +413,15 @@ def audit_page(
         if chosen not in codes:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
-                f"{chosen} is not an environment you administer on this portal.",
+                _("{chosen} is not an environment you administer on this portal.").format(
+                    chosen=chosen
+                ),
                 environment=chosen,
             )
         codes = [chosen]
     if wanted.since and wanted.until and wanted.since > wanted.until:
         raise DomainError(
-            ErrorCode.VALIDATION_ERROR, "The start date is after the end date; swap them."
+            ErrorCode.VALIDATION_ERROR, _("The start date is after the end date; swap them.")
         )
     page = max(page, 1)
     found = repo.audit_entries(

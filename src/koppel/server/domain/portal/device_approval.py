@@ -19,11 +19,15 @@ only as hashes.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.device import parse_scope, scope_text
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.secrets import ACCESS_PREFIX, new_secret, split_secret
@@ -120,7 +124,7 @@ class DeviceGrantRepository(Protocol):
 
 def new_user_code() -> str:
     """A code to type: eight letters in two groups (``BDFH-KLMN``), about 35 bits."""
-    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _index in range(USER_CODE_LENGTH))
     return f"{letters[:4]}-{letters[4:]}"
 
 
@@ -140,9 +144,10 @@ def checked_scope(scope: str) -> str:
 def _expired_code() -> DomainError:
     return DomainError(
         ErrorCode.DEVICE_CODE_INVALID,
-        "This code is not valid: it was mistyped, already used, or has expired (codes "
-        "last 15 minutes). Check the code Koppel shows on your computer, or start again "
-        "there.",
+        _(
+            "This code is not valid: it was mistyped, already used, or has expired (codes last "
+            "15 minutes). Check the code Koppel shows on your computer, or start again there."
+        ),
     )
 
 
@@ -163,12 +168,14 @@ def start(
     if store.pending_grants_from(address, now - GRANT_LIFETIME) >= MAX_PENDING_PER_ADDRESS:
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many approvals were started from this address; finish or let them "
-            "expire, then try again in a few minutes.",
+            _(
+                "Too many approvals were started from this address; finish or let them expire, "
+                "then try again in a few minutes."
+            ),
         )
     code_hash = hash_secret(normalise_user_code(user_code))
     if store.grant_by_user_code(code_hash) is not None:
-        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, "Please try again.")  # a collision
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, _("Please try again."))  # a collision
     return store.add_grant(
         DeviceGrant(
             device_code_hash=hash_secret(device_code),
@@ -288,17 +295,50 @@ def asked(repo: Repository, grant: DeviceGrant, account: Account) -> list[Asked]
     return found
 
 
-def refusal_for(repo: Repository, grant: DeviceGrant, account: Account) -> str | None:
-    """Why this account cannot approve the grant, or None. An unknown environment and
-    one the account is not a user of read the same."""
+# Why a grant was denied. The reason is stored in English with its values (``stored_denial``)
+# and translated when the agent's poll reads it (``denial_text``): the approving browser
+# and the agent may speak different languages.
+_NOT_A_USER = N_(
+    "{login} is not a user of environment {code}, so this request cannot be approved with "
+    "this account. Check the environment code you gave Koppel, or ask your administrator "
+    "to add you."
+)
+_DENIED = N_("The request was denied in the browser.")
+
+
+def _unapprovable(repo: Repository, grant: DeviceGrant, account: Account) -> dict[str, str] | None:
+    """The values of the ``_NOT_A_USER`` reason, or None when the account may approve."""
     for item in asked(repo, grant, account):
         if item.name is None:
-            return (
-                f"{account.login} is not a user of environment {item.code}, so this request "
-                "cannot be approved with this account. Check the environment code you gave "
-                "Koppel, or ask your administrator to add you."
-            )
+            return {"login": account.login, "code": item.code}
     return None
+
+
+def refusal_for(repo: Repository, grant: DeviceGrant, account: Account) -> str | None:
+    """Why this account cannot approve the grant (in the current language), or None. An
+    unknown environment and one the account is not a user of read the same."""
+    values = _unapprovable(repo, grant, account)
+    return None if values is None else _(_NOT_A_USER).format(**values)
+
+
+def stored_denial(message: str, values: Mapping[str, str]) -> str:
+    """A denial's reason as stored: the English message (marked with ``N_``) and its values."""
+    return json.dumps({"message": message, "values": dict(values)})
+
+
+def denial_text(stored: str | None) -> str:
+    """A stored denial's reason in the current language (a reason stored as plain text by an
+    earlier release is shown as it is, translated when it is a known message)."""
+    if not stored:
+        return _("Denied.")
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return _(stored)
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return _(stored)
+    values = data.get("values")
+    return _(data["message"]).format(**(values if isinstance(values, dict) else {}))
 
 
 def decide(
@@ -315,15 +355,17 @@ def decide(
     if not grant.second_factor_done:
         raise DomainError(
             ErrorCode.SIGN_IN_REQUIRED,
-            "Give the code of your authenticator app first.",
+            _("Give the code of your authenticator app first."),
         )
-    reason = refusal_for(repo, grant, account)
+    values = _unapprovable(repo, grant, account)
     grant.decided_at = policy.clock()
-    if approve and reason is None:
+    if approve and values is None:
         grant.state = "approved"
     else:
         grant.state = "denied"
-        grant.denial = reason or "The request was denied in the browser."
+        grant.denial = (
+            stored_denial(_NOT_A_USER, values) if values is not None else stored_denial(_DENIED, {})
+        )
     store.save_grant(grant)
     record(
         repo, policy, account.login, f"device.{'approve' if grant.state == 'approved' else 'deny'}",
@@ -356,7 +398,7 @@ def too_early(store: DeviceGrantRepository, policy: Policy, grant: DeviceGrant) 
 def issue_access(store: DeviceGrantRepository, policy: Policy, grant: DeviceGrant) -> str:
     """Exchange an approved grant, once, for its access token."""
     if grant.state != "approved":
-        raise DomainError(ErrorCode.DEVICE_CODE_INVALID, "This request is not approved.")
+        raise DomainError(ErrorCode.DEVICE_CODE_INVALID, _("This request is not approved."))
     token, parts = new_secret(ACCESS_PREFIX)
     grant.state = "issued"
     grant.access_public_id = parts.public_id
@@ -398,9 +440,10 @@ def access(
     if account is None or account.disabled:
         raise DomainError(
             ErrorCode.TOKEN_INVALID,
-            f"This approval does not cover {action} of {code}, or it has expired "
-            "(approvals last 10 minutes). Run the command again and approve it in your "
-            "browser.",
+            _(
+                "This approval does not cover {action} of {code}, or it has expired (approvals "
+                "last 10 minutes). Run the command again and approve it in your browser."
+            ).format(action=action, code=code),
         )
     return account
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.events import EventRepository
@@ -167,8 +168,10 @@ def devices_of(
 def _not_found(portal: Environment, what: str) -> DomainError:
     return DomainError(
         ErrorCode.NOT_FOUND,
-        f"{what} is not one of your devices on the portal of {portal.code}. "
-        "Reload My devices to see the ones you have.",
+        _(
+            "{what} is not one of your devices on the portal of {code}. Reload My devices to "
+            "see the ones you have."
+        ).format(what=what, code=portal.code),
     )
 
 
@@ -195,7 +198,7 @@ def revoke_token(
     anyone else's, or one in another portal's environments, is ``not_found``."""
     view = repo.tokens_by_public_id([public_id]).get(public_id) if public_id else None
     if view is None or not _is_own(repo, portal, account, view):
-        raise _not_found(portal, f"Token {public_id}")
+        raise _not_found(portal, _("Token {public_id}").format(public_id=public_id))
     return Revoked(_revoke(repo, event_store, policy, account, [view]), view.token.workstation_name)
 
 
@@ -215,7 +218,7 @@ def revoke_workstation(
         if v.token.workstation_id == workstation_id
     ]
     if not views:
-        raise _not_found(portal, "This workstation")
+        raise _not_found(portal, _("This workstation"))
     newest = max(views, key=lambda v: v.token.created_at)
     return Revoked(
         _revoke(repo, event_store, policy, account, views), newest.token.workstation_name
@@ -247,7 +250,7 @@ def _device_everywhere(
         if v.token.workstation_id == workstation_id
     ]
     if not workstation_id or not here:
-        raise _not_found(portal, "This workstation")
+        raise _not_found(portal, _("This workstation"))
     # By id only: another of the user's workstations may go by the same name.
     views = [
         v

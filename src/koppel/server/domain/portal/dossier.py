@@ -10,6 +10,7 @@ the item and may use its type (as creating an item with that file would be). A n
 
 from __future__ import annotations
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.dossier.editing import check_editable
 from koppel.server.domain.dossier.items import (
@@ -59,15 +60,19 @@ def add_attachment(
     if not may_use(item.item_type, dossier.group_ids_of(who.membership.id)):
         raise DomainError(
             ErrorCode.NOT_AUTHORIZED,
-            f"You may not file items of type {item.item_type.name!r} in {code}, so you cannot "
-            "add attachments to this item. Ask your administrator.",
+            _(
+                "You may not file items of type {name!r} in {code}, so you cannot add "
+                "attachments to this item. Ask your administrator."
+            ).format(name=item.item_type.name, code=code),
             environment=code,
         )
     if any(a.name.lower() == stored.filename.lower() for a in item.attachments):
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"Item {item_id} already has an attachment {stored.filename!r}: upload it as a new "
-            "version of that attachment, or rename the file.",
+            _(
+                "Item {item_id} already has an attachment {filename!r}: upload it as a new "
+                "version of that attachment, or rename the file."
+            ).format(item_id=item_id, filename=stored.filename),
             environment=code,
         )
     attachment_id = dossier.add_attachment(item.id, stored.filename)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import Function
 from koppel.server.domain.errors import DomainError
@@ -58,25 +59,33 @@ def _blockers(
     found: list[str] = []
     if function not in functions:
         found.append(
-            f"You are not authorized for {function.value} in {env.code}: ask its "
-            f"administrator (koppel-admin users authorize {env.code} {login} "
-            f"--function {function.value!r})."
+            _(
+                "You are not authorized for {function} in {code}: ask its "
+                "administrator (koppel-admin users authorize {code} {login} "
+                "--function {function!r})."
+            ).format(function=function.value, code=env.code, login=login)
         )
     if not connector_open:
         found.append(
-            f"The Communication Center app connector of {env.code} is blocked: ask its "
-            f"administrator to unblock it (koppel-admin connector unblock {env.code} "
-            "communication-center)."
+            _(
+                "The Communication Center app connector of {code} is blocked: ask its "
+                "administrator to unblock it (koppel-admin connector unblock {code} "
+                "communication-center)."
+            ).format(code=env.code)
         )
     if function is Function.SAVE_SETTINGS and not env.main_site_url:
         found.append(
-            f"No main site is recorded for {env.code}: ask its administrator to record it "
-            f"(koppel-admin env set-main-site {env.code} URL)."
+            _(
+                "No main site is recorded for {code}: ask its administrator to record it "
+                "(koppel-admin env set-main-site {code} URL)."
+            ).format(code=env.code)
         )
     if function is Function.SAVE_SETTINGS and not env.api_url:
         found.append(
-            f"No API URL is recorded for {env.code}: ask its administrator to record it "
-            f"(koppel-admin env set-api-url {env.code} URL)."
+            _(
+                "No API URL is recorded for {code}: ask its administrator to record it "
+                "(koppel-admin env set-api-url {code} URL)."
+            ).format(code=env.code)
         )
     return tuple(found)
 
@@ -137,7 +146,9 @@ def pick(
             return shown
     raise DomainError(
         ErrorCode.NOT_FOUND,
-        f"{code} is not one of your environments on the portal of {portal.code}.",
+        _("{code} is not one of your environments on the portal of {portal}.").format(
+            code=code, portal=portal.code
+        ),
         environment=code.upper(),
     )
 

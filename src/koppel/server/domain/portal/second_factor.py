@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain.audit import record
 from koppel.server.domain.errors import DomainError
@@ -112,7 +113,7 @@ def _normalised_recovery(code: str) -> str:
 
 def _new_recovery_codes() -> list[str]:
     codes = []
-    for _ in range(RECOVERY_CODES):
+    for _index in range(RECOVERY_CODES):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
         codes.append(f"{raw[:5]}-{raw[5:]}")
     return codes
@@ -157,7 +158,7 @@ def _confirmed(store: WebRepository, account: Account) -> SecondFactor:
     if factor is None or factor.confirmed_at is None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "Two-step verification is not on for this account; turn it on first.",
+            _("Two-step verification is not on for this account; turn it on first."),
         )
     return factor
 
@@ -171,7 +172,7 @@ def enrol(
     if factor is not None and factor.confirmed_at is not None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "Two-step verification is already on. Turn it off first to use another phone.",
+            _("Two-step verification is already on. Turn it off first to use another phone."),
         )
     if factor is None:
         factor = SecondFactor(account.id, new_secret())
@@ -196,13 +197,18 @@ def confirm(
     if factor is None or factor.confirmed_at is not None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "There is no enrolment waiting for a first code; start again from the security page.",
+            _(
+                "There is no enrolment waiting for a first code; start again from the security "
+                "page."
+            ),
         )
     step = matching_step(factor.secret, code.strip().replace(" ", ""), policy.clock())
     if step is None:
         raise _invalid(
-            "That code does not match. Check that the app shows the Koppel entry you just "
-            "added and that the phone's clock is right, then enter the current code."
+            _(
+                "That code does not match. Check that the app shows the Koppel entry you just "
+                "added and that the phone's clock is right, then enter the current code."
+            )
         )
     factor.confirmed_at, factor.last_step = policy.clock(), step
     store.save_second_factor(factor)
@@ -245,8 +251,10 @@ def _check_code(
                 )
                 return "recovery"
     raise _invalid(
-        "That code is wrong or was already used. Enter the current code from your "
-        "authenticator app, or one of your unused recovery codes."
+        _(
+            "That code is wrong or was already used. Enter the current code from your "
+            "authenticator app, or one of your unused recovery codes."
+        )
     )
 
 
@@ -310,7 +318,7 @@ def _prove(
     sign_in.check_throttle(store, policy, account.login, address)
     if password:
         if not verify_password(account.password_hash, password):
-            raise _invalid("The password is wrong, so nothing was changed.")
+            raise _invalid(_("The password is wrong, so nothing was changed."))
         return
     _check_code(repo, store, policy, account, portal.code, factor, code)
 

@@ -15,7 +15,8 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from koppel.protocol.counts import counted
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import lookups, names
 from koppel.server.domain.audit import record
@@ -40,11 +41,15 @@ def portal_environment(repo: Repository, code: str) -> Environment:
     """The environment whose portal this is; ``no_portal`` when it has none."""
     env = lookups.environment(repo, code)
     if not env.has_portal:
-        where = f" Its main site is {env.main_site_url}." if env.main_site_url else ""
+        message = _("{code} has no portal of its own; its users sign in on their firm's portal.")
+        if env.main_site_url:
+            message = _(
+                "{code} has no portal of its own; its users sign in on their firm's portal. "
+                "Its main site is {site}."
+            )
         raise DomainError(
             ErrorCode.NO_PORTAL,
-            f"{env.code} has no portal of its own; its users sign in on their firm's portal."
-            + where,
+            message.format(code=env.code, site=env.main_site_url),
             environment=env.code,
         )
     return env
@@ -61,11 +66,18 @@ def check_throttle(store: WebRepository, policy: Policy, login: str, address: st
     by_login = store.failures(login=login, since=since)
     if len(by_login) >= policy.sign_in_attempts:
         until = by_login[-policy.sign_in_attempts] + policy.lockout
+        minutes = _minutes_until(until, now)
         raise DomainError(
             ErrorCode.ACCOUNT_LOCKED,
-            f"Too many failed sign-ins for {login}: it is locked for "
-            f"{counted(_minutes_until(until, now), 'more minute')}. Wait, or ask your "
-            f"administrator to unlock it (koppel-admin accounts unlock {login}).",
+            ngettext(
+                "Too many failed sign-ins for {login}: it is locked for {count} more minute. "
+                "Wait, or ask your administrator to unlock it (koppel-admin accounts unlock "
+                "{login}).",
+                "Too many failed sign-ins for {login}: it is locked for {count} more minutes. "
+                "Wait, or ask your administrator to unlock it (koppel-admin accounts unlock "
+                "{login}).",
+                minutes,
+            ).format(login=login, count=minutes),
         )
     check_address(store, policy, address)
 
@@ -77,10 +89,14 @@ def check_address(store: WebRepository, policy: Policy, address: str) -> None:
     by_address = store.failures(address=address, since=since)
     if len(by_address) >= policy.address_attempts:
         until = by_address[-policy.address_attempts] + policy.lockout
+        minutes = _minutes_until(until, now)
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
-            f"Too many failed sign-ins from this address: try again in "
-            f"{counted(_minutes_until(until, now), 'minute')}.",
+            ngettext(
+                "Too many failed sign-ins from this address: try again in {count} minute.",
+                "Too many failed sign-ins from this address: try again in {count} minutes.",
+                minutes,
+            ).format(count=minutes),
         )
 
 
@@ -107,17 +123,20 @@ def sign_in(
     if member is None:
         raise DomainError(
             ErrorCode.NOT_A_MEMBER,
-            f"{account.login} is not a user of {portal.code}, so this portal is not yours. "
-            f"Ask the administrator of {portal.code} to add you "
-            f"(koppel-admin users add {portal.code} {account.login}).",
+            _(
+                "{login} is not a user of {code}, so this portal is not yours. Ask the "
+                "administrator of {code} to add you (koppel-admin users add {code} {login})."
+            ).format(login=account.login, code=portal.code),
             environment=portal.code,
         )
     if not member.portal_access:
         raise DomainError(
             ErrorCode.NO_PORTAL_ACCESS,
-            f"{account.login} has no portal (InSite) access in {portal.code} yet: the step "
-            f'"Users have portal access" is missing. Ask the administrator of {portal.code} '
-            f"to grant it (koppel-admin portal grant {portal.code} {account.login}).",
+            _(
+                '{login} has no portal (InSite) access in {code} yet: the step "Users have '
+                'portal access" is missing. Ask the administrator of {code} to grant it '
+                "(koppel-admin portal grant {code} {login})."
+            ).format(login=account.login, code=portal.code),
             environment=portal.code,
         )
     needs_second_factor = has_second_factor(store, account)
@@ -168,10 +187,12 @@ def password_only(
     if has_second_factor(store, account):
         raise DomainError(
             ErrorCode.SECOND_FACTOR_REQUIRED,
-            f"{account.login} uses two-step verification, so a password alone is not "
-            "enough here. Run the command without KOPPEL_PASSWORD or --password-stdin: "
-            "Koppel then shows a code to approve in your browser, where you sign in with "
-            "your second factor.",
+            _(
+                "{login} uses two-step verification, so a password alone is not enough here. "
+                "Run the command without KOPPEL_PASSWORD or --password-stdin: Koppel then "
+                "shows a code to approve in your browser, where you sign in with your second "
+                "factor."
+            ).format(login=account.login),
         )
     store.clear_failures(account.login)
     return account

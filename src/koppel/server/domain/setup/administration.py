@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from koppel.protocol.counts import counted
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import shown_list
 from koppel.protocol.functions import Function
@@ -99,39 +100,44 @@ class Admin:
         """Create a login identity; an existing one is left as it is."""
         login = names.login(login)
         if self.repo.account(login) is not None:
-            return Outcome(False, f"account {login} already exists")
+            return Outcome(False, _("account {login} already exists").format(login=login))
         if len(password) < 8:
             raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "Choose a password of at least 8 characters."
+                ErrorCode.VALIDATION_ERROR, _("Choose a password of at least 8 characters.")
             )
         self.repo.add_account(
             Account(login, display_name.strip() or login, hash_password(password))
         )
         self._audit("account.create", None, login=login)
-        return Outcome(True, f"account {login} created")
+        return Outcome(True, _("account {login} created").format(login=login))
 
     def set_password(self, login: str, password: str) -> Outcome:
         """Replace an account's password."""
         acct = lookups.account(self.repo, login)
         if len(password) < 8:
             raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "Choose a password of at least 8 characters."
+                ErrorCode.VALIDATION_ERROR, _("Choose a password of at least 8 characters.")
             )
         acct.password_hash = hash_password(password)
         self.repo.save_account(acct)
         self._audit("account.password", None, login=acct.login)
-        return Outcome(True, f"password of {acct.login} changed")
+        return Outcome(True, _("password of {login} changed").format(login=acct.login))
 
     def set_account_disabled(self, login: str, disabled: bool) -> Outcome:
         """Disable or enable an account everywhere."""
         acct = lookups.account(self.repo, login)
-        word = "disabled" if disabled else "enabled"
         if acct.disabled == disabled:
-            return Outcome(False, f"account {acct.login} is already {word}")
+            already = (
+                _("account {login} is already disabled")
+                if disabled
+                else _("account {login} is already enabled")
+            )
+            return Outcome(False, already.format(login=acct.login))
         acct.disabled = disabled
         self.repo.save_account(acct)
         self._audit(f"account.{'disable' if disabled else 'enable'}", None, login=acct.login)
-        return Outcome(True, f"account {acct.login} {word}")
+        done = _("account {login} disabled") if disabled else _("account {login} enabled")
+        return Outcome(True, done.format(login=acct.login))
 
     # --- environments
     def create_environment(
@@ -150,15 +156,17 @@ class Admin:
             if existing.kind != kind:
                 raise DomainError(
                     ErrorCode.VALIDATION_ERROR,
-                    f"Environment {code} already exists as a {existing.kind} environment.",
+                    _("Environment {code} already exists as a {kind} environment.").format(
+                        code=code, kind=existing.kind
+                    ),
                     environment=code,
                 )
-            return Outcome(False, f"environment {code} already exists")
+            return Outcome(False, _("environment {code} already exists").format(code=code))
         chosen = self._supported(update) if update else self.policy.current_update
         firm_env = self._firm(firm) if firm else None
         if firm_env is not None and kind is not Kind.CLIENT:
             raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "Only a client environment has a managing firm."
+                ErrorCode.VALIDATION_ERROR, _("Only a client environment has a managing firm.")
             )
         env = self.repo.add_environment(
             Environment(
@@ -173,7 +181,12 @@ class Admin:
         for connector in ConnectorName:
             self.repo.add_connector(Connector(env.id, connector, blocked=True))
         self._audit("environment.create", code, kind=str(kind), update=str(chosen), name=env.name)
-        return Outcome(True, f"environment {code} created ({kind}, update {chosen})")
+        return Outcome(
+            True,
+            _("environment {code} created ({kind}, update {update})").format(
+                code=code, kind=kind, update=chosen
+            ),
+        )
 
     def set_environment(
         self, code: str, name: str | None = None, has_portal: bool | None = None
@@ -186,36 +199,50 @@ class Admin:
         if has_portal is not None and has_portal != env.has_portal:
             env.has_portal = changes["has_portal"] = has_portal
         if not changes:
-            return Outcome(False, f"environment {env.code} already as asked")
+            return Outcome(False, _("environment {code} already as asked").format(code=env.code))
         self.repo.save_environment(env)
         self._audit("environment.set", env.code, **changes)
-        return Outcome(True, f"environment {env.code} updated")
+        return Outcome(True, _("environment {code} updated").format(code=env.code))
 
     def set_api_url(self, code: str, url: str) -> Outcome:
         """Record the address agents use (the "central local environment" setting)."""
         env = lookups.environment(self.repo, code)
-        value = names.url(url, "API URL")
+        value = names.url(url, _("API URL"))
         if env.api_url == value:
-            return Outcome(False, f"API URL of {env.code} already {value}")
+            return Outcome(
+                False, _("API URL of {code} already {url}").format(code=env.code, url=value)
+            )
         earlier, env.api_url = env.api_url, value
         self.repo.save_environment(env)
         self._audit("environment.api_url", env.code, url=value)
         if earlier:
-            return Outcome(True, f"API URL of {env.code} changed from {earlier} to {value}")
-        return Outcome(True, f"API URL of {env.code} set to {value}")
+            return Outcome(
+                True,
+                _("API URL of {code} changed from {earlier} to {url}").format(
+                    code=env.code, earlier=earlier, url=value
+                ),
+            )
+        return Outcome(True, _("API URL of {code} set to {url}").format(code=env.code, url=value))
 
     def set_main_site(self, code: str, url: str) -> Outcome:
         """Record the portal ("main site") users of the environment start from."""
         env = lookups.environment(self.repo, code)
-        value = names.url(url, "main site address", allow_query=True)
+        value = names.url(url, _("main site address"), allow_query=True)
         if env.main_site_url == value:
-            return Outcome(False, f"main site of {env.code} already {value}")
+            return Outcome(
+                False, _("main site of {code} already {url}").format(code=env.code, url=value)
+            )
         earlier, env.main_site_url = env.main_site_url, value
         self.repo.save_environment(env)
         self._audit("environment.main_site", env.code, url=value)
         if earlier:
-            return Outcome(True, f"main site of {env.code} changed from {earlier} to {value}")
-        return Outcome(True, f"main site of {env.code} set to {value}")
+            return Outcome(
+                True,
+                _("main site of {code} changed from {earlier} to {url}").format(
+                    code=env.code, earlier=earlier, url=value
+                ),
+            )
+        return Outcome(True, _("main site of {code} set to {url}").format(code=env.code, url=value))
 
     def set_firm(self, client: str, firm: str) -> Outcome:
         """Record which firm manages a client environment."""
@@ -224,23 +251,31 @@ class Admin:
         if env.kind is not Kind.CLIENT:
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                f"{env.code} is a firm environment; only client environments have a managing firm.",
+                _(
+                    "{code} is a firm environment; only client environments have a managing firm."
+                ).format(code=env.code),
                 environment=env.code,
             )
         if env.firm_id == firm_env.id:
-            return Outcome(False, f"{env.code} is already managed by {firm_env.code}")
+            return Outcome(
+                False,
+                _("{code} is already managed by {firm}").format(code=env.code, firm=firm_env.code),
+            )
         if env.firm_id is not None:
             current = self.repo.environment_by_id(env.firm_id)
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR,
-                f"{env.code} is managed by {current.code if current else '?'}, "
-                f"not {firm_env.code}.",
+                _("{code} is managed by {current}, not {firm}.").format(
+                    code=env.code, current=current.code if current else "?", firm=firm_env.code
+                ),
                 environment=env.code,
             )
         env.firm_id = firm_env.id
         self.repo.save_environment(env)
         self._audit("environment.firm", env.code, firm=firm_env.code)
-        return Outcome(True, f"{env.code} is now managed by {firm_env.code}")
+        return Outcome(
+            True, _("{code} is now managed by {firm}").format(code=env.code, firm=firm_env.code)
+        )
 
     def convert(self, code: str, to_update: str) -> Outcome:
         """Convert an environment to a newer update. Its users' links stay; their agents
@@ -249,11 +284,16 @@ class Admin:
         target = self._supported(to_update)
         current = Update.parse(env.update)
         if current == target:
-            return Outcome(False, f"{env.code} is already on update {target}")
+            return Outcome(
+                False,
+                _("{code} is already on update {update}").format(code=env.code, update=target),
+            )
         if target < current:
             raise DomainError(
                 ErrorCode.UPDATE_UNSUPPORTED,
-                f"{env.code} is on update {current}; converting back to {target} is not possible.",
+                _(
+                    "{code} is on update {current}; converting back to {target} is not possible."
+                ).format(code=env.code, current=current, target=target),
                 environment=env.code,
             )
         env.update = str(target)
@@ -266,7 +306,12 @@ class Admin:
             from_update=str(current),
             to_update=str(target),
         )
-        return Outcome(True, f"{env.code} converted from update {current} to {target}")
+        return Outcome(
+            True,
+            _("{code} converted from update {current} to {target}").format(
+                code=env.code, current=current, target=target
+            ),
+        )
 
     # --- users, portal access, authorizations
     def add_user(self, code: str, login: str) -> Outcome:
@@ -274,22 +319,34 @@ class Admin:
         env = lookups.environment(self.repo, code)
         acct = lookups.account(self.repo, login)
         if self.repo.membership(env.id, acct.id) is not None:
-            return Outcome(False, f"{acct.login} is already a user of {env.code}")
+            return Outcome(
+                False,
+                _("{login} is already a user of {code}").format(login=acct.login, code=env.code),
+            )
         self.repo.add_membership(Membership(env.id, acct.id))
         self._audit("user.add", env.code, login=acct.login)
-        return Outcome(True, f"{acct.login} added to {env.code}")
+        return Outcome(True, _("{login} added to {code}").format(login=acct.login, code=env.code))
 
     def set_portal_access(self, code: str, login: str, granted: bool) -> Outcome:
         """Grant or withdraw a user's access to the portal (InSite)."""
         env = lookups.environment(self.repo, code)
         member = lookups.membership(self.repo, env, lookups.account(self.repo, login))
-        word = "has" if granted else "has no"
         if member.portal_access == granted:
-            return Outcome(False, f"{login} already {word} portal access in {env.code}")
+            already = (
+                _("{login} already has portal access in {code}")
+                if granted
+                else _("{login} already has no portal access in {code}")
+            )
+            return Outcome(False, already.format(login=login, code=env.code))
         member.portal_access = granted
         self.repo.save_membership(member)
         self._audit("portal." + ("grant" if granted else "revoke"), env.code, login=login)
-        return Outcome(True, f"{login} now {word} portal access in {env.code}")
+        done = (
+            _("{login} now has portal access in {code}")
+            if granted
+            else _("{login} now has no portal access in {code}")
+        )
+        return Outcome(True, done.format(login=login, code=env.code))
 
     def logins(self, code: str) -> list[str]:
         """The logins of every user of an environment."""
@@ -315,25 +372,36 @@ class Admin:
             elif not granted and function in direct:
                 self.repo.remove_authorization(direct[function].id)
                 changed.append(function)
-        verb = "authorized" if granted else "unauthorized"
         if not changed:
-            return Outcome(False, f"{login} already {verb} as asked in {env.code}")
+            already = (
+                _("{login} already authorized as asked in {code}")
+                if granted
+                else _("{login} already unauthorized as asked in {code}")
+            )
+            return Outcome(False, already.format(login=login, code=env.code))
         self._audit(
             "user.authorize" if granted else "user.unauthorize",
             env.code,
             login=login,
             functions=[str(f) for f in changed],
         )
-        return Outcome(True, f"{login} {verb} in {env.code} for " + ", ".join(changed))
+        done = (
+            _("{login} authorized in {code} for {functions}")
+            if granted
+            else _("{login} unauthorized in {code} for {functions}")
+        )
+        return Outcome(True, done.format(login=login, code=env.code, functions=", ".join(changed)))
 
     def create_group(self, code: str, name: str) -> Outcome:
         """Create a group in an environment."""
         env = lookups.environment(self.repo, code)
         if self.repo.group(env.id, name) is not None:
-            return Outcome(False, f"group {name!r} already exists in {env.code}")
+            return Outcome(
+                False, _("group {name!r} already exists in {code}").format(name=name, code=env.code)
+            )
         self.repo.add_group(Group(env.id, name))
         self._audit("group.create", env.code, group=name)
-        return Outcome(True, f"group {name!r} created in {env.code}")
+        return Outcome(True, _("group {name!r} created in {code}").format(name=name, code=env.code))
 
     def authorize_group(
         self, code: str, name: str, functions: Iterable[Function], granted: bool = True
@@ -351,14 +419,22 @@ class Admin:
                 self.repo.remove_authorization(held[function].id)
                 changed.append(function)
         if not changed:
-            return Outcome(False, f"group {name!r} already as asked in {env.code}")
+            return Outcome(
+                False,
+                _("group {name!r} already as asked in {code}").format(name=name, code=env.code),
+            )
         self._audit(
             "group.authorize" if granted else "group.unauthorize",
             env.code,
             group=name,
             functions=[str(f) for f in changed],
         )
-        return Outcome(True, f"group {name!r} in {env.code}: " + ", ".join(changed))
+        return Outcome(
+            True,
+            _("group {name!r} in {code}: {changes}").format(
+                name=name, code=env.code, changes=", ".join(changed)
+            ),
+        )
 
     def set_group_member(self, code: str, name: str, login: str, member: bool = True) -> Outcome:
         """Put a user in a group, or take them out."""
@@ -367,22 +443,36 @@ class Admin:
         membership = lookups.membership(self.repo, env, lookups.account(self.repo, login))
         present = membership.id in self.repo.group_member_ids(group.id)
         if present == member:
-            return Outcome(False, f"{login} already {'in' if member else 'not in'} group {name!r}")
+            already = (
+                _("{login} already in group {name!r}")
+                if member
+                else _("{login} already not in group {name!r}")
+            )
+            return Outcome(False, already.format(login=login, name=name))
         if member:
             self.repo.add_group_member(group.id, membership.id)
         else:
             self.repo.remove_group_member(group.id, membership.id)
         self._audit("group." + ("add" if member else "remove"), env.code, group=name, login=login)
-        return Outcome(True, f"{login} {'added to' if member else 'removed from'} group {name!r}")
+        done = (
+            _("{login} added to group {name!r}")
+            if member
+            else _("{login} removed from group {name!r}")
+        )
+        return Outcome(True, done.format(login=login, name=name))
 
     # --- connectors
     def set_connector_blocked(self, code: str, connector: ConnectorName, blocked: bool) -> Outcome:
         """Block or unblock one of an environment's app connectors."""
         env = lookups.environment(self.repo, code)
         found = next(c for c in self.repo.connectors([env.id]) if c.name == connector)
-        word = "blocked" if blocked else "open"
         if found.blocked == blocked:
-            return Outcome(False, f"connector {connector} of {env.code} is already {word}")
+            already = (
+                _("connector {connector} of {code} is already blocked")
+                if blocked
+                else _("connector {connector} of {code} is already open")
+            )
+            return Outcome(False, already.format(connector=connector, code=env.code))
         found.blocked = blocked
         self.repo.save_connector(found)
         self._audit(
@@ -392,7 +482,12 @@ class Admin:
             self._event(
                 env.id, events.CONNECTOR_BLOCKED, environment=env.code, connector=str(connector)
             )
-        return Outcome(True, f"connector {connector} of {env.code} is now {word}")
+        done = (
+            _("connector {connector} of {code} is now blocked")
+            if blocked
+            else _("connector {connector} of {code} is now open")
+        )
+        return Outcome(True, done.format(connector=connector, code=env.code))
 
     # --- allowed file extensions
     def _extension_lists(self) -> ExtensionRepository:
@@ -412,12 +507,20 @@ class Admin:
         current = self._locked_allowlist(env)
         added = [e for e in wanted if e not in current.extensions]
         if not added:
-            return Outcome(False, f"already allowed in {env.code}: {shown_list(set(wanted))}")
+            return Outcome(
+                False,
+                _("already allowed in {code}: {extensions}").format(
+                    code=env.code, extensions=shown_list(set(wanted))
+                ),
+            )
         self._extension_lists().save(env.id, current.extensions | set(added), self.policy.clock())
         self._audit("extensions.allow", env.code, extensions=sorted(added))
         return Outcome(
             True,
-            f"now allowed in {env.code}: {shown_list(set(added))}." + extensions.risk_note(added),
+            _("now allowed in {code}: {extensions}.").format(
+                code=env.code, extensions=shown_list(set(added))
+            )
+            + extensions.risk_note(added),
         )
 
     def remove_extensions(self, code: str, given: Sequence[str]) -> Outcome:
@@ -427,21 +530,33 @@ class Admin:
         current = self._locked_allowlist(env)
         removed = [e for e in wanted if e in current.extensions]
         if not removed:
-            return Outcome(False, f"not allowed in {env.code} anyway: {shown_list(set(wanted))}")
+            return Outcome(
+                False,
+                _("not allowed in {code} anyway: {extensions}").format(
+                    code=env.code, extensions=shown_list(set(wanted))
+                ),
+            )
         left = current.extensions - set(removed)
         self._extension_lists().save(env.id, left, self.policy.clock())
         self._audit("extensions.remove", env.code, extensions=sorted(removed))
-        warning = "" if left else " No file can be uploaded there until one is allowed again."
-        return Outcome(
-            True, f"no longer allowed in {env.code}: {shown_list(set(removed))}.{warning}"
+        done = (
+            _("no longer allowed in {code}: {extensions}.")
+            if left
+            else _(
+                "no longer allowed in {code}: {extensions}. No file can be uploaded there until "
+                "one is allowed again."
+            )
         )
+        return Outcome(True, done.format(code=env.code, extensions=shown_list(set(removed))))
 
     def reset_extensions(self, code: str) -> Outcome:
         """Give an environment the default list again (it follows this release's default)."""
         env = lookups.environment(self.repo, code)
         current = self._locked_allowlist(env)
         if current.default:
-            return Outcome(False, f"{env.code} already uses the default extensions")
+            return Outcome(
+                False, _("{code} already uses the default extensions").format(code=env.code)
+            )
         self._extension_lists().forget(env.id)
         default = extensions.DEFAULT_EXTENSIONS
         self._audit(
@@ -450,7 +565,7 @@ class Admin:
             added=sorted(default - current.extensions),
             removed=sorted(current.extensions - default),
         )
-        return Outcome(True, f"{env.code} uses the default extensions again")
+        return Outcome(True, _("{code} uses the default extensions again").format(code=env.code))
 
     def _locked_allowlist(self, env: Environment) -> Allowlist:
         # Read for change (locked where the database can): a concurrent change waits
@@ -482,8 +597,10 @@ class Admin:
             if unknown:
                 raise DomainError(
                     ErrorCode.NOT_FOUND,
-                    f"No active token {', '.join(sorted(unknown))} in {env.code}; list them with "
-                    f"`koppel-admin tokens list {env.code}`.",
+                    _(
+                        "No active token {tokens} in {code}; list them with `koppel-admin tokens "
+                        "list {code}`."
+                    ).format(tokens=", ".join(sorted(unknown)), code=env.code),
                     environment=env.code,
                 )
             views = [v for v in views if v.token.public_id in token_ids]
@@ -497,7 +614,7 @@ class Admin:
             [v.token.id for v in views], self.policy.clock(), RevokeReason.ADMINISTRATOR
         )
         if not count:
-            return Outcome(False, f"no active token to revoke in {env.code}")
+            return Outcome(False, _("no active token to revoke in {code}").format(code=env.code))
         self._audit(
             "token.revoke",
             env.code,
@@ -514,7 +631,12 @@ class Admin:
                 workstation_id=view.token.workstation_id,
                 workstation_name=view.token.workstation_name,
             )
-        return Outcome(True, f"{counted(count, 'token')} revoked in {env.code}")
+        return Outcome(
+            True,
+            ngettext(
+                "{count} token revoked in {code}", "{count} tokens revoked in {code}", count
+            ).format(count=count, code=env.code),
+        )
 
     def revoke_workstation(
         self,
@@ -534,7 +656,7 @@ class Admin:
         wanted = workstation.strip()
         if not wanted:
             raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "Give the workstation's name or id to revoke."
+                ErrorCode.VALIDATION_ERROR, _("Give the workstation's name or id to revoke.")
             )
         env_ids, where = self._workstation_scope(firm, within)
         account_id = self._owner_id(login, lenient=within is not None)
@@ -543,14 +665,22 @@ class Admin:
             similar = revocation.similar_names(
                 self.repo.workstation_names(env_ids, account_id), wanted
             )
-            hint = f" Similar names: {', '.join(similar)}." if similar else ""
-            whose = f" of {names.login(login)}" if login else ""
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"No workstation named {wanted!r} (or with that id) has a token{whose} "
-                f"{where}, so nothing was revoked. Names are matched exactly as the agent "
-                f"recorded them; the tokens list shows each workstation's name and id.{hint}",
-            )
+            message = (
+                _(
+                    "No workstation named {wanted!r} (or with that id) has a token of {login} "
+                    "{where}, so nothing was revoked. Names are matched exactly as the agent "
+                    "recorded them; the tokens list shows each workstation's name and id."
+                )
+                if login
+                else _(
+                    "No workstation named {wanted!r} (or with that id) has a token {where}, so "
+                    "nothing was revoked. Names are matched exactly as the agent recorded "
+                    "them; the tokens list shows each workstation's name and id."
+                )
+            ).format(wanted=wanted, login=names.login(login) if login else "", where=where)
+            if similar:
+                message += " " + _("Similar names: {names}.").format(names=", ".join(similar))
+            raise DomainError(ErrorCode.NOT_FOUND, message)
         if dry_run:
             ending = revocation.active(views, self.policy)
             return WorkstationRevocation(wanted, revocation.by_environment(ending), False)
@@ -588,12 +718,12 @@ class Admin:
         if firm is not None:
             firm_env = self._firm(firm)
             ids = [firm_env.id] + [c.id for c in self.repo.clients_of(firm_env.id)]
-            return ids, f"in {firm_env.code} or its clients"
+            return ids, _("in {firm} or its clients").format(firm=firm_env.code)
         if within is not None:
             return [e.id for e in self.repo.environments(list(within))], (
-                "in the environments you administer"
+                _("in the environments you administer")
             )
-        return None, "on this server"
+        return None, _("on this server")
 
     # --- helpers
     def _supported(self, text: str) -> Update:
@@ -605,7 +735,9 @@ class Admin:
             hosted = " and ".join(str(u) for u in self.policy.supported_updates)
             raise DomainError(
                 ErrorCode.UPDATE_UNSUPPORTED,
-                f"This server hosts updates {hosted}; update {update} is not one of them.",
+                _("This server hosts updates {hosted}; update {update} is not one of them.").format(
+                    hosted=hosted, update=update
+                ),
             )
         return update
 
@@ -614,7 +746,9 @@ class Admin:
         if env.kind is not Kind.FIRM:
             raise DomainError(
                 ErrorCode.NOT_A_FIRM,
-                f"{env.code} is a client environment; give the firm's environment code.",
+                _("{code} is a client environment; give the firm's environment code.").format(
+                    code=env.code
+                ),
                 environment=env.code,
             )
         return env
@@ -624,8 +758,10 @@ class Admin:
         if group is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
-                f"Group {name!r} does not exist in {env.code}; create it with "
-                f"`koppel-admin groups create {env.code} {name!r}`.",
+                _(
+                    "Group {name!r} does not exist in {code}; create it with `koppel-admin "
+                    "groups create {code} {name!r}`."
+                ).format(name=name, code=env.code),
                 environment=env.code,
             )
         return group

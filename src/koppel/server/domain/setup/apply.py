@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS
 from koppel.server.domain import lookups
@@ -20,10 +22,12 @@ def server_address(admin: Admin) -> str:
     if not admin.policy.address_known:
         raise DomainError(
             ErrorCode.ADDRESS_UNKNOWN,
-            "The address agents use to reach this server is not known yet: start "
-            "`koppel-server` once (it records the address it serves on), or set "
-            "KOPPEL_PUBLIC_URL (or give --public-url) to the address employees' "
-            "computers reach it at.",
+            _(
+                "The address agents use to reach this server is not known yet: start "
+                "`koppel-server` once (it records the address it serves on), or set "
+                "KOPPEL_PUBLIC_URL (or give --public-url) to the address employees' computers "
+                "reach it at."
+            ),
         )
     return admin.policy.public_url
 
@@ -46,8 +50,10 @@ def setup_firm(
     if env.kind is not Kind.FIRM:
         raise DomainError(
             ErrorCode.NOT_A_FIRM,
-            f"{env.code} is a client environment; use `koppel-admin setup client {env.code} "
-            "--firm FIRM --user LOGIN`.",
+            _(
+                "{code} is a client environment; use `koppel-admin setup client {code} --firm "
+                "FIRM --user LOGIN`."
+            ).format(code=env.code),
             environment=env.code,
         )
     outcomes = [admin.set_api_url(env.code, api_url or server_address(admin))]
@@ -82,7 +88,9 @@ def setup_client(
     if env.kind is not Kind.CLIENT:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"{env.code} is a firm environment; use `koppel-admin setup firm {env.code}`.",
+            _("{code} is a firm environment; use `koppel-admin setup firm {code}`.").format(
+                code=env.code
+            ),
             environment=env.code,
         )
     staff = set(admin.logins(firm_env.code))
@@ -93,15 +101,22 @@ def setup_client(
     if not logins:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"Name the firm's employees who use the agent with {env.code}: --user LOGIN.",
+            _("Name the firm's employees who use the agent with {code}: --user LOGIN.").format(
+                code=env.code
+            ),
             environment=env.code,
         )
     strangers = [login for login in logins if login.strip().lower() not in staff]
     if strangers:
         raise DomainError(
             ErrorCode.NOT_A_MEMBER,
-            f"{', '.join(strangers)} not a user of the firm environment {firm_env.code}; add "
-            f"them there first (`koppel-admin users add {firm_env.code} LOGIN`).",
+            ngettext(
+                "{logins} is not a user of the firm environment {code}; add them there first "
+                "(`koppel-admin users add {code} LOGIN`).",
+                "{logins} are not users of the firm environment {code}; add them there first "
+                "(`koppel-admin users add {code} LOGIN`).",
+                len(strangers),
+            ).format(logins=", ".join(strangers), code=firm_env.code),
             environment=firm_env.code,
         )
     site = main_site or _kept(admin, env.main_site_url, env.code, firm_env.code)
@@ -113,8 +128,10 @@ def setup_client(
         else:
             raise DomainError(
                 ErrorCode.MAIN_SITE_MISSING,
-                f"{env.code} has no portal of its own and {firm_env.code} has no main site "
-                f"recorded yet; run `koppel-admin setup firm {firm_env.code}` first.",
+                _(
+                    "{code} has no portal of its own and {firm} has no main site recorded "
+                    "yet; run `koppel-admin setup firm {firm}` first."
+                ).format(code=env.code, firm=firm_env.code),
                 environment=env.code,
             )
     outcomes = [

@@ -8,7 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from koppel.protocol.counts import counted
+from koppel.i18n import N_, ngettext
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.functions import LINK_FUNCTIONS, Function
 from koppel.protocol.updates import Update
@@ -56,6 +57,14 @@ class EnvironmentCheck:
         return all(step.done for step in self.steps)
 
 
+def short_functions(functions: Sequence[Function]) -> str:
+    """ "Save settings and My files": the functions' last words, as a list in a sentence."""
+    words = [f.value.rsplit("/", 1)[-1] for f in functions]
+    if len(words) < 2:
+        return "".join(words)
+    return _("{items} and {last}").format(items=", ".join(words[:-1]), last=words[-1])
+
+
 def _cmd(*parts: str) -> str:
     return "koppel-admin " + " ".join(shlex.quote(p) for p in parts)
 
@@ -98,8 +107,10 @@ def check_environments(
         if missing:
             raise DomainError(
                 ErrorCode.UNKNOWN_ENVIRONMENT,
-                f"No environment {', '.join(missing)} on this server; list them with "
-                "`koppel-admin env list`.",
+                _(
+                    "No environment {missing} on this server; list them with `koppel-admin env "
+                    "list`."
+                ).format(missing=", ".join(missing)),
                 environment=missing[0],
             )
     facts = _load_facts(repo, envs, catalogs, complete=wanted is None)
@@ -175,14 +186,14 @@ def _check(env: Environment, facts: _Facts, policy: Policy) -> EnvironmentCheck:
 def _api_url_step(
     env: Environment, policy: Policy, reach: Mapping[str, Reach] | None
 ) -> StepResult:
-    title = "Central local environment address (API URL) recorded"
+    title = _("Central local environment address (API URL) recorded")
     server = policy.public_url if policy.address_known else "URL-OF-THIS-SERVER"
     if not env.api_url:
         return StepResult(
             "api-url",
             title,
             False,
-            "agents do not know where to reach this environment",
+            _("agents do not know where to reach this environment"),
             _cmd("env", "set-api-url", env.code, server),
         )
     if unspecified(host_of(env.api_url)):
@@ -190,10 +201,12 @@ def _api_url_step(
             "api-url",
             title,
             False,
-            f"{env.api_url} is where the server listens, not an address another computer "
-            "can use (there it means the computer itself); set KOPPEL_PUBLIC_URL of "
-            "koppel-server to the address employees' computers reach it at, restart it "
-            "and record that address",
+            _(
+                "{address} is where the server listens, not an address another computer "
+                "can use (there it means the computer itself); set KOPPEL_PUBLIC_URL of "
+                "koppel-server to the address employees' computers reach it at, restart it "
+                "and record that address"
+            ).format(address=env.api_url),
             _cmd("env", "set-api-url", env.code, "URL-THAT-REACHES-THIS-SERVER"),
         )
     if policy.address_known and normalized(env.api_url) != normalized(policy.public_url):
@@ -201,8 +214,9 @@ def _api_url_step(
             "api-url",
             title,
             False,
-            f"{env.api_url} is not this server's address {policy.public_url}: "
-            "employees' first link would fail",
+            _(
+                "{address} is not this server's address {server}: employees' first link would fail"
+            ).format(address=env.api_url, server=policy.public_url),
             _cmd("env", "set-api-url", env.code, policy.public_url),
         )
     answer = reach.get(env.api_url) if reach is not None else None
@@ -211,24 +225,30 @@ def _api_url_step(
             "api-url",
             title,
             False,
-            f"{env.api_url} {answer.detail}. Start koppel-server if it is stopped; if "
-            "employees' computers reach it at another address, set its KOPPEL_PUBLIC_URL "
-            "to that address, restart it and record that address",
+            _(
+                "{address}: {problem}. Start koppel-server if it is stopped; if "
+                "employees' computers reach it at another address, set its KOPPEL_PUBLIC_URL "
+                "to that address, restart it and record that address"
+            ).format(address=env.api_url, problem=answer.detail),
             _cmd("env", "set-api-url", env.code, "URL-THAT-REACHES-THIS-SERVER"),
         )
-    note = " (answers as this server)" if answer is not None else " (not probed)"
-    return StepResult("api-url", title, True, env.api_url + note)
+    note = (
+        _("{address} (answers as this server)")
+        if answer is not None
+        else _("{address} (not probed)")
+    )
+    return StepResult("api-url", title, True, note.format(address=env.api_url))
 
 
 def _portal_step(env: Environment, facts: _Facts) -> StepResult:
-    title = "Users have portal (InSite) access"
+    title = _("Users have portal (InSite) access")
     members = facts.members[env.id]
     if not members:
         return StepResult(
             "portal-access",
             title,
             False,
-            "the environment has no users yet",
+            _("the environment has no users yet"),
             _cmd("users", "add", env.code, "LOGIN"),
         )
     without = sorted(v.account.login for v in members if not v.membership.portal_access)
@@ -237,10 +257,10 @@ def _portal_step(env: Environment, facts: _Facts) -> StepResult:
             "portal-access",
             title,
             False,
-            "no portal access: " + ", ".join(without),
+            _("no portal access: {logins}").format(logins=", ".join(without)),
             _cmd("portal", "grant", env.code, "--all"),
         )
-    return StepResult("portal-access", title, True, counted(len(members), "user"))
+    return StepResult("portal-access", title, True, _users(len(members)))
 
 
 def _firm_employees(env: Environment, firm: Environment | None, facts: _Facts) -> list[MemberView]:
@@ -272,9 +292,12 @@ def _authorization_step(
     required: tuple[Function, ...],
     firm: Environment | None,
 ) -> StepResult:
-    short = " and ".join(f.value.rsplit("/", 1)[-1] for f in required)
-    who = "Firm employees" if env.kind is Kind.CLIENT else "Users"
-    title = f"{who} authorized for {short}"
+    short = short_functions(required)
+    title = (
+        _("Firm employees authorized for {functions}")
+        if env.kind is Kind.CLIENT
+        else _("Users authorized for {functions}")
+    ).format(functions=short)
     if not users:
         if env.kind is Kind.CLIENT and firm is not None:
             staff = sorted(v.account.login for v in facts.members[firm.id])
@@ -284,13 +307,18 @@ def _authorization_step(
             fix = None  # the firm step comes first
         else:
             fix = _cmd("users", "add", env.code, "LOGIN")
-        return StepResult("authorizations", title, False, "no users to authorize yet", fix)
+        return StepResult("authorizations", title, False, _("no users to authorize yet"), fix)
     lacking = lacking_functions(users, facts.functions, required)
     if not lacking:
-        return StepResult("authorizations", title, True, counted(len(users), "user"))
+        return StepResult("authorizations", title, True, _users(len(users)))
     login, missing = lacking[0]
     fix_args = [a for f in missing for a in ("--function", f.value)]
-    detail = "; ".join(f"{who_}: missing " + ", ".join(f.value for f in fs) for who_, fs in lacking)
+    detail = "; ".join(
+        _("{login}: missing {functions}").format(
+            login=who_, functions=", ".join(f.value for f in fs)
+        )
+        for who_, fs in lacking
+    )
     return StepResult(
         "authorizations",
         title,
@@ -301,26 +329,26 @@ def _authorization_step(
 
 
 def _connector_step(env: Environment, facts: _Facts) -> StepResult:
-    title = "Communication Center app connector open"
+    title = _("Communication Center app connector open")
     if facts.blocked.get(env.id, True):
         return StepResult(
             "connector",
             title,
             False,
-            "App connector is blocked",
+            _("App connector is blocked"),
             _cmd("connector", "unblock", env.code, str(ConnectorName.COMMUNICATION_CENTER)),
         )
     return StepResult("connector", title, True)
 
 
 def _firm_main_site_step(env: Environment, policy: Policy) -> StepResult:
-    title = "Portal main site recorded"
+    title = _("Portal main site recorded")
     if not env.has_portal:
         return StepResult(
             "main-site",
             title,
             False,
-            "the firm environment has no portal recorded",
+            _("the firm environment has no portal recorded"),
             _cmd("env", "set", env.code, "--portal"),
         )
     if env.main_site_url:
@@ -329,7 +357,7 @@ def _firm_main_site_step(env: Environment, policy: Policy) -> StepResult:
         "main-site",
         title,
         False,
-        "no main site recorded",
+        _("no main site recorded"),
         _cmd("env", "set-main-site", env.code, policy.portal_url(env.code)),
     )
 
@@ -344,7 +372,9 @@ def _own_portal_site(env: Environment, title: str, policy: Policy) -> StepResult
             "main-site",
             title,
             False,
-            f"{site} is the portal at another address than this server's ({expected})",
+            _("{site} is the portal at another address than this server's ({expected})").format(
+                site=site, expected=expected
+            ),
             _cmd("env", "set-main-site", env.code, expected),
         )
     return StepResult("main-site", title, True, site)
@@ -359,50 +389,66 @@ def _moved(site: str, policy: Policy) -> bool:
 
 
 def _firm_step(env: Environment, firm: Environment | None) -> StepResult:
-    title = "Managing firm recorded"
+    title = _("Managing firm recorded")
     if firm is not None:
         return StepResult("firm", title, True, firm.code)
     return StepResult(
-        "firm", title, False, "no managing firm", _cmd("env", "set-firm", env.code, "FIRM")
+        "firm", title, False, _("no managing firm"), _cmd("env", "set-firm", env.code, "FIRM")
     )
 
 
 def _update_step(env: Environment, firm: Environment | None) -> StepResult:
-    title = "Same update as the firm environment"
+    title = _("Same update as the firm environment")
     if firm is None:
-        return StepResult("update", title, False, "no managing firm to compare with")
+        return StepResult("update", title, False, _("no managing firm to compare with"))
     if firm.update == env.update:
         return StepResult("update", title, True, env.update)
-    detail = f"{env.code} is on {env.update}, {firm.code} on {firm.update}"
+    detail = _("{code} is on {update}, {firm} on {firm_update}").format(
+        code=env.code, update=env.update, firm=firm.code, firm_update=firm.update
+    )
     if Update.parse(env.update) < Update.parse(firm.update):
         # Behind its firm: this client alone catches up.
         fix = _cmd("env", "convert", env.code, "--to", firm.update)
     else:
         # Ahead of its firm (converted alone): the firm and its other clients follow.
         fix = convert_command(firm, env.update)
-        detail += f"; convert {firm.code} with its clients to {env.update}"
+        detail = _(
+            "{code} is on {update}, {firm} on {firm_update}; convert {firm} with its clients "
+            "to {update}"
+        ).format(code=env.code, update=env.update, firm=firm.code, firm_update=firm.update)
     return StepResult("update", title, False, detail, fix)
 
 
 def _clients_update_step(firm: Environment, clients: list[Environment]) -> StepResult:
     """A firm's employees link the firm and its clients with one agent, which works with one
     update only: the whole group must be on one update."""
-    title = "Clients on the same update as the firm"
+    title = _("Clients on the same update as the firm")
     if not clients:
-        return StepResult("clients-update", title, True, "no clients")
+        return StepResult("clients-update", title, True, _("no clients"))
     group = make_group(firm, clients)
     if group.uniform:
         return StepResult(
-            "clients-update", title, True, f"{counted(len(clients), 'client')} on {firm.update}"
+            "clients-update",
+            title,
+            True,
+            ngettext(
+                "{count} client on {update}", "{count} clients on {update}", len(clients)
+            ).format(count=len(clients), update=firm.update),
         )
     others = [f"{c.code} ({c.update})" for c in clients if c.update != firm.update]
-    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    shown = ", ".join(others[:5])
+    if len(others) > 5:
+        shown = ngettext(
+            "{listed} and {count} more", "{listed} and {count} more", len(others) - 5
+        ).format(listed=shown, count=len(others) - 5)
     return StepResult(
         "clients-update",
         title,
         False,
-        f"not on {firm.update} like {firm.code}: {shown}; an employee's agent works with one "
-        "update only, so links on both updates cannot all work",
+        _(
+            "not on {update} like {firm}: {clients}; an employee's agent works with one "
+            "update only, so links on both updates cannot all work"
+        ).format(update=firm.update, firm=firm.code, clients=shown),
         group.fix(),
     )
 
@@ -411,17 +457,17 @@ def _client_main_site_step(
     env: Environment, firm: Environment | None, policy: Policy
 ) -> StepResult:
     if env.has_portal:
-        title = "Portal main site recorded (own portal)"
+        title = _("Portal main site recorded (own portal)")
         if env.main_site_url:
             return _own_portal_site(env, title, policy)
         return StepResult(
             "main-site",
             title,
             False,
-            "no main site recorded",
+            _("no main site recorded"),
             _cmd("env", "set-main-site", env.code, policy.portal_url(env.code)),
         )
-    title = "Main site recorded (the firm's portal)"
+    title = _("Main site recorded (the firm's portal)")
     expected = firm.main_site_url if firm else None
     if env.main_site_url:
         site = env.main_site_url
@@ -432,7 +478,9 @@ def _client_main_site_step(
                 "main-site",
                 title,
                 False,
-                f"{site} is the firm's portal at another address than this server's",
+                _("{site} is the firm's portal at another address than this server's").format(
+                    site=site
+                ),
                 _cmd("env", "set-main-site", env.code, current),
             )
         if derived and expected and normalized(site) != normalized(expected):
@@ -440,16 +488,22 @@ def _client_main_site_step(
                 "main-site",
                 title,
                 False,
-                f"{site} is not the firm's main site {expected}",
+                _("{site} is not the firm's main site {expected}").format(
+                    site=site, expected=expected
+                ),
                 _cmd("env", "set-main-site", env.code, expected),
             )
-        note = "" if expected in (None, site) else f" (the firm's portal is {expected})"
-        return StepResult("main-site", title, True, site + note)
+        note = (
+            site
+            if expected in (None, site)
+            else _("{site} (the firm's portal is {expected})").format(site=site, expected=expected)
+        )
+        return StepResult("main-site", title, True, note)
     return StepResult(
         "main-site",
         title,
         False,
-        "no main site recorded",
+        _("no main site recorded"),
         _cmd("env", "set-main-site", env.code, expected or "URL-OF-THE-FIRM-PORTAL"),
     )
 
@@ -460,26 +514,26 @@ _NO_SIZE = CatalogSize(0, 0)
 def _dossier_step(env: Environment, firm: Environment | None, facts: _Facts) -> StepResult:
     """Whether the environment can receive documents: it has destinations and item types
     (a client gets them from its firm's dossier template)."""
-    title = "Dossier has destinations and item types (to receive documents)"
+    title = _("Dossier has destinations and item types (to receive documents)")
     own = facts.catalogs.get(env.id, _NO_SIZE)
     template = facts.templates.get(firm.id, _NO_SIZE) if firm is not None else None
     if own.destinations and own.item_types:
-        detail = (
-            f"{counted(own.destinations, 'destination')}, {counted(own.item_types, 'item type')}"
-        )
+        detail = _sizes(own)
         if env.kind is Kind.FIRM:
             mine = facts.templates.get(env.id, _NO_SIZE)
-            detail += (
-                f"; template for new clients: {counted(mine.destinations, 'destination')}, "
-                f"{counted(mine.item_types, 'item type')}"
+            detail = (
+                _("{sizes}; template for new clients: {template}").format(
+                    sizes=detail, template=_sizes(mine)
+                )
                 if mine.destinations or mine.item_types
-                else "; no template for new clients yet "
-                f"(`{_cmd('template', 'copy-from', env.code, env.code)}` sets one)"
+                else _("{sizes}; no template for new clients yet (`{command}` sets one)").format(
+                    sizes=detail, command=_cmd("template", "copy-from", env.code, env.code)
+                )
             )
         return StepResult("dossier", title, True, detail)
     sizes = (("destinations", own.destinations), ("item types", own.item_types))
     lacking = [what for what, count in sizes if not count]
-    detail = f"no {' and no '.join(lacking)}: employees cannot submit documents to it yet"
+    detail = _LACKING[tuple(lacking)]
     offered = template is not None and all(
         getattr(template, what.replace(" ", "_")) for what in lacking
     )
@@ -488,17 +542,49 @@ def _dossier_step(env: Environment, firm: Environment | None, facts: _Facts) -> 
             "dossier",
             title,
             False,
-            f"{detail}; the dossier template of {firm.code} has them",
+            _("{problem}; the dossier template of {firm} has them").format(
+                problem=_(detail), firm=firm.code
+            ),
             _cmd("template", "apply", firm.code, "--client", env.code),
         )
+    shown = _(detail)
     if firm is not None:
-        detail += (
-            f"; {firm.code} has no dossier template that gives them "
-            f"(`{_cmd('template', 'copy-from', firm.code, 'ENV')}` takes an environment's)"
+        shown = _(
+            "{problem}; {firm} has no dossier template that gives them "
+            "(`{command}` takes an environment's)"
+        ).format(
+            problem=shown, firm=firm.code, command=_cmd("template", "copy-from", firm.code, "ENV")
         )
     fix = (
         _cmd("destinations", "import", env.code, "FILE.csv")
         if not own.destinations
         else _cmd("item-types", "create", env.code, "NAME")
     )
-    return StepResult("dossier", title, False, detail, fix)
+    return StepResult("dossier", title, False, shown, fix)
+
+
+# What an environment lacks to receive documents (translated where shown).
+_LACKING = {
+    ("destinations", "item types"): N_(
+        "no destinations and no item types: employees cannot submit documents to it yet"
+    ),
+    ("destinations",): N_("no destinations: employees cannot submit documents to it yet"),
+    ("item types",): N_("no item types: employees cannot submit documents to it yet"),
+}
+
+
+def _users(count: int) -> str:
+    return ngettext("{count} user", "{count} users", count).format(count=count)
+
+
+def _sizes(size: CatalogSize) -> str:
+    """ "3 destinations, 1 item type" in the request's language."""
+    destinations = ngettext(
+        "{count} destination", "{count} destinations", size.destinations
+    ).format(count=size.destinations)
+    item_types = ngettext("{count} item type", "{count} item types", size.item_types).format(
+        count=size.item_types
+    )
+    return _("{destinations}, {item_types}").format(
+        destinations=destinations, item_types=item_types
+    )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.extensions import (
     NO_EXTENSION,
@@ -147,15 +148,29 @@ def refusal(allowed: Allowlist, name: str) -> ExtensionNotAllowed:
         if extension == NO_EXTENSION
         else f"files ending in {shown(extension)} are"
     )
+    accepted = shown_list(allowed.extensions)
+    # English for the administrator's terminal (koppel-admin); the user's message is
+    # translated below.
     refused = (
-        f"{name!r} cannot be uploaded to {code}: {what} not accepted there. Accepted: "
-        f"{shown_list(allowed.extensions)}."
+        f"{name!r} cannot be uploaded to {code}: {what} not accepted there. Accepted: {accepted}."
     )
     command = allow_command(code, extension)
+    message = (
+        _(
+            "{name!r} cannot be uploaded to {code}: files without an extension are not "
+            "accepted there. Accepted: {accepted}. If such files must be exchanged, ask the "
+            "administrator of {code} to allow them (`{command}`)."
+        )
+        if extension == NO_EXTENSION
+        else _(
+            "{name!r} cannot be uploaded to {code}: files ending in {extension} are not "
+            "accepted there. Accepted: {accepted}. If such files must be exchanged, ask the "
+            "administrator of {code} to allow them (`{command}`)."
+        )
+    ).format(name=name, code=code, accepted=accepted, command=command, extension=shown(extension))
     return ExtensionNotAllowed(
         ErrorCode.EXTENSION_NOT_ALLOWED,
-        f"{refused} If such files must be exchanged, ask the administrator of {code} to "
-        f"allow them (`{command}`).",
+        message,
         environment=code,
         admin_message=f"{refused} If such files must be exchanged, allow them: `{command}`.",
         allowed=tuple(allowed.ordered()),
@@ -182,14 +197,17 @@ def parse(values: Iterable[str]) -> list[str]:
             if extension is None:
                 raise DomainError(
                     ErrorCode.VALIDATION_ERROR,
-                    f"{word!r} is not a file extension: give what follows the last dot of a "
-                    "file name (e.g. pdf, or gz for .tar.gz), up to 32 letters, digits, '_', "
-                    f"'+', '-' or '~'; give {NO_EXTENSION_WORD!r} for names without one.",
+                    _(
+                        "{word!r} is not a file extension: give what follows the last dot of a "
+                        "file name (e.g. pdf, or gz for .tar.gz), up to 32 letters, digits, "
+                        "'_', '+', '-' or '~'; give {no_extension_word!r} for names without "
+                        "one."
+                    ).format(word=word, no_extension_word=NO_EXTENSION_WORD),
                 )
             if extension not in found:
                 found.append(extension)
     if not found:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Name at least one extension.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Name at least one extension."))
     return found
 
 
@@ -198,7 +216,7 @@ def risk_note(extensions: Sequence[str]) -> str:
     risky = [e for e in extensions if e in RISKY_EXTENSIONS]
     if not risky:
         return ""
-    return (
-        f" Warning: {shown_list(set(risky))} can run programs or scripts when opened; "
+    return " " + _(
+        "Warning: {extensions} can run programs or scripts when opened; "
         "remove them again unless you are sure."
-    )
+    ).format(extensions=shown_list(set(risky)))

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Protocol
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.protocol.filenames import unsafe_reason
 from koppel.protocol.sizes import byte_count, format_size, format_size_exact
@@ -159,18 +161,31 @@ def check_filename(filename: str) -> None:
     reason = unsafe_reason(filename)
     if reason:
         raise DomainError(
-            ErrorCode.UNSAFE_NAME, f"The file name {filename!r} cannot be used: {reason}."
+            ErrorCode.UNSAFE_NAME,
+            _("The file name {filename!r} cannot be used: {reason}.").format(
+                filename=filename, reason=reason
+            ),
         )
+
+
+# What ``too_large`` may be told is too large (marked for translation).
+_WHAT = (N_("The file"), N_("The upload"))
 
 
 def too_large(limits: UploadLimits, what: str, size: int | None = None) -> DomainError:
     """The refusal of anything beyond the upload limit; ``size`` when it is known. Sizes
     with their exact bytes: a file just above the limit shows as "75.0 MB" too."""
-    shown = f"{what} ({format_size_exact(size)})" if size is not None else what
+    # ``what`` is one of _WHAT's phrases (English, as callers name it), translated here.
+    shown = (
+        _(what)
+        if size is None
+        else _("{what} ({size})").format(what=_(what), size=format_size_exact(size))
+    )
     return DomainError(
         ErrorCode.TOO_LARGE,
-        f"{shown} is larger than this server accepts: at most "
-        f"{format_size_exact(limits.max_bytes)} per file.",
+        _("{shown} is larger than this server accepts: at most {limit} per file.").format(
+            shown=shown, limit=format_size_exact(limits.max_bytes)
+        ),
     )
 
 
@@ -206,18 +221,20 @@ def create(
     type the environment does not accept, ``allowed``, included)."""
     sweep_expired(uploads, blobs, now)
     if length < 0:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Upload-Length must not be negative.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Upload-Length must not be negative."))
     if length > limits.max_bytes:
         raise too_large(limits, "The file", length)
     if filename is None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "State the file name in Upload-Metadata (key 'filename', base64).",
+            _("State the file name in Upload-Metadata (key 'filename', base64)."),
         )
     check_filename(filename)
     check_extension(allowed, filename)
     if length == 0:
-        raise DomainError(ErrorCode.EMPTY_FILE, f"The file {filename!r} is empty.")
+        raise DomainError(
+            ErrorCode.EMPTY_FILE, _("The file {filename!r} is empty.").format(filename=filename)
+        )
     upload_id = new_upload_id()
     upload = Upload(
         id=upload_id,
@@ -255,13 +272,18 @@ def find(
         or upload.environment_id != environment_id
         or upload.membership_id != membership_id
     ):
-        raise DomainError(ErrorCode.NOT_FOUND, f"There is no upload {upload_id} of yours.")
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            _("There is no upload {upload_id} of yours.").format(upload_id=upload_id),
+        )
     if upload.expired(now):
         _remove(uploads, blobs, upload)
         raise DomainError(
             ErrorCode.UPLOAD_EXPIRED,
-            f"The upload {upload_id} expired (unfinished uploads are kept until "
-            f"{upload.expires_at:%Y-%m-%d %H:%M} UTC); start it again.",
+            _(
+                "The upload {upload_id} expired (unfinished uploads are kept until "
+                "{expires_at:%Y-%m-%d %H:%M} UTC); start it again."
+            ).format(upload_id=upload_id, expires_at=upload.expires_at),
         )
     if upload.complete:
         return upload
@@ -284,19 +306,24 @@ def check_append(upload: Upload, offset: int, length: int | None) -> None:
     if upload.complete:
         raise DomainError(
             ErrorCode.OFFSET_MISMATCH,
-            f"The upload {upload.id} is already complete ({byte_count(upload.declared_length)}).",
+            _("The upload {upload_id} is already complete ({size}).").format(
+                upload_id=upload.id, size=byte_count(upload.declared_length)
+            ),
         )
     if offset != upload.offset:
         raise DomainError(
             ErrorCode.OFFSET_MISMATCH,
-            f"The upload {upload.id} is at offset {upload.offset}, not {offset}; "
-            "ask for the offset (HEAD) and continue from there.",
+            _(
+                "The upload {upload_id} is at offset {offset}, not {asked}; ask for the offset "
+                "(HEAD) and continue from there."
+            ).format(upload_id=upload.id, offset=upload.offset, asked=offset),
         )
     if length is not None and offset + length > upload.declared_length:
         raise DomainError(
             ErrorCode.TOO_LARGE,
-            f"The chunk would end at byte {offset + length:,}, beyond the declared length "
-            f"of {byte_count(upload.declared_length)}.",
+            _("The chunk would end at byte {end:,}, beyond the declared length of {size}.").format(
+                end=offset + length, size=byte_count(upload.declared_length)
+            ),
         )
 
 
@@ -308,15 +335,15 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
     if len(parts) != 2 or parts[0].lower() not in CHECKSUM_ALGORITHMS:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            "Upload-Checksum must be '<algorithm> <base64 digest>' with algorithm "
-            + " or ".join(CHECKSUM_ALGORITHMS)
-            + ".",
+            _(
+                "Upload-Checksum must be '<algorithm> <base64 digest>' with algorithm {algorithms}."
+            ).format(algorithms=" or ".join(CHECKSUM_ALGORITHMS)),
         )
     try:
         digest = base64.b64decode(parts[1], validate=True)
     except ValueError as exc:
         raise DomainError(
-            ErrorCode.VALIDATION_ERROR, "The Upload-Checksum digest is not valid base64."
+            ErrorCode.VALIDATION_ERROR, _("The Upload-Checksum digest is not valid base64.")
         ) from exc
     return parts[0].lower(), digest
 
@@ -410,7 +437,7 @@ class ChunkReceiver:
                 # the overflowing piece were in order and stay, as after an interruption.
                 raise DomainError(
                     ErrorCode.TOO_LARGE,
-                    "The request carried more bytes than the upload's declared length.",
+                    _("The request carried more bytes than the upload's declared length."),
                 )
             if self._spool is None or self._hasher is None or self._checksum is None:
                 self._sync()
@@ -419,8 +446,10 @@ class ChunkReceiver:
                 self.received = 0
                 raise DomainError(
                     ErrorCode.CHECKSUM_MISMATCH,
-                    f"The chunk's {self._checksum[0]} checksum does not match; it was "
-                    "discarded. Send it again.",
+                    _(
+                        "The chunk's {algorithm} checksum does not match; it was discarded. "
+                        "Send it again."
+                    ).format(algorithm=self._checksum[0]),
                 )
             self._spool.seek(0)
             self._blobs.append(self._key, _pieces(self._spool, self._running))
@@ -503,7 +532,9 @@ def terminate(uploads: UploadRepository, blobs: BlobStore, upload: Upload) -> No
     if upload.claimed_at is not None:
         raise DomainError(
             ErrorCode.NOT_FOUND,
-            f"The upload {upload.id} is already part of an item; it cannot be deleted.",
+            _("The upload {upload_id} is already part of an item; it cannot be deleted.").format(
+                upload_id=upload.id
+            ),
         )
     _remove(uploads, blobs, upload)
 
@@ -523,7 +554,7 @@ def claim_completed(
     """
     moment = now or datetime.now(UTC)
     if len(set(upload_ids)) != len(upload_ids):
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "An upload is listed more than once.")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("An upload is listed more than once."))
     claimed: list[CompletedUpload] = []
     for upload_id in upload_ids:
         upload = uploads.get(upload_id)
@@ -532,24 +563,38 @@ def claim_completed(
             or upload.environment_id != environment_id
             or upload.membership_id != membership_id
         ):
-            raise DomainError(ErrorCode.NOT_FOUND, f"There is no upload {upload_id} of yours.")
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                _("There is no upload {upload_id} of yours.").format(upload_id=upload_id),
+            )
         if upload.claimed_at is not None:
             raise DomainError(
-                ErrorCode.NOT_FOUND, f"The upload {upload_id} is already part of an item."
+                ErrorCode.NOT_FOUND,
+                _("The upload {upload_id} is already part of an item.").format(upload_id=upload_id),
             )
         if upload.expired(moment):
             raise DomainError(
-                ErrorCode.UPLOAD_EXPIRED, f"The upload {upload_id} expired; send the file again."
+                ErrorCode.UPLOAD_EXPIRED,
+                _("The upload {upload_id} expired; send the file again.").format(
+                    upload_id=upload_id
+                ),
             )
         if not upload.complete or upload.sha256 is None:
             raise DomainError(
                 ErrorCode.UPLOAD_INCOMPLETE,
-                f"The upload {upload_id} ({upload.filename}) has {upload.offset:,} of "
-                f"{byte_count(upload.declared_length)}; finish it first.",
+                _(
+                    "The upload {upload_id} ({filename}) has {offset:,} of {size}; finish it first."
+                ).format(
+                    upload_id=upload_id,
+                    filename=upload.filename,
+                    offset=upload.offset,
+                    size=byte_count(upload.declared_length),
+                ),
             )
         if not uploads.mark_claimed(upload_id, moment):
             raise DomainError(
-                ErrorCode.NOT_FOUND, f"The upload {upload_id} is already part of an item."
+                ErrorCode.NOT_FOUND,
+                _("The upload {upload_id} is already part of an item.").format(upload_id=upload_id),
             )
         claimed.append(
             CompletedUpload(
