@@ -57,7 +57,8 @@ def _run(app: Any, arguments: list[str]) -> NoReturn:
             raise SystemExit(exc.exit_code) from None
         from koppel.agent.cli.usage_errors import show
 
-        raise SystemExit(show(exc)) from None
+        options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+        raise SystemExit(show(exc, json_output="--json" in options)) from None
     except typer.Abort:
         from koppel.agent.exit_codes import ExitCode
         from koppel.agent.output import error

@@ -53,16 +53,22 @@ def explain(error: Any) -> str:
     return message
 
 
-def show(error: Any) -> int:
-    """Say ``error`` on stderr with where the help is; the exit code (2)."""
+def show(error: Any, *, json_output: bool = False) -> int:
+    """Say ``error`` on stderr with where the help is (and, for ``--json``, as the JSON
+    error every command gives, code ``usage``); the exit code (2)."""
     from koppel.agent.exit_codes import ExitCode
     from koppel.agent.output import error as say_error
+    from koppel.agent.output import print_json
 
-    say_error(explain(error))
+    code = int(getattr(error, "exit_code", ExitCode.USAGE) or ExitCode.USAGE)
+    sentence = explain(error)
+    if json_output:
+        print_json({"error": {"code": "usage", "message": sentence, "exit_code": code}})
+    say_error(sentence)
     ctx = getattr(error, "ctx", None)
     path = ctx.command_path if ctx is not None else "koppel"
     sys.stderr.write(_("See '{command} --help' for what it takes.").format(command=path) + "\n")
-    return int(getattr(error, "exit_code", ExitCode.USAGE) or ExitCode.USAGE)
+    return code
 
 
 def _name(param: Any) -> str:
