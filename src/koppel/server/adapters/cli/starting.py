@@ -16,17 +16,29 @@ if TYPE_CHECKING:
 BAD_SETTING = 2
 KEY_PROBLEM = 5
 SCHEMA_BEHIND = 6
+DATABASE_UNREACHABLE = 7
+# uvicorn's level names (its run() fails on any other with a KeyError).
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def open_services(settings: ServerSettings, log_level: str, command: str) -> ServerServices:
-    """Configure logging, open the services; exit 5 when the secret key is missing or not
-    the database's, 6 when the database lacks migrations and KOPPEL_AUTO_MIGRATE=false.
+    """Configure logging, open the services; exit 2 for a bad log level, data folder or
+    database URL, 5 when the secret key is missing or not the database's, 6 when the
+    database lacks migrations and KOPPEL_AUTO_MIGRATE=false, 7 when the database does not
+    answer.
     ``command`` names the process in the message ("server", "worker")."""
     from koppel.server.adapters.assembly import create_services
     from koppel.server.adapters.observability import logs
     from koppel.server.adapters.secret_key import SecretKeyError
     from koppel.server.config import data_folder_problem, unknown_variables
 
+    if log_level.lower() not in LOG_LEVELS:
+        typer.echo(
+            f"error: --log-level {log_level!r} is not a log level; choose one of "
+            f"{', '.join(LOG_LEVELS)}.",
+            err=True,
+        )
+        raise typer.Exit(BAD_SETTING)
     # uvicorn's lines too, with timestamps and request ids (KOPPEL_LOG_FORMAT=json: JSON).
     logs.configure(log_level, settings.log_format)
     for warning in unknown_variables(os.environ):
@@ -35,8 +47,26 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.
     os.umask(0o077)
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
     try:
         svc = create_services(settings)
+    except ArgumentError as exc:  # a database URL SQLAlchemy cannot read or has no driver for
+        typer.echo(
+            f"error: the database URL cannot be used ({exc}); give one such as "
+            "postgresql+psycopg://koppel@db/koppel with --database-url (KOPPEL_DATABASE_URL), "
+            "or leave it out for SQLite in the data folder.",
+            err=True,
+        )
+        raise typer.Exit(BAD_SETTING) from None
+    except OperationalError as exc:  # the database server does not answer or refuses
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        typer.echo(
+            f"error: cannot reach the database ({reason}); check --database-url "
+            "(KOPPEL_DATABASE_URL) and that the database server runs, then start again.",
+            err=True,
+        )
+        raise typer.Exit(DATABASE_UNREACHABLE) from None
     except SecretKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(KEY_PROBLEM) from None
