@@ -11,6 +11,7 @@ command line), so the agent's own modules, which write their notes through
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -47,8 +48,10 @@ def set_level(chosen: int) -> None:
     from koppel.agent import output
 
     if chosen == QUIET:
-        # Every module looks ``output.note`` up when it writes, so all notes go quiet.
+        # Every module looks ``output.note`` up when it writes, so all notes go quiet;
+        # the transfer bars (submit's too) follow KOPPEL_PROGRESS.
         output.note = _silent
+        os.environ[output.PROGRESS_ENV] = "never"
     elif output.note is _silent:
         output.note = _note
     if chosen == VERBOSE:

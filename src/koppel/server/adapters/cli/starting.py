@@ -17,6 +17,8 @@ BAD_SETTING = 2
 KEY_PROBLEM = 5
 SCHEMA_BEHIND = 6
 DATABASE_UNREACHABLE = 7
+# What the composition root opens (sqlite:///..., postgresql+psycopg://...).
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 # uvicorn's level names (its run() fails on any other with a KeyError).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -47,32 +49,34 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.
     os.umask(0o077)
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
+    scheme = settings.resolved_database_url.partition(":")[0].partition("+")[0]
+    if scheme not in DATABASE_SCHEMES:
+        typer.echo(
+            f"error: the database URL must start with postgresql+psycopg:// or sqlite:// "
+            f"(it starts with {scheme}://); give it with --database-url "
+            "(KOPPEL_DATABASE_URL), or leave it out for SQLite in the data folder.",
+            err=True,
+        )
+        raise typer.Exit(BAD_SETTING)
     try:
         svc = create_services(settings)
-    except ArgumentError as exc:  # a database URL SQLAlchemy cannot read or has no driver for
-        typer.echo(
-            f"error: the database URL cannot be used ({exc}); give one such as "
-            "postgresql+psycopg://koppel@db/koppel with --database-url (KOPPEL_DATABASE_URL), "
-            "or leave it out for SQLite in the data folder.",
-            err=True,
-        )
-        raise typer.Exit(BAD_SETTING) from None
-    except OperationalError as exc:  # the database server does not answer or refuses
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        typer.echo(
-            f"error: cannot reach the database ({reason}); check --database-url "
-            "(KOPPEL_DATABASE_URL) and that the database server runs, then start again.",
-            err=True,
-        )
-        raise typer.Exit(DATABASE_UNREACHABLE) from None
     except SecretKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(KEY_PROBLEM) from None
     except OSError as exc:  # the data folder is a file, read-only, on a missing disk...
         typer.echo(f"error: {data_folder_problem(settings, exc)}", err=True)
         raise typer.Exit(BAD_SETTING) from None
+    except Exception as exc:  # the database does not answer (or refuses this login)
+        if os.environ.get("KOPPEL_DEBUG"):
+            raise
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        typer.echo(
+            f"error: cannot open the database ({type(exc).__name__}: {reason}); check "
+            "--database-url (KOPPEL_DATABASE_URL) and that the database server runs, then "
+            f"start the {command} again (KOPPEL_DEBUG=1 shows the traceback).",
+            err=True,
+        )
+        raise typer.Exit(DATABASE_UNREACHABLE) from None
     if svc.store.needs_upgrade():
         # KOPPEL_AUTO_MIGRATE=false (as the deploy files set: one migration, by the
         # administrator, not one per replica racing the others).
