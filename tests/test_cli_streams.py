@@ -98,6 +98,11 @@ def test_downloads_draw_a_bar_only_when_wanted(
         assert "MB" not in done.stderr, quiet
     plain = _open(ws, "open", str(item["id"]))  # not a terminal: no bar
     assert plain.returncode == 0 and "MB" not in plain.stderr
+    # -v says what is done: each request to the server (its address) and the time taken.
+    verbose = _open(ws, "-v", "open", str(item["id"]))
+    assert verbose.returncode == 0, verbose.stderr
+    assert f"HTTP Request: GET {demo_server.url}" in verbose.stderr
+    assert "Done in " in verbose.stderr
 
     (tmp_path / "big.csv").write_bytes(data)
     published = demo_server.ok(
