@@ -31,7 +31,7 @@ from koppel.i18n import gettext as _
 )
 def edit(
     item: Annotated[
-        int | None, typer.Argument(help=_("The item's id (see `koppel items`)."))
+        int | None, typer.Argument(metavar="ITEM", help=_("The item's id (see `koppel items`)."))
     ] = None,
     env: ChosenEnvOption = None,
     attachment: Annotated[

@@ -103,7 +103,9 @@ def items(
     "koppel open 1234 --attachment invoice.pdf",
 )
 def open_(
-    item: Annotated[int, typer.Argument(help=_("The item's id (see `koppel items`)."))],
+    item: Annotated[
+        int, typer.Argument(metavar="ITEM", help=_("The item's id (see `koppel items`)."))
+    ],
     env: ChosenEnvOption = None,
     attachment: Annotated[
         str | None,

@@ -34,7 +34,8 @@ def link(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help=_("Settings files (*.koppel) or bundles saved from your environments.")
+            metavar="FILES",
+            help=_("Settings files (*.koppel) or bundles saved from your environments."),
         ),
     ],
     workstation_name: Annotated[
@@ -95,7 +96,9 @@ def link(
     "koppel unlink C20001",
 )
 def unlink(
-    environment: Annotated[str, typer.Argument(help=_("The code of a linked environment."))],
+    environment: Annotated[
+        str, typer.Argument(metavar="ENVIRONMENT", help=_("The code of a linked environment."))
+    ],
     json_output: JsonOption = False,
 ) -> None:
     with reporting(json_output):
@@ -132,7 +135,9 @@ def unlink(
     "koppel info F10001",
 )
 def info(
-    environment: Annotated[str, typer.Argument(help=_("The code of a linked environment."))],
+    environment: Annotated[
+        str, typer.Argument(metavar="ENVIRONMENT", help=_("The code of a linked environment."))
+    ],
     json_output: JsonOption = False,
 ) -> None:
     with reporting(json_output):

@@ -86,7 +86,9 @@ def my_files_list(
     "koppel files get 42 -o ~/Documents/",
 )
 def files_get(
-    file_id: Annotated[int, typer.Argument(help=_("The file's id (see `koppel files`)."))],
+    file_id: Annotated[
+        int, typer.Argument(metavar="FILE_ID", help=_("The file's id (see `koppel files`)."))
+    ],
     env: ChosenEnvOption = None,
     output: Annotated[
         Path | None,

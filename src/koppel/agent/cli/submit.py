@@ -64,7 +64,9 @@ def _exit_for(results: list[Any]) -> int:
     "koppel submit scans/*.pdf --to D0001 --type Invoice --transfers 8",
 )
 def submit(
-    files: Annotated[list[Path], typer.Argument(help=_("The files of the item (one or more)."))],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILES", help=_("The files of the item (one or more)."))
+    ],
     to: Annotated[
         str | None, typer.Option("--to", help=_("The destination code (e.g. a client)."))
     ] = None,

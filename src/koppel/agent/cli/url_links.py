@@ -97,7 +97,9 @@ def handler_uninstall(json_output: JsonOption = False) -> None:
     "&item=1234&attachment=report.docx'",
 )
 def open_link(
-    url: Annotated[str, typer.Argument(help=_("A koppel:// link, e.g. from the portal."))],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help=_("A koppel:// link, e.g. from the portal."))
+    ],
     json_output: JsonOption = False,
 ) -> None:
     with reporting(json_output):
