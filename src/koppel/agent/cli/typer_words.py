@@ -56,6 +56,15 @@ def _wrap_help(kind: Any) -> None:
 
     def format_help(self: Any, ctx: Any, formatter: Any) -> Any:
         translate_rich_words()
+        for param in getattr(self, "params", []):
+            # Typer's own shell-completion options of the root command.
+            if param.name == "install_completion":
+                param.help = _("Install completion for the current shell.")
+            elif param.name == "show_completion":
+                param.help = _(
+                    "Show completion for the current shell, to copy it or customize the "
+                    "installation."
+                )
         return original_format_help(self, ctx, formatter)
 
     def format_usage(self: Any, ctx: Any, formatter: Any) -> None:
