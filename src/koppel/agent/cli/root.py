@@ -15,6 +15,7 @@ from koppel.i18n import gettext as _
 
 def _version_callback(value: bool) -> None:
     if value:
+        # untranslated: the version line scripts read, as the fast path in cli/__init__.py
         typer.echo(f"koppel {VERSION} (update {AGENT_UPDATE_TEXT})")
         raise typer.Exit()
 
@@ -60,4 +61,5 @@ def version(json_output: JsonOption = False) -> None:
     if json_output:
         print_json({"version": VERSION, "update": AGENT_UPDATE_TEXT})
     else:
+        # untranslated: the version line scripts read, as `koppel --version` prints it
         typer.echo(f"koppel {VERSION} (update {AGENT_UPDATE_TEXT})")
