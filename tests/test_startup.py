@@ -107,12 +107,10 @@ def test_help_still_lists_every_command() -> None:
         assert f" {name} " in done.stdout, name
 
 
-def test_a_bad_number_is_refused_in_typers_words(tmp_path: Path) -> None:
+def test_a_bad_number_is_refused_in_plain_words(tmp_path: Path) -> None:
+    # The light conversion leaves a bad value to Typer; ``koppel`` says what it expected.
     env = dict(os.environ, KOPPEL_AGENT_HOME=str(tmp_path), COLUMNS="200")
-    for value, words in (
-        ("abc", "Input should be a valid integer"),
-        ("500", "Input should be less than or equal to 200"),
-    ):
+    for value in ("abc", "500"):
         done = subprocess.run(
             [str(BIN / "koppel"), "items", "--limit", value],
             capture_output=True,
@@ -121,8 +119,11 @@ def test_a_bad_number_is_refused_in_typers_words(tmp_path: Path) -> None:
             env=env,
         )
         assert done.returncode == 2
-        assert "Invalid value for '--limit'" in done.stderr
-        assert words in done.stderr
+        assert done.stderr.startswith(
+            f"Error: '{value}' is not a valid value for --limit: give a whole number from 1 "
+            "to 200.\n"
+        )
+        assert "Traceback" not in done.stderr
 
 
 # A small Typer app with the light conversion: choices, paths and lists as our commands
@@ -329,7 +330,7 @@ def test_the_quick_exit_still_waits_for_threads_runs_exit_handlers_and_keeps_the
         [sys.executable, "-c", program, "no-such-command"], capture_output=True, text=True
     )
     assert refused.returncode == 2
-    assert "No such command" in refused.stderr
+    assert "There is no command 'no-such-command'." in refused.stderr
 
 
 @pytest.mark.parametrize(

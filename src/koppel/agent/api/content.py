@@ -9,7 +9,8 @@ other route.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -43,9 +44,40 @@ class Content:
     def chunks(self, size: int | None = None) -> Iterator[bytes]:
         """The body, as it arrives (in chunks of ``size`` when given; else of any size,
         read straight from the socket when the body is large)."""
-        if size is None:
-            return body_chunks(self.response)
-        return self.response.iter_bytes(size)
+        chunks = body_chunks(self.response) if size is None else self.response.iter_bytes(size)
+        follow = _following.get()
+        return chunks if follow is None else _followed(self, chunks, follow)
+
+    @property
+    def length(self) -> int | None:
+        """The size the server announced (Content-Length), if it did."""
+        announced = self.response.headers.get("content-length", "")
+        return int(announced) if announced.isdigit() else None
+
+
+#: Told of each chunk a download receives: the content and the chunk's size in bytes.
+DownloadProgress = Callable[[Content, int], None]
+# Set by ``following_downloads`` (the command line's progress bar); None: nobody follows.
+_following: ContextVar[DownloadProgress | None] = ContextVar("koppel_download", default=None)
+
+
+@contextlib.contextmanager
+def following_downloads(progress: DownloadProgress) -> Iterator[None]:
+    """Tell ``progress`` of every chunk the downloads made in this context receive (the
+    bar of ``koppel open`` and ``koppel files get``), without passing it down every call."""
+    token = _following.set(progress)
+    try:
+        yield
+    finally:
+        _following.reset(token)
+
+
+def _followed(
+    content: Content, chunks: Iterator[bytes], progress: DownloadProgress
+) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress(content, len(chunk))
+        yield chunk
 
 
 def content_of(response: httpx.Response) -> Content:

@@ -22,13 +22,69 @@ def main() -> None:
         # same text as the ``--version`` option in cli/root.py.
         _print_version()
         return
+    arguments = sys.argv[1:]
+    if _GLOBAL_FLAGS & set(arguments):
+        # -q and -v are known before any command module is loaded: their notes go quiet.
+        from koppel.agent.cli import verbosity
+
+        arguments = verbosity.take_from(arguments)
+        _tell_where()
     if os.environ.get("KOPPEL_TIMINGS"):
         # Every command writes the file; submit and open mark their phases in it.
         from koppel.agent import timings  # noqa: F401
     _skip_httpx_command_line()
     from koppel.agent.cli.typer_app import app_for
 
-    app_for(sys.argv[1:])()
+    _run(app_for(arguments), arguments)
+
+
+# -q/--quiet and -v/--verbose (cli/verbosity.py).
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "--verbose"}
+
+
+def _run(app: Any, arguments: list[str]) -> NoReturn:
+    """Run the application on ``arguments``; a wrong command line is said in plain words
+    in the user's language with exit code 2 (``cli/usage_errors.py``), never a traceback."""
+    import typer
+    from typer._click.exceptions import ClickException
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(arguments, standalone_mode=False)
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # ``koppel`` or a family alone: Typer has shown its help (exit code 2).
+            raise SystemExit(exc.exit_code) from None
+        from koppel.agent.cli.usage_errors import show
+
+        options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+        raise SystemExit(show(exc, json_output="--json" in options)) from None
+    except typer.Abort:
+        from koppel.agent.exit_codes import ExitCode
+        from koppel.agent.output import error
+        from koppel.i18n import gettext as _
+
+        error(_("Interrupted; nothing was changed."))
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _tell_where() -> None:
+    """With -v: which agent, which language and which data folder."""
+    from koppel.agent.cli import verbosity
+
+    if not verbosity.is_verbose():
+        return
+    from koppel.agent.local.paths import data_dir
+    from koppel.agent.version import VERSION
+    from koppel.i18n import current_language
+    from koppel.i18n import gettext as _
+
+    verbosity.detail(
+        _("koppel {version}, language {language}, data folder {folder}").format(
+            version=VERSION, language=current_language(), folder=data_dir()
+        )
+    )
 
 
 def entry() -> NoReturn:
@@ -42,6 +98,15 @@ def entry() -> NoReturn:
         code = 0
     except SystemExit as exc:
         code = _exit_status(exc.code)
+    verbosity = sys.modules.get("koppel.agent.cli.verbosity")
+    if verbosity is not None and verbosity.is_verbose():
+        from koppel.i18n import gettext as _
+
+        verbosity.detail(
+            _("Done in {seconds} s (exit code {code}).").format(
+                seconds=f"{verbosity.elapsed():.2f}", code=code
+            )
+        )
     _leave(code)
 
 

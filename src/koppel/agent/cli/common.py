@@ -4,26 +4,54 @@ other)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Annotated, Any, Protocol
 
 import typer
 
+from koppel.agent import output
 from koppel.agent.errors import AgentError, SendingInterrupted
 from koppel.agent.exit_codes import ExitCode
-from koppel.agent.output import error, note, print_json
+from koppel.agent.output import error, print_json
 from koppel.agent.transfers import MAX_TRANSFERS, transfers_problem
+from koppel.i18n import gettext as _
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+# Help texts are translated when the command modules are imported: the process's language
+# (KOPPEL_LANG, else the system's) is known by then and does not change.
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help=_("Print machine-readable JSON on stdout."))
+]
 # --env where one environment must be named.
-EnvOption = Annotated[str, typer.Option("--env", help="The environment code, e.g. F10001.")]
+EnvOption = Annotated[str, typer.Option("--env", help=_("The environment code, e.g. F10001."))]
 # --env where the only linked environment is taken when it is left out.
 ChosenEnvOption = Annotated[
     str | None,
-    typer.Option("--env", help="Environment code; needed when several are linked."),
+    typer.Option("--env", help=_("Environment code; needed when several are linked.")),
 ]
+
+F = Callable[..., object]
+
+
+def described(text: str, *examples: str) -> str:
+    """A command's help: its text, then its examples (real command lines), each on a
+    line of its own under "Example:" in the user's language."""
+    heading = _("Example:") if len(examples) == 1 else _("Examples:")
+    lines = "\n".join(f"    {example}" for example in examples)
+    return f"{text}\n\n{heading}\n\n{lines}"
+
+
+def usage(text: str, *examples: str) -> Callable[[F], F]:
+    """Give a command its help (Typer shows a command's docstring): ``text``, already
+    translated, and its examples."""
+
+    def give(command: F) -> F:
+        command.__doc__ = described(text, *examples)
+        return command
+
+    return give
 
 
 def _transfers(value: int) -> int:
@@ -40,10 +68,17 @@ TransfersOption = Annotated[
         "--transfers",
         metavar="N",
         callback=_transfers,
-        help=f"How many files are sent at once (1 to {MAX_TRANSFERS}). 1 sends them one "
-        "after another, e.g. on a slow line.",
+        help=_(
+            "How many files are sent at once (1 to {most}). 1 sends them one after "
+            "another, e.g. on a slow line."
+        ).format(most=MAX_TRANSFERS),
     ),
 ]
+
+
+def note(message: str) -> None:
+    """A message for the user on stderr; nothing with ``-q`` (see ``cli/verbosity``)."""
+    output.note(message)
 
 
 @contextmanager
@@ -58,20 +93,14 @@ def reporting(json_output: bool) -> Iterator[None]:
         raise typer.Exit(int(exc.exit_code)) from None
     except typer.Abort:
         # Ctrl+C or end of input at a prompt: it comes before anything is done.
-        error("Interrupted; nothing was changed.")
+        error(_("Interrupted; nothing was changed."))
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except SendingInterrupted as exc:
         error(exc.message)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except KeyboardInterrupt:
-        error("Interrupted.")
+        error(_("Interrupted."))
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-
-
-DESKTOP_MISSING = (
-    "The desktop agent is not installed with this Koppel; install it with "
-    "pip install 'koppel[desktop]' (or pipx inject koppel PySide6-Essentials)."
-)
 
 
 def desktop_app() -> ModuleType:
@@ -82,7 +111,12 @@ def desktop_app() -> ModuleType:
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("PySide6", "shiboken6"):
             raise
-        error(DESKTOP_MISSING)
+        error(
+            _(
+                "The desktop agent is not installed with this Koppel; install it with "
+                "pip install 'koppel[desktop]' (or pipx inject koppel PySide6-Essentials)."
+            )
+        )
         raise typer.Exit(int(ExitCode.USAGE)) from None
     return app
 
@@ -101,6 +135,6 @@ def print_steps(report: StepsReport, json_output: bool) -> None:
     if json_output:
         print_json(report.as_json())
     for done in report.done:
-        note(f"Done: {done}.")
+        note(_("Done: {step}.").format(step=done))
     for missing in report.missing:
-        note(f"Missing: {missing}.")
+        note(_("Missing: {step}.").format(step=missing))

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import typer
 
-from koppel.agent.cli.common import desktop_app
+from koppel.agent.cli.common import desktop_app, usage
+from koppel.i18n import gettext as _
 
 
+@usage(
+    _("Show the Koppel icon in the notification area (the tray).")
+    + "\n\n"
+    + _(
+        "Its menu shows each server's state and the submissions waiting to be sent, and has "
+        '"Send files…", "Open received files", "Linked environments", "Check now" '
+        "and \"Quit\". Needs the desktop extra: pip install 'koppel[desktop]'."
+    ),
+    "koppel tray",
+)
 def tray() -> None:
-    """Show the Koppel icon in the notification area (the tray).
-
-    Its menu shows each server's state and the submissions waiting to be sent, and has
-    "Send files…", "Open received files", "Linked environments", "Check now" and
-    "Quit". Needs the desktop extra: pip install 'koppel[desktop]'.
-
-    Example: koppel tray
-    """
     raise typer.Exit(desktop_app().run_tray())

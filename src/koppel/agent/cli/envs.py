@@ -7,16 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.cli.common import JsonOption, note, reporting, usage
 from koppel.agent.local.state import LinkedEnv
-from koppel.agent.output import note, print_json, print_table
+from koppel.agent.output import print_json, print_table
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
 
-HEADERS = ("CODE", "NAME", "KIND", "UPDATE", "USER", "SERVER", "LAST CHECK")
+HEADERS = (
+    N_("CODE"),
+    N_("NAME"),
+    N_("KIND"),
+    N_("UPDATE"),
+    N_("USER"),
+    N_("SERVER"),
+    N_("LAST CHECK"),
+)
 
 
 def row(env: LinkedEnv) -> tuple[str, ...]:
     """One table row."""
-    last = "never"
+    last = _("never")
     if env.last_check:
         last = env.last_check.replace("T", " ").removesuffix("+00:00") + " UTC"
         if env.last_state and env.last_state != "ok":
@@ -42,8 +52,11 @@ def as_json(env: LinkedEnv) -> dict[str, Any]:
     }
 
 
+@usage(
+    _("List the linked environments: code, name, kind, update, user, server, last check."),
+    "koppel envs --json",
+)
 def envs(json_output: JsonOption = False) -> None:
-    """List the linked environments: code, name, kind, update, user, server, last check."""
     with reporting(json_output):
         from koppel.agent.local import state
 
@@ -54,6 +67,6 @@ def envs(json_output: JsonOption = False) -> None:
         if json_output:
             print_json([as_json(env) for env in environments])
         elif not environments:
-            note("No environment is linked yet. Link one with `koppel link FILE`.")
+            note(_("No environment is linked yet. Link one with `koppel link FILE`."))
         else:
-            print_table(HEADERS, [row(env) for env in environments])
+            print_table([_(h) for h in HEADERS], [row(env) for env in environments])

@@ -10,14 +10,32 @@ from typing import Annotated
 
 import typer
 
-from koppel.agent.cli.common import ChosenEnvOption, JsonOption, reporting
+from koppel.agent.cli.common import (
+    ChosenEnvOption,
+    JsonOption,
+    described,
+    note,
+    reporting,
+    usage,
+)
+from koppel.i18n import gettext as _
 
 my_files_app = typer.Typer(
-    help="My files: files made for you (analyses, integrations). Without a command: list them.",
+    help=described(
+        _(
+            "My files: files made for you (analyses, integrations). Without a command: list "
+            "them (id, name, state, size, created, delivered here)."
+        ),
+        "koppel files --env F10001",
+    ),
     invoke_without_command=True,
 )
 analyses_app = typer.Typer(
-    help="Analyses: ask for a file that arrives in My files.", no_args_is_help=True
+    help=described(
+        _("Analyses: ask for a file that arrives in My files."),
+        "koppel analyses request --destination D0001 --wait",
+    ),
+    no_args_is_help=True,
 )
 
 
@@ -31,11 +49,10 @@ def _size(value: int | None) -> str:
 def my_files_list(
     ctx: typer.Context, env: ChosenEnvOption = None, json_output: JsonOption = False
 ) -> None:
-    """List My files: id, name, state, size, created, delivered here."""
     if ctx.invoked_subcommand is not None:
         return
     from koppel.agent.my_files import list_my_files
-    from koppel.agent.output import note, print_json, print_table
+    from koppel.agent.output import print_json, print_table
 
     with reporting(json_output):
         target, found = list_my_files(env)
@@ -43,10 +60,12 @@ def my_files_list(
             print_json([f.model_dump(mode="json") for f in found])
             return
         if not found:
-            note(f"No files in your My files of {target.env.code}.")
+            note(
+                _("No files in your My files of {environment}.").format(environment=target.env.code)
+            )
             return
         print_table(
-            ("ID", "NAME", "STATE", "SIZE", "CREATED", "HERE"),
+            (_("ID"), _("NAME"), _("STATE"), _("SIZE"), _("CREATED"), _("HERE")),
             [
                 (
                     str(f.id),
@@ -54,7 +73,7 @@ def my_files_list(
                     f.state + (f" ({f.error})" if f.error else ""),
                     _size(f.size),
                     f.created.strftime("%Y-%m-%d %H:%M"),
-                    "yes" if f.delivered else "",
+                    _("yes") if f.delivered else "",
                 )
                 for f in found
             ],
@@ -62,26 +81,35 @@ def my_files_list(
 
 
 @my_files_app.command("get")
+@usage(
+    _("Download a ready file and verify its SHA-256. A bar shows the download on a terminal."),
+    "koppel files get 42 -o ~/Documents/",
+)
 def files_get(
-    file_id: Annotated[int, typer.Argument(help="The file's id (see `koppel files`).")],
+    file_id: Annotated[
+        int, typer.Argument(metavar="FILE_ID", help=_("The file's id (see `koppel files`)."))
+    ],
     env: ChosenEnvOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
             "-o",
             "--output",
-            help="File or folder; default: `~/Downloads/Koppel/<environment name>/` "
-            "(`KOPPEL_DOWNLOADS_DIR`), where `koppel watch` puts files.",
+            help=_(
+                "File or folder; default: `~/Downloads/Koppel/<environment name>/` "
+                "(`KOPPEL_DOWNLOADS_DIR`), where `koppel watch` puts files."
+            ),
         ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Download a ready file and verify its SHA-256."""
+    from koppel.agent.cli.download_bar import download_bar
     from koppel.agent.my_files import get_my_file
     from koppel.agent.output import print_json
 
     with reporting(json_output):
-        path = get_my_file(env, file_id, output)
+        with download_bar(json_output):
+            path = get_my_file(env, file_id, output)
         if json_output:
             print_json({"file": str(path)})
         else:
@@ -89,16 +117,19 @@ def files_get(
 
 
 @analyses_app.command("request")
+@usage(
+    _("Ask for the dossier overview (.xlsx); it arrives in My files (and `koppel watch`)."),
+    "koppel analyses request --destination D0001 --wait",
+)
 def analyses_request(
     env: ChosenEnvOption = None,
     destination: Annotated[
-        str | None, typer.Option("--destination", "-d", help="Only items about this code.")
+        str | None, typer.Option("--destination", "-d", help=_("Only items about this code."))
     ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until the file is made.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help=_("Wait until the file is made."))] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Ask for the dossier overview (.xlsx); it arrives in My files (and `koppel watch`)."""
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import print_json
 
     with reporting(json_output):
         from koppel.agent.errors import AgentError
@@ -114,10 +145,18 @@ def analyses_request(
                 }
             )
         elif file is None:
-            note(f"Requested: file {accepted.file_id} is pending in My files of {target.env.code}.")
+            note(
+                _("Requested: file {id} is pending in My files of {environment}.").format(
+                    id=accepted.file_id, environment=target.env.code
+                )
+            )
             typer.echo(str(accepted.file_id))
         else:
             typer.echo(str(accepted.file_id))
-            note(f"File {file.id} ({file.name}) is {file.state}.")
+            note(
+                _("File {id} ({name}) is {state}.").format(
+                    id=file.id, name=file.name, state=file.state
+                )
+            )
         if file is not None and file.state == "failed":
-            raise AgentError(f"The analysis failed: {file.error}")
+            raise AgentError(_("The analysis failed: {reason}").format(reason=file.error))

@@ -8,43 +8,57 @@ from typing import Annotated
 
 import typer
 
-from koppel.agent.cli.common import EnvOption, JsonOption, reporting
-from koppel.agent.output import note, print_json
-from koppel.protocol.counts import counted
+from koppel.agent.cli.common import EnvOption, JsonOption, described, note, reporting, usage
+from koppel.agent.output import print_json
+from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 
+_SETTINGS_EXAMPLE = "koppel settings download --server https://koppel.example.com --env F10001"
+_INSTALLATION_EXAMPLE = (
+    "koppel installation download --server https://koppel.example.com --env F10001 -o ."
+)
 settings_app = typer.Typer(
-    help='"Save settings": download a settings file to link an environment with.',
+    help=described(
+        _('"Save settings": download a settings file to link an environment with.'),
+        _SETTINGS_EXAMPLE,
+    ),
     no_args_is_help=True,
 )
 installation_app = typer.Typer(
-    help='"Save installation": download the agent of an environment\'s update.',
+    help=described(
+        _('"Save installation": download the agent of an environment\'s update.'),
+        _INSTALLATION_EXAMPLE,
+    ),
     no_args_is_help=True,
 )
 
 
 ServerOption = Annotated[
-    str, typer.Option("--server", help="The server address, e.g. https://koppel.example.com.")
+    str,
+    typer.Option("--server", help=_("The server address, e.g. https://koppel.example.com.")),
 ]
 LoginOption = Annotated[
     str | None,
     typer.Option(
         "--login",
-        help="For scripts: your login, with the password in KOPPEL_PASSWORD or on standard "
-        "input (--password-stdin). Without a password you approve in the browser.",
+        help=_(
+            "For scripts: your login, with the password in KOPPEL_PASSWORD or on standard "
+            "input (--password-stdin). Without a password you approve in the browser."
+        ),
     ),
 ]
 PasswordStdinOption = Annotated[
     bool,
     typer.Option(
         "--password-stdin",
-        help="For scripts: read the password from the first line of standard input.",
+        help=_("For scripts: read the password from the first line of standard input."),
     ),
 ]
 NoBrowserOption = Annotated[
     bool,
-    typer.Option("--no-browser", help="Only show the address and code; open no browser."),
+    typer.Option("--no-browser", help=_("Only show the address and code; open no browser.")),
 ]
-_APPROVAL = (
+_APPROVAL = _(
     "Without a password, Koppel shows a code and opens the server's device page: sign "
     "in there (with your second factor, if you use one) and approve. Koppel never sees "
     "your password. Scripts give --login with KOPPEL_PASSWORD or --password-stdin; an "
@@ -52,12 +66,19 @@ _APPROVAL = (
 )
 
 
-@settings_app.command("download", help=(
-    "Save the settings of an environment (or a firm's bundle) to link it with `koppel "
-    "link`. A bundle names every client it left out, with the reason and who must act "
-    "(`skipped` in --json); it is still saved (exit 0) when it holds any client, and "
-    f"refused (exit 7) when it holds none.\n\n{_APPROVAL}"
-))  # fmt: skip
+@settings_app.command("download")
+@usage(
+    _(
+        "Save the settings of an environment (or a firm's bundle) to link it with `koppel "
+        "link`. A bundle names every client it left out, with the reason and who must act "
+        "(`skipped` in --json); it is still saved (exit 0) when it holds any client, and "
+        "refused (exit 7) when it holds none."
+    )
+    + "\n\n"
+    + _APPROVAL,
+    _SETTINGS_EXAMPLE,
+    "koppel settings download --server https://koppel.example.com --env F10001 --bundle",
+)
 def settings_download(
     server: ServerOption,
     env: EnvOption,
@@ -66,7 +87,7 @@ def settings_download(
     bundle: Annotated[
         bool,
         typer.Option(
-            "--bundle", help="The firm's bundle: the settings of every client you may link."
+            "--bundle", help=_("The firm's bundle: the settings of every client you may link.")
         ),
     ] = False,
     output: Annotated[
@@ -74,7 +95,7 @@ def settings_download(
         typer.Option(
             "-o",
             "--output",
-            help="File or folder (default: ./CODE.koppel, or FIRM-clients.koppel for a bundle).",
+            help=_("File or folder (default: ./CODE.koppel, or FIRM-clients.koppel for a bundle)."),
         ),
     ] = None,
     no_browser: NoBrowserOption = False,
@@ -100,16 +121,23 @@ def settings_download(
         else:
             typer.echo(str(saved.file))
             note(
-                f"Saved the settings of {counted(saved.environments, 'environment')}. Link "
-                f"within the enrollment's validity: koppel link {saved.file}"
+                ngettext(
+                    "Saved the settings of {count} environment. Link within the enrollment's "
+                    "validity: koppel link {file}",
+                    "Saved the settings of {count} environments. Link within the "
+                    "enrollment's validity: koppel link {file}",
+                    saved.environments,
+                ).format(count=saved.environments, file=saved.file)
             )
             if saved.skipped:
                 note(report(saved.skipped))
 
 
-@installation_app.command("download", help=(
-    f"Save the installation: the agent package of the environment's update.\n\n{_APPROVAL}"
-))  # fmt: skip
+@installation_app.command("download")
+@usage(
+    _("Save the installation: the agent package of the environment's update.") + "\n\n" + _APPROVAL,
+    _INSTALLATION_EXAMPLE,
+)
 def installation_download(
     server: ServerOption,
     env: EnvOption,
@@ -117,7 +145,7 @@ def installation_download(
     password_stdin: PasswordStdinOption = False,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="The folder to save the wheel in (default: .)."),
+        typer.Option("-o", "--output", help=_("The folder to save the wheel in (default: .).")),
     ] = None,
     no_browser: NoBrowserOption = False,
     json_output: JsonOption = False,
@@ -134,4 +162,4 @@ def installation_download(
             print_json({"file": str(target), "install": f"pip install {target}"})
         else:
             typer.echo(str(target))
-            note(f"Install it with: pip install {target}")
+            note(_("Install it with: {command}").format(command=f"pip install {target}"))

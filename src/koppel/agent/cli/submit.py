@@ -8,13 +8,27 @@ from typing import Annotated, Any
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, TransfersOption, desktop_app, reporting
+from koppel.agent.cli.common import (
+    JsonOption,
+    TransfersOption,
+    described,
+    desktop_app,
+    note,
+    reporting,
+    usage,
+)
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.transfers import DEFAULT_TRANSFERS
+from koppel.i18n import gettext as _
 
 queue_app = typer.Typer(
-    help="The submissions not sent yet (server unreachable, or refused): `koppel queue` "
-    "lists them, `send` sends them now, `cancel ID` drops one.",
+    help=described(
+        _(
+            "The submissions not sent yet (server unreachable, or refused): `koppel queue` "
+            "lists them, `send` sends them now, `cancel ID` drops one."
+        ),
+        "koppel queue --json",
+    ),
     invoke_without_command=True,
 )
 
@@ -35,22 +49,40 @@ def _exit_for(results: list[Any]) -> int:
     return worst
 
 
+@usage(
+    _("Send files as one item of the dossier (checked first; queued when offline).")
+    + "\n\n"
+    + _(
+        "Every file is checked before any byte is sent: readable, not empty, a safe name, "
+        "within the server's limit and of a type the environment accepts; if one is "
+        "refused, nothing is sent. Older queued submissions are sent first. An interrupted "
+        "submission resumes where it stopped with `koppel queue send`. Several files are "
+        "sent at once (--transfers, 4 by default); the item keeps them in the order given."
+    ),
+    "koppel submit invoice.pdf --to D0001 --type Invoice",
+    "koppel submit --gui invoice.pdf",
+    "koppel submit scans/*.pdf --to D0001 --type Invoice --transfers 8",
+)
 def submit(
-    files: Annotated[list[Path], typer.Argument(help="The files of the item (one or more).")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILES", help=_("The files of the item (one or more)."))
+    ],
     to: Annotated[
-        str | None, typer.Option("--to", help="The destination code (e.g. a client).")
+        str | None, typer.Option("--to", help=_("The destination code (e.g. a client)."))
     ] = None,
     type_name: Annotated[
-        str | None, typer.Option("--type", help="The item type, e.g. Invoice.")
+        str | None, typer.Option("--type", help=_("The item type, e.g. Invoice."))
     ] = None,
     subject: Annotated[
         str | None,
         typer.Option(
-            "--subject", help="The item's subject (default: an e-mail's subject, or the name)."
+            "--subject",
+            help=_("The item's subject (default: an e-mail's subject, or the name)."),
         ),
     ] = None,
     env: Annotated[
-        str | None, typer.Option("--env", help="Environment code; needed when several are linked.")
+        str | None,
+        typer.Option("--env", help=_("Environment code; needed when several are linked.")),
     ] = None,
     json_output: JsonOption = False,
     transfers: TransfersOption = DEFAULT_TRANSFERS,
@@ -58,24 +90,14 @@ def submit(
         bool,
         typer.Option(
             "--gui",
-            help="Open the send window with these files instead: --env, --to, --type and "
-            "--subject are filled in there, the rest is chosen in it (needs pip install "
-            "'koppel[desktop]').",
+            help=_(
+                "Open the send window with these files instead: --env, --to, --type and "
+                "--subject are filled in there, the rest is chosen in it (needs pip install "
+                "'koppel[desktop]')."
+            ),
         ),
     ] = False,
 ) -> None:
-    """Send files as one item of the dossier (checked first; queued when offline).
-
-    Every file is checked before any byte is sent: readable, not empty, a safe name,
-    within the server's limit and of a type the environment accepts; if one is refused,
-    nothing is sent. Older queued submissions are sent first. An interrupted
-    submission resumes where it stopped with `koppel queue send`. Several files are
-    sent at once (--transfers, 4 by default); the item keeps them in the order given.
-
-    Example: koppel submit invoice.pdf --to D0001 --type Invoice
-    (or koppel submit --gui invoice.pdf to choose in a window;
-    koppel submit scans/*.pdf --to D0001 --type Invoice --transfers 8 for many files).
-    """
     if gui:
         raise typer.Exit(
             desktop_app().run_submit_window(
@@ -86,11 +108,15 @@ def submit(
         if not value:
             from koppel.agent.output import error
 
-            error(f"Missing option '{option}': say it, or choose it in the window with --gui.")
+            error(
+                _(
+                    "Missing option '{option}': say it, or choose it in the window with --gui."
+                ).format(option=option)
+            )
             raise typer.Exit(int(ExitCode.USAGE))
     assert to is not None and type_name is not None
     from koppel.agent import timings
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import print_json
     from koppel.agent.submitting import submit as do_submit
 
     timings.mark("start-up")  # until the command's code is loaded
@@ -105,7 +131,11 @@ def submit(
             transfers=transfers,
         )
         for earlier in outcome.earlier:
-            note(f"Queued submission {earlier.id[:8]}: {earlier.state}. {earlier.message}")
+            note(
+                _("Queued submission {id}: {state}. {message}").format(
+                    id=earlier.id[:8], state=earlier.state, message=earlier.message
+                )
+            )
         if json_output:
             print_json(outcome.as_json())
         result = outcome.result
@@ -114,8 +144,16 @@ def submit(
                 typer.echo(str(result.item["id"]))
             note(result.message)
         elif result.state == "failed":
-            note(f"Submission {result.id[:8]} was refused: {result.message}")
-            note(f"It stays in the queue; `koppel queue cancel {result.id[:8]}` removes it.")
+            note(
+                _("Submission {id} was refused: {message}").format(
+                    id=result.id[:8], message=result.message
+                )
+            )
+            note(
+                _("It stays in the queue; `koppel queue cancel {id}` removes it.").format(
+                    id=result.id[:8]
+                )
+            )
         else:
             note(result.message)
         code = _exit_for([result])
@@ -125,11 +163,10 @@ def submit(
 
 @queue_app.callback()
 def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the queued submissions (oldest first)."""
     if ctx.invoked_subcommand is not None:
         return
     from koppel.agent.local import queue
-    from koppel.agent.output import note, print_json, print_table
+    from koppel.agent.output import print_json, print_table
 
     with reporting(json_output):
         found = queue.load_all()
@@ -137,17 +174,27 @@ def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
             print_json([s.summary() for s in found])
             return
         if not found:
-            note("The queue is empty.")
+            note(_("The queue is empty."))
             return
         print_table(
-            ("ID", "ENVIRONMENT", "CREATED", "STATE", "FILES", "SUBJECT", "PROBLEM"),
+            (
+                _("ID"),
+                _("ENVIRONMENT"),
+                _("CREATED"),
+                _("STATE"),
+                _("FILES"),
+                _("SUBJECT"),
+                _("PROBLEM"),
+            ),
             [
                 (
                     s.id[:8],
                     s.environment,
                     s.created,
                     s.state,
-                    f"{sum(f.state == 'uploaded' for f in s.files)}/{len(s.files)} sent",
+                    _("{sent}/{total} sent").format(
+                        sent=sum(f.state == "uploaded" for f in s.files), total=len(s.files)
+                    ),
                     s.subject,
                     (s.error or {}).get("message", ""),
                 )
@@ -157,14 +204,14 @@ def queue_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 
 @queue_app.command("send")
+@usage(
+    _("Send every queued submission now (refused ones are tried again too)."),
+    "koppel queue send --transfers 2",
+)
 def queue_send(
     json_output: JsonOption = False, transfers: TransfersOption = DEFAULT_TRANSFERS
 ) -> None:
-    """Send every queued submission now (refused ones are tried again too).
-
-    Example: koppel queue send --transfers 2
-    """
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import print_json
     from koppel.agent.sending import send_pending
 
     with reporting(json_output):
@@ -172,21 +219,34 @@ def queue_send(
         if json_output:
             print_json([r.as_json() for r in results])
         elif not results:
-            note("The queue is empty.")
+            note(_("The queue is empty."))
         for result in results:
-            note(f"{result.id[:8]} ({result.environment}): {result.state}. {result.message}")
+            note(
+                _("{id} ({environment}): {state}. {message}").format(
+                    id=result.id[:8],
+                    environment=result.environment,
+                    state=result.state,
+                    message=result.message,
+                )
+            )
         code = _exit_for(results)
         if code:
             raise typer.Exit(code)
 
 
 @queue_app.command("cancel")
+@usage(
+    _("Remove a submission from the queue and delete its partial uploads on the server."),
+    "koppel queue cancel 3f2a9c1e",
+)
 def queue_cancel(
-    ident: Annotated[str, typer.Argument(help="The submission id (or its first characters).")],
+    ident: Annotated[
+        str,
+        typer.Argument(metavar="ID", help=_("The submission id (or its first characters).")),
+    ],
     json_output: JsonOption = False,
 ) -> None:
-    """Remove a submission from the queue and delete its partial uploads on the server."""
-    from koppel.agent.output import note, print_json
+    from koppel.agent.output import print_json
     from koppel.agent.sending import cancel
 
     with reporting(json_output):
@@ -194,6 +254,12 @@ def queue_cancel(
         if json_output:
             print_json({"cancelled": submission.id, "server_told": told})
         note(
-            f"Cancelled submission {submission.id[:8]}"
-            + ("." if told else "; its partial uploads on the server expire by themselves.")
+            (
+                _("Cancelled submission {id}.")
+                if told
+                else _(
+                    "Cancelled submission {id}; its partial uploads on the server expire "
+                    "by themselves."
+                )
+            ).format(id=submission.id[:8])
         )

@@ -28,12 +28,15 @@ from koppel.agent.cli import submit as submit_commands
 from koppel.agent.cli import update as update_commands
 from koppel.agent.cli import url_links as url_link_commands
 from koppel.agent.cli import watch as watch_commands
+from koppel.agent.cli.epilog import exit_codes_epilog
 from koppel.agent.cli.help_flags import install as show_flags_without_values
 from koppel.agent.cli.light_coercion import install as convert_values_without_pydantic
-from koppel.agent.exit_codes import EPILOG
+from koppel.agent.cli.typer_words import install as speak_the_users_language
+from koppel.i18n import gettext as _
 
 show_flags_without_values()
 convert_values_without_pydantic()
+speak_the_users_language()
 
 # Every command and command family, in the order ``koppel --help`` lists them: a function
 # is a command, a Typer a family.
@@ -70,8 +73,10 @@ def build(only: str | None = None) -> typer.Typer:
     (the same root options and help)."""
     built = typer.Typer(
         name="koppel",
-        help="Koppel agent: link this workstation to your environments and check the links.",
-        epilog=EPILOG,
+        help=_("Koppel agent: link this workstation to your environments and check the links.")
+        + "\n\n"
+        + _("Shell completion: `koppel --install-completion` (bash, zsh, fish, PowerShell)."),
+        epilog=exit_codes_epilog(),
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode="markdown",

@@ -5,27 +5,32 @@ from __future__ import annotations
 
 import typer
 
-from koppel.agent.cli.common import JsonOption, reporting
+from koppel.agent.cli.common import JsonOption, described, note, reporting, usage
 from koppel.agent.exit_codes import ExitCode
-from koppel.agent.output import note, print_json
+from koppel.agent.output import print_json
+from koppel.i18n import gettext as _
 
 update_app = typer.Typer(
-    help="Check for a newer release of this agent and install it; links are kept.",
+    help=described(
+        _("Check for a newer release of this agent and install it; links are kept."),
+        "koppel update check",
+    ),
     no_args_is_help=True,
 )
 
 
 @update_app.command("check")
+@usage(
+    _("Ask each linked server once whether a newer release of this agent's update exists.")
+    + "\n\n"
+    + _(
+        "Only releases of the agent's own update are offered: moving to another update is "
+        "what `koppel doctor` explains. Exits 13 when a newer release is available, 4 when "
+        "no server could be asked."
+    ),
+    "koppel update check --json",
+)
 def check(json_output: JsonOption = False) -> None:
-    """Ask each linked server once whether a newer release of this agent's update exists.
-
-    Only releases of the agent's own update are offered: moving to another update is what
-    `koppel doctor` explains. Exits 13 when a newer release is available, 4 when no server
-    could be asked.
-
-    Example: `koppel update check` says "Koppel 2026.2.1 is available (you have
-    2026.2.0): run `koppel update install`."
-    """
     with reporting(json_output):
         from koppel.agent import updating
 
@@ -36,7 +41,7 @@ def check(json_output: JsonOption = False) -> None:
             for server, problem in result.problems.items():
                 note(f"{server}: {problem}")
             for server in result.no_release:
-                note(f"{server}: offers no agent release to compare with.")
+                note(_("{server}: offers no agent release to compare with.").format(server=server))
             typer.echo(updating.summary(result))
         if result.available is not None:
             raise typer.Exit(int(ExitCode.UPDATE_AVAILABLE))
@@ -45,15 +50,19 @@ def check(json_output: JsonOption = False) -> None:
 
 
 @update_app.command("install")
+@usage(
+    _(
+        "Download the newer release from the server, verify its SHA-256 and install it into "
+        "this agent's own environment (with pipx when pipx installed the agent, else pip)."
+    )
+    + "\n\n"
+    + _(
+        "Your linked environments, tokens and queued submissions stay as they are. Nothing "
+        "is installed when the agent is up to date."
+    ),
+    "koppel update install",
+)
 def install(json_output: JsonOption = False) -> None:
-    """Download the newer release from the server, verify its SHA-256 and install it into
-    this agent's own environment (with pipx when pipx installed the agent, else pip).
-
-    Your linked environments, tokens and queued submissions stay as they are. Nothing is
-    installed when the agent is up to date.
-
-    Example: `koppel update install`
-    """
     with reporting(json_output):
         from koppel.agent import updating
 
@@ -62,9 +71,15 @@ def install(json_output: JsonOption = False) -> None:
         if json_output:
             print_json(outcome.as_json())
         elif outcome.version is None:
-            typer.echo(f"Koppel {outcome.previous} is up to date; nothing to install.")
+            typer.echo(
+                _("Koppel {version} is up to date; nothing to install.").format(
+                    version=outcome.previous
+                )
+            )
         else:
             typer.echo(
-                f"Koppel {outcome.version} is installed (you had {outcome.previous}). "
-                "Your linked environments are kept."
+                _(
+                    "Koppel {version} is installed (you had {previous}). Your linked "
+                    "environments are kept."
+                ).format(version=outcome.version, previous=outcome.previous)
             )

@@ -148,7 +148,7 @@ def serve(
     set as KOPPEL_<NAME>. Exits 2 when a setting is invalid, 4 when the port is in use,
     5 when the secret key (KOPPEL_SECRET_KEY or <data dir>/secret.key) is missing or not
     the database's, 6 when KOPPEL_AUTO_MIGRATE=false and the database lacks migrations of
-    this release.
+    this release, 7 when the database does not answer.
 
     `koppel-server worker` runs only the job workers (see its --help).
 
@@ -194,6 +194,23 @@ def serve(
         if v is not None
     }
     settings = _settings(overrides)
+    if not 0 <= settings.port <= 65535:
+        typer.echo(
+            f"error: {settings.port} is not a port; give one from 1 to 65535 with --port "
+            "(or KOPPEL_PORT).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        socket.getaddrinfo(settings.host, settings.port)
+    except (socket.gaierror, UnicodeError) as exc:
+        typer.echo(
+            f"error: cannot listen on {settings.host!r}: it is not an address of this "
+            f"machine ({exc}); give one with --host (or KOPPEL_HOST), e.g. 127.0.0.1 or "
+            "0.0.0.0.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     if not _port_free(settings.host, settings.port):
         typer.echo(
             f"error: port {settings.port} on {settings.host} is in use; stop the other "
@@ -248,7 +265,7 @@ def worker(
     Ctrl+C stops it after the jobs in hand (a job still running after 10 s is taken
     again by another worker once its lease lapses). Exits 5 when the secret key is
     missing or not the database's, 6 when KOPPEL_AUTO_MIGRATE=false and the database
-    lacks migrations of this release.
+    lacks migrations of this release, 7 when the database does not answer.
 
     \b
     Example, beside two replicas started with KOPPEL_WORKERS=0:
