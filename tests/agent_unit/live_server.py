@@ -31,6 +31,7 @@ import httpx
 import uvicorn
 
 from cheap_passwords import cheapen_demo_passwords
+from koppel.i18n import current_language, set_process_language
 from koppel.protocol.updates import AGENT_UPDATE, UPDATE_HEADER
 from koppel.server.adapters.app import create_app
 from koppel.server.adapters.assembly import create_services
@@ -233,11 +234,16 @@ class LiveServer:
         main = entry.load()
         argv = ["koppel-admin", "--data-dir", str(self.data_dir), *args]
         out = io.StringIO()
+        # koppel-admin sets its process's language to English; this process is the agent's
+        # too, and keeps the language its test chose.
+        language = current_language()
         with mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out):
             try:
                 main()
                 code = 0
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else 1
+            finally:
+                set_process_language(language)
         assert code == 0, out.getvalue()
         return out.getvalue()
