@@ -201,6 +201,8 @@ def _config(live: Live) -> SchemathesisConfig:
                 "uploads": {"values": live.uploads},
                 "sessions": {"values": live.sessions},
                 "logins": {"values": ["anna", "bram"]},
+                # A pushed file's name needs an extension on the environment's list.
+                "filenames": {"values": ["Loonstrook 2026-11.pdf", "bank.csv"]},
                 "tokens": {"values": [live.anna.token]},
                 "workstations": {"values": [live.anna.workstation]},
             },
@@ -212,6 +214,7 @@ def _config(live: Live) -> SchemathesisConfig:
                 "path.upload_id": {"dictionary": "uploads", "probability": 0.7},
                 "path.session": {"dictionary": "sessions", "probability": 0.7},
                 "path.login": {"dictionary": "logins", "probability": 0.8},
+                "header.Koppel-Filename": {"dictionary": "filenames", "probability": 0.7},
                 # The bulk calls name environments and tokens in their bodies.
                 "body.environments[*].environment": {"dictionary": "environments"},
                 "body.environments[*].token": {"dictionary": "tokens", "probability": 0.8},
