@@ -27,6 +27,10 @@ def _default_data_dir() -> Path:
     return Path(user_data_dir("koppel-server", appauthor=False))
 
 
+# The databases Koppel runs on (the dialect before any "+driver").
+DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
 class ServerSettings(BaseSettings):
     """Every setting of the server; each can be given as ``KOPPEL_<NAME>``."""
 
@@ -121,6 +125,20 @@ class ServerSettings(BaseSettings):
         description="Serve Prometheus metrics at /metrics (keep it off the internet: see "
         "docs/operations.md).",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_address(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        scheme = url.partition(":")[0].partition("+")[0]
+        if scheme not in DATABASE_SCHEMES or "://" not in url:
+            raise ValueError(
+                "write it as postgresql+psycopg://user@host/database or sqlite:///path, or "
+                "leave it unset for SQLite in the data folder"
+            )
+        return url
 
     @field_validator("blob_url")
     @classmethod
@@ -252,5 +270,7 @@ def data_folder_problem(settings: ServerSettings, exc: OSError) -> str:
 def settings_problems(exc: ValidationError) -> str:
     """Each invalid setting of ``exc`` as its variable and what is wrong with it."""
     return "; ".join(
-        f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        f"KOPPEL_{'_'.join(str(p) for p in e['loc']).upper()}: "
+        + str(e["msg"]).removeprefix("Value error, ")  # pydantic's label for our own checks
+        for e in exc.errors()
     )

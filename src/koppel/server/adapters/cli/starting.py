@@ -18,7 +18,6 @@ KEY_PROBLEM = 5
 SCHEMA_BEHIND = 6
 DATABASE_UNREACHABLE = 7
 # What the composition root opens (sqlite:///..., postgresql+psycopg://...).
-DATABASE_SCHEMES = ("sqlite", "postgresql")
 # uvicorn's level names (its run() fails on any other with a KeyError).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -49,15 +48,6 @@ def open_services(settings: ServerSettings, log_level: str, command: str) -> Ser
     # own OS user only, also what libraries create; the code gives modes where it
     # creates files too, for other callers of Services.
     os.umask(0o077)
-    scheme = settings.resolved_database_url.partition(":")[0].partition("+")[0]
-    if scheme not in DATABASE_SCHEMES:
-        typer.echo(
-            f"error: the database URL must start with postgresql+psycopg:// or sqlite:// "
-            f"(it starts with {scheme}://); give it with --database-url "
-            "(KOPPEL_DATABASE_URL), or leave it out for SQLite in the data folder.",
-            err=True,
-        )
-        raise typer.Exit(BAD_SETTING)
     try:
         svc = create_services(settings)
     except SecretKeyError as exc:
