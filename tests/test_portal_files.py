@@ -17,7 +17,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from app_client import InProcess
+from app_client import InProcess, bearer
 from portal_client import Portal, text_of
 
 REFRESH = '<meta http-equiv="refresh" content="2">'
@@ -139,3 +139,31 @@ def test_without_the_my_files_function_the_page_explains(demo_app: InProcess) ->
         assert asked.status_code == 403
         # Another environment where he has the function still works.
         assert bram.get(bram.path("environments/C20001/files")).status_code == 200
+
+
+def test_the_worker_s_reason_for_a_failed_analysis_reads_in_the_reader_s_language(
+    demo_app: InProcess, tmp_path: Path
+) -> None:
+    # The worker stores its reason in English (it does not know who will read it); the
+    # portal and the API show it in the language of the page or the agent.
+    source = tmp_path / "overzicht.csv"
+    source.write_text("a,b\n")
+    file_id = publish(demo_app, "F10001", "anna", source)["id"]
+    reason = "The analysis could not be made; ask the administrator to look at the server log."
+    with sqlite3.connect(demo_app.data_dir / "koppel.sqlite3") as db:
+        db.execute(
+            "update output_files set state = 'failed', error = ? where id = ?", (reason, file_id)
+        )
+    dutch = "De analyse kon niet worden gemaakt"
+    with Portal(demo_app).signed_in("anna") as anna:
+        page = anna.get(
+            anna.path("environments/F10001/files"), headers={"Accept-Language": "nl-NL"}
+        )
+        assert dutch in text_of(page.text)
+    listed = demo_app.client().get(
+        "/api/v1/environments/F10001/files",
+        headers={**bearer(demo_app.token("F10001")), "Accept-Language": "nl"},
+    )
+    assert listed.status_code == 200, listed.text
+    (failed,) = [f for f in listed.json()["files"] if f["id"] == file_id]
+    assert failed["state"] == "failed" and failed["error"].startswith(dutch)

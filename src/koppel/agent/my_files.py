@@ -55,7 +55,9 @@ def get_my_file(env: str | None, file_id: int, output: Path | None) -> Path:
             if file.state == "failed":
                 raise AgentError(
                     _("File {id} ({name}) could not be made: {error}").format(
-                        id=file_id, name=file.name, error=file.error or _("no reason given")
+                        id=file_id,
+                        name=file.name,
+                        error=_(file.error) if file.error else _("no reason given"),
                     )
                 )
             if file.state != "ready":

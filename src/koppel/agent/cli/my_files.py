@@ -70,7 +70,7 @@ def my_files_list(
                 (
                     str(f.id),
                     f.name,
-                    f.state + (f" ({f.error})" if f.error else ""),
+                    f.state + (f" ({_(f.error)})" if f.error else ""),
                     _size(f.size),
                     f.created.strftime("%Y-%m-%d %H:%M"),
                     _("yes") if f.delivered else "",

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from koppel.i18n import N_
 from koppel.server.adapters import reset_mail_job
 from koppel.server.adapters.mail import mailer
 from koppel.server.adapters.xlsx_overview import render
@@ -224,7 +225,11 @@ class Worker:
                     uow.events,
                     file,
                     svc.policy.clock(),
-                    "The analysis could not be made; ask the administrator to look at the "
-                    "server log.",
+                    # Stored in English and translated where it is shown (the reader's
+                    # language is not known here).
+                    N_(
+                        "The analysis could not be made; ask the administrator to look at "
+                        "the server log."
+                    ),
                 )
             return True

@@ -66,7 +66,7 @@ def _out(file: ob.OutputFile, environment: str, delivered: bool) -> OutputFileOu
         size=file.size,
         sha256=file.sha256,
         state=file.state,
-        error=file.error,
+        error=_(file.error) if file.error else None,
         source=file.source,
         created=file.created_at,
         ready_at=file.ready_at,
@@ -108,7 +108,7 @@ def file_content(
         raise DomainError(
             ErrorCode.NOT_FOUND,
             _("File {file_id} is {state}; its content is not available ({error}).").format(
-                file_id=file_id, state=file.state, error=file.error
+                file_id=file_id, state=file.state, error=_(file.error)
             )
             if file.error
             else _("File {file_id} is {state}; its content is not available yet.").format(

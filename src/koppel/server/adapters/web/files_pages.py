@@ -91,7 +91,7 @@ def my_file_content(request: Request, user: ctx.SignedIn, env: str, file_id: Row
         raise DomainError(
             ErrorCode.NOT_FOUND,
             _("File {id} failed; its content is not available ({reason}).").format(
-                id=file_id, reason=file.error
+                id=file_id, reason=_(file.error)
             )
             if file.error
             else _("File {id} is being prepared; its content is not available yet.").format(
