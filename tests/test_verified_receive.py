@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,8 +97,10 @@ def test_o_direct_is_used_where_linux_allows_it(tmp_path: Path) -> None:
 
     with (tmp_path / "probe").open("wb") as handle:
         writer = direct_io.DirectWriter(handle)
-        if not writer.direct:
-            pytest.skip("this file system refuses O_DIRECT: the plain writes are used")
+        if not direct_io.on_a_disk(handle.fileno()):
+            assert not writer.direct  # tmpfs, NFS, FUSE...: the plain writes
+            pytest.skip("tmp_path is not on a disk's file system here")
+        assert writer.direct
         assert fcntl.fcntl(handle.fileno(), fcntl.F_GETFL) & os.O_DIRECT
         import mmap
 
@@ -107,6 +110,16 @@ def test_o_direct_is_used_where_linux_allows_it(tmp_path: Path) -> None:
         assert not writer.direct  # the unaligned end went through the page cache
         assert not fcntl.fcntl(handle.fileno(), fcntl.F_GETFL) & os.O_DIRECT
     assert (tmp_path / "probe").read_bytes() == b"a" * (direct_io.ALIGN + 10)
+
+
+def test_o_direct_is_kept_to_a_disk_s_file_system(tmp_path: Path) -> None:
+    # /dev/shm is tmpfs on Linux: no block device, so the plain writes (as on NFS).
+    shm = Path("/dev/shm")
+    if not hasattr(os, "O_DIRECT") or not shm.is_dir():
+        pytest.skip("no O_DIRECT or no /dev/shm here")
+    with tempfile.NamedTemporaryFile(dir=shm) as handle:
+        assert not direct_io.on_a_disk(handle.fileno())
+        assert not direct_io.DirectWriter(handle).direct  # type: ignore[arg-type]
 
 
 def test_a_file_system_that_refuses_o_direct_gets_plain_writes(

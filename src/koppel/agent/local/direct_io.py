@@ -7,8 +7,9 @@ the file's metadata left. It needs buffers, lengths and file offsets aligned to 
 blocks: the segments of ``verified_writer`` are page-aligned (mmap) and 1 MiB long, so
 only the file's last, partial block is written through the page cache.
 
-Where ``O_DIRECT`` does not exist (Windows, macOS) or the file system refuses it (EINVAL),
-:class:`DirectWriter` says so and the caller writes as usual.
+Where ``O_DIRECT`` does not exist (Windows, macOS), the file is not on a local disk
+(:func:`on_a_disk`) or the file system refuses it (EINVAL), :class:`DirectWriter` says so
+and the caller writes as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from typing import BinaryIO
 
 # Larger than any logical block size in use (512 or 4096 bytes).
 ALIGN = 4096
+
+
+def on_a_disk(fd: int) -> bool:
+    """Whether the file lives on a file system of a block device (ext4 or XFS on a disk).
+
+    Network and FUSE file systems (and tmpfs, btrfs, ZFS) have device numbers without a
+    major number. On NFS, O_DIRECT makes every write wait for the server, slower than
+    the page cache: they keep the plain writes."""
+    return os.major(os.fstat(fd).st_dev) != 0
 
 
 class DirectWriter:
@@ -38,7 +48,7 @@ class DirectWriter:
         try:
             handle.flush()
             fd = handle.fileno()
-            if os.lseek(fd, 0, os.SEEK_CUR) % ALIGN:
+            if os.lseek(fd, 0, os.SEEK_CUR) % ALIGN or not on_a_disk(fd):
                 return
             flags = fcntl.fcntl(fd, fcntl.F_GETFL)
             fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag)
