@@ -61,8 +61,7 @@ def save_verified(content: Content, target: Path) -> Downloaded:
     expected = content.sha256
     try:
         with atomic_writer(target, mode=0o600) as handle, VerifiedWriter(handle) as out:
-            for chunk in content.chunks():
-                out.write(chunk)
+            out.receive(content.reader().readinto)
             timings.mark("transfer")
             digest, size = out.hexdigest(), out.size
             timings.mark("verify")
@@ -96,8 +95,7 @@ def download_my_file(
         ):
             announced = content.sha256
             with VerifiedWriter(handle) as out:
-                for chunk in content.chunks():
-                    out.write(chunk)
+                out.receive(content.reader().readinto)
                 actual = out.hexdigest()
             handle.flush()
             os.fsync(handle.fileno())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -61,6 +61,80 @@ def body_chunks(response: httpx.Response) -> Iterator[bytes]:
             )
         remaining -= len(chunk)
         yield chunk
+
+
+class BodyReader(Protocol):
+    """What :func:`body_reader` returns."""
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` from the body with what has arrived (at least one byte, waiting
+        for it); the number of bytes, 0 at the end of the body."""
+
+
+def body_reader(response: httpx.Response) -> BodyReader:
+    """The body of a streamed ``response``, received straight into the caller's buffers:
+    ``recv_into`` on the socket when the body may be read directly (no copy but the
+    kernel's), else httpx's chunks copied in. A reader that neither allocates nor copies
+    lets the caller hash each buffer while it is still in the CPU's cache and hand it to
+    a writer that needs aligned memory (O_DIRECT)."""
+    length = _direct_length(response)
+    sock = _socket(response)
+    if length is None or sock is None:
+        return _ChunkReader(response.iter_bytes())
+    raw = response.iter_raw()
+    first = next(raw, b"")  # what httpx holds already
+    if length - len(first) <= 0:
+        return _ChunkReader(iter([first, *raw]))  # nothing left to read directly
+    return _SocketReader(sock, raw, first, length - len(first))
+
+
+class _ChunkReader:
+    """Chunks of bytes, copied into the caller's buffers."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = memoryview(b"")
+
+    def readinto(self, buffer: memoryview) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = memoryview(chunk)
+        count = min(len(buffer), len(self._left))
+        buffer[:count] = self._left[:count]
+        self._left = self._left[count:]
+        return count
+
+
+class _SocketReader(_ChunkReader):
+    """What httpx received with the headers, then the socket itself."""
+
+    def __init__(
+        self, sock: socket.socket, raw: Iterator[bytes], first: bytes, remaining: int
+    ) -> None:
+        super().__init__(iter([first]))
+        self._sock = sock
+        # httpx's iterator stays referenced: closing it would close the connection.
+        self._raw = raw
+        self._remaining = remaining
+
+    def readinto(self, buffer: memoryview) -> int:
+        copied = super().readinto(buffer)
+        if copied or not self._remaining:
+            return copied
+        try:
+            count = self._sock.recv_into(buffer, min(len(buffer), self._remaining))
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+        if not count:
+            raise httpx.RemoteProtocolError(
+                "The server closed the connection before the whole body was sent."
+            )
+        self._remaining -= count
+        return count
 
 
 def _direct_length(response: httpx.Response) -> int | None:

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from koppel.agent.api._body import body_chunks
+from koppel.agent.api._body import BodyReader, body_chunks, body_reader
 from koppel.agent.api._http import Http, attachment_name, env_path
 from koppel.protocol.wire import (
     ATTACHMENT_ID_HEADER,
@@ -78,6 +78,10 @@ def _followed(
     for chunk in chunks:
         progress(content, len(chunk))
         yield chunk
+
+    def reader(self) -> BodyReader:
+        """The body, received into the caller's buffers (``readinto``)."""
+        return body_reader(self.response)
 
 
 def content_of(response: httpx.Response) -> Content:
