@@ -48,6 +48,13 @@ class Content:
         follow = _following.get()
         return chunks if follow is None else _followed(self, chunks, follow)
 
+    def reader(self) -> BodyReader:
+        """The body, received into the caller's buffers (``readinto``); followed by the
+        progress bar when one is shown (``following_downloads``)."""
+        reader = body_reader(self.response)
+        follow = _following.get()
+        return reader if follow is None else _FollowedReader(self, reader, follow)
+
     @property
     def length(self) -> int | None:
         """The size the server announced (Content-Length), if it did."""
@@ -79,9 +86,18 @@ def _followed(
         progress(content, len(chunk))
         yield chunk
 
-    def reader(self) -> BodyReader:
-        """The body, received into the caller's buffers (``readinto``)."""
-        return body_reader(self.response)
+
+class _FollowedReader:
+    """A body reader that tells the progress bar of each buffer it fills."""
+
+    def __init__(self, content: Content, reader: BodyReader, progress: DownloadProgress) -> None:
+        self._content, self._reader, self._progress = content, reader, progress
+
+    def readinto(self, buffer: memoryview) -> int:
+        count = self._reader.readinto(buffer)
+        if count:
+            self._progress(self._content, count)
+        return count
 
 
 def content_of(response: httpx.Response) -> Content:
