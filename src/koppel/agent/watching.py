@@ -45,8 +45,8 @@ from koppel.agent.local.token_store import TokenVault
 from koppel.agent.my_files import deliver
 from koppel.agent.sending import send_pending
 from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.api import StatusQuery
-from koppel.protocol.counts import counted
 from koppel.protocol.files import OutputFileOut
 
 BACKOFF_START = 1.0
@@ -65,6 +65,16 @@ def log_line(message: str) -> None:
     """One timestamped line on stdout, at once (the watcher's log)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"{stamp} {message}", flush=True)
+
+
+def _watching(environments: int, servers: int) -> str:
+    """The first line of a watch: how many environments on how many servers."""
+    # Two counts in one sentence: each is its own ngettext, then joined by a whole sentence.
+    envs = ngettext("{count} environment", "{count} environments", environments).format(
+        count=environments
+    )
+    on = ngettext("{count} server", "{count} servers", servers).format(count=servers)
+    return _("watching {environments} on {servers}").format(environments=envs, servers=on)
 
 
 def backoff_delay(attempt: int, base: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> float:
@@ -187,7 +197,7 @@ class Follower(threading.Thread):
                 if self.stop.wait(delay):
                     return
         if not self.envs:
-            self.log(f"{self.server}: no environment left to follow here")
+            self.log(_("{server}: no environment left to follow here").format(server=self.server))
 
     def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
         """Log why the connection failed; the delay before trying again, or None to stop
@@ -223,7 +233,11 @@ class Follower(threading.Thread):
         start = self.ledger.cursor(self.server)
         cursor = start if start is not None else session.last_event_id
         self.log(
-            f"{self.server}: following {counted(len(self.envs), 'environment')} on one connection"
+            ngettext(
+                "{server}: following {count} environment on one connection",
+                "{server}: following {count} environments on one connection",
+                len(self.envs),
+            ).format(server=self.server, count=len(self.envs))
         )
         self._catch_up(client)
         return self._stream(client, session.session, cursor)
@@ -480,8 +494,13 @@ def run(
             follower = followers.get(server)
             if follower is not None and follower.is_alive():
                 if follower.follow(envs, tokens):
-                    following = counted(len(envs), "environment")
-                    log(f"{server}: the links changed; now following {following}")
+                    log(
+                        ngettext(
+                            "{server}: the links changed; now following {count} environment",
+                            "{server}: the links changed; now following {count} environments",
+                            len(envs),
+                        ).format(server=server, count=len(envs))
+                    )
                 return
             if envs and workstation is not None:
                 follower = Follower(server, envs, tokens, workstation, ledger, stop, log, observer)
@@ -494,7 +513,7 @@ def run(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         count = sum(len(group) for group, _tokens in groups.values())
-        log(f"watching {counted(count, 'environment')} on {counted(len(groups), 'server')}")
+        log(_watching(count, len(groups)))
         for server, (group, tokens) in groups.items():
             follow(server, group, tokens)
         if not background:
@@ -515,7 +534,7 @@ def run(
             if background:
                 continue
             if not any(f.is_alive() for f in followers.values()):
-                log("nothing left to follow; stopping")
+                log(_("nothing left to follow; stopping"))
                 break
             if time.monotonic() - queued_at >= QUEUE_INTERVAL:
                 _send_queue(log)
@@ -526,6 +545,6 @@ def run(
         for follower in followers.values():
             if follower.busy.acquire(timeout=60):
                 follower.busy.release()
-        log("stopped")
+        log(_("stopped"))
         sys.stdout.flush()
         return 0

@@ -9,6 +9,7 @@ import typer
 
 from koppel.agent.cli.common import JsonOption, note, reporting, usage
 from koppel.agent.output import print_json, print_table
+from koppel.agent.words import word
 from koppel.i18n import gettext as _
 from koppel.i18n import ngettext
 
@@ -64,7 +65,7 @@ def link(
                 (
                     e.code,
                     e.name,
-                    e.kind,
+                    word(e.kind),
                     e.update,
                     e.login,
                     e.api_url,
