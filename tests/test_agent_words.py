@@ -124,3 +124,26 @@ def test_local_means_the_zone_of_this_computer(monkeypatch: pytest.MonkeyPatch) 
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_dutch_help_speaks_in_one_mood_with_the_glossarys_words(workstation: Ws) -> None:
+    ws = workstation("mood", KOPPEL_LANG="nl", COLUMNS="250")
+    listing = ws.ok("--help").stdout
+    for line in (
+        "Bestanden indienen als één dossieritem",
+        "De gekoppelde omgevingen tonen",
+        "Elke gekoppelde omgeving controleren",
+        "Mijn bestanden ontvangen zodra ze klaar zijn",
+    ):
+        assert line in listing, listing
+    for third_person in ("Toont ", "Verzendt ", "Downloadt ", "Slaat ", "Controleert "):
+        assert third_person not in listing, third_person
+    assert "inzending" not in ws.ok("queue", "--help").stdout
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_commands_are_written_as_they_are_typed(workstation: Ws, language: str) -> None:
+    ws = workstation(f"typed-{language}", KOPPEL_LANG=language)
+    said = ws.koppel("doctor")
+    assert "koppel link FILE" in said.output, said.output
+    assert "BESTAND" not in said.output and "FICHIER" not in said.output
