@@ -204,19 +204,31 @@ class Follower(threading.Thread):
         following this server (a refusal that no retry can change)."""
         if isinstance(exc, ApiError):
             if exc.status and exc.status < 500:
-                self.log(f"{self.server}: {exc.message} Not following this server.")
+                self.log(
+                    _("{server}: {reason} Not following this server.").format(
+                        server=self.server, reason=exc.message
+                    )
+                )
                 for code in list(self.envs):
                     self.observer.dropped(self.server, code, exc.code, exc.message)
                 self.observer.lost(self.server, exc.message, final=True)
                 return None
             delay = backoff_delay(attempt)
-            self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
+            self.log(
+                _("{server}: {reason}; reconnecting in {seconds} s").format(
+                    server=self.server, reason=exc.message, seconds=f"{delay:.0f}"
+                )
+            )
             self.observer.lost(self.server, exc.message, final=False)
             return delay
         delay = backoff_delay(attempt)
         reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc).__name__
         self.observer.lost(self.server, reason, final=False)
-        self.log(f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s")
+        self.log(
+            _("{server}: connection lost ({reason}); reconnecting in {seconds} s").format(
+                server=self.server, reason=reason, seconds=f"{delay:.0f}"
+            )
+        )
         return delay
 
     def _queries(self) -> list[StatusQuery]:
@@ -287,7 +299,11 @@ class Follower(threading.Thread):
             case FileReady():
                 self._deliver(client, code, event.as_file())
             case FileFailed(name=name, error=error):
-                self.log(f"{code}: {name} could not be made: {error}")
+                self.log(
+                    _("{environment}: {name} could not be made: {error}").format(
+                        environment=code, name=name, error=error
+                    )
+                )
             case TokenRevoked(workstation_id=workstation_id, by_user=by_user):
                 if workstation_id == self.workstation_id:
                     said = (
@@ -341,7 +357,11 @@ class Follower(threading.Thread):
             except ApiError as exc:
                 if exc.status and exc.status < 500:  # a refusal: no retry changes it
                     self.unplaced.pop((code, file.id), None)
-                    self.log(f"{code}: could not receive {file.name}: {exc.message}")
+                    self.log(
+                        _("{environment}: could not receive {name}: {reason}").format(
+                            environment=code, name=file.name, reason=exc.message
+                        )
+                    )
                 else:
                     self._skip(code, env.name, file, exc.message, saving=False)
             except CannotSave as exc:
@@ -366,14 +386,27 @@ class Follower(threading.Thread):
         attempts = before.attempts + 1 if before else 1
         delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(attempts - 1, 16))
         self.unplaced[key] = Unplaced(file, reason, attempts, time.monotonic() + delay)
-        verb = "save" if saving else "receive"
+        seconds = f"{delay:.0f}"
         if before is not None and before.reason == reason:
-            self.log(f"{code}: still cannot {verb} {file.name}; trying again in {delay:.0f} s")
+            again = (
+                _("{environment}: still cannot save {name}; trying again in {seconds} s")
+                if saving
+                else _("{environment}: still cannot receive {name}; trying again in {seconds} s")
+            )
+            self.log(again.format(environment=code, name=file.name, seconds=seconds))
             return
-        self.log(
-            f"{code}: could not {verb} {file.name}: {reason}; skipped, trying again in "
-            f"{delay:.0f} s and at every start of `koppel watch`"
+        first = (
+            _(
+                "{environment}: could not save {name}: {reason}; skipped, trying again in "
+                "{seconds} s and at every start of `koppel watch`"
+            )
+            if saving
+            else _(
+                "{environment}: could not receive {name}: {reason}; skipped, trying again in "
+                "{seconds} s and at every start of `koppel watch`"
+            )
         )
+        self.log(first.format(environment=code, name=file.name, reason=reason, seconds=seconds))
         if saving:
             notify.problem(
                 _("Koppel: {environment}").format(environment=env_name),
@@ -422,7 +455,7 @@ def _send_queue(log: Log) -> None:
     try:
         results = send_pending(progress=False)
     except Exception as exc:  # the queue reports its own problems; keep watching
-        log(f"queue: sending failed ({exc})")
+        log(_("queue: sending failed ({reason})").format(reason=exc))
         return
     for result in results:
         if result.state != "queued":
