@@ -137,7 +137,11 @@ def deliver(
         try:
             ledger.add_placed(server, file.id)
         except OSError as exc:  # the file is here; the server is told below all the same
-            log(f"{environment_code}: could not record {file.name} in {ledger.path} ({exc})")
+            log(
+                _("{environment}: could not record {name} in {path} ({reason})").format(
+                    environment=environment_code, name=file.name, path=ledger.path, reason=exc
+                )
+            )
         log(
             _("{environment}: received {name} -> {path}").format(
                 environment=environment_code, name=file.name, path=target
@@ -153,5 +157,9 @@ def deliver(
         client.mark_delivered(environment_code, token, file.id)
     except AgentError as exc:
         # The ledger keeps it from being placed twice; the server hears next time.
-        log(f"{environment_code}: could not mark {file.name} delivered yet ({exc.message})")
+        log(
+            _("{environment}: could not mark {name} delivered yet ({reason})").format(
+                environment=environment_code, name=file.name, reason=exc.message
+            )
+        )
     return target
