@@ -83,6 +83,10 @@ def test_envs_last_check_is_in_local_time_without_utc(demo_server: Server, works
     assert shown in table and "UTC" not in table, table
     doctor = ws.ok("doctor").stdout
     assert "in orde" in doctor and "F10001" in doctor, doctor
+    created = datetime.fromisoformat(ws.ok("info", "F10001", "--json").json()["token_created"])
+    local = created.astimezone(UTC) + timedelta(hours=5, minutes=30)
+    info = ws.ok("info", "F10001").stdout
+    assert f"aangemaakt op {local.day} " in info and local.strftime("%H:%M") in info, info
 
 
 def test_verbose_says_the_time_with_the_languages_decimal_separator(workstation: Ws) -> None:
