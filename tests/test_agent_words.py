@@ -59,7 +59,7 @@ def test_tables_say_codes_in_words_and_times_in_local_time(
     )
     kolkata = created.astimezone(UTC).replace(tzinfo=None)  # +05:30, no summer time
     local = kolkata + timedelta(hours=5, minutes=30)
-    for language, ready, firm in (("nl", "klaar", "kantoor"), ("fr", "prêt", "cabinet")):
+    for language, ready, firm in (("nl", "gereed", "kantoor"), ("fr", "prêt", "cabinet")):
         ws.env["KOPPEL_LANG"] = language
         files = ws.ok("files", "--env", "F10001").stdout
         row = next(line for line in files.splitlines() if line.startswith(str(file_id)))
