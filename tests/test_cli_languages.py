@@ -74,7 +74,7 @@ def test_every_command_has_translated_help_with_an_example(workstation: Ws, lang
 def test_the_help_is_in_the_users_words(workstation: Ws) -> None:
     ws = workstation("words")
     dutch = _koppel(ws, "nl", "items", "--help").stdout
-    assert "Toont de dossieritems die u mag zien" in dutch
+    assert "De dossieritems tonen die u mag zien" in dutch
     assert "Aantal per pagina." in dutch and "[standaard: 50]" in dutch
     french = _koppel(ws, "fr", "items", "--help").stdout
     assert "Liste les éléments de dossier que vous pouvez voir" in french

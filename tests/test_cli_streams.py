@@ -65,7 +65,7 @@ def test_watch_json_gives_one_object_per_event(
     assert received["environment"] == "F10001" and received["name"] == "report.pdf"
     assert Path(received["path"]).read_bytes() == b"%PDF report"
     # The human log went to stderr, not among the JSON lines.
-    assert "received" in err.read_text()
+    assert "F10001: report.pdf ontvangen -> " in err.read_text()  # in the language
 
 
 def _open(ws: Workstation, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -52,11 +52,18 @@ def received(root: Path) -> list[Path]:
 _PLACED = re.compile(r": received .+ -> ")
 
 
-def wait_files(watcher: Watcher, root: Path, count: int, timeout: float = 30) -> list[Path]:
+def wait_files(
+    watcher: Watcher,
+    root: Path,
+    count: int,
+    timeout: float = 30,
+    placed: re.Pattern[str] = _PLACED,
+) -> list[Path]:
     """The files under ``root`` once the watcher (over all its starts) has placed
-    ``count``: a download still being written is not counted as arrived."""
+    ``count``: a download still being written is not counted as arrived. ``placed``
+    matches the log line of a placed file (in the watcher's language)."""
     deadline = time.monotonic() + timeout
-    while len(_PLACED.findall(watcher.text())) < count:
+    while len(placed.findall(watcher.text())) < count:
         assert watcher.process is None or watcher.process.poll() is None, watcher.text()
         assert time.monotonic() < deadline, (received(root), watcher.text())
         time.sleep(0.1)

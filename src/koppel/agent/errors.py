@@ -40,6 +40,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     "not_editable": ExitCode.REFUSED,
     "version_conflict": ExitCode.REFUSED,
     "file_not_ready": ExitCode.REFUSED,
+    "not_found": ExitCode.REFUSED,
     "enrollment_unknown": ExitCode.INVALID_SETTINGS,
     "enrollment_used": ExitCode.INVALID_SETTINGS,
     "enrollment_expired": ExitCode.INVALID_SETTINGS,

@@ -14,7 +14,6 @@ from koppel.agent.choose import Target, choose
 from koppel.agent.downloading import download_my_file
 from koppel.agent.environments import explain
 from koppel.agent.errors import AgentError, ApiError, CannotSave
-from koppel.agent.exit_codes import ExitCode
 from koppel.agent.local import notify
 from koppel.agent.local.file_names import local_name
 from koppel.agent.local.my_files_folder import Ledger, my_files_folder_of
@@ -45,12 +44,14 @@ def get_my_file(env: str | None, file_id: int, output: Path | None) -> Path:
             found = {f.id: f for f in client.my_files(code, target.token)}
             file = found.get(file_id)
             if file is None:
-                raise AgentError(
+                raise ApiError(
+                    "not_found",
                     _(
                         "There is no file {id} in your My files of {environment}; list them "
                         "with `koppel files --env {environment}`."
                     ).format(id=file_id, environment=code),
-                    ExitCode.REFUSED,
+                    environment=code,
+                    status=404,
                 )
             if file.state == "failed":
                 raise AgentError(
@@ -136,8 +137,16 @@ def deliver(
         try:
             ledger.add_placed(server, file.id)
         except OSError as exc:  # the file is here; the server is told below all the same
-            log(f"{environment_code}: could not record {file.name} in {ledger.path} ({exc})")
-        log(f"{environment_code}: received {file.name} -> {target}")
+            log(
+                _("{environment}: could not record {name} in {path} ({reason})").format(
+                    environment=environment_code, name=file.name, path=ledger.path, reason=exc
+                )
+            )
+        log(
+            _("{environment}: received {name} -> {path}").format(
+                environment=environment_code, name=file.name, path=target
+            )
+        )
         notify.file_arrived(
             _("Koppel: {environment}").format(environment=environment_name),
             _("{name} arrived; click to open it").format(name=target.name),
@@ -148,5 +157,9 @@ def deliver(
         client.mark_delivered(environment_code, token, file.id)
     except AgentError as exc:
         # The ledger keeps it from being placed twice; the server hears next time.
-        log(f"{environment_code}: could not mark {file.name} delivered yet ({exc.message})")
+        log(
+            _("{environment}: could not mark {name} delivered yet ({reason})").format(
+                environment=environment_code, name=file.name, reason=exc.message
+            )
+        )
     return target

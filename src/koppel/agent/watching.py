@@ -45,8 +45,8 @@ from koppel.agent.local.token_store import TokenVault
 from koppel.agent.my_files import deliver
 from koppel.agent.sending import send_pending
 from koppel.i18n import gettext as _
+from koppel.i18n import ngettext
 from koppel.protocol.api import StatusQuery
-from koppel.protocol.counts import counted
 from koppel.protocol.files import OutputFileOut
 
 BACKOFF_START = 1.0
@@ -65,6 +65,16 @@ def log_line(message: str) -> None:
     """One timestamped line on stdout, at once (the watcher's log)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"{stamp} {message}", flush=True)
+
+
+def _watching(environments: int, servers: int) -> str:
+    """The first line of a watch: how many environments on how many servers."""
+    # Two counts in one sentence: each is its own ngettext, then joined by a whole sentence.
+    envs = ngettext("{count} environment", "{count} environments", environments).format(
+        count=environments
+    )
+    on = ngettext("{count} server", "{count} servers", servers).format(count=servers)
+    return _("watching {environments} on {servers}").format(environments=envs, servers=on)
 
 
 def backoff_delay(attempt: int, base: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> float:
@@ -187,26 +197,38 @@ class Follower(threading.Thread):
                 if self.stop.wait(delay):
                     return
         if not self.envs:
-            self.log(f"{self.server}: no environment left to follow here")
+            self.log(_("{server}: no environment left to follow here").format(server=self.server))
 
     def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
         """Log why the connection failed; the delay before trying again, or None to stop
         following this server (a refusal that no retry can change)."""
         if isinstance(exc, ApiError):
             if exc.status and exc.status < 500:
-                self.log(f"{self.server}: {exc.message} Not following this server.")
+                self.log(
+                    _("{server}: {reason} Not following this server.").format(
+                        server=self.server, reason=exc.message
+                    )
+                )
                 for code in list(self.envs):
                     self.observer.dropped(self.server, code, exc.code, exc.message)
                 self.observer.lost(self.server, exc.message, final=True)
                 return None
             delay = backoff_delay(attempt)
-            self.log(f"{self.server}: {exc.message}; reconnecting in {delay:.0f} s")
+            self.log(
+                _("{server}: {reason}; reconnecting in {seconds} s").format(
+                    server=self.server, reason=exc.message, seconds=f"{delay:.0f}"
+                )
+            )
             self.observer.lost(self.server, exc.message, final=False)
             return delay
         delay = backoff_delay(attempt)
         reason = exc.message if isinstance(exc, AgentError) else str(exc) or type(exc).__name__
         self.observer.lost(self.server, reason, final=False)
-        self.log(f"{self.server}: connection lost ({reason}); reconnecting in {delay:.0f} s")
+        self.log(
+            _("{server}: connection lost ({reason}); reconnecting in {seconds} s").format(
+                server=self.server, reason=reason, seconds=f"{delay:.0f}"
+            )
+        )
         return delay
 
     def _queries(self) -> list[StatusQuery]:
@@ -223,7 +245,11 @@ class Follower(threading.Thread):
         start = self.ledger.cursor(self.server)
         cursor = start if start is not None else session.last_event_id
         self.log(
-            f"{self.server}: following {counted(len(self.envs), 'environment')} on one connection"
+            ngettext(
+                "{server}: following {count} environment on one connection",
+                "{server}: following {count} environments on one connection",
+                len(self.envs),
+            ).format(server=self.server, count=len(self.envs))
         )
         self._catch_up(client)
         return self._stream(client, session.session, cursor)
@@ -273,7 +299,11 @@ class Follower(threading.Thread):
             case FileReady():
                 self._deliver(client, code, event.as_file())
             case FileFailed(name=name, error=error):
-                self.log(f"{code}: {name} could not be made: {error}")
+                self.log(
+                    _("{environment}: {name} could not be made: {error}").format(
+                        environment=code, name=name, error=error
+                    )
+                )
             case TokenRevoked(workstation_id=workstation_id, by_user=by_user):
                 if workstation_id == self.workstation_id:
                     said = (
@@ -327,7 +357,11 @@ class Follower(threading.Thread):
             except ApiError as exc:
                 if exc.status and exc.status < 500:  # a refusal: no retry changes it
                     self.unplaced.pop((code, file.id), None)
-                    self.log(f"{code}: could not receive {file.name}: {exc.message}")
+                    self.log(
+                        _("{environment}: could not receive {name}: {reason}").format(
+                            environment=code, name=file.name, reason=exc.message
+                        )
+                    )
                 else:
                     self._skip(code, env.name, file, exc.message, saving=False)
             except CannotSave as exc:
@@ -352,14 +386,27 @@ class Follower(threading.Thread):
         attempts = before.attempts + 1 if before else 1
         delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(attempts - 1, 16))
         self.unplaced[key] = Unplaced(file, reason, attempts, time.monotonic() + delay)
-        verb = "save" if saving else "receive"
+        seconds = f"{delay:.0f}"
         if before is not None and before.reason == reason:
-            self.log(f"{code}: still cannot {verb} {file.name}; trying again in {delay:.0f} s")
+            again = (
+                _("{environment}: still cannot save {name}; trying again in {seconds} s")
+                if saving
+                else _("{environment}: still cannot receive {name}; trying again in {seconds} s")
+            )
+            self.log(again.format(environment=code, name=file.name, seconds=seconds))
             return
-        self.log(
-            f"{code}: could not {verb} {file.name}: {reason}; skipped, trying again in "
-            f"{delay:.0f} s and at every start of `koppel watch`"
+        first = (
+            _(
+                "{environment}: could not save {name}: {reason}; skipped, trying again in "
+                "{seconds} s and at every start of `koppel watch`"
+            )
+            if saving
+            else _(
+                "{environment}: could not receive {name}: {reason}; skipped, trying again in "
+                "{seconds} s and at every start of `koppel watch`"
+            )
         )
+        self.log(first.format(environment=code, name=file.name, reason=reason, seconds=seconds))
         if saving:
             notify.problem(
                 _("Koppel: {environment}").format(environment=env_name),
@@ -408,7 +455,7 @@ def _send_queue(log: Log) -> None:
     try:
         results = send_pending(progress=False)
     except Exception as exc:  # the queue reports its own problems; keep watching
-        log(f"queue: sending failed ({exc})")
+        log(_("queue: sending failed ({reason})").format(reason=exc))
         return
     for result in results:
         if result.state != "queued":
@@ -480,8 +527,13 @@ def run(
             follower = followers.get(server)
             if follower is not None and follower.is_alive():
                 if follower.follow(envs, tokens):
-                    following = counted(len(envs), "environment")
-                    log(f"{server}: the links changed; now following {following}")
+                    log(
+                        ngettext(
+                            "{server}: the links changed; now following {count} environment",
+                            "{server}: the links changed; now following {count} environments",
+                            len(envs),
+                        ).format(server=server, count=len(envs))
+                    )
                 return
             if envs and workstation is not None:
                 follower = Follower(server, envs, tokens, workstation, ledger, stop, log, observer)
@@ -494,7 +546,7 @@ def run(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         count = sum(len(group) for group, _tokens in groups.values())
-        log(f"watching {counted(count, 'environment')} on {counted(len(groups), 'server')}")
+        log(_watching(count, len(groups)))
         for server, (group, tokens) in groups.items():
             follow(server, group, tokens)
         if not background:
@@ -515,7 +567,7 @@ def run(
             if background:
                 continue
             if not any(f.is_alive() for f in followers.values()):
-                log("nothing left to follow; stopping")
+                log(_("nothing left to follow; stopping"))
                 break
             if time.monotonic() - queued_at >= QUEUE_INTERVAL:
                 _send_queue(log)
@@ -526,6 +578,6 @@ def run(
         for follower in followers.values():
             if follower.busy.acquire(timeout=60):
                 follower.busy.release()
-        log("stopped")
+        log(_("stopped"))
         sys.stdout.flush()
         return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 from koppel.i18n._catalogs import translations
 from koppel.i18n._formats import (
     DEFAULT_TIME_ZONE,
+    LOCAL,
     current_time_zone,
     format_date,
     format_number,
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "DEFAULT_TIME_ZONE",
     "LANGUAGES",
+    "LOCAL",
     "N_",
     "current_language",
     "current_time_zone",

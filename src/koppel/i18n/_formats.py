@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from koppel.i18n._language import current_language
 
 DEFAULT_TIME_ZONE = "Europe/Amsterdam"  # the firms' own, until a user or environment says
+# The zone of this computer (the agent shows times as the workstation's clock does).
+LOCAL = "local"
 
 _zone: ContextVar[str | None] = ContextVar("koppel_time_zone", default=None)
 
@@ -49,8 +51,11 @@ def use_time_zone(name: str | None) -> Iterator[str]:
 
 
 def local_time(moment: datetime, time_zone: str | None = None) -> datetime:
-    """``moment`` (naive means UTC) in ``time_zone`` or the current one."""
+    """``moment`` (naive means UTC) in ``time_zone`` (``LOCAL``: this computer's zone) or
+    the current one."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if time_zone == LOCAL:
+        return aware.astimezone()  # the system's zone (TZ, /etc/localtime)
     return aware.astimezone(_zone_info(time_zone or current_time_zone()))
 
 

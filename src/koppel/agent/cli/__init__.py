@@ -23,6 +23,7 @@ def main() -> None:
         _print_version()
         return
     arguments = sys.argv[1:]
+    _say_unknown_language(arguments)
     if _GLOBAL_FLAGS & set(arguments):
         # -q and -v are known before any command module is loaded: their notes go quiet.
         from koppel.agent.cli import verbosity
@@ -36,6 +37,21 @@ def main() -> None:
     from koppel.agent.cli.typer_app import app_for
 
     _run(app_for(arguments), arguments)
+
+
+def _say_unknown_language(arguments: list[str]) -> None:
+    """A KOPPEL_LANG the agent does not speak falls back to English: say so once, in
+    English, on stderr (not for scripts: --json, -q), so that a typo is not a mystery."""
+    wanted = os.environ.get("KOPPEL_LANG", "").strip()
+    if not wanted or {"--json", "-q", "--quiet"} & set(arguments):
+        return
+    from koppel.i18n import LANGUAGES, supported
+
+    if supported(wanted) is None:
+        sys.stderr.write(
+            f"KOPPEL_LANG={wanted}: this language is not available; Koppel speaks "
+            f"{', '.join(LANGUAGES)}. Continuing in English.\n"
+        )
 
 
 # -q/--quiet and -v/--verbose (cli/verbosity.py).
@@ -100,12 +116,14 @@ def entry() -> NoReturn:
         code = _exit_status(exc.code)
     verbosity = sys.modules.get("koppel.agent.cli.verbosity")
     if verbosity is not None and verbosity.is_verbose():
+        from koppel.i18n import current_language
         from koppel.i18n import gettext as _
 
+        seconds = f"{verbosity.elapsed():.2f}"
+        if current_language() in ("nl", "fr"):
+            seconds = seconds.replace(".", ",")  # their decimal comma, without Babel
         verbosity.detail(
-            _("Done in {seconds} s (exit code {code}).").format(
-                seconds=f"{verbosity.elapsed():.2f}", code=code
-            )
+            _("Done in {seconds} s (exit code {code}).").format(seconds=seconds, code=code)
         )
     _leave(code)
 

@@ -49,7 +49,18 @@ def run() -> None:
 
 
 def _when(iso: str | None) -> str:
-    return iso.replace("T", " ").replace("+00:00", " UTC") if iso else _("never")
+    """A moment of status.json (ISO 8601 UTC) in this computer's time zone, as the
+    language writes it."""
+    if not iso:
+        return _("never")
+    from datetime import datetime
+
+    from koppel.i18n import LOCAL, format_when
+
+    try:
+        return format_when(datetime.fromisoformat(iso), LOCAL)
+    except ValueError:  # a status written by hand or by a future agent: show it as it is
+        return iso
 
 
 def _describe(status: AgentStatus | None, pid: int | None) -> list[str]:

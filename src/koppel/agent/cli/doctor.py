@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from koppel.agent.api.proxy import ProxyChoice
 from koppel.agent.exit_codes import ExitCode
 from koppel.agent.output import print_json, print_table
+from koppel.agent.words import word
 from koppel.i18n import gettext as _
 from koppel.i18n import ngettext
 
@@ -57,7 +58,10 @@ def doctor(
         else:
             print_table(
                 (_("ENVIRONMENT"), _("STATE"), _("MESSAGE")),
-                [(f.environment, f.state, f.message) for f in findings],
+                [
+                    (f.environment, word(f.state), word(f.message) if f.ok else f.message)
+                    for f in findings
+                ],
             )
             # One line per fix: a fix about updates concerns many environments at once.
             by_fix: dict[str, list[str]] = {}

@@ -5,12 +5,14 @@ Reads state.json only: no network, no keychain, no pydantic.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from koppel.agent.cli.common import JsonOption, note, reporting, usage
 from koppel.agent.local.state import LinkedEnv
 from koppel.agent.output import print_json, print_table
-from koppel.i18n import N_
+from koppel.agent.words import word
+from koppel.i18n import N_, current_language
 from koppel.i18n import gettext as _
 
 HEADERS = (
@@ -24,14 +26,30 @@ HEADERS = (
 )
 
 
+# Dates as each language writes them, without Babel: `koppel envs` must start fast.
+_DATE_FORMATS = {"nl": "%d-%m-%Y %H:%M", "fr": "%d/%m/%Y %H:%M"}
+
+
+def local_when(iso: str) -> str:
+    """A moment stored in ISO 8601 UTC, in this computer's time zone."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:  # written by hand or by a future agent: show it as it is
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    pattern = _DATE_FORMATS.get(current_language(), "%Y-%m-%d %H:%M")
+    return moment.astimezone().strftime(pattern)
+
+
 def row(env: LinkedEnv) -> tuple[str, ...]:
     """One table row."""
     last = _("never")
     if env.last_check:
-        last = env.last_check.replace("T", " ").removesuffix("+00:00") + " UTC"
+        last = local_when(env.last_check)
         if env.last_state and env.last_state != "ok":
-            last += f" ({env.last_state})"
-    return (env.code, env.name, env.kind, env.update, env.login, env.api_url, last)
+            last += f" ({word(env.last_state)})"
+    return (env.code, env.name, word(env.kind), env.update, env.login, env.api_url, last)
 
 
 def as_json(env: LinkedEnv) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from koppel.agent.cli.common import ChosenEnvOption, JsonOption, note, reporting, usage
+from koppel.i18n import LOCAL, format_when
 from koppel.i18n import gettext as _
 
 
@@ -76,7 +77,7 @@ def items(
             [
                 (
                     str(i.id),
-                    i.created.strftime("%Y-%m-%d %H:%M"),
+                    format_when(i.created, LOCAL),
                     i.type,
                     i.destination.code,
                     i.subject,

@@ -9,6 +9,7 @@ import typer
 
 from koppel.agent.cli.common import JsonOption, note, reporting, usage
 from koppel.agent.output import print_json, print_table
+from koppel.agent.words import word
 from koppel.i18n import gettext as _
 from koppel.i18n import ngettext
 
@@ -64,7 +65,7 @@ def link(
                 (
                     e.code,
                     e.name,
-                    e.kind,
+                    word(e.kind),
                     e.update,
                     e.login,
                     e.api_url,
@@ -157,7 +158,7 @@ def info(
             (
                 _("Token"),
                 _("created {when}, kept in {store}").format(
-                    when=data["token_created"], store=data["token_store"]
+                    when=_local(data["token_created"]), store=data["token_store"]
                 ),
             ),
             (_("Functions"), "\n".join(data["functions"]) or _("(none)")),
@@ -168,3 +169,16 @@ def info(
             typer.echo(f"{label + ':':<{width}}{first}")
             for more in rest:
                 typer.echo(f"{'':<{width}}{more}")
+
+
+def _local(iso: str) -> str:
+    """A moment the server gave (ISO 8601), in this computer's zone as the language
+    writes it (``--json`` keeps the ISO text)."""
+    from datetime import datetime
+
+    from koppel.i18n import LOCAL, format_when
+
+    try:
+        return format_when(datetime.fromisoformat(iso), LOCAL)
+    except (TypeError, ValueError):  # not a moment: show it as it came
+        return str(iso)

@@ -18,6 +18,8 @@ from koppel.agent.cli.common import (
     reporting,
     usage,
 )
+from koppel.agent.words import word
+from koppel.i18n import LOCAL, format_when
 from koppel.i18n import gettext as _
 
 my_files_app = typer.Typer(
@@ -70,9 +72,9 @@ def my_files_list(
                 (
                     str(f.id),
                     f.name,
-                    f.state + (f" ({_(f.error)})" if f.error else ""),
+                    word(f.state) + (f" ({_(f.error)})" if f.error else ""),
                     _size(f.size),
-                    f.created.strftime("%Y-%m-%d %H:%M"),
+                    format_when(f.created, LOCAL),
                     _("yes") if f.delivered else "",
                 )
                 for f in found
@@ -155,7 +157,7 @@ def analyses_request(
             typer.echo(str(accepted.file_id))
             note(
                 _("File {id} ({name}) is {state}.").format(
-                    id=file.id, name=file.name, state=file.state
+                    id=file.id, name=file.name, state=word(file.state)
                 )
             )
         if file is not None and file.state == "failed":

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from koppel.i18n import gettext as _
+
 Log = Callable[[str], None]
 
 
@@ -33,7 +35,7 @@ def file_arrived(title: str, message: str, path: Path, log: Log) -> None:
             return
         except Exception as exc:  # a broken desktop bus must not stop deliveries
             log(f"desktop notification failed ({type(exc).__name__}); falling back to the log")
-    log(f"notification: {title}: {message}")
+    log(_("notification: {title}: {message}").format(title=title, message=message))
 
 
 def problem(title: str, message: str, log: Log) -> None:
@@ -45,7 +47,7 @@ def problem(title: str, message: str, log: Log) -> None:
             return
         except Exception as exc:  # a broken desktop bus must not stop deliveries
             log(f"desktop notification failed ({type(exc).__name__}); falling back to the log")
-    log(f"notification: {title}: {message}")
+    log(_("notification: {title}: {message}").format(title=title, message=message))
 
 
 def _desktop(title: str, message: str, path: Path | None) -> None:
