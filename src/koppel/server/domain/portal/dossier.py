@@ -42,7 +42,20 @@ def edit_refusal(repo: Repository, who: TokenView, item: Item) -> DomainError | 
     try:
         check_editable(repo, who, item)
     except DomainError as refusal:
-        return refusal
+        # The page shows this on the item itself, to anyone: worded for that reader (no
+        # "open the item", no koppel-admin command), with the agent's error code.
+        if refusal.code is ErrorCode.NOT_EDITABLE:
+            message = _(
+                "Dossier items of type “{name}” cannot be edited on your computer; "
+                "to change this one, file a new dossier item."
+            ).format(name=item.item_type.name)
+        else:
+            message = _(
+                "Editing on your computer is not possible now: the app connector for "
+                "temporary office access of {code} is blocked. Ask your administrator to "
+                "unblock it."
+            ).format(code=who.environment.code)
+        return DomainError(refusal.code, message, environment=refusal.environment)
     return None
 
 
