@@ -256,7 +256,6 @@ def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_app: InProces
     shown = text_of(bram.get(bram.path(DOSSIER, f"items/{invoice}")).text)
     assert "Dossieritems van het type ‘Invoice’ kunt u niet op uw computer bewerken" in shown
     with Portal(demo_app).signed_in("anna") as anna:
-
         demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
         page = anna.get(anna.path(DOSSIER, f"items/{letter}"))
         assert "Edit on my computer" in page.text
