@@ -89,7 +89,7 @@ def test_a_wrong_password_points_to_forgot_your_password_when_mail_is_on(
 @pytest.mark.parametrize(
     ("language", "first", "footer"),
     [("nl", "Brussel (België)", "Tijden staan in de tijdzone van Amsterdam (Nederland)."),
-     ("fr", "Bruxelles (Belgique)", "Les heures sont celles du fuseau horaire de Amsterdam")],
+     ("fr", "Bruxelles (Belgique)", "Heures indiquées selon le fuseau horaire : Amsterdam (Pays-Bas).")],
 )  # fmt: skip
 def test_time_zones_are_a_short_list_of_readable_names(
     demo_app: InProcess, language: str, first: str, footer: str
@@ -183,3 +183,30 @@ def test_koppel_admin_takes_an_excel_csv_and_the_agents_variables(tmp_path: Path
     bad.write_text("login;naam;telefoon\nhans;Hans;0612345678\n", encoding="utf-8")
     refused = server.admin("accounts", "import", str(bad))
     assert refused.returncode == 5 and "telefoon" in refused.output
+
+
+def _strings(language: str) -> list[str]:
+    from koppel.i18n.catalogs import load
+
+    found: list[str] = []
+    for message in load(language):
+        if message.id:
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            found += [s for s in strings if s]
+    return found
+
+
+def test_the_catalogs_name_the_portals_button_and_the_glossarys_words() -> None:
+    dutch, french = _strings("nl"), _strings("fr")
+    # Messages that send the user back to the portal name its button as shown.
+    assert not [s for s in dutch if "instellingen opnieuw op" in s]
+    assert not [s for s in french if "nregistrez à nouveau les paramètres" in s]
+    assert any("Met dit instellingenbestand vindt Koppel" in s for s in dutch)
+    assert any("permet de le lier une seule fois" in s for s in french)
+    assert not [s for s in french if "votre administration vous en envoie" in s]
+    # Dutch says "dossieritem" (the glossary), never a bare "item" on the portal.
+    assert "Dossieritems zoeken" in dutch and "Items zoeken" not in dutch
+    # French puts a space before ":" in prose (not in code, links or placeholders).
+    prose = re.compile(r"[a-zà-ÿ»]:(?=\s|$)")
+    missing = [s for s in french if prose.search(re.sub(r"`[^`]*`|«[^»]*»", "", s))]
+    assert missing == []
