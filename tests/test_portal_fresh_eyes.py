@@ -89,7 +89,8 @@ def test_a_wrong_password_points_to_forgot_your_password_when_mail_is_on(
 @pytest.mark.parametrize(
     ("language", "first", "footer"),
     [("nl", "Brussel (België)", "Tijden staan in de tijdzone van Amsterdam (Nederland)."),
-     ("fr", "Bruxelles (Belgique)", "Heures indiquées selon le fuseau horaire : Amsterdam (Pays-Bas).")],
+     ("fr", "Bruxelles (Belgique)",
+      "Heures indiquées selon le fuseau horaire : Amsterdam (Pays-Bas).")],
 )  # fmt: skip
 def test_time_zones_are_a_short_list_of_readable_names(
     demo_app: InProcess, language: str, first: str, footer: str
