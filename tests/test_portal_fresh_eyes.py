@@ -53,7 +53,7 @@ def test_a_client_reads_what_to_ask_for_without_a_command(demo_app: InProcess) -
         demo_app.ok("users", "unauthorize", "C20001", login, "--function",
                     "General/User/Communication Center/Save settings")  # fmt: skip
     bram = text_of(browser(demo_app, "fr", "bram").last.text)  # type: ignore[union-attr]
-    assert "Vous n'êtes pas autorisé pour" in bram and "C20001" in bram
+    assert "Vous n'êtes pas autorisé pour « Save settings » dans C20001" in bram
     assert "koppel-admin" not in bram
     anna = text_of(browser(demo_app, "fr", "anna").last.text)  # type: ignore[union-attr]
     assert "koppel-admin users authorize C20001 anna" in anna

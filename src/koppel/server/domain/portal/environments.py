@@ -52,6 +52,11 @@ class PortalEnvironment:
         return Function.APP_CONNECTOR in self.functions
 
 
+def _short(function: Function) -> str:
+    # "Save settings", as the menu shows it, not the path of the authorization tree.
+    return function.value.rsplit("/", 1)[-1]
+
+
 def _blockers(
     env: Environment, login: str, functions: frozenset[Function], connector_open: bool,
     function: Function,
@@ -72,9 +77,9 @@ def _blockers(
         else:
             found.append(
                 _(
-                    "You are not authorized for {function} in {code}: ask its "
+                    "You are not authorized for “{function}” in {code}: ask its "
                     "administrator to authorize you."
-                ).format(function=function.value, code=env.code)
+                ).format(function=_short(function), code=env.code)
             )
     if not connector_open:
         if commands:
