@@ -19,7 +19,7 @@ Ws = Callable[..., Workstation]
 
 LANGUAGES = ("en", "nl", "fr")
 EXAMPLE = {"en": "Example", "nl": "Voorbeeld", "fr": "Exemple"}
-USAGE = {"en": "Usage:", "nl": "Gebruik:", "fr": "Utilisation :"}
+USAGE = {"en": "Usage:", "nl": "Gebruik:", "fr": "Utilisation\u00a0:"}
 OPTIONS = {"en": "Options", "nl": "Opties", "fr": "Options"}
 HELP = {
     "en": "Show this message and exit.",
@@ -155,7 +155,7 @@ def test_json_errors_have_the_same_code_and_exit_code_in_every_language(
     assert usage["nl"]["error"]["message"] != usage["en"]["error"]["message"]
     no_item = {language: _koppel(ws, language, "edit") for language in LANGUAGES}
     assert "Name the item to edit" in no_item["en"].stderr
-    assert "Noem het item dat u wilt bewerken" in no_item["nl"].stderr
+    assert "Noem het dossieritem dat u wilt bewerken" in no_item["nl"].stderr
     assert "Indiquez l'élément à modifier" in no_item["fr"].stderr
 
 

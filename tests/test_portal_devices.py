@@ -47,7 +47,7 @@ def test_devices_list_own_tokens_and_revoke_one(demo_server: Server, workstation
         found = rows(page.text)
         assert set(found) == {c20001, c20002}
         assert "C20001 · Bakkerij Jansen" in found[c20001] and "active" in found[c20001]
-        assert "communication-center" in found[c20002]
+        assert "Communication Center" in found[c20002]
         assert "Revoke all access of laptop" in text
 
         after = anna.post(anna.path("devices", c20001, "revoke"))

@@ -21,6 +21,7 @@ from dossier_support import link
 from harness import Server, Workstation
 from koppel.protocol.links import parse_link
 from portal_client import Portal, text_of
+from portal_in_process import PortalBrowser
 
 Ws = Callable[..., Workstation]
 DOSSIER = "environments/F10001/dossier"
@@ -245,7 +246,16 @@ def test_edit_button_is_a_koppel_link_only_for_editable_items(demo_app: InProces
         blocked = anna.get(anna.path(DOSSIER, f"items/{letter}"))
         assert not edit_links(blocked.text)
         assert "temporary-office-access" in text_of(blocked.text)
-
+    # bram administers nothing: the reason in plain words, in his language, no command.
+    bram = PortalBrowser(demo_app)
+    bram.http = demo_app.client(headers={"Accept-Language": "nl"})
+    bram.signed_in("bram")
+    shown = text_of(bram.get(bram.path(DOSSIER, f"items/{letter}")).text)
+    assert "Bewerken op uw computer is nu niet mogelijk: de app-connector voor " in shown
+    assert "koppel-admin" not in shown
+    shown = text_of(bram.get(bram.path(DOSSIER, f"items/{invoice}")).text)
+    assert "Dossieritems van het type ‘Invoice’ kunt u niet op uw computer bewerken" in shown
+    with Portal(demo_app).signed_in("anna") as anna:
         demo_app.ok("connector", "unblock", "F10001", "temporary-office-access")
         page = anna.get(anna.path(DOSSIER, f"items/{letter}"))
         assert "Edit on my computer" in page.text

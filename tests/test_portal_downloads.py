@@ -170,6 +170,12 @@ def test_a_missing_main_site_is_explained(demo_app: InProcess) -> None:
     srv.ok("users", "add", "C20009", "anna")
     srv.ok("users", "authorize", "C20009", "anna", "--function", "Save settings")
     srv.ok("connector", "unblock", "C20009", "communication-center")
+    with Portal(srv).signed_in("anna") as anna:  # not (yet) its administrator: no command
+        page = anna.get(anna.path("environments", "C20009"))
+        assert "ask its administrator to record it." in text_of(page.text)
+        assert "koppel-admin" not in text_of(page.text)
+    srv.ok("users", "authorize", "C20009", "anna", "--function",
+           "General/Management/App connector")  # fmt: skip
     with Portal(srv).signed_in("anna") as anna:
         page = anna.get(anna.path("environments", "C20009"))
         text = text_of(page.text)

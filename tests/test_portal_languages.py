@@ -34,7 +34,7 @@ PAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Request an analysis", "The whole environment"),
     },
     "environments/C20001/dossier": {
-        "nl": ("Items zoeken", "Een nieuw item indienen", "Bestemmingen"),
+        "nl": ("Dossieritems zoeken", "Een nieuw dossieritem indienen", "Bestemmingen"),
         "fr": ("Rechercher des éléments", "Déposer un nouvel élément", "Destinations"),
         "en": ("Search items", "File a new item"),
     },

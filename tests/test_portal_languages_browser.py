@@ -58,7 +58,7 @@ KNOWN = {
         "home": "Naar de inhoud",
         "communication-center": "Instellingen downloaden",
         "my-files": "Mijn bestanden",
-        "dossier": "Items zoeken",
+        "dossier": "Dossieritems zoeken",
         "admin-checklist": "Controlelijst van F10001",
     },
     "fr": {

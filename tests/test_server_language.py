@@ -315,7 +315,7 @@ def test_file_name_and_extension_refusals_explain_in_the_asked_language(
     assert english.json()["code"] == french.json()["code"] == "unsafe_name"
     assert "Windows reserves for a device" in english.json()["message"]
     assert french.json()["message"].startswith(
-        "Le nom de fichier 'CON.txt' ne peut pas être utilisé : c'est un nom que Windows "
+        "Le nom de fichier 'CON.txt' ne peut pas être utilisé\u00a0: c'est un nom que Windows "
         "réserve à un périphérique"
     ), french.json()["message"]
 

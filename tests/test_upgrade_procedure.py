@@ -62,7 +62,7 @@ def test_a_misspelt_variable_is_named_not_silently_ignored(tmp_path: Path) -> No
     init = server.admin("db", "init")
     assert init.returncode == 0, init.output
     for wrong, meant in (("AUTOMIGRATE", "AUTO_MIGRATE"), ("BLOB_ULR", "BLOB_URL")):
-        warning = f"KOPPEL_{wrong} is no setting of the server and is ignored"
+        warning = f"KOPPEL_{wrong} is not a setting of the server and is ignored"
         assert f"{warning} (did you mean KOPPEL_{meant}?)" in init.stderr, init.stderr
     del server.env["KOPPEL_BLOB_ULR"]
     status = server.admin("db", "status")

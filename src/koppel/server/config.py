@@ -235,11 +235,26 @@ class ServerSettings(BaseSettings):
 
 
 # KOPPEL_* variables the server side reads that are no ServerSettings field.
-_OTHER_VARIABLES = frozenset({"KOPPEL_ACTOR", "KOPPEL_DEBUG", "KOPPEL_LANG"})
+_SERVER_VARIABLES = frozenset({"KOPPEL_ACTOR", "KOPPEL_DEBUG", "KOPPEL_LANG"})
+# The agent's own variables (``koppel`` on a workstation): an administrator who tries the
+# agent on the host has them set, and they are no mistake (tests/test_config_variables.py
+# checks that every one the agent reads is here).
+_AGENT_VARIABLES = frozenset({
+    "KOPPEL_AGENT_HOME", "KOPPEL_CA_BUNDLE", "KOPPEL_DOWNLOADS_DIR", "KOPPEL_LANG",
+    "KOPPEL_NO_NOTIFICATIONS", "KOPPEL_NO_UPDATE_CHECK", "KOPPEL_OPEN_COMMAND",
+    "KOPPEL_PASSWORD", "KOPPEL_PROGRESS", "KOPPEL_TIMINGS", "KOPPEL_TOKEN_STORE",
+    "KOPPEL_UPLOAD_CHECKSUM", "KOPPEL_UPLOAD_CHUNK_BYTES", "KOPPEL_UPLOAD_RETRY_SECONDS",
+    "KOPPEL_WORKSTATION_NAME",
+})  # fmt: skip
+# Variables of the project's own tests and benchmarks.
+_TOOL_VARIABLES = frozenset({
+    "KOPPEL_AXE_DIR", "KOPPEL_BENCH_SHOWN", "KOPPEL_SCREENSHOTS", "KOPPEL_TEST_PROXY_RECORD",
+})  # fmt: skip
+_OTHER_VARIABLES = _SERVER_VARIABLES | _AGENT_VARIABLES | _TOOL_VARIABLES
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """A warning for each ``KOPPEL_*`` variable that is no setting (a misspelt one is
+    """A warning for each ``KOPPEL_*`` variable that is not a setting (a misspelt one is
     otherwise ignored without a word: replicas would migrate by themselves, files would
     go to the folder instead of the bucket), naming the setting it resembles."""
     known = {f"KOPPEL_{name.upper()}" for name in ServerSettings.model_fields}
@@ -250,7 +265,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        warnings.append(f"{name} is no setting of the server and is ignored{hint}.")
+        warnings.append(f"{name} is not a setting of the server and is ignored{hint}.")
     return warnings
 
 

@@ -57,6 +57,15 @@ def _on_portal(request: Request) -> bool:
     )
 
 
+def _wants_page(request: Request) -> bool:
+    # A browser that asks for an address outside the portal and the API (a mistyped one)
+    # reads a page in its language, not JSON; agents and scripts keep their JSON.
+    path = request.url.path
+    if path.startswith("/api/"):
+        return False
+    return _on_portal(request) or "text/html" in request.headers.get("accept", "")
+
+
 def install(app: FastAPI) -> None:
     """Add the portal to the agent API app (call after the API's error handlers)."""
     for module in _ROUTERS:
@@ -69,7 +78,7 @@ def install(app: FastAPI) -> None:
         api: Handler = app.exception_handlers[kind]  # type: ignore[assignment]
 
         async def handler(request: Request, exc: Exception) -> Response:
-            return html(request, exc) if _on_portal(request) else await api(request, exc)
+            return html(request, exc) if _wants_page(request) else await api(request, exc)
 
         app.add_exception_handler(kind, handler)
 

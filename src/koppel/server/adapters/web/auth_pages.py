@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.dependencies import services
 from koppel.server.adapters.http.errors import STATUS
@@ -78,6 +79,15 @@ def sign_in_submit(
             # The refusal rolled the sign-in back; the failure must still count.
             with svc.transaction() as uow:
                 sign_in.record_failure(uow.portal, svc.policy, login, address)
+            if services(request).settings.smtp_url is not None:
+                # With mail the user resets the password themselves: point to the link.
+                exc = DomainError(
+                    exc.code,
+                    _(
+                        "The login or password is wrong. Check them, or choose a new "
+                        "password with “Forgot your password?” below."
+                    ),
+                )
         return _form(request, code.upper(), login=login, error=exc, next_url=next)
     target = safe_next(done.portal.code, next)
     if done.needs_second_factor:

@@ -12,6 +12,8 @@ from koppel.i18n import N_
 from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.adapters.http.errors import STATUS
+from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.context import PortalUser
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain.errors import DomainError
 
@@ -49,17 +51,31 @@ def portal_code(request: Request) -> str | None:
 
 
 def error_page(request: Request, error: DomainError, status: int | None = None) -> Response:
-    """The HTML page of a refusal, with the status the API would use."""
+    """The HTML page of a refusal, with the status the API would use; a signed-in user
+    keeps the portal's navigation on it."""
+    code = portal_code(request)
     return render(
         request,
         "error.html",
         {
             "error": error,
             "title": Later(TITLES.get(error.code, N_("Refused"))),
-            "code": portal_code(request),
+            "code": code,
+            "user": _signed_in_user(request, code),
         },
         status or STATUS[error.code],
     )
+
+
+def _signed_in_user(request: Request, code: str | None) -> PortalUser | None:
+    """The user signed in to portal ``code``, or None (no session, an unknown portal, a
+    second factor still awaited): an error page must show whatever it can."""
+    if code is None or ctx.SESSION_COOKIE not in request.cookies:
+        return None
+    try:
+        return ctx.signed_in(request, code)
+    except (DomainError, ctx.Redirect):
+        return None
 
 
 def redirect(url: str) -> Response:

@@ -77,8 +77,9 @@ def forgot_password_submit(request: Request, code: str, login: Text = "") -> Res
             address, current_language(), mail_enabled=_mail_enabled(request),
         )  # fmt: skip
     if outcome is Requested.LIMITED:
-        log.warning("password reset request from %s refused: over the limit of %d in %d "
-                    "minutes", address, password_reset.REQUEST_LIMIT,
+        log.warning("password reset request from %s refused: over the limit of %d per "
+                    "account or %d per address in %d minutes", address,
+                    password_reset.REQUEST_LIMIT, password_reset.ADDRESS_LIMIT,
                     int(password_reset.REQUEST_WINDOW.total_seconds() // 60))  # fmt: skip
     else:
         log.info("password reset request from %s: %s", address, outcome.value)

@@ -12,6 +12,7 @@ from koppel.server.adapters.http.errors import STATUS
 from koppel.server.adapters.web import context as ctx
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
+from koppel.server.adapters.web.zones import zone_choices, zone_name
 from koppel.server.domain.errors import DomainError
 from koppel.server.domain.portal import profile
 
@@ -33,9 +34,9 @@ def _profile(request: Request, user: ctx.PortalUser, *, values: dict[str, str] |
         "error": error,
         "notice": notice,
         "languages": [(code, language_name(code)) for code in LANGUAGES],
-        "time_zones": profile.time_zones(),
+        "time_zones": zone_choices(),
         "first_zones": profile.FIRST_ZONES,
-        "portal_zone": user.portal.time_zone or DEFAULT_TIME_ZONE,
+        "portal_zone": zone_name(user.portal.time_zone or DEFAULT_TIME_ZONE),
     }
     return render(request, "profile.html", context, STATUS[error.code] if error else 200)
 

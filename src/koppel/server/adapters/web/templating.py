@@ -15,6 +15,8 @@ from koppel.i18n import format_when, gettext, ngettext, use_language, use_time_z
 from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
 from koppel.server.adapters.web.frame import page_frame, remember_language
+from koppel.server.adapters.web.zones import zone_name
+from koppel.server.domain.dossier.model import kind_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,6 +44,8 @@ jinja.policies["ext.i18n.trimmed"] = True
 jinja.filters["when"] = _when
 jinja.filters["size"] = _size
 jinja.filters["counted"] = counted
+jinja.filters["kind_name"] = kind_name
+jinja.filters["zone_name"] = zone_name
 jinja.globals["version"] = __version__
 
 

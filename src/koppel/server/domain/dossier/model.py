@@ -12,7 +12,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from koppel.i18n import N_
+from koppel.i18n import gettext as _
+
 DESTINATION_KINDS = ("organisation", "person", "debtor", "creditor", "employee")
+
+# What each kind is called on a page; the stored kind stays the English code.
+_KIND_NAMES = {
+    "organisation": N_("organisation"),
+    "person": N_("person"),
+    "debtor": N_("debtor"),
+    "creditor": N_("creditor"),
+    "employee": N_("employee"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """A destination kind as the reader's language calls it (the code itself if unknown)."""
+    name = _KIND_NAMES.get(kind)
+    return _(name) if name is not None else kind
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
+from koppel.protocol.functions import Function
 from koppel.server.domain.dossier.editing import check_editable
 from koppel.server.domain.dossier.items import (
     StoredFile,
@@ -42,7 +43,25 @@ def edit_refusal(repo: Repository, who: TokenView, item: Item) -> DomainError | 
     try:
         check_editable(repo, who, item)
     except DomainError as refusal:
-        return refusal
+        # The page shows this on the item itself: worded for that reader (no "open the
+        # item"; the koppel-admin command only for who administers the environment), with
+        # the agent's error code.
+        if refusal.code is ErrorCode.NOT_EDITABLE:
+            message = _(
+                "Dossier items of type “{name}” cannot be edited on your computer; "
+                "to change this one, file a new dossier item."
+            ).format(name=item.item_type.name)
+        elif Function.APP_CONNECTOR in repo.functions_of([who.membership.id]).get(
+            who.membership.id, set()
+        ):
+            return refusal
+        else:
+            message = _(
+                "Editing on your computer is not possible now: the app connector for "
+                "temporary office access of {code} is blocked. Ask your administrator to "
+                "unblock it."
+            ).format(code=who.environment.code)
+        return DomainError(refusal.code, message, environment=refusal.environment)
     return None
 
 

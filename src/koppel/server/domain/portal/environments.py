@@ -52,41 +52,79 @@ class PortalEnvironment:
         return Function.APP_CONNECTOR in self.functions
 
 
+def _short(function: Function) -> str:
+    # "Save settings", as the menu shows it, not the path of the authorization tree.
+    return function.value.rsplit("/", 1)[-1]
+
+
 def _blockers(
     env: Environment, login: str, functions: frozenset[Function], connector_open: bool,
     function: Function,
 ) -> tuple[str, ...]:  # fmt: skip
+    # Only who administers the environment can run koppel-admin: the others read what to
+    # ask for, in plain words, without a command they cannot use.
+    commands = Function.APP_CONNECTOR in functions
     found: list[str] = []
     if function not in functions:
-        found.append(
-            _(
-                "You are not authorized for {function} in {code}: ask its "
-                "administrator (koppel-admin users authorize {code} {login} "
-                "--function {function!r})."
-            ).format(function=function.value, code=env.code, login=login)
-        )
+        if commands:
+            found.append(
+                _(
+                    "You are not authorized for {function} in {code}: ask its "
+                    "administrator (koppel-admin users authorize {code} {login} "
+                    "--function {function!r})."
+                ).format(function=function.value, code=env.code, login=login)
+            )
+        else:
+            found.append(
+                _(
+                    "You are not authorized for “{function}” in {code}: ask its "
+                    "administrator to authorize you."
+                ).format(function=_short(function), code=env.code)
+            )
     if not connector_open:
-        found.append(
-            _(
-                "The Communication Center app connector of {code} is blocked: ask its "
-                "administrator to unblock it (koppel-admin connector unblock {code} "
-                "communication-center)."
-            ).format(code=env.code)
-        )
+        if commands:
+            found.append(
+                _(
+                    "The Communication Center app connector of {code} is blocked: ask its "
+                    "administrator to unblock it (koppel-admin connector unblock {code} "
+                    "communication-center)."
+                ).format(code=env.code)
+            )
+        else:
+            found.append(
+                _(
+                    "The Communication Center app connector of {code} is blocked: ask its "
+                    "administrator to unblock it."
+                ).format(code=env.code)
+            )
     if function is Function.SAVE_SETTINGS and not env.main_site_url:
-        found.append(
-            _(
-                "No main site is recorded for {code}: ask its administrator to record it "
-                "(koppel-admin env set-main-site {code} URL)."
-            ).format(code=env.code)
-        )
+        if commands:
+            found.append(
+                _(
+                    "No main site is recorded for {code}: ask its administrator to record "
+                    "it (koppel-admin env set-main-site {code} URL)."
+                ).format(code=env.code)
+            )
+        else:
+            found.append(
+                _(
+                    "No main site is recorded for {code}: ask its administrator to record it."
+                ).format(code=env.code)
+            )
     if function is Function.SAVE_SETTINGS and not env.api_url:
-        found.append(
-            _(
-                "No API URL is recorded for {code}: ask its administrator to record it "
-                "(koppel-admin env set-api-url {code} URL)."
-            ).format(code=env.code)
-        )
+        if commands:
+            found.append(
+                _(
+                    "No API URL is recorded for {code}: ask its administrator to record it "
+                    "(koppel-admin env set-api-url {code} URL)."
+                ).format(code=env.code)
+            )
+        else:
+            found.append(
+                _("No API URL is recorded for {code}: ask its administrator to record it.").format(
+                    code=env.code
+                )
+            )
     return tuple(found)
 
 

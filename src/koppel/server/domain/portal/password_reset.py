@@ -8,8 +8,10 @@ A request is a row; the e-mail is sent by a job (``MAIL_JOB``), which makes the 
 secret and stores only its hash, so that neither the request's answer waits for the mail
 server nor the database ever holds a usable link. The link works once, for
 ``LINK_LIFETIME``; a newer request, and a completed reset, make older links useless.
-Requests are limited per account and per client address (``REQUEST_LIMIT`` in
-``REQUEST_WINDOW``): one over the limit is recorded nowhere and sends nothing.
+Requests are limited per account (``REQUEST_LIMIT`` in ``REQUEST_WINDOW``) and, far more
+generously, per client address (``ADDRESS_LIMIT``: a whole office often reaches the
+portal through one public address): one over a limit is recorded nowhere and sends
+nothing.
 
 A reset changes the password only: the second factor is still asked at the next sign-in,
 and every session of the account ends.
@@ -40,7 +42,8 @@ from koppel.server.domain.repository import Repository
 
 RESET_PREFIX = "kppr_"
 LINK_LIFETIME = timedelta(minutes=30)
-REQUEST_LIMIT = 3
+REQUEST_LIMIT = 3  # per account
+ADDRESS_LIMIT = 30  # per client address: an office behind one address is many people
 REQUEST_WINDOW = timedelta(minutes=15)
 MAIL_JOB = "password-reset-mail"
 # Requests older than this no longer count for anything (the limit, a link).
@@ -164,7 +167,7 @@ def request(
     # Both counts are asked whether or not the account exists: the answer takes as long.
     by_address = resets.count_since(address=address, since=since)
     by_account = resets.count_since(account_id=account.id if account else 0, since=since)
-    if by_address >= REQUEST_LIMIT or by_account >= REQUEST_LIMIT:
+    if by_address >= ADDRESS_LIMIT or by_account >= REQUEST_LIMIT:
         return Requested.LIMITED
     reset = resets.add(
         PasswordReset(portal.id, address, language, now, account.id if account else None)
@@ -237,8 +240,10 @@ def check_link(resets: ResetRepository, policy: Policy, token: str) -> PasswordR
     if reset.superseded_at is not None:
         raise _refused(
             ErrorCode.RESET_LINK_INVALID,
+            # True whether or not the newest link was used since: either works.
             _("A newer link was sent after this one, so this one no longer works. Use the "
-              "newest e-mail.") + " " + again,
+              "link in the newest e-mail, or ask for a new one on the page for a forgotten "
+              "password."),
         )  # fmt: skip
     if reset.expires_at is None or policy.clock() >= reset.expires_at:
         raise _refused(

@@ -4,7 +4,6 @@ the administrator's to set)."""
 from __future__ import annotations
 
 from functools import cache
-from zoneinfo import available_timezones
 
 from koppel.i18n import LANGUAGES, valid_time_zone
 from koppel.i18n import gettext as _
@@ -19,18 +18,52 @@ from koppel.server.domain.repository import Repository
 # The zones of the firms Koppel is made for, offered first.
 FIRST_ZONES = ("Europe/Amsterdam", "Europe/Brussels", "Europe/Paris")
 
+# The zones offered after those: UTC, every zone of Europe, and the main cities of the
+# other continents (France's overseas departments among them). Canonical IANA names only,
+# none of the deprecated aliases (Europe/Kiev, Asia/Calcutta, US/Eastern...) a raw list
+# of the machine's zones holds; a saved zone that is not here stays valid.
+OFFERED_ZONES = (
+    "UTC",
+    # Europe
+    "Europe/Andorra", "Europe/Astrakhan", "Europe/Athens", "Europe/Belgrade",
+    "Europe/Berlin", "Europe/Bucharest", "Europe/Budapest", "Europe/Chisinau",
+    "Europe/Copenhagen", "Europe/Dublin", "Europe/Gibraltar", "Europe/Helsinki",
+    "Europe/Istanbul", "Europe/Kaliningrad", "Europe/Kirov", "Europe/Kyiv",
+    "Europe/Lisbon", "Europe/Ljubljana", "Europe/London", "Europe/Luxembourg",
+    "Europe/Madrid", "Europe/Malta", "Europe/Minsk", "Europe/Monaco", "Europe/Moscow",
+    "Europe/Oslo", "Europe/Prague", "Europe/Riga", "Europe/Rome", "Europe/Samara",
+    "Europe/Sarajevo", "Europe/Saratov", "Europe/Simferopol", "Europe/Skopje",
+    "Europe/Sofia", "Europe/Stockholm", "Europe/Tallinn", "Europe/Tirane",
+    "Europe/Ulyanovsk", "Europe/Vaduz", "Europe/Vienna", "Europe/Vilnius",
+    "Europe/Volgograd", "Europe/Warsaw", "Europe/Zagreb", "Europe/Zurich",
+    "Atlantic/Azores", "Atlantic/Canary", "Atlantic/Madeira", "Atlantic/Reykjavik",
+    # Africa
+    "Africa/Abidjan", "Africa/Algiers", "Africa/Cairo", "Africa/Casablanca",
+    "Africa/Dakar", "Africa/Johannesburg", "Africa/Kinshasa", "Africa/Lagos",
+    "Africa/Nairobi", "Africa/Tunis", "Indian/Mauritius", "Indian/Mayotte",
+    "Indian/Reunion",
+    # America
+    "America/Anchorage", "America/Argentina/Buenos_Aires", "America/Aruba",
+    "America/Bogota", "America/Cayenne", "America/Chicago", "America/Curacao",
+    "America/Denver", "America/Guadeloupe", "America/Halifax", "America/Lima",
+    "America/Los_Angeles", "America/Martinique", "America/Mexico_City",
+    "America/New_York", "America/Paramaribo", "America/Santiago", "America/Sao_Paulo",
+    "America/Toronto", "America/Vancouver", "Pacific/Honolulu",
+    # Asia
+    "Asia/Bangkok", "Asia/Dubai", "Asia/Hong_Kong", "Asia/Jakarta", "Asia/Jerusalem",
+    "Asia/Karachi", "Asia/Kolkata", "Asia/Manila", "Asia/Riyadh", "Asia/Seoul",
+    "Asia/Shanghai", "Asia/Singapore", "Asia/Tehran", "Asia/Tokyo",
+    # Oceania
+    "Australia/Adelaide", "Australia/Brisbane", "Australia/Perth", "Australia/Sydney",
+    "Pacific/Auckland", "Pacific/Noumea", "Pacific/Tahiti",
+)  # fmt: skip
+
 
 @cache
 def time_zones() -> tuple[str, ...]:
-    """The IANA zones offered: ``FIRST_ZONES``, then every other Area/Location zone."""
-    others = sorted(
-        z
-        for z in available_timezones()
-        if "/" in z
-        and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))
-        and z not in FIRST_ZONES
-    )
-    return FIRST_ZONES + tuple(others)
+    """The IANA zones offered: ``FIRST_ZONES``, then ``OFFERED_ZONES`` (those this
+    machine's time-zone data knows)."""
+    return FIRST_ZONES + tuple(z for z in OFFERED_ZONES if valid_time_zone(z))
 
 
 def _language(value: str) -> str | None:

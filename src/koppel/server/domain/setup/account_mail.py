@@ -22,6 +22,22 @@ from koppel.server.domain.mail_address import optional_email
 from koppel.server.domain.setup.administration import Admin, Outcome
 
 COLUMNS = ("login", "name", "email")
+# A header row may name the columns in Dutch or French, as an office's spreadsheet does.
+HEADER_NAMES = {
+    "login": "login", "gebruikersnaam": "login", "identifiant": "login",
+    "name": "name", "naam": "name", "nom": "name",
+    "email": "email", "e-mail": "email", "e-mailadres": "email", "courriel": "email",
+    "adresse e-mail": "email", "mail": "email",
+}  # fmt: skip
+
+
+def _delimiter(text: str) -> str:
+    """``;`` or ``,``: Excel writes CSV with semicolons where the decimal sign is a comma
+    (the Netherlands, Belgium, France). The first line that holds data decides."""
+    for first in text.splitlines():
+        if first.strip() and not first.lstrip().startswith("#"):
+            return ";" if first.count(";") > first.count(",") else ","
+    return ","
 
 
 def set_email(admin: Admin, login: str, address: str | None) -> Outcome:
@@ -61,23 +77,26 @@ def _refuse(line: int, message: str) -> DomainError:
 
 
 def parse_rows(text: str) -> list[AccountRow]:
-    """The rows of an accounts CSV (columns ``login,name,email``; a header row may name
-    them in another order; ``email`` may be left out or empty), each checked: the first
-    bad row refuses them all, naming its line."""
+    """The rows of an accounts CSV (columns ``login,name,email``, separated by ``,`` or
+    ``;``; a header row may name them in another order and in Dutch or French:
+    ``login;naam;e-mail``, ``login;nom;courriel``; ``email`` may be left out or empty),
+    each checked: the first bad row refuses them all, naming its line."""
     columns: tuple[str, ...] = COLUMNS
     rows: list[AccountRow] = []
     seen: dict[str, int] = {}
     header_done = False
-    for line, raw in enumerate(csv.reader(io.StringIO(text)), start=1):
+    text = text.removeprefix("\ufeff")  # the byte-order mark Excel puts first
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    for line, raw in enumerate(reader, start=1):
         cells = [c.strip() for c in raw]
         if not any(cells) or cells[0].startswith("#"):
             continue
-        if not header_done and not rows and cells[0].lower() == "login":
-            unknown = [c for c in cells if c.lower() not in COLUMNS]
+        if not header_done and not rows and HEADER_NAMES.get(cells[0].lower()) == "login":
+            unknown = [c for c in cells if c.lower() not in HEADER_NAMES]
             if unknown:
                 raise _refuse(line, _("unknown column {names}; the columns are {columns}").format(
                     names=", ".join(unknown), columns=", ".join(COLUMNS)))  # fmt: skip
-            columns = tuple(c.lower() for c in cells)
+            columns = tuple(HEADER_NAMES[c.lower()] for c in cells)
             header_done = True
             continue
         if len(cells) > len(columns):

@@ -97,8 +97,9 @@ def accounts_import(
     source: Annotated[
         Path,
         typer.Argument(
-            help="CSV file (or - for stdin) with columns login,name[,email]; an optional "
-            "header row names the columns."
+            help="CSV file (or - for stdin) with columns login,name[,email], separated by "
+            "commas or semicolons (as Excel saves it); an optional header row names the "
+            "columns, also in Dutch or French (login;naam;e-mail, login;nom;courriel)."
         ),
     ],
     json_mode: JsonOption = False,
@@ -109,7 +110,7 @@ def accounts_import(
     their users choose one with the portal's "Forgot your password?" link (or set one
     with set-password).
 
-    Example: koppel-admin accounts import employees.csv
+    Example: koppel-admin accounts import employees.csv  (login;naam;e-mail from Excel)
     """
     from koppel.server.domain.setup.account_mail import import_rows, parse_rows
 
