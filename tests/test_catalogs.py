@@ -138,9 +138,16 @@ def test_two_versions_of_a_catalog_are_joined(tmp_path: Path) -> None:
         save(made, path)
         return path
 
-    base = catalog(("Home", "Start"))
-    ours = catalog(("Home", "Start"), ("Sign out", "Afmelden"), ("Later", ""))
-    theirs = catalog(("Home", "Start"), ("My files", "Mijn bestanden"), ("Later", "Straks"))
+    base = catalog(("Home", "Start"), ("Item", "Item"), ("Gone", "Weg"))
+    # Ours removed "Gone" and added two; theirs reworded "Item" and added one.
+    ours = catalog(("Home", "Start"), ("Item", "Item"), ("Sign out", "Afmelden"), ("Later", ""))
+    theirs = catalog(
+        ("Home", "Start"),
+        ("Item", "Dossieritem"),
+        ("Gone", "Weg"),
+        ("My files", "Mijn bestanden"),
+        ("Later", "Straks"),
+    )
     done = subprocess.run(
         [sys.executable, "-m", "koppel.i18n.catalogs", "merge-driver", base, ours, theirs],
         capture_output=True,
@@ -151,6 +158,7 @@ def test_two_versions_of_a_catalog_are_joined(tmp_path: Path) -> None:
         merged = {m.id: m.string for m in read_po(file) if m.id}
     assert merged == {
         "Home": "Start",
+        "Item": "Dossieritem",
         "Sign out": "Afmelden",
         "My files": "Mijn bestanden",
         "Later": "Straks",

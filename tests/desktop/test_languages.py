@@ -64,8 +64,8 @@ def menu_texts(tray: Any) -> list[str]:
         (
             "fr",
             [
-                "koppel.example.nl : connecté (F10001)",
-                "koppel.example.be : accès révoqué : liez-le à nouveau (C20001)",
+                "koppel.example.nl\u00a0: connecté (F10001)",
+                "koppel.example.be\u00a0: accès révoqué\u00a0: liez-le à nouveau (C20001)",
                 "Rien en attente d'envoi",
                 "Envoyer des fichiers…",
                 "Ouvrir les fichiers reçus",
@@ -73,7 +73,7 @@ def menu_texts(tray: Any) -> list[str]:
                 "Vérifier maintenant",
                 "Quitter",
             ],
-            "Koppel : accès révoqué : liez-le à nouveau",
+            "Koppel\u00a0: accès révoqué\u00a0: liez-le à nouveau",
         ),
     ],
 )
@@ -152,7 +152,7 @@ def test_the_queue_line_counts_in_each_language(speak: Callable[[str], None]) ->
             {
                 "title": "Envoyer des fichiers vers Koppel",
                 "buttons": ["Ajouter des fichiers…", "Retirer", "Envoyer", "Annuler"],
-                "labels": ["Environnement :", "Destination :", "Type d'élément :", "Objet :"],
+                "labels": ["Environnement\u00a0:", "Destination\u00a0:", "Type d'élément\u00a0:", "Objet\u00a0:"],
                 "headers": ["Fichier", "Taille", "Envoyé"],
                 "nothing linked": "Aucun environnement n'est encore lié. Liez-en un avec "
                 "`koppel link FILE`.",

@@ -78,6 +78,7 @@ def save(catalog: Catalog, path: Path) -> None:
     catalog.last_translator = catalog.language_team = "Koppel <koppel@example.invalid>"
     catalog.header_comment = _HEADER.format(language=catalog.locale_identifier or "")
     if catalog.locale_identifier == "fr":
+        _french_spaces(catalog)
         # The classic two forms (0 and 1 singular): CLDR's third, for millions, is not
         # worth a third form on every message.
         catalog._num_plurals = 2  # type: ignore[assignment]
@@ -87,6 +88,19 @@ def save(catalog: Catalog, path: Path) -> None:
     with temporary.open("wb") as file:
         write_po(file, catalog, width=100, sort_output=True, include_lineno=False)
     temporary.replace(path)
+
+
+_BEFORE_FRENCH_PUNCTUATION = re.compile(r"(?<=\S)[ \u202f]?([:;!?])(?=\s|$|`|\*\*)")
+
+
+def _french_spaces(catalog: Catalog) -> None:
+    # French typography: a non-breaking space before : ; ! ? (never a line break there).
+    for message in catalog:
+        if message.id and message.string:
+            forms = [
+                _BEFORE_FRENCH_PUNCTUATION.sub("\u00a0\\1", form) for form in _forms(message.string)
+            ]
+            message.string = forms[0] if isinstance(message.string, str) else tuple(forms)
 
 
 def update() -> None:
@@ -188,20 +202,32 @@ def compile_all() -> list[Path]:
 
 
 def merge(base: Path, ours: Path, theirs: Path) -> None:
-    """git's merge driver: both sides' messages; ours wins where both translated one."""
-    with ours.open("rb") as file:
-        merged = read_po(file)
-    with theirs.open("rb") as file:
-        other = read_po(file)
+    """git's merge driver, message by message against the common ancestor: a message one
+    side added is kept (one side removed: removed); a translation only one side changed
+    takes that side's; where both changed it, ours, unless ours is empty."""
+    merged, other = _read(ours), _read(theirs)
+    before = {m.id: m for m in _read(base) if m.id} if base.stat().st_size else {}
     for message in other:
         if not message.id:
             continue
         mine = merged.get(message.id, message.context)
+        old = before.get(message.id)
         if mine is None:
-            merged[message.id] = message
-        elif not _translated(mine) and _translated(message):
+            if old is None:  # theirs added it; else ours removed it
+                merged[message.id] = message
+            continue
+        ours_changed = old is None or _forms(mine.string) != _forms(old.string)
+        theirs_changed = old is None or _forms(message.string) != _forms(old.string)
+        if (theirs_changed and not ours_changed) or (
+            not _translated(mine) and _translated(message)
+        ):
             mine.string, mine.flags = message.string, set(message.flags)
     save(merged, ours)
+
+
+def _read(path: Path) -> Catalog:
+    with path.open("rb") as file:
+        return read_po(file)
 
 
 def _translated(message: Message) -> bool:
