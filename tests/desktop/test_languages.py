@@ -152,7 +152,12 @@ def test_the_queue_line_counts_in_each_language(speak: Callable[[str], None]) ->
             {
                 "title": "Envoyer des fichiers vers Koppel",
                 "buttons": ["Ajouter des fichiers…", "Retirer", "Envoyer", "Annuler"],
-                "labels": ["Environnement\u00a0:", "Destination\u00a0:", "Type d'élément\u00a0:", "Objet\u00a0:"],
+                "labels": [
+                    "Environnement\u00a0:",
+                    "Destination\u00a0:",
+                    "Type d'élément\u00a0:",
+                    "Objet\u00a0:",
+                ],
                 "headers": ["Fichier", "Taille", "Envoyé"],
                 "nothing linked": "Aucun environnement n'est encore lié. Liez-en un avec "
                 "`koppel link FILE`.",
