@@ -64,7 +64,7 @@ def test_doctor_on_an_environment_removed_from_the_server(
     assert state.read().state.environments["C20001"].last_state == "token_invalid"
     assert {by_env[c]["state"] for c in ("F10001", "C20002", "C20003")} == {"ok"}
     listed = koppel("envs")
-    assert "(token_invalid)" in listed.stdout
+    assert "(token not valid)" in listed.stdout  # the state in words; --json keeps the code
 
 
 def test_unlink_of_a_removed_environment_needs_no_administrator(

@@ -131,7 +131,7 @@ class _SocketReader(_ChunkReader):
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
         if not count:
             raise httpx.RemoteProtocolError(
-                "The server closed the connection before the whole body was sent."
+                _("The server closed the connection before the whole body was sent.")
             )
         self._remaining -= count
         return count
