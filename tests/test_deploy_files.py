@@ -9,8 +9,6 @@ No container can be built or run here: the images in compose.yaml are not starte
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import re
@@ -30,11 +28,8 @@ import httpx
 import jsonschema
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from certificates import self_signed
 from dossier_support import UPDATE, link, open_event_session
 from harness import BIN, Server, free_port, make_server, run
 from koppel.server.config import ServerSettings
@@ -161,50 +156,13 @@ def test_the_environment_file_example_sets_only_koppel_settings() -> None:
 # --- nginx ----------------------------------------------------------------------------
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for koppel.example.com and 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koppel.example.com")])
-    now = dt.datetime.now(dt.UTC)
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("koppel.example.com"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 def nginx_config(
     folder: Path, *, https: int = 443, http: int = 80, upstream: tuple[int, int] | None = None
 ) -> Path:
     """deploy/nginx/koppel.conf as an administrator installs it, in a main configuration of
     its own under ``folder``: the placeholder certificate paths replaced by a throwaway
     certificate, the log files moved here, and (to run it) the ports changed."""
-    cert_file, key_file = certificate(folder)
+    cert_file, key_file = self_signed(folder, "koppel.example.com")
     text = (DEPLOY / "nginx" / "koppel.conf").read_text()
     text = text.replace("/etc/ssl/koppel/fullchain.pem", str(cert_file))
     text = text.replace("/etc/ssl/koppel/privkey.pem", str(key_file))

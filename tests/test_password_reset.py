@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from app_client import DEMO_PASSWORD, InProcess, make_in_process
+from certificates import self_signed
 from device_support import current_code, enrol_second_factor
 from harness import Server, make_server
 from koppel.server.domain.portal.password_reset import ADDRESS_LIMIT
 from portal_client import Portal, text_of
 from portal_in_process import PortalBrowser
-from smtp_sink import Credentials, SmtpSink, self_signed, smtp_sink
+from smtp_sink import Credentials, SmtpSink, smtp_sink
 
 NEW_PASSWORD = "a-new-password-1"
 SENT = "a link to choose a new password is on its way"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import socket
 import ssl
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from certificates import self_signed
 from koppel.agent.api import AgentClient, server_base
 from koppel.agent.api._http import attachment_name, tls_context
 from koppel.agent.errors import AgentError, ApiError, ServerUnreachable
@@ -26,43 +25,6 @@ from .live_server import LiveServer
 Reply = tuple[int, bytes]
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that no CA store knows, and its key (PEM files)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.pem", folder / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def raw_server() -> Iterator[tuple[str, dict[str, Any]]]:
     """A server answering GET /api/v1/info with whatever ``control['reply']`` says."""
@@ -72,7 +34,7 @@ def raw_server() -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """``raw_server`` over https, with a self-signed certificate (``control['cert']``)."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     for url, control in _serve(context):
