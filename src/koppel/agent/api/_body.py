@@ -18,6 +18,7 @@ inside TLS) falls back to httpx's iterator.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -47,20 +48,32 @@ def body_chunks(response: httpx.Response) -> Iterator[bytes]:
         yield from raw  # nothing left to read directly: let httpx finish the response
         return
     while remaining > 0:
-        try:
-            # recv, not recv_into a new buffer: a bytearray is zeroed first, which costs
-            # as much as the read itself. recv returns what has arrived, up to the size.
+        # recv, not recv_into a new buffer: a bytearray is zeroed first, which costs as
+        # much as the read itself. recv returns what has arrived, up to the size.
+        with _as_httpx_errors():
             chunk = sock.recv(min(READ_BYTES, remaining))
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
-        if not chunk:
-            raise httpx.RemoteProtocolError(
-                _("The server closed the connection before the whole body was sent.")
-            )
-        remaining -= len(chunk)
+        remaining -= _received(len(chunk))
         yield chunk
+
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    # A socket read's failures as httpx's own, which the agent's retries understand.
+    try:
+        yield
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+    except OSError as exc:
+        raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+
+
+def _received(count: int) -> int:
+    """``count``, when the socket gave bytes; a read of none means the server hung up."""
+    if not count:
+        raise httpx.RemoteProtocolError(
+            _("The server closed the connection before the whole body was sent.")
+        )
+    return count
 
 
 class BodyReader(Protocol):
@@ -123,17 +136,9 @@ class _SocketReader(_ChunkReader):
         copied = super().readinto(buffer)
         if copied or not self._remaining:
             return copied
-        try:
+        with _as_httpx_errors():
             count = self._sock.recv_into(buffer, min(len(buffer), self._remaining))
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
-        if not count:
-            raise httpx.RemoteProtocolError(
-                _("The server closed the connection before the whole body was sent.")
-            )
-        self._remaining -= count
+        self._remaining -= _received(count)
         return count
 
 
