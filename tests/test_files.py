@@ -138,7 +138,7 @@ def test_analysis_is_pending_then_ready_as_a_workbook(
     ws.ok("files", "get", str(file["id"]), "--env", "F10001", "-o", str(target))
     sheet = load_workbook(io.BytesIO(target.read_bytes()), read_only=True)["Overview"]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][:3] == ["Item", "Created (UTC)", "Subject"]
+    assert rows[0][:3] == ["Item", "Created (Europe/Amsterdam)", "Subject"]
     assert sorted(r[2] for r in rows[1:]) == sorted(subjects)
     assert subjects or types.status_code == 404  # A's API exists in this build: items listed
     jobs = rows_of(srv.data_dir / "koppel.sqlite3", "select state, attempts from jobs")

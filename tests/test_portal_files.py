@@ -18,6 +18,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from app_client import InProcess, bearer
+from koppel.i18n import local_time
 from portal_client import Portal, text_of
 
 REFRESH = '<meta http-equiv="refresh" content="2">'
@@ -97,7 +98,7 @@ def test_analysis_requested_on_the_page_is_pending_then_ready(
         )
         sheet = load_workbook(io.BytesIO(workbook.content), read_only=True)["Overview"]
         header = next(sheet.iter_rows(values_only=True))
-        assert list(header[:3]) == ["Item", "Created (UTC)", "Subject"]
+        assert list(header[:3]) == ["Item", "Created (Europe/Amsterdam)", "Subject"]
 
         unknown = anna.post(anna.path("environments/C20001/analyses"), {"destination": "NOPE"})
         assert unknown.status_code == 404 and "NOPE" in text_of(unknown.text)
@@ -167,3 +168,42 @@ def test_the_worker_s_reason_for_a_failed_analysis_reads_in_the_reader_s_languag
     assert listed.status_code == 200, listed.text
     (failed,) = [f for f in listed.json()["files"] if f["id"] == file_id]
     assert failed["state"] == "failed" and failed["error"].startswith(dutch)
+
+
+def test_the_dossier_overview_is_made_in_the_language_and_time_zone_of_who_asked(
+    demo_app: InProcess,
+) -> None:
+    # A Dutch page asks; the worker (which knows no reader) makes the workbook in Dutch,
+    # with the item's time in Brussels time as the user chose, and a Dutch file name.
+    srv = demo_app
+    with srv.transaction() as uow:
+        anna_account = uow.core.account("anna")
+        anna_account.time_zone = "Europe/Brussels"
+        uow.core.save_account(anna_account)
+    dutch = {"Accept-Language": "nl-NL"}
+    with Portal(srv).signed_in("anna") as anna:
+        anna.get(anna.path("environments/F10001/dossier"))
+        filed = anna.post(
+            anna.path("environments/F10001/dossier", "items"),
+            {"subject": "Brief", "type": "Correspondence", "destination": "ORG"},
+            files={"file": ("brief.txt", b"Beste klant", "text/plain")},
+        )
+        assert filed.status_code == 200, text_of(filed.text)
+        answer = anna.post(
+            anna.path("environments/F10001/analyses"), {"destination": ""}, headers=dutch
+        )
+        assert answer.status_code == 200, answer.text
+        assert "dossieroverzicht-F10001-" in text_of(answer.text)
+        assert srv.run_jobs() == 1
+        (link,) = download_links(anna.get(anna.path("environments/F10001/files")).text)
+        workbook = load_workbook(io.BytesIO(anna.get(link).content), read_only=True)
+    assert workbook.sheetnames == ["Overzicht"]
+    rows = list(workbook["Overzicht"].iter_rows(values_only=True))
+    assert list(rows[0][:3]) == ["Dossieritem", "Aangemaakt (Europe/Brussels)", "Onderwerp"]
+    with srv.transaction() as uow:
+        environment = uow.core.environment("F10001")
+        assert environment is not None
+        item = uow.dossier.item(environment.id, int(rows[1][0]))
+        assert item is not None
+    local = local_time(item.created, "Europe/Brussels").replace(tzinfo=None)
+    assert abs((rows[1][1] - local).total_seconds()) < 1  # Excel keeps whole milliseconds

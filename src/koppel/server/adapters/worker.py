@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from koppel.i18n import N_
+from koppel.i18n import N_, use_language, use_time_zone
 from koppel.server.adapters import reset_mail_job
 from koppel.server.adapters.mail import mailer
 from koppel.server.adapters.xlsx_overview import render
@@ -192,7 +192,12 @@ class Worker:
                     dossier_repo, reader.environment_id, reader.membership_id, dest
                 ),
             )
-        content = render(beating(rows, lease.beat))
+        # In the language and time zone of the request that queued it.
+        with (
+            use_language(job.payload.get("language")),
+            use_time_zone(job.payload.get("time_zone")),
+        ):
+            content = render(beating(rows, lease.beat))
         lease.beat()
         stored = store_bytes(svc, content)
         try:

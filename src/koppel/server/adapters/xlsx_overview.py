@@ -1,4 +1,5 @@
-"""The dossier overview as an .xlsx workbook (openpyxl)."""
+"""The dossier overview as an .xlsx workbook (openpyxl), in the language and time zone of
+whoever asked for it (the worker renders it under them: ``use_language``)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,36 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from koppel.i18n import N_, current_time_zone, local_time
+from koppel.i18n import gettext as _
+
 HEADERS = (
-    "Item",
-    "Created (UTC)",
-    "Subject",
-    "Type",
-    "Destination",
-    "Destination name",
-    "Author",
-    "Attachments",
-    "Total size (bytes)",
+    N_("Item"),
+    N_("Created ({time_zone})"),
+    N_("Subject"),
+    N_("Type"),
+    N_("Destination"),
+    N_("Destination name"),
+    N_("Author"),
+    N_("Attachments"),
+    N_("Total size (bytes)"),
 )
 
 
 def render(rows: Iterable[Any]) -> bytes:
-    """One sheet "Overview": a header row, then one row per item (``OverviewRow``)."""
+    """One sheet ("Overview"), a header row, then one row per item (``OverviewRow``)."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Overview")
-    sheet.append(list(HEADERS))
+    sheet = book.create_sheet(_("Overview"))
+    zone = current_time_zone()
+    sheet.append([_(header).format(time_zone=zone) for header in HEADERS])
     for row in rows:
-        created = row.created.replace(tzinfo=None) if row.created.tzinfo else row.created
+        created = local_time(row.created, zone).replace(tzinfo=None)
         sheet.append(
             [
                 row.item_id,
-                created,  # Excel has no time zones; the header says UTC
+                created,  # Excel has no time zones; the header names the zone
                 row.subject,
                 row.type,
                 row.destination_code,

@@ -21,6 +21,7 @@ from koppel.server.adapters.http.downloads import (
 )
 from koppel.server.adapters.http.params import RowId
 from koppel.server.adapters.web import context as ctx
+from koppel.server.adapters.web.frame import speaking_to
 from koppel.server.adapters.web.pages import redirect
 from koppel.server.adapters.web.templating import render
 from koppel.server.domain import my_files as ob
@@ -114,7 +115,8 @@ def request_analysis(
     shown = user.environment(env)
     ob.require_my_files(set(shown.functions), shown.environment.code)
     environment = shown.environment
-    with user.transaction() as uow:
+    # The file's name, its workbook's words and times: the user's language and zone.
+    with speaking_to(request, {"user": user}), user.transaction() as uow:
         file = analyses.request(
             uow.my_files,
             uow.jobs,

@@ -9,6 +9,8 @@ environment's (or its firm's), else ``Europe/Amsterdam``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,7 @@ from koppel.i18n import (
     negotiate,
     supported,
     use_language,
+    use_time_zone,
     valid_time_zone,
 )
 from koppel.server.adapters.http.dependencies import services
@@ -139,6 +142,15 @@ def page_frame(request: Request, context: dict[str, Any]) -> Frame:
         LanguageOption(code, language_name(code), code == frame.language) for code in LANGUAGES
     ]
     return frame
+
+
+@contextmanager
+def speaking_to(request: Request, context: dict[str, Any]) -> Iterator[Frame]:
+    """The page's language and time zone for work a form starts (a file it names, a job
+    it queues), as ``render`` uses them for the page."""
+    frame = page_frame(request, context)
+    with use_language(frame.language), use_time_zone(frame.time_zone):
+        yield frame
 
 
 class SwitchedLanguage:

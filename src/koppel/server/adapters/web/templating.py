@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
-from koppel.i18n import format_when, gettext, ngettext, use_language, use_time_zone
+from koppel.i18n import format_when, gettext, ngettext
 from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
-from koppel.server.adapters.web.frame import page_frame, remember_language
+from koppel.server.adapters.web.frame import remember_language, speaking_to
 from koppel.server.adapters.web.zones import zone_name
 from koppel.server.domain.dossier.model import kind_name
 
@@ -57,8 +57,7 @@ def render(
     token, or ``portal``/``code`` before sign-in; ``request`` and ``frame`` are always
     available to templates."""
     context = context or {}
-    frame = page_frame(request, context)
-    with use_language(frame.language), use_time_zone(frame.time_zone):
+    with speaking_to(request, context) as frame:
         page = jinja.get_template(template).render(request=request, frame=frame, **context)
     response = HTMLResponse(page, status_code=status)
     response.headers["Content-Language"] = frame.language

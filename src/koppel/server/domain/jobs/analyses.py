@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from koppel.i18n import current_language, current_time_zone, local_time
 from koppel.i18n import gettext as _
 from koppel.protocol.errors import ErrorCode
 from koppel.server.domain import my_files as ob
@@ -69,13 +70,17 @@ def request(
             ),
             environment=environment_code,
         )
-    stamp = at.strftime("%Y%m%d-%H%M%S")
+    # Named, written and timed for whoever asks: the request's language and time zone
+    # go with the job (the worker does not know who will read the file).
+    stamp = local_time(at).strftime("%Y%m%d-%H%M%S")
     suffix = f"-{destination}" if destination else ""
+    # Translators: the start of a file name: letters, digits and hyphens only.
+    stem = _("dossier-overview")
     file = my_files.add(
         ob.OutputFile(
             environment_id,
             membership_id,
-            ob.check_name(f"dossier-overview-{environment_code}{suffix}-{stamp}.xlsx"),
+            ob.check_name(f"{stem}-{environment_code}{suffix}-{stamp}.xlsx"),
             XLSX,
             ob.PENDING,
             "job",
@@ -88,6 +93,8 @@ def request(
             "file_id": file.id,
             "environment_id": environment_id,
             "destination": destination,
+            "language": current_language(),
+            "time_zone": current_time_zone(),
         },
         at,
     )
