@@ -20,6 +20,11 @@ Ws = Callable[..., Workstation]
 LANGUAGES = ("en", "nl", "fr")
 EXAMPLE = {"en": "Example", "nl": "Voorbeeld", "fr": "Exemple"}
 USAGE = {"en": "Usage:", "nl": "Gebruik:", "fr": "Utilisation\u00a0:"}
+PLACEHOLDERS = {
+    "en": "koppel [OPTIONS] COMMAND [ARGS]...",
+    "nl": "koppel [OPTIES] OPDRACHT [ARGUMENTEN]...",
+    "fr": "koppel [OPTIONS] COMMANDE [ARGUMENTS]...",
+}
 OPTIONS = {"en": "Options", "nl": "Opties", "fr": "Options"}
 HELP = {
     "en": "Show this message and exit.",
@@ -68,6 +73,8 @@ def test_every_command_has_translated_help_with_an_example(workstation: Ws, lang
         assert f"koppel {' '.join(command)}" in example, (command, example)
     root = _koppel(ws, language, "--help")
     assert root.returncode == 0
+    # Click's placeholders of the usage line too.
+    assert PLACEHOLDERS[language] in root.stdout, root.stdout
     assert "--install-completion" in root.stdout and "--quiet" in root.stdout
 
 

@@ -68,7 +68,9 @@ def _wrap_help(kind: Any) -> None:
         return original_format_help(self, ctx, formatter)
 
     def format_usage(self: Any, ctx: Any, formatter: Any) -> None:
-        pieces = self.collect_usage_pieces(ctx)
+        # Click's placeholders for "options here" and "a command here", in the language.
+        words = {"[OPTIONS]": _("[OPTIONS]"), "COMMAND [ARGS]...": _("COMMAND [ARGS]...")}
+        pieces = [words.get(piece, piece) for piece in self.collect_usage_pieces(ctx)]
         formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage:") + " ")
 
     def get_help_option(self: Any, ctx: Any) -> Any:
