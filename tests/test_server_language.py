@@ -177,6 +177,21 @@ def test_a_refusal_comes_in_the_asked_language_with_the_same_code_and_status(
     assert answers["nl"].headers.get("content-type", "").startswith("application/json")
 
 
+def test_the_language_switch_s_cookie_beats_the_browser_for_every_answer(
+    refusals: dict[str, tuple[int, Refusal]],
+) -> None:
+    # A refusal made before any page is drawn follows the switch too, so a browser set to
+    # English whose user chose Dutch on the portal reads Dutch everywhere.
+    _, send = refusals["token_missing"]
+    english = send({"Accept-Language": "en-GB"}).json()["message"]
+    dutch = send({"Accept-Language": "nl"}).json()["message"]
+    switched = send({"Accept-Language": "en-GB", "Cookie": "koppel_lang=nl"}).json()
+    assert switched["message"] == dutch != english
+    assert switched["code"] == "token_missing"
+    ignored = send({"Accept-Language": "fr", "Cookie": "koppel_lang=de"}).json()["message"]
+    assert ignored == send({"Accept-Language": "fr"}).json()["message"]  # not spoken
+
+
 def test_dutch_and_french_refusals_read_as_such(refusals: dict[str, tuple[int, Refusal]]) -> None:
     """A few refusals word for word: the translation is the catalog's sentence."""
     _, send = refusals["token_missing"]

@@ -32,7 +32,6 @@ from koppel.server.adapters.web import (
     second_factor_pages,
 )
 from koppel.server.adapters.web.context import Redirect
-from koppel.server.adapters.web.frame import SwitchedLanguage
 from koppel.server.adapters.web.pages import error_page, redirect
 from koppel.server.adapters.web.security_headers import SecurityHeaders
 from koppel.server.adapters.web.templating import TEMPLATES
@@ -72,7 +71,6 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router, include_in_schema=False)
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(SwitchedLanguage)
 
     def html_first(kind: type[Exception], html: Callable[[Request, Exception], Response]) -> None:
         api: Handler = app.exception_handlers[kind]  # type: ignore[assignment]

@@ -16,8 +16,6 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
-from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from koppel.i18n import (
     DEFAULT_LANGUAGE,
@@ -31,12 +29,11 @@ from koppel.i18n import (
     valid_time_zone,
 )
 from koppel.server.adapters.http.dependencies import services
+from koppel.server.adapters.http.language import LANGUAGE_COOKIE
 from koppel.server.domain.model import Account, Environment
 from koppel.server.domain.portal.branding import branded_environment, text_color
 
 _log = logging.getLogger(__name__)
-
-LANGUAGE_COOKIE = "koppel_lang"
 
 
 @dataclass(frozen=True)
@@ -151,27 +148,6 @@ def speaking_to(request: Request, context: dict[str, Any]) -> Iterator[Frame]:
     frame = page_frame(request, context)
     with use_language(frame.language), use_time_zone(frame.time_zone):
         yield frame
-
-
-class SwitchedLanguage:
-    """ASGI middleware (inside ``SpeakTheLanguage``): a request carrying the switch's
-    cookie speaks its language everywhere below, so that refusals built before the page
-    (the domain's messages) are in the page's language too."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chosen = None
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", ()):
-                if name == b"cookie":
-                    chosen = supported(cookie_parser(value.decode("latin-1")).get(LANGUAGE_COOKIE))
-        if chosen is None:
-            await self.app(scope, receive, send)
-            return
-        with use_language(chosen):
-            await self.app(scope, receive, send)
 
 
 def remember_language(request: Request, response: Response, frame: Frame) -> None:
