@@ -23,6 +23,20 @@ def link(ws: Workstation, server: Server, env: str, login: str) -> str:
     return token_of(ws, env)
 
 
+def queue_overview(ws: Workstation, server: Server) -> tuple[httpx.Client, int]:
+    """Link F10001 as anna and ask for its dossier overview over the API: a client of
+    F10001's API with that token, and the pending file's id."""
+    token = link(ws, server, "F10001", "anna")
+    api = httpx.Client(
+        base_url=f"{server.url}/api/v1/environments/F10001",
+        headers={**UPDATE, "Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    answer = api.post("analyses", json={"kind": "dossier-overview"})
+    assert answer.status_code == 202, answer.text
+    return api, int(answer.json()["file_id"])
+
+
 def open_event_session(
     url: str, ws: Workstation, env: str, token: str, *, verify: bool = True
 ) -> str:

@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from api_in_process import AgentApi
 from app_client import InProcess, bearer, make_in_process
-from dossier_support import UPDATE, link
+from dossier_support import queue_overview
 from harness import Server, Workstation, make_server
 from koppel.server.adapters import worker as worker_module
 from koppel.server.adapters.db.database import Database
@@ -274,15 +273,7 @@ def test_a_killed_server_s_job_is_made_after_restart_within_the_lease(
     srv.start("--demo")
     try:
         ws: Workstation = workstation()
-        token = link(ws, srv, "F10001", "anna")
-        api = httpx.Client(
-            base_url=f"{srv.url}/api/v1/environments/F10001",
-            headers={**UPDATE, "Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        answer = api.post("analyses", json={"kind": "dossier-overview"})
-        assert answer.status_code == 202, answer.text
-        file_id = answer.json()["file_id"]
+        api, file_id = queue_overview(ws, srv)
 
         database = Database(
             f"sqlite:///{srv.data_dir / 'koppel.sqlite3'}", KeySource(srv.data_dir / "secret.key")

@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine
 
-from dossier_support import UPDATE, link
+from dossier_support import queue_overview
 from harness import BIN, Server, Workstation, make_server, run
 from koppel.server.adapters.db import migrate
 
@@ -64,15 +63,7 @@ def test_a_job_queued_through_a_server_without_workers_is_made_by_the_worker(
     worker: subprocess.Popen[str] | None = None
     try:
         ws: Workstation = workstation()
-        token = link(ws, srv, "F10001", "anna")
-        api = httpx.Client(
-            base_url=f"{srv.url}/api/v1/environments/F10001",
-            headers={**UPDATE, "Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        answer = api.post("analyses", json={"kind": "dossier-overview"})
-        assert answer.status_code == 202, answer.text
-        file_id = answer.json()["file_id"]
+        api, file_id = queue_overview(ws, srv)
         time.sleep(1.5)  # more than a worker's poll: the server itself makes nothing
         assert api.get("files").json()["files"][0]["state"] == "pending"
 

@@ -12,7 +12,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koppel._version import __version__
 from koppel.i18n import format_when, gettext, ngettext
-from koppel.protocol.counts import counted
 from koppel.protocol.sizes import format_size
 from koppel.server.adapters.web.frame import remember_language, speaking_to
 from koppel.server.adapters.web.zones import zone_name
@@ -43,7 +42,6 @@ jinja.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignor
 jinja.policies["ext.i18n.trimmed"] = True
 jinja.filters["when"] = _when
 jinja.filters["size"] = _size
-jinja.filters["counted"] = counted
 jinja.filters["kind_name"] = kind_name
 jinja.filters["zone_name"] = zone_name
 jinja.globals["version"] = __version__
