@@ -46,6 +46,7 @@ class ServedServer(Server):
         from koppel.server.adapters.app import create_app
         from koppel.server.adapters.assembly import create_services
         from koppel.server.adapters.cli.serve import _announce as announce_address
+        from koppel.server.adapters.http.path_send import PathSendProtocol
         from koppel.server.config import ServerSettings
         from koppel.server.demo import create_demo
 
@@ -66,7 +67,11 @@ class ServedServer(Server):
             create_demo(svc)
         announce_address(svc)  # as koppel-server does: koppel-admin reads it from the data
         config = uvicorn.Config(
-            create_app(svc), log_level="warning", timeout_graceful_shutdown=2, lifespan="on"
+            create_app(svc),
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+            lifespan="on",
+            http=PathSendProtocol,  # as koppel-server serves
         )
         served = uvicorn.Server(config)
         thread = threading.Thread(

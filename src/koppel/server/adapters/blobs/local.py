@@ -91,6 +91,10 @@ class LocalBlobStore:
                     remaining -= len(chunk)
                 yield chunk
 
+    def local_path(self, key: str) -> Path | None:
+        path = self._path("blobs", key)
+        return path if path.is_file() else None
+
     def size(self, key: str) -> int:
         try:
             return self._path("blobs", key).stat().st_size

@@ -31,6 +31,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -394,6 +395,9 @@ class S3BlobStore:
             yield from body.iter_chunks(_CHUNK)
         finally:
             body.close()
+
+    def local_path(self, key: str) -> Path | None:
+        return None  # the object store sends nothing itself: downloads are streamed
 
     def size(self, key: str) -> int:
         try:

@@ -181,6 +181,7 @@ def serve(
     import uvicorn
 
     from koppel.server.adapters.app import create_app
+    from koppel.server.adapters.http.path_send import PathSendProtocol
 
     overrides = {
         k: v
@@ -235,6 +236,7 @@ def serve(
             port=settings.port,
             log_level=log_level,
             log_config=None,  # configured above
+            http=PathSendProtocol,  # uvicorn's, sending whole files from threads
             access_log=False,  # koppel.access writes it, with the request id and route
         )
     finally:

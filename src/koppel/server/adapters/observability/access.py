@@ -4,11 +4,13 @@ writes its access line (``koppel.access``) and counts it in the metrics."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from koppel.server.adapters.http.path_send import PATH_SEND
 from koppel.server.adapters.observability import request_ids
 from koppel.server.adapters.observability.metrics import Metrics
 
@@ -47,6 +49,8 @@ class ObserveRequests:
                 message = {**message, "headers": [*headers, (_HEADER, request_id.encode())]}
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
+            elif message["type"] == PATH_SEND:
+                sent += os.path.getsize(message["path"])
             await send(message)
 
         try:

@@ -7,6 +7,7 @@ and become visible under their final key only by ``commit``: never half-written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 
@@ -47,6 +48,11 @@ class BlobStore(Protocol):
 
     def size(self, key: str) -> int:
         """The size of a committed blob; BlobNotFound when absent."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file of a committed blob on this server's disk, which the server may send
+        itself; None when blobs are not files here (or this one is missing)."""
         ...
 
     def problem(self) -> str | None:
