@@ -184,3 +184,27 @@ def test_a_failed_write_stops_the_receiving_and_leaves_nothing(
 def test_segments_in_flight_are_bounded() -> None:
     # A slow disk slows the download down instead of holding the file in memory.
     assert verified_writer._SEGMENTS * SEGMENT_BYTES <= 16 * 1024 * 1024
+
+
+def _mapping_of(address: int) -> str:
+    """The line of /proc/self/maps that holds ``address``."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        start, end = (int(x, 16) for x in line.split()[0].split("-"))
+        if start <= address < end:
+            return line
+    raise AssertionError(f"{address:#x} is not mapped")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux's /proc shows mappings")
+def test_segments_are_aligned_private_memory() -> None:
+    # Shared anonymous memory (mmap's default) is shmem: a fault per page and slower
+    # O_DIRECT writes. The mapping's flags say which it is ("rw-p" private, "rw-s" shared).
+    import ctypes
+
+    with direct_io.aligned_buffer(SEGMENT_BYTES) as buffer:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+        assert address % direct_io.ALIGN == 0
+        mapping = _mapping_of(address)
+        del address
+    assert mapping.split()[1] == "rw-p", mapping
+    assert "/dev/zero" not in mapping

@@ -16,11 +16,24 @@ from __future__ import annotations
 
 import errno
 import io
+import mmap
 import os
 from typing import BinaryIO
 
 # Larger than any logical block size in use (512 or 4096 bytes).
 ALIGN = 4096
+
+
+def aligned_buffer(size: int) -> mmap.mmap:
+    """``size`` bytes of page-aligned memory of this process's own.
+
+    Private, not mmap's default shared memory: on Linux, shared anonymous memory lives in
+    shmem, whose pages each cost a fault on first use and are slower to pin for an
+    ``O_DIRECT`` write (about 10 ms of a 75 MB download on the bench machine)."""
+    private = getattr(mmap, "MAP_PRIVATE", None)
+    if private is None:  # Windows: anonymous memory is the process's own already
+        return mmap.mmap(-1, size)
+    return mmap.mmap(-1, size, flags=private | mmap.MAP_ANONYMOUS)
 
 
 def on_a_disk(fd: int) -> bool:

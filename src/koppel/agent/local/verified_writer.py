@@ -133,7 +133,7 @@ class VerifiedWriter:
         """Receive a whole body with ``readinto`` (fills a buffer, 0 at the end): each
         segment is hashed here and written by the writing thread."""
         for _ in range(_SEGMENTS):
-            self._free.put(mmap.mmap(-1, SEGMENT_BYTES))
+            self._free.put(direct_io.aligned_buffer(SEGMENT_BYTES))
         while True:
             segment = self._free.get()  # waits while the disk is behind
             self._raise_failure()
