@@ -94,8 +94,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     done: Sent = []
     real = path_send._send_file
 
-    def counting(fd: int, path: str, count: int) -> None:
-        real(fd, path, count)
+    def counting(sock: socket.socket, path: str, count: int) -> None:
+        real(sock, path, count)
         done.append((Path(path).name, count))
 
     monkeypatch.setattr(path_send, "_send_file", counting)
@@ -253,3 +253,34 @@ def test_an_attachment_is_sent_by_a_thread_and_a_range_is_streamed(
     part = api.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == data[100:200]
     assert len(sent) == 1  # a range is streamed through uvicorn
+
+
+def test_a_server_that_stops_ends_a_download_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    app = FileApp(folder)
+    put(app, "scan.pdf", 40 * MB)
+    ended = threading.Event()
+    real = path_send._send_file
+
+    def watched(sock: socket.socket, path: str, count: int) -> None:
+        try:
+            real(sock, path, count)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(path_send, "_send_file", watched)
+    served = Served(app)
+    with served, _ask(served, "/scan.pdf", receive_buffer=64 * 1024) as sock:
+        sock.recv(1024)  # the download began; the client reads nothing more
+        time.sleep(0.3)
+        started = time.monotonic()
+        served.server.should_exit = True
+        # uvicorn waits 2 s (timeout_graceful_shutdown), then cancels the request: the
+        # connection ends, and with it the sending thread's writes (not after 60 s).
+        assert ended.wait(10)
+        assert time.monotonic() - started < 8
+        served.thread.join(10)
+        assert not served.thread.is_alive()

@@ -137,15 +137,24 @@ async def _send_path(cycle: RequestResponseCycle, send: Send, path: str) -> None
         transport = cycle.transport
         reading = transport.is_reading()
         transport.pause_reading()  # the socket is the sending thread's until it is done
+        # The thread's own descriptor of the connection, made here: whatever the event
+        # loop then does with its own, the thread cannot write to another connection.
+        own = socket.socket(fileno=os.dup(fd))
         try:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(senders.pool(), _send_file, fd, path, count)
+            await loop.run_in_executor(senders.pool(), _send_file, own, path, count)
         except OSError as exc:  # the client went away or stalled, or the file is short
             level = logging.WARNING if isinstance(exc, ShortFile) else logging.INFO
             log.log(level, "download of %s stopped: %s", os.path.basename(path), exc)
             transport.abort()
             await asyncio.sleep(0)  # uvicorn learns the connection is gone: no error
             return
+        except asyncio.CancelledError:
+            # The server is stopping: end the connection, which ends the thread's sends
+            # at once (its descriptor alone would keep the connection open).
+            own.shutdown(socket.SHUT_RDWR)
+            transport.abort()
+            raise
         finally:
             if reading and not transport.is_closing():
                 transport.resume_reading()
@@ -177,14 +186,11 @@ async def _flushed(cycle: RequestResponseCycle) -> bool:
     return not cycle.disconnected
 
 
-def _send_file(fd: int, path: str, count: int) -> None:
-    """Write ``count`` bytes of the file at ``path`` to the socket ``fd`` (blocking, in a
-    sending thread); OSError when the client goes away or stalls, ShortFile when the file
-    is shorter."""
-    with (
-        socket.socket(fileno=os.dup(fd)) as sock,
-        open(path, "rb", buffering=0) as file,
-    ):
+def _send_file(sock: socket.socket, path: str, count: int) -> None:
+    """Write ``count`` bytes of the file at ``path`` to ``sock`` (blocking, in a sending
+    thread), then close ``sock``; OSError when the client goes away or stalls, ShortFile
+    when the file is shorter."""
+    with sock, open(path, "rb", buffering=0) as file:
         # A timeout makes sendall wait with poll() on the (non-blocking) socket.
         sock.settimeout(STALL_SECONDS)
         with memoryview(bytearray(min(_BUFFER_BYTES, max(count, 1)))) as buffer:
