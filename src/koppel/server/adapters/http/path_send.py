@@ -14,18 +14,19 @@ An app asks for it, after its ``http.response.start``, with
 ``{"type": "http.response.pathsend", "path": ...}`` when the scope lists the extension
 (ASGI's Path Send; ``downloads.BlobResponse``); the path's file must be as long as the
 Content-Length sent. On a connection this server encrypts itself (uvicorn's own TLS), on
-a system without POSIX sockets, when every sending thread is busy, or with a uvicorn that
-does not look like the one this was written for, the file is streamed through uvicorn.
+a system without POSIX sockets, when every sending thread is busy, or with a uvicorn whose
+request cycle does not look like the one this was written for, the file is streamed
+through uvicorn. The writing itself is :mod:`file_sending`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,13 +35,16 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from koppel.server.adapters.http.file_sending import BUFFER_BYTES, ShortFile, send_file
+
 PATH_SEND = "http.response.pathsend"
 # Downloads sent by threads at once; more are streamed through the event loop. A slow
 # client holds its thread for as long as it takes to receive the file.
 SENDERS = 8
-_BUFFER_BYTES = 1024 * 1024
-# A client that takes no bytes for this long is cut off, as uvicorn does not do itself.
+# A client that takes no bytes for this long is cut off (uvicorn has no such limit).
 STALL_SECONDS = 60.0
+# What a client does to a download, not a fault of the server's: logged at INFO.
+_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 log = logging.getLogger("koppel.downloads")
 
@@ -72,17 +76,25 @@ class _SendingPaths:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # uvicorn hands its own cycle's bound send to the outermost app.
-        cycle = getattr(send, "__self__", None)
-        if scope["type"] != "http" or not isinstance(cycle, RequestResponseCycle):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # uvicorn hands its own cycle's bound send to the outermost app.
+        cycle = getattr(send, "__self__", None)
+        length: list[int] = []  # the Content-Length of the answer, when it has one
 
         async def sending(message: Message) -> None:
-            if message["type"] == PATH_SEND:
-                await _send_path(cycle, send, str(message["path"]))
-            else:
+            if message["type"] == "http.response.start":
+                length[:] = [int(v) for k, v in message.get("headers", ())
+                             if k.lower() == b"content-length"][:1]  # fmt: skip
+            if message["type"] != PATH_SEND:
                 await send(message)
+            elif isinstance(cycle, RequestResponseCycle):
+                await _send_path(cycle, send, str(message["path"]))
+            else:  # a uvicorn unlike the one this was written for
+                path = str(message["path"])
+                count = length[0] if length else os.path.getsize(path)
+                await _stream(send, path, 0 if scope["method"] == "HEAD" else count)
 
         await self.app(scope, receive, sending)
 
@@ -109,12 +121,15 @@ class _Senders:
                 self._pool = ThreadPoolExecutor(self._count, thread_name_prefix="koppel-send")
             return self._pool
 
+    def close(self) -> None:
+        """Stop the threads once their sends are done."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None
+
 
 senders = _Senders(SENDERS)
-
-
-class ShortFile(OSError):
-    """The file ended before the length announced in the response's headers."""
 
 
 async def _send_path(cycle: RequestResponseCycle, send: Send, path: str) -> None:
@@ -128,40 +143,71 @@ async def _send_path(cycle: RequestResponseCycle, send: Send, path: str) -> None
         return
     count = cycle.expected_content_length
     fd = _plain_socket_fd(cycle.transport)
-    if fd is None or not senders.take():
+    if fd is None:
+        await _stream(send, path, count)
+        return
+    if not await _flushed(cycle):
+        await _abandon(cycle)  # the client went away or stalled before the headers left
+        return
+    if not senders.take():
         await _stream(send, path, count)
         return
     try:
-        if not await _flushed(cycle):
-            return  # the client went away before the headers left
-        transport = cycle.transport
-        reading = transport.is_reading()
-        transport.pause_reading()  # the socket is the sending thread's until it is done
-        # The thread's own descriptor of the connection, made here: whatever the event
-        # loop then does with its own, the thread cannot write to another connection.
-        own = socket.socket(fileno=os.dup(fd))
         try:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(senders.pool(), _send_file, own, path, count)
-        except OSError as exc:  # the client went away or stalled, or the file is short
-            level = logging.WARNING if isinstance(exc, ShortFile) else logging.INFO
-            log.log(level, "download of %s stopped: %s", os.path.basename(path), exc)
-            transport.abort()
-            await asyncio.sleep(0)  # uvicorn learns the connection is gone: no error
+            # The thread's own socket object on the connection, made here. Only its
+            # future's callback closes it, once the thread is done with it, and a closed
+            # object refuses to act: nothing reaches a descriptor number reused by
+            # another connection.
+            own = socket.socket(fileno=os.dup(fd))
+        except OSError as exc:  # out of descriptors: the event loop sends it
+            log.warning("download of %s streamed: %s", os.path.basename(path), exc)
+            await _stream(send, path, count)
             return
-        except asyncio.CancelledError:
-            # The server is stopping: end the connection, which ends the thread's sends
-            # at once (its descriptor alone would keep the connection open).
-            own.shutdown(socket.SHUT_RDWR)
-            transport.abort()
-            raise
-        finally:
-            if reading and not transport.is_closing():
-                transport.resume_reading()
+        if await _send_from_thread(cycle, own, path, count):
+            cycle.expected_content_length = 0  # the thread sent the whole body
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         senders.give_back()
-    cycle.expected_content_length = 0  # the thread sent the whole body
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _send_from_thread(
+    cycle: RequestResponseCycle, own: socket.socket, path: str, count: int
+) -> bool:
+    """Have a sending thread write the body to ``own`` (closed when it is done); False
+    when the connection had to end."""
+    transport = cycle.transport
+    reading = transport.is_reading()
+    transport.pause_reading()  # the socket is the thread's until it is done
+    sending = senders.pool().submit(send_file, own, path, count, STALL_SECONDS)
+    sending.add_done_callback(lambda _: own.close())
+    try:
+        await asyncio.wrap_future(sending)
+        return True
+    except OSError as exc:
+        if isinstance(exc, _CLIENT_GONE):
+            log.info("download of %s stopped: %s", os.path.basename(path), exc)
+        elif isinstance(exc, ShortFile):
+            log.warning("download of %s stopped: %s", os.path.basename(path), exc)
+        else:
+            log.warning("download of %s stopped", os.path.basename(path), exc_info=exc)
+        await _abandon(cycle)
+        return False
+    except asyncio.CancelledError:
+        # The server is stopping: end the connection, and with it the thread's sends at
+        # once (its own descriptor would keep the connection open).
+        transport.abort()
+        with contextlib.suppress(OSError):  # the thread is done and it is closed already
+            own.shutdown(socket.SHUT_RDWR)
+        raise
+    finally:
+        if reading and not transport.is_closing():
+            transport.resume_reading()
+
+
+async def _abandon(cycle: RequestResponseCycle) -> None:
+    """End the connection mid-answer, as a client that left would: no error logged."""
+    cycle.transport.abort()
+    await asyncio.sleep(0)  # uvicorn's connection_lost runs and marks it disconnected
 
 
 def _plain_socket_fd(transport: asyncio.Transport) -> int | None:
@@ -177,37 +223,26 @@ def _plain_socket_fd(transport: asyncio.Transport) -> int | None:
 async def _flushed(cycle: RequestResponseCycle) -> bool:
     """Wait until uvicorn's buffer (the headers, usually gone at once) is on the socket;
     False when the client went away or stalled."""
-    deadline = time.monotonic() + STALL_SECONDS
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STALL_SECONDS
+    waits = 0
     while cycle.transport.get_write_buffer_size():
-        if cycle.disconnected or time.monotonic() > deadline:
-            cycle.transport.abort()
+        if cycle.disconnected or loop.time() > deadline:
             return False
-        await asyncio.sleep(0.005)
+        # A few turns of the loop first: an event loop that writes at the end of its
+        # turn (uvloop) has sent the headers by then.
+        await asyncio.sleep(0 if waits < 3 else 0.005)
+        waits += 1
     return not cycle.disconnected
 
 
-def _send_file(sock: socket.socket, path: str, count: int) -> None:
-    """Write ``count`` bytes of the file at ``path`` to ``sock`` (blocking, in a sending
-    thread), then close ``sock``; OSError when the client goes away or stalls, ShortFile
-    when the file is shorter."""
-    with sock, open(path, "rb", buffering=0) as file:
-        # A timeout makes sendall wait with poll() on the (non-blocking) socket.
-        sock.settimeout(STALL_SECONDS)
-        with memoryview(bytearray(min(_BUFFER_BYTES, max(count, 1)))) as buffer:
-            while count:
-                read = file.readinto(buffer[: min(len(buffer), count)])
-                if not read:
-                    raise ShortFile(f"{count} bytes missing at the end of {path}")
-                sock.sendall(buffer[:read])
-                count -= read
-
-
 async def _stream(send: Send, path: str, count: int) -> None:
-    """Send the file through uvicorn, chunk by chunk (read in a worker thread)."""
+    """Send ``count`` bytes of the file through uvicorn, chunk by chunk (read in a worker
+    thread)."""
     loop = asyncio.get_running_loop()
     with open(path, "rb") as file:
         while True:
-            chunk = await loop.run_in_executor(None, file.read, min(_BUFFER_BYTES, count))
+            chunk = await loop.run_in_executor(None, file.read, min(BUFFER_BYTES, count))
             if count and not chunk:
                 raise ShortFile(f"{count} bytes missing at the end of {path}")
             count -= len(chunk)

@@ -4,7 +4,6 @@ writes its access line (``koppel.access``) and counts it in the metrics."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -40,6 +39,7 @@ class ObserveRequests:
         request_id = request_ids.begin(offered.decode("latin-1") if offered else None)
         started = time.perf_counter()
         status, sent = 500, 0
+        length: list[int] = []  # the answer's Content-Length, when it has one
 
         async def answer(message: Message) -> None:
             nonlocal status, sent
@@ -47,10 +47,11 @@ class ObserveRequests:
                 status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER]
                 message = {**message, "headers": [*headers, (_HEADER, request_id.encode())]}
+                length[:] = [int(v) for k, v in headers if k.lower() == b"content-length"][:1]
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
-            elif message["type"] == PATH_SEND:
-                sent += os.path.getsize(message["path"])
+            elif message["type"] == PATH_SEND and scope["method"] != "HEAD":
+                sent += length[0] if length else 0  # the file, as the body of other answers
             await send(message)
 
         try:
